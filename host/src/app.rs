@@ -1,0 +1,133 @@
+//! The host application: the runtime, the shared services and the Stripe API base, with one typed
+//! method per plugin operation the CLI and the web app use. Owns building a call's tenant context
+//! (settings and secret key from the database) and flattening sandbox, plugin and database failures
+//! into [`CallError`].
+
+use std::sync::Arc;
+
+use crate::capabilities::{HttpConfig, Services};
+use crate::db::{Database, DbError};
+use crate::runtime::bindings::exports::paydesk::stripe::{admin, events, payments};
+use crate::runtime::bindings::{PaymentMethodType, PluginError};
+use crate::runtime::{Runtime, RuntimeConfig, SandboxError};
+use crate::tenant::{Secret, StripeAccess, TenantContext, TenantId};
+
+/// Default Stripe API base.
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The plugin answered with an error value.
+    #[error("{}", .0.message)]
+    Plugin(PluginError),
+    /// The sandbox stopped the call.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// The host's own records.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<PluginError> for CallError {
+    fn from(e: PluginError) -> Self {
+        CallError::Plugin(e)
+    }
+}
+
+/// How the app is put together.
+pub struct AppConfig {
+    pub stripe_api_base: String,
+    pub runtime: RuntimeConfig,
+    pub http: HttpConfig,
+}
+
+/// The host application.
+pub struct App {
+    pub runtime: Runtime,
+    pub services: Arc<Services>,
+    pub stripe_api_base: String,
+}
+
+impl App {
+    pub fn new(db: Arc<dyn Database>, config: AppConfig) -> anyhow::Result<App> {
+        Ok(App {
+            runtime: Runtime::new(config.runtime)?,
+            services: Arc::new(Services::new(db, config.http)),
+            stripe_api_base: config.stripe_api_base,
+        })
+    }
+
+    pub fn db(&self) -> &dyn Database {
+        self.services.db.as_ref()
+    }
+
+    /// The context of a call for `tenant`, with its saved secret key (or `key` instead, to check a
+    /// candidate before saving it).
+    pub fn context(
+        &self,
+        tenant: &TenantId,
+        key: Option<Secret>,
+    ) -> Result<TenantContext, DbError> {
+        let record = self.db().tenant(tenant)?;
+        let secret_key = match key {
+            Some(k) => Some(k),
+            None => self.db().secret_key(tenant)?,
+        };
+        Ok(TenantContext {
+            id: tenant.clone(),
+            settings: record.settings,
+            stripe: StripeAccess {
+                api_base: self.stripe_api_base.clone(),
+                secret_key,
+            },
+        })
+    }
+
+    /// Run one export in a fresh sandbox for `ctx` and flatten the outcome.
+    pub fn call_in<R>(
+        &self,
+        ctx: TenantContext,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
+        Ok(self.runtime.call(&self.services, ctx, f)??)
+    }
+
+    /// Price invoices with the tenant's fee settings.
+    pub fn quote(
+        &self,
+        tenant: &TenantId,
+        items: &[payments::QuoteItem],
+        method: PaymentMethodType,
+    ) -> Result<payments::Quotation, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_payments().call_quote(s, items, method)
+        })
+    }
+
+    /// A customer was created or updated: sync it to Stripe when enabled.
+    pub fn customer_saved(
+        &self,
+        tenant: &TenantId,
+        customer: i64,
+    ) -> Result<events::SyncOutcome, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_events().call_customer_saved(s, customer)
+        })
+    }
+
+    /// A real call to Stripe with the saved key, or with `candidate` before it is saved.
+    pub fn test_connection(
+        &self,
+        tenant: &TenantId,
+        candidate: Option<Secret>,
+    ) -> Result<admin::AccountSummary, CallError> {
+        let ctx = self.context(tenant, candidate)?;
+        self.call_in(ctx, |p, s| p.paydesk_stripe_admin().call_test_connection(s))
+    }
+}

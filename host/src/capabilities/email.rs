@@ -1,0 +1,69 @@
+//! The `email` import: messages from the tenant's invoice mailbox into the outbox (the embedded
+//! default); `crate::mailer` delivers the outbox over SMTP when configured. A repeated dedup key
+//! queues nothing.
+
+use super::host_error;
+use crate::db::NewEmail;
+use crate::runtime::CallState;
+use crate::runtime::bindings::HostError;
+use crate::runtime::bindings::paydesk::stripe::email::{Host, Message};
+
+/// Most recipients (to + cc) on one message.
+const MAX_RECIPIENTS: usize = 50;
+/// Largest body (html + text), bytes.
+const MAX_BODY: usize = 512 << 10;
+
+fn looks_like_address(a: &str) -> bool {
+    let a = a.trim();
+    a.len() <= 254
+        && a.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !a.contains(char::is_whitespace)
+        })
+}
+
+impl Host for CallState {
+    fn send(&mut self, message: Message) -> wasmtime::Result<Result<bool, HostError>> {
+        if message.to.is_empty() {
+            return Ok(Err(HostError::Invalid(
+                "a message needs a recipient".into(),
+            )));
+        }
+        if message.to.len() + message.cc.len() > MAX_RECIPIENTS {
+            return Ok(Err(HostError::Invalid(format!(
+                "at most {MAX_RECIPIENTS} recipients per message"
+            ))));
+        }
+        if let Some(bad) = message
+            .to
+            .iter()
+            .chain(&message.cc)
+            .find(|a| !looks_like_address(a))
+        {
+            return Ok(Err(HostError::Invalid(format!(
+                "`{bad}` is not an email address"
+            ))));
+        }
+        if message.html.len() + message.text.len() > MAX_BODY {
+            return Ok(Err(HostError::Invalid(format!(
+                "bodies are at most {MAX_BODY} bytes"
+            ))));
+        }
+        let tenant = self.tenant.id.clone();
+        let db = self.services.db.clone();
+        let outcome = db.tenant(&tenant).and_then(|t| {
+            db.enqueue_email(
+                &tenant,
+                &t.invoice_mailbox,
+                &NewEmail {
+                    to: message.to,
+                    cc: message.cc,
+                    subject: message.subject,
+                    html: message.html,
+                    text: message.text,
+                    dedup_key: message.dedup_key,
+                },
+            )
+        });
+        Ok(outcome.map_err(|e| host_error(tenant.as_str(), e)))
+    }
+}

@@ -1,0 +1,133 @@
+//! The `helpdesk` import: the tenant's records as the plugin sees them. Reads and writes go to the
+//! database scoped to the calling tenant; the settings come from the call's tenant context, with the
+//! secret key reduced to its `key-info`.
+
+use super::host_error;
+use crate::db::DbResult;
+use crate::runtime::CallState;
+use crate::runtime::bindings::paydesk::stripe::helpdesk::Host;
+use crate::runtime::bindings::{
+    Agent, AuditEntry, Customer, EmailTemplate, HostError, Invoice, InvoiceFilter, InvoicePayment,
+    NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
+};
+use crate::tenant::TenantId;
+
+/// Most rows one list call returns.
+const MAX_PAGE: u32 = 1000;
+
+impl CallState {
+    fn records<T>(
+        &self,
+        op: impl FnOnce(&dyn crate::db::Database, &TenantId) -> DbResult<T>,
+    ) -> wasmtime::Result<Result<T, HostError>> {
+        let tenant = &self.tenant.id;
+        Ok(op(self.services.db.as_ref(), tenant).map_err(|e| host_error(tenant.as_str(), e)))
+    }
+}
+
+impl Host for CallState {
+    fn get_settings(&mut self) -> wasmtime::Result<Settings> {
+        Ok(self
+            .tenant
+            .settings
+            .to_wit(self.tenant.stripe.secret_key.as_ref()))
+    }
+
+    fn get_customer(&mut self, id: i64) -> wasmtime::Result<Result<Customer, HostError>> {
+        self.records(|db, t| db.customer(t, id))
+    }
+
+    fn list_customers(
+        &mut self,
+        after_id: Option<i64>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<Customer>, HostError>> {
+        self.records(|db, t| db.customers(t, after_id, limit.min(MAX_PAGE)))
+    }
+
+    fn set_stripe_customer_id(
+        &mut self,
+        id: i64,
+        stripe_customer_id: Option<String>,
+    ) -> wasmtime::Result<Result<(), HostError>> {
+        self.records(|db, t| db.set_stripe_customer_id(t, id, stripe_customer_id.as_deref()))
+    }
+
+    fn set_automatic_payment_method(
+        &mut self,
+        id: i64,
+        method: Option<(String, String)>,
+    ) -> wasmtime::Result<Result<(), HostError>> {
+        self.records(|db, t| {
+            db.set_automatic_payment_method(
+                t,
+                id,
+                method
+                    .as_ref()
+                    .map(|(id, name)| (id.as_str(), name.as_str())),
+            )
+        })
+    }
+
+    fn set_stripe_sync_error(
+        &mut self,
+        id: i64,
+        error: Option<String>,
+    ) -> wasmtime::Result<Result<(), HostError>> {
+        self.records(|db, t| db.set_stripe_sync_error(t, id, error.as_deref()))
+    }
+
+    fn get_user(&mut self, id: i64) -> wasmtime::Result<Result<User, HostError>> {
+        self.records(|db, t| db.user(t, id))
+    }
+
+    fn get_agent(&mut self, id: i64) -> wasmtime::Result<Result<Agent, HostError>> {
+        self.records(|db, t| db.agent(t, id))
+    }
+
+    fn get_invoice(&mut self, id: i64) -> wasmtime::Result<Result<Invoice, HostError>> {
+        self.records(|db, t| db.invoice(t, id))
+    }
+
+    fn list_invoices(
+        &mut self,
+        mut filter: InvoiceFilter,
+    ) -> wasmtime::Result<Result<Vec<Invoice>, HostError>> {
+        filter.limit = filter.limit.min(MAX_PAGE);
+        self.records(|db, t| db.invoices(t, &filter))
+    }
+
+    fn create_payments(
+        &mut self,
+        payments: Vec<NewPayment>,
+    ) -> wasmtime::Result<Result<Vec<InvoicePayment>, HostError>> {
+        self.records(|db, t| db.create_payments(t, &payments))
+    }
+
+    fn update_payment(
+        &mut self,
+        id: i64,
+        expected_version: u64,
+        update: PaymentUpdate,
+    ) -> wasmtime::Result<Result<InvoicePayment, HostError>> {
+        self.records(|db, t| db.update_payment(t, id, expected_version, &update))
+    }
+
+    fn list_payments(
+        &mut self,
+        filter: PaymentFilter,
+    ) -> wasmtime::Result<Result<Vec<InvoicePayment>, HostError>> {
+        self.records(|db, t| db.payments(t, &filter))
+    }
+
+    fn get_email_template(
+        &mut self,
+        id: u32,
+    ) -> wasmtime::Result<Result<EmailTemplate, HostError>> {
+        self.records(|db, t| db.email_template(t, id))
+    }
+
+    fn audit(&mut self, entries: Vec<AuditEntry>) -> wasmtime::Result<Result<(), HostError>> {
+        self.records(|db, t| db.audit(t, &entries))
+    }
+}

@@ -1,0 +1,238 @@
+//! The `http` import: requests to the tenant's Stripe API base and nowhere else. The host builds the
+//! URL from the base and a checked `/v1/…` path (no other host, no redirects), adds the secret key
+//! and `Stripe-Version`, applies connect / overall timeouts and a response-size cap, keeps Stripe's
+//! `Request-Id`, and takes webhook signing secrets out of answers before the guest sees them.
+//! The secret key is read here only, where the header is built.
+
+use std::time::Duration;
+
+use crate::runtime::CallState;
+use crate::runtime::bindings::paydesk::stripe::http::{Host, Method, Request, Response, SendError};
+use crate::tenant::Secret;
+
+/// The Stripe API version every request pins.
+pub const STRIPE_VERSION: &str = "2023-08-16";
+
+/// Limits of outgoing requests.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub connect_timeout: Duration,
+    /// Whole request, answer included.
+    pub timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            max_response_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The shared HTTP client.
+pub struct StripeHttp {
+    agent: ureq::Agent,
+    config: HttpConfig,
+}
+
+impl StripeHttp {
+    pub fn new(config: HttpConfig) -> StripeHttp {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.timeout))
+            .user_agent(concat!("paydesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        StripeHttp { agent, config }
+    }
+}
+
+/// A path the guest may ask for: `/v1/` then letters, digits, `_ - . /`, without `..` or `//`.
+pub fn check_path(path: &str) -> Result<(), String> {
+    let ok = path.starts_with("/v1/")
+        && path.len() <= 512
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+        && !path.contains("..")
+        && !path.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a Stripe API path (the plugin may only call /v1/… on the tenant's Stripe API base)",
+            path.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
+fn encode(pairs: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Classify a transport failure: did the request surely not reach Stripe?
+fn transport_error(e: ureq::Error) -> SendError {
+    use ureq::Timeout;
+    match e {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::BadUri(_) => {
+            SendError::NotSent(e.to_string())
+        }
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => {
+            SendError::NotSent(e.to_string())
+        }
+        ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            SendError::NotSent(e.to_string())
+        }
+        other => SendError::OutcomeUnknown(other.to_string()),
+    }
+}
+
+impl CallState {
+    fn send_to_stripe(&self, req: &Request) -> Result<Response, SendError> {
+        check_path(&req.path).map_err(SendError::Denied)?;
+        let key: &Secret = self.tenant.stripe.secret_key.as_ref().ok_or_else(|| {
+            SendError::Denied(
+                "the Stripe integration has no secret key; save one on the setup page".into(),
+            )
+        })?;
+        let http = &self.services.http;
+        let mut url = format!(
+            "{}{}",
+            self.tenant.stripe.api_base.trim_end_matches('/'),
+            req.path
+        );
+        if !req.query.is_empty() {
+            url.push('?');
+            url.push_str(&encode(&req.query));
+        }
+        let auth = format!("Bearer {}", key.expose());
+        let result = match req.method {
+            Method::Get | Method::Delete => {
+                let builder = if req.method == Method::Get {
+                    http.agent.get(&url)
+                } else {
+                    http.agent.delete(&url)
+                };
+                let mut b = builder
+                    .header("Authorization", &auth)
+                    .header("Stripe-Version", STRIPE_VERSION);
+                if let Some(k) = &req.idempotency_key {
+                    b = b.header("Idempotency-Key", k);
+                }
+                b.call()
+            }
+            Method::Post => {
+                let mut b = http
+                    .agent
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .header("Stripe-Version", STRIPE_VERSION)
+                    .header("Content-Type", "application/x-www-form-urlencoded");
+                if let Some(k) = &req.idempotency_key {
+                    b = b.header("Idempotency-Key", k);
+                }
+                b.send(encode(&req.form))
+            }
+        };
+        let mut response = result.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let request_id = header("request-id");
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(http.config.max_response_bytes)
+            .read_to_string()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => SendError::OutcomeUnknown(format!(
+                    "Stripe's answer was larger than {} bytes",
+                    http.config.max_response_bytes
+                )),
+                other => transport_error(other),
+            })?;
+        tracing::debug!(
+            tenant = self.tenant.id.as_str(),
+            method = ?req.method,
+            path = req.path,
+            status,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            "stripe request"
+        );
+        let body = self.take_signing_secret(req, status, body);
+        Ok(Response {
+            status,
+            request_id,
+            retry_after,
+            body,
+        })
+    }
+
+    /// A webhook endpoint Stripe just created carries its signing secret: keep it in the host and
+    /// give the guest a masked copy.
+    fn take_signing_secret(&self, req: &Request, status: u16, body: String) -> String {
+        if req.method != Method::Post
+            || !req.path.starts_with("/v1/webhook_endpoints")
+            || !(200..300).contains(&status)
+        {
+            return body;
+        }
+        let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&body) else {
+            return body;
+        };
+        let Some(secret) = json.get("secret").and_then(|s| s.as_str()).map(Secret::new) else {
+            return body;
+        };
+        if let Err(e) = self
+            .services
+            .db
+            .set_webhook_secret(&self.tenant.id, &secret)
+        {
+            tracing::error!(tenant = self.tenant.id.as_str(), error = %e, "could not store the webhook signing secret");
+        }
+        json["secret"] = serde_json::Value::String(secret.masked());
+        json.to_string()
+    }
+}
+
+impl Host for CallState {
+    fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, SendError>> {
+        Ok(self.send_to_stripe(&request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_stripe_api_paths_are_allowed() {
+        assert!(check_path("/v1/customers/cus_123").is_ok());
+        assert!(check_path("/v1/payment_intents/pi_1/confirm").is_ok());
+        for bad in [
+            "https://evil.example/v1/x",
+            "//evil.example/v1/x",
+            "/v1/../admin",
+            "/v2/customers",
+            "/v1/customers?x=1",
+            "/v1/customers#x",
+            "/v1/cus tomers",
+            "@evil.example/v1/",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad} must be refused");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The `log` import: the plugin's log lines into the host's tracing, tagged with the tenant and
+//! truncated to a bounded length.
+
+use crate::runtime::CallState;
+use crate::runtime::bindings::paydesk::stripe::log::{Host, Level};
+
+/// Longest plugin log line kept, in bytes.
+const MAX_LINE: usize = 2048;
+
+impl Host for CallState {
+    fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let mut end = message.len().min(MAX_LINE);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let line = &message[..end];
+        let tenant = self.tenant.id.as_str();
+        match level {
+            Level::Trace => tracing::trace!(tenant, "plugin: {line}"),
+            Level::Debug => tracing::debug!(tenant, "plugin: {line}"),
+            Level::Info => tracing::info!(tenant, "plugin: {line}"),
+            Level::Warn => tracing::warn!(tenant, "plugin: {line}"),
+            Level::Error => tracing::error!(tenant, "plugin: {line}"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! The `paydesk` command line: clap arguments → validated [`Config`] → run. Nothing touches the
+//! database before the arguments and environment are valid. Errors print as one line and exit 1.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{App, AppConfig, DEFAULT_STRIPE_API_BASE};
+use crate::capabilities::HttpConfig;
+use crate::db::{Database, SqliteDb};
+use crate::runtime::{Limits, RuntimeConfig};
+use crate::tenant::TenantId;
+
+/// paydesk — take Stripe payments for helpdesk invoices.
+#[derive(Debug, Parser)]
+#[command(name = "paydesk", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// SQLite database file (created and migrated if needed).
+    #[arg(long, global = true, default_value = "./paydesk.db")]
+    pub db: PathBuf,
+    /// Stripe API base the plugin's requests go to.
+    #[arg(long, global = true, env = "PAYDESK_STRIPE_API_BASE", default_value = DEFAULT_STRIPE_API_BASE)]
+    pub stripe_api_base: String,
+    /// Stripe.js URL the pages load.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYDESK_STRIPE_JS_URL",
+        default_value = "https://js.stripe.com/v3/"
+    )]
+    pub stripe_js_url: String,
+    /// Directory for the precompiled plugin (default: `.paydesk-cache` beside the database).
+    #[arg(long, global = true, env = "PAYDESK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web app, the Stripe webhook receiver and the daily scheduler.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Run the daily integrator run once.
+    Autopay {
+        #[command(flatten)]
+        common: Common,
+        /// The day to run for (YYYY-MM-DD, each tenant's local date); default today.
+        #[arg(long)]
+        date: Option<String>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seed a demo tenant and run the story against the configured Stripe, printing each step.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        demo: crate::demo::DemoArgs,
+    },
+    /// Inspect the plugin component: WIT package and version, size, exports.
+    Plugin {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Validated settings shared by the subcommands.
+pub struct Config {
+    pub db: PathBuf,
+    pub stripe_api_base: String,
+    pub stripe_js_url: String,
+    pub cache_dir: PathBuf,
+}
+
+impl Config {
+    pub fn from_common(c: &Common) -> anyhow::Result<Config> {
+        for (name, url) in [
+            ("PAYDESK_STRIPE_API_BASE", &c.stripe_api_base),
+            ("PAYDESK_STRIPE_JS_URL", &c.stripe_js_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("{name} must be an http(s) URL, got `{url}`");
+            }
+        }
+        let cache_dir = c.cache_dir.clone().unwrap_or_else(|| {
+            c.db.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .join(".paydesk-cache")
+        });
+        Ok(Config {
+            db: c.db.clone(),
+            stripe_api_base: c.stripe_api_base.trim_end_matches('/').to_string(),
+            stripe_js_url: c.stripe_js_url.clone(),
+            cache_dir,
+        })
+    }
+
+    pub fn open_db(&self) -> anyhow::Result<std::sync::Arc<dyn Database>> {
+        let db = SqliteDb::open(&self.db)
+            .with_context(|| format!("opening database {}", self.db.display()))?;
+        Ok(std::sync::Arc::new(db))
+    }
+
+    pub fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            wasm: None,
+            cache_dir: Some(self.cache_dir.clone()),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn app(&self) -> anyhow::Result<App> {
+        App::new(
+            self.open_db()?,
+            AppConfig {
+                stripe_api_base: self.stripe_api_base.clone(),
+                runtime: self.runtime_config(),
+                http: HttpConfig::default(),
+            },
+        )
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Parse, run, and print any error as one line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("paydesk: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { common, listen } => {
+            init_logging("info");
+            let config = Config::from_common(&common)?;
+            crate::web::serve(config, listen)
+        }
+        Command::Autopay {
+            common,
+            date,
+            dry_run: _,
+            tenant,
+            json: _,
+        } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            if let Some(d) = &date {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .with_context(|| format!("--date `{d}` is not a date (YYYY-MM-DD)"))?;
+            }
+            let tenant = tenant
+                .map(|t| TenantId::parse(&t).map_err(anyhow::Error::msg))
+                .transpose()?;
+            let db = config.open_db()?;
+            if let Some(t) = &tenant {
+                db.tenant(t).with_context(|| format!("--tenant {t}"))?;
+            }
+            bail!("the daily integrator run is not part of this build yet; nothing was charged")
+        }
+        Command::Demo { common, demo } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            crate::demo::run(&config, &demo)
+        }
+        Command::Plugin { common } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            print_plugin(&config)
+        }
+    }
+}
+
+fn print_plugin(config: &Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let runtime = crate::runtime::Runtime::new(config.runtime_config())?;
+    let load = started.elapsed();
+    let info = runtime.describe();
+    println!("package     {}", info.package);
+    println!("version     {}", info.version);
+    println!(
+        "size        {} bytes ({} KiB)",
+        info.size,
+        info.size.div_ceil(1024)
+    );
+    println!("sha256      {}", info.sha256);
+    println!(
+        "loaded      {:?} in {} ms ({})",
+        runtime.loaded_from(),
+        load.as_millis(),
+        config.cache_dir.display()
+    );
+    println!("exports");
+    for e in &info.exports {
+        println!("  {e}");
+    }
+    println!("imports");
+    for i in &info.imports {
+        println!("  {i}");
+    }
+    Ok(())
+}

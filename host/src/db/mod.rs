@@ -1,0 +1,238 @@
+//! The storage layer behind traits, so the reference SQLite database can be swapped for PostgreSQL
+//! without touching capabilities or the web app. Owns the record types that are the host's alone
+//! (tenants, new records, outbox rows); helpdesk records are the WIT types themselves. Every method
+//! takes the tenant id, and implementations must filter every statement on it.
+
+mod helpdesk;
+mod migrations;
+mod sqlite;
+mod tenants;
+
+pub use sqlite::SqliteDb;
+
+use crate::runtime::bindings::{
+    Agent, AuditEntry, Customer, EmailTemplate, Invoice, InvoiceAccessLevel, InvoiceFilter,
+    InvoicePayment, NewPayment, PaymentFilter, PaymentUpdate, User,
+};
+use crate::settings::TenantSettings;
+use crate::tenant::{Secret, TenantId};
+
+/// What went wrong in the database, as the capabilities report it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Backend(#[from] rusqlite::Error),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A tenant as the host holds it. Secrets are separate (`TenantStore::secret_key`).
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub settings: TenantSettings,
+    pub invoice_mailbox: String,
+    pub has_secret_key: bool,
+    pub has_webhook_secret: bool,
+    pub autopay_last_run: Option<i64>,
+    pub autopay_last_error: Option<String>,
+}
+
+/// A new customer.
+#[derive(Debug, Clone, Default)]
+pub struct NewCustomer {
+    pub name: String,
+    pub accounts_email: Option<String>,
+    pub accounts_cc_email: Option<String>,
+}
+
+/// A new portal user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub customer_id: i64,
+    pub name: String,
+    pub email: String,
+    pub invoice_access_level: InvoiceAccessLevel,
+}
+
+/// A new agent.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub name: String,
+    pub email: String,
+    pub can_receive_manual_stripe_payments: bool,
+    pub is_admin: bool,
+}
+
+/// A new invoice with its lines.
+#[derive(Debug, Clone)]
+pub struct NewInvoice {
+    pub number: String,
+    pub customer_id: i64,
+    pub user_id: Option<i64>,
+    pub currency: String,
+    pub issue_date: String,
+    pub due_date: String,
+    pub recurring_invoice_id: Option<i64>,
+    /// (description, amount in minor units).
+    pub lines: Vec<(String, i64)>,
+}
+
+/// A value in the plugin's key/value storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub version: u64,
+    pub updated_at: i64,
+}
+
+/// An email waiting in (or sent from) the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub tenant_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub status: String,
+    pub attempts: u32,
+}
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub dedup_key: Option<String>,
+}
+
+/// Tenants, their settings and secrets.
+pub trait TenantStore {
+    fn create_tenant(&self, id: &TenantId, name: &str, invoice_mailbox: &str) -> DbResult<Tenant>;
+    fn tenant(&self, id: &TenantId) -> DbResult<Tenant>;
+    fn tenants(&self) -> DbResult<Vec<Tenant>>;
+    fn save_settings(&self, id: &TenantId, settings: &TenantSettings) -> DbResult<()>;
+    /// Save settings and (when given) the secret key in one transaction.
+    fn save_settings_and_key(
+        &self,
+        id: &TenantId,
+        settings: &TenantSettings,
+        secret_key: Option<&Secret>,
+    ) -> DbResult<()>;
+    fn secret_key(&self, id: &TenantId) -> DbResult<Option<Secret>>;
+    fn set_webhook_secret(&self, id: &TenantId, secret: &Secret) -> DbResult<()>;
+    fn webhook_secret(&self, id: &TenantId) -> DbResult<Option<Secret>>;
+    fn record_autopay_run(&self, id: &TenantId, at: i64, error: Option<&str>) -> DbResult<()>;
+}
+
+/// The plugin's versioned key/value storage.
+pub trait KvStore {
+    fn kv_get(&self, tenant: &TenantId, key: &str) -> DbResult<Option<KvEntry>>;
+    /// Create-only; `Conflict` when the key exists. Returns the version (1).
+    fn kv_put_new(&self, tenant: &TenantId, key: &str, value: &[u8]) -> DbResult<u64>;
+    /// Replace if the version matches; `Conflict` otherwise (`NotFound` when absent).
+    fn kv_compare_and_swap(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        expected: u64,
+        value: &[u8],
+    ) -> DbResult<u64>;
+    fn kv_delete(&self, tenant: &TenantId, key: &str, expected: Option<u64>) -> DbResult<bool>;
+    fn kv_list(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> DbResult<Vec<KvEntry>>;
+}
+
+/// The helpdesk records.
+pub trait HelpdeskStore {
+    fn create_customer(&self, tenant: &TenantId, new: &NewCustomer) -> DbResult<Customer>;
+    fn update_customer(&self, tenant: &TenantId, id: i64, new: &NewCustomer) -> DbResult<Customer>;
+    fn customer(&self, tenant: &TenantId, id: i64) -> DbResult<Customer>;
+    fn customers(
+        &self,
+        tenant: &TenantId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> DbResult<Vec<Customer>>;
+    fn set_stripe_customer_id(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        stripe_id: Option<&str>,
+    ) -> DbResult<()>;
+    fn set_automatic_payment_method(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        method: Option<(&str, &str)>,
+    ) -> DbResult<()>;
+    fn set_stripe_sync_error(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        error: Option<&str>,
+    ) -> DbResult<()>;
+    fn create_user(&self, tenant: &TenantId, new: &NewUser) -> DbResult<User>;
+    fn user(&self, tenant: &TenantId, id: i64) -> DbResult<User>;
+    fn create_agent(&self, tenant: &TenantId, new: &NewAgent) -> DbResult<Agent>;
+    fn agent(&self, tenant: &TenantId, id: i64) -> DbResult<Agent>;
+    fn create_invoice(&self, tenant: &TenantId, new: &NewInvoice) -> DbResult<Invoice>;
+    fn invoice(&self, tenant: &TenantId, id: i64) -> DbResult<Invoice>;
+    fn invoices(&self, tenant: &TenantId, filter: &InvoiceFilter) -> DbResult<Vec<Invoice>>;
+    fn create_payments(
+        &self,
+        tenant: &TenantId,
+        new: &[NewPayment],
+    ) -> DbResult<Vec<InvoicePayment>>;
+    fn update_payment(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        expected_version: u64,
+        update: &PaymentUpdate,
+    ) -> DbResult<InvoicePayment>;
+    fn payments(&self, tenant: &TenantId, filter: &PaymentFilter) -> DbResult<Vec<InvoicePayment>>;
+    fn email_template(&self, tenant: &TenantId, id: u32) -> DbResult<EmailTemplate>;
+    fn save_email_template(&self, tenant: &TenantId, template: &EmailTemplate) -> DbResult<()>;
+    fn audit(&self, tenant: &TenantId, entries: &[AuditEntry]) -> DbResult<()>;
+}
+
+/// The email outbox.
+pub trait OutboxStore {
+    /// Queue a message; `false` when its dedup key was used before (nothing queued).
+    fn enqueue_email(&self, tenant: &TenantId, from: &str, email: &NewEmail) -> DbResult<bool>;
+    /// Queued messages of every tenant, oldest first.
+    fn queued_emails(&self, limit: u32) -> DbResult<Vec<OutboxMessage>>;
+    fn mark_email(&self, id: i64, sent: bool, error: Option<&str>) -> DbResult<()>;
+    /// A tenant's messages, newest first.
+    fn emails(&self, tenant: &TenantId, limit: u32) -> DbResult<Vec<OutboxMessage>>;
+}
+
+/// Everything the host stores.
+pub trait Database: TenantStore + KvStore + HelpdeskStore + OutboxStore + Send + Sync {}
+
+impl<T: TenantStore + KvStore + HelpdeskStore + OutboxStore + Send + Sync> Database for T {}
+
+/// Now, as Unix seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,167 @@
+-- paydesk schema, version 1. Every row carries its tenant id; every query filters on it.
+
+CREATE TABLE tenants (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    settings            TEXT NOT NULL,               -- JSON, TenantSettings
+    stripe_secret_key   TEXT,                        -- write-only secret
+    webhook_secret      TEXT,                        -- write-only secret (whsec_…)
+    invoice_mailbox     TEXT NOT NULL,               -- From address of invoices and payment emails
+    autopay_last_run    INTEGER,
+    autopay_last_error  TEXT,
+    created_at          INTEGER NOT NULL
+);
+
+CREATE TABLE customers (
+    id                          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id                   TEXT NOT NULL REFERENCES tenants(id),
+    name                        TEXT NOT NULL,
+    accounts_email              TEXT,
+    accounts_cc_email           TEXT,
+    stripe_customer_id          TEXT,
+    stripe_payment_method_id    TEXT,
+    stripe_payment_method_name  TEXT,
+    stripe_sync_error           TEXT,
+    UNIQUE (tenant_id, stripe_customer_id)
+);
+CREATE INDEX customers_tenant ON customers (tenant_id, id);
+
+CREATE TABLE users (
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id             TEXT NOT NULL REFERENCES tenants(id),
+    customer_id           INTEGER NOT NULL REFERENCES customers(id),
+    name                  TEXT NOT NULL,
+    email                 TEXT NOT NULL,
+    invoice_access_level  TEXT NOT NULL CHECK (invoice_access_level IN ('none', 'own', 'customer')),
+    password_hash         TEXT,
+    UNIQUE (tenant_id, email)
+);
+
+CREATE TABLE agents (
+    id                                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id                           TEXT NOT NULL REFERENCES tenants(id),
+    name                                TEXT NOT NULL,
+    email                               TEXT NOT NULL,
+    can_receive_manual_stripe_payments  INTEGER NOT NULL DEFAULT 0,
+    is_admin                            INTEGER NOT NULL DEFAULT 0,
+    password_hash                       TEXT,
+    UNIQUE (tenant_id, email)
+);
+
+CREATE TABLE recurring_invoices (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+    customer_id     INTEGER NOT NULL REFERENCES customers(id),
+    user_id         INTEGER REFERENCES users(id),
+    currency        TEXT NOT NULL,
+    description     TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    interval_months INTEGER NOT NULL DEFAULT 1,
+    next_date       TEXT NOT NULL,                   -- YYYY-MM-DD, tenant time zone
+    due_days        INTEGER NOT NULL DEFAULT 0,
+    active          INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE invoices (
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id             TEXT NOT NULL REFERENCES tenants(id),
+    number                TEXT NOT NULL,
+    customer_id           INTEGER NOT NULL REFERENCES customers(id),
+    user_id               INTEGER REFERENCES users(id),
+    currency              TEXT NOT NULL,
+    issue_date            TEXT NOT NULL,
+    due_date              TEXT NOT NULL,
+    recurring_invoice_id  INTEGER REFERENCES recurring_invoices(id),
+    status                TEXT NOT NULL CHECK (status IN ('awaiting_payment', 'paid', 'void')),
+    created_at            INTEGER NOT NULL,
+    UNIQUE (tenant_id, number)
+);
+CREATE INDEX invoices_due ON invoices (tenant_id, status, due_date);
+
+CREATE TABLE invoice_lines (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id          TEXT NOT NULL REFERENCES tenants(id),
+    invoice_id         INTEGER NOT NULL REFERENCES invoices(id),
+    description        TEXT NOT NULL,
+    amount             INTEGER NOT NULL,
+    is_processing_fee  INTEGER NOT NULL DEFAULT 0,
+    payment_id         INTEGER REFERENCES invoice_payments(id)
+);
+CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id);
+
+CREATE TABLE invoice_payments (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id            TEXT NOT NULL REFERENCES tenants(id),
+    invoice_id           INTEGER NOT NULL REFERENCES invoices(id),
+    group_id             TEXT NOT NULL,
+    intent_id            TEXT,
+    status               TEXT NOT NULL,
+    method               TEXT,
+    method_type          TEXT,
+    amount               INTEGER NOT NULL,
+    fee                  INTEGER NOT NULL,
+    currency             TEXT NOT NULL,
+    initiator_kind       TEXT NOT NULL CHECK (initiator_kind IN ('agent', 'portal_user', 'autopay')),
+    initiator_id         INTEGER,
+    attempt              INTEGER NOT NULL,
+    failure_reason       TEXT,
+    failure_code         TEXT,
+    last_event_id        TEXT,
+    webhook_payload      TEXT,
+    webhook_received_at  INTEGER,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    version              INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX invoice_payments_invoice ON invoice_payments (tenant_id, invoice_id);
+CREATE INDEX invoice_payments_intent ON invoice_payments (tenant_id, intent_id);
+CREATE INDEX invoice_payments_group ON invoice_payments (tenant_id, group_id);
+
+CREATE TABLE email_templates (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+    id         INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+
+CREATE TABLE email_outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    dedup_key   TEXT,
+    from_addr   TEXT NOT NULL,
+    to_addrs    TEXT NOT NULL,                       -- JSON array
+    cc_addrs    TEXT NOT NULL,                       -- JSON array
+    subject     TEXT NOT NULL,
+    html        TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    sent_at     INTEGER,
+    UNIQUE (tenant_id, dedup_key)
+);
+CREATE INDEX email_outbox_status ON email_outbox (status, id);
+
+CREATE TABLE plugin_kv (
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    key         TEXT NOT NULL,
+    value       BLOB NOT NULL,
+    version     INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    at          INTEGER NOT NULL,
+    invoice_id  INTEGER,
+    action      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    amount      INTEGER,
+    currency    TEXT
+);
+CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);

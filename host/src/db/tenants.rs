@@ -1,0 +1,247 @@
+//! Tenants (settings, write-only secrets, autopay run status), their seeded email templates, and
+//! the email outbox, in SQLite.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::sqlite::{SqliteDb, conflict_on_unique};
+use super::{DbError, DbResult, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now};
+use crate::settings::TenantSettings;
+use crate::tenant::{Secret, TenantId};
+
+/// The templates every tenant starts with (the guide's ids).
+const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
+    (
+        264,
+        "Stripe Payment Confirmation",
+        "Payment received for invoice $INVOICENUMBER",
+        "<p>Dear $CUSTOMERNAME,</p>\n<p>Thank you: we received $TOTAL for invoice $INVOICENUMBER \
+         ($AMOUNT plus a processing fee of $FEE), paid with $PAYMENTMETHOD.</p>",
+    ),
+    (
+        285,
+        "Stripe Payment Failure",
+        "Payment failed for invoice $INVOICENUMBER",
+        "<p>Dear $CUSTOMERNAME,</p>\n<p>The payment of $TOTAL for invoice $INVOICENUMBER with \
+         $PAYMENTMETHOD did not go through: $FAILUREREASON</p>\n<p>$PORTALLINK</p>",
+    ),
+];
+
+fn with_settings((mut tenant, json): (Tenant, String)) -> DbResult<Tenant> {
+    tenant.settings = serde_json::from_str(&json)
+        .map_err(|e| DbError::Invalid(format!("stored settings of tenant {}: {e}", tenant.id)))?;
+    Ok(tenant)
+}
+
+const TENANT_COLUMNS: &str = "id, name, settings, invoice_mailbox, stripe_secret_key IS NOT NULL, \
+     webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error";
+
+impl TenantStore for SqliteDb {
+    fn create_tenant(&self, id: &TenantId, name: &str, invoice_mailbox: &str) -> DbResult<Tenant> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let settings = serde_json::to_string(&TenantSettings::default())
+            .map_err(|e| DbError::Invalid(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO tenants (id, name, settings, invoice_mailbox, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id.as_str(), name, settings, invoice_mailbox, now()],
+        )
+        .map_err(|e| conflict_on_unique(e, &format!("tenant {id} exists")))?;
+        for (tid, tname, subject, body) in SEEDED_TEMPLATES {
+            tx.execute(
+                "INSERT INTO email_templates (tenant_id, id, name, subject, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.as_str(), tid, tname, subject, body],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        self.tenant(id)
+    }
+
+    fn tenant(&self, id: &TenantId) -> DbResult<Tenant> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
+                params![id.as_str()],
+                tenant_row,
+            )
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
+        with_settings(row)
+    }
+
+    fn tenants(&self) -> DbResult<Vec<Tenant>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"))?;
+        let rows = stmt
+            .query_map([], tenant_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(with_settings).collect()
+    }
+
+    fn save_settings(&self, id: &TenantId, settings: &TenantSettings) -> DbResult<()> {
+        self.save_settings_and_key(id, settings, None)
+    }
+
+    fn save_settings_and_key(
+        &self,
+        id: &TenantId,
+        settings: &TenantSettings,
+        secret_key: Option<&Secret>,
+    ) -> DbResult<()> {
+        let json = serde_json::to_string(settings).map_err(|e| DbError::Invalid(e.to_string()))?;
+        let conn = self.conn()?;
+        let changed = match secret_key {
+            Some(key) => conn.execute(
+                "UPDATE tenants SET settings = ?2, stripe_secret_key = ?3 WHERE id = ?1",
+                params![id.as_str(), json, key.expose()],
+            )?,
+            None => conn.execute(
+                "UPDATE tenants SET settings = ?2 WHERE id = ?1",
+                params![id.as_str(), json],
+            )?,
+        };
+        if changed == 0 {
+            return Err(DbError::NotFound(format!("tenant {id}")));
+        }
+        Ok(())
+    }
+
+    fn secret_key(&self, id: &TenantId) -> DbResult<Option<Secret>> {
+        secret_column(self, id, "stripe_secret_key")
+    }
+
+    fn set_webhook_secret(&self, id: &TenantId, secret: &Secret) -> DbResult<()> {
+        self.conn()?.execute(
+            "UPDATE tenants SET webhook_secret = ?2 WHERE id = ?1",
+            params![id.as_str(), secret.expose()],
+        )?;
+        Ok(())
+    }
+
+    fn webhook_secret(&self, id: &TenantId) -> DbResult<Option<Secret>> {
+        secret_column(self, id, "webhook_secret")
+    }
+
+    fn record_autopay_run(&self, id: &TenantId, at: i64, error: Option<&str>) -> DbResult<()> {
+        self.conn()?.execute(
+            "UPDATE tenants SET autopay_last_run = ?2, autopay_last_error = ?3 WHERE id = ?1",
+            params![id.as_str(), at, error],
+        )?;
+        Ok(())
+    }
+}
+
+/// A row of `TENANT_COLUMNS`, with the settings JSON still to parse.
+fn tenant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Tenant, String)> {
+    let id: String = row.get(0)?;
+    Ok((
+        Tenant {
+            id: TenantId::parse(&id).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+            })?,
+            name: row.get(1)?,
+            settings: TenantSettings::default(),
+            invoice_mailbox: row.get(3)?,
+            has_secret_key: row.get(4)?,
+            has_webhook_secret: row.get(5)?,
+            autopay_last_run: row.get(6)?,
+            autopay_last_error: row.get(7)?,
+        },
+        row.get(2)?,
+    ))
+}
+
+fn secret_column(db: &SqliteDb, id: &TenantId, column: &str) -> DbResult<Option<Secret>> {
+    let value: Option<Option<String>> = db
+        .conn()?
+        .query_row(
+            &format!("SELECT {column} FROM tenants WHERE id = ?1"),
+            params![id.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match value {
+        None => Err(DbError::NotFound(format!("tenant {id}"))),
+        Some(v) => Ok(v.map(Secret::new)),
+    }
+}
+
+fn outbox_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+        let s: String = row.get(i)?;
+        Ok(serde_json::from_str(&s).unwrap_or_default())
+    };
+    Ok(OutboxMessage {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        from: row.get(2)?,
+        to: list(3)?,
+        cc: list(4)?,
+        subject: row.get(5)?,
+        html: row.get(6)?,
+        text: row.get(7)?,
+        status: row.get(8)?,
+        attempts: row.get(9)?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str =
+    "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts";
+
+impl OutboxStore for SqliteDb {
+    fn enqueue_email(&self, tenant: &TenantId, from: &str, email: &NewEmail) -> DbResult<bool> {
+        let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let inserted = self.conn()?.execute(
+            "INSERT INTO email_outbox (tenant_id, dedup_key, from_addr, to_addrs, cc_addrs, subject, html, text, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9)
+             ON CONFLICT (tenant_id, dedup_key) DO NOTHING",
+            params![
+                tenant.as_str(),
+                email.dedup_key,
+                from,
+                json(&email.to),
+                json(&email.cc),
+                email.subject,
+                email.html,
+                email.text,
+                now()
+            ],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn queued_emails(&self, limit: u32) -> DbResult<Vec<OutboxMessage>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM email_outbox WHERE status = 'queued' ORDER BY id LIMIT ?1"
+        ))?;
+        let rows = stmt
+            .query_map(params![limit], outbox_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn mark_email(&self, id: i64, sent: bool, error: Option<&str>) -> DbResult<()> {
+        self.conn()?.execute(
+            "UPDATE email_outbox SET attempts = attempts + 1, last_error = ?3,
+                 status = CASE WHEN ?2 THEN 'sent' WHEN attempts + 1 >= 5 THEN 'failed' ELSE 'queued' END,
+                 sent_at = CASE WHEN ?2 THEN ?4 ELSE NULL END
+             WHERE id = ?1",
+            params![id, sent, error, now()],
+        )?;
+        Ok(())
+    }
+
+    fn emails(&self, tenant: &TenantId, limit: u32) -> DbResult<Vec<OutboxMessage>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM email_outbox WHERE tenant_id = ?1 ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![tenant.as_str(), limit], outbox_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,14 @@
+//! paydesk's host: a wasmtime runtime that loads the Stripe plugin component with a fresh sandbox
+//! per tenant call, the capabilities it grants (Stripe HTTP, storage, email, helpdesk records), the
+//! embedded database, and the reference billing app (CLI, web, scheduler). A helpdesk that embeds
+//! paydesk uses [`app::App`] (or implements the same WIT imports itself).
+
+pub mod app;
+pub mod capabilities;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod runtime;
+pub mod settings;
+pub mod tenant;
+pub mod web;

@@ -1,0 +1,20 @@
+//! Every `bindgen!` option for the plugin world in one place. Imports are trappable: a host function
+//! returns `wasmtime::Result<T>`, whose `Err` traps the guest (host bug or guest abuse), while the WIT
+//! `result` inside is a value the plugin handles.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+    imports: { default: trappable },
+    additional_derives: [PartialEq],
+});
+
+pub use paydesk::stripe::helpdesk::{
+    Agent, AuditEntry, Customer, EmailTemplate, Initiator, Invoice, InvoiceAccessLevel,
+    InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceStatus, NewPayment, PaymentFilter,
+    PaymentStatus, PaymentUpdate, User,
+};
+pub use paydesk::stripe::types::{
+    ErrorKind, FeeRule, HostError, KeyInfo, KeyKind, KeyMode, Money, PaymentMethodType,
+    PluginError, PortalPaymentMethodAccess, Settings, TakePaymentOn,
+};

@@ -1,0 +1,328 @@
+//! The plugin runtime: one engine, the component compiled once, a `PluginPre` with every import
+//! linked, and a **fresh store and instance for every plugin call**. Owns the per-call sandbox —
+//! memory cap, fuel, wall-clock deadline (epoch ticker), no preopens / environment / sockets,
+//! bounded guest stdout/stderr logged with the tenant id — and turning traps and exhausted limits
+//! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
+//! as a panic.
+
+pub mod bindings;
+pub mod engine;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use bindings::{Plugin, PluginPre};
+pub use engine::LoadedFrom;
+
+use crate::capabilities::Services;
+use crate::tenant::TenantContext;
+
+/// The component this binary was built with.
+pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("PAYDESK_PLUGIN_WASM"));
+
+/// How often the epoch ticker advances; the deadline's resolution.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-call limits of the sandbox.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest linear memory a plugin instance may grow to.
+    pub memory_bytes: usize,
+    /// Fuel (≈ wasm instructions) per call.
+    pub fuel: u64,
+    /// Wall-clock time per call, host calls included (checked when the guest runs).
+    pub deadline: Duration,
+    /// Bytes of guest stdout and of stderr kept per call.
+    pub output_bytes: usize,
+    /// Instances that may exist at once (pooling allocator slots).
+    pub concurrent_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            fuel: 2_000_000_000,
+            deadline: Duration::from_secs(120),
+            output_bytes: 64 << 10,
+            concurrent_instances: 128,
+        }
+    }
+}
+
+/// Where the component comes from and where its compiled form is cached.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// The component's bytes; defaults to the embedded build.
+    pub wasm: Option<Vec<u8>>,
+    /// Directory for precompiled components; `None` compiles every start.
+    pub cache_dir: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// A description of the loaded plugin component.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    /// WIT package of its exports, e.g. `paydesk:stripe`.
+    pub package: String,
+    /// The contract version, e.g. `0.1.0`.
+    pub version: String,
+    pub size: usize,
+    pub sha256: String,
+    /// Each exported interface with its functions.
+    pub exports: Vec<String>,
+    /// Each imported interface.
+    pub imports: Vec<String>,
+}
+
+/// Why a plugin call produced no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxError {
+    #[error("plugin call for tenant {tenant} ran out of fuel (its instruction budget)")]
+    OutOfFuel { tenant: String },
+    #[error("plugin call for tenant {tenant} exceeded its deadline of {deadline:?}")]
+    Deadline { tenant: String, deadline: Duration },
+    #[error("plugin call for tenant {tenant} exceeded its memory cap of {cap} bytes")]
+    Memory { tenant: String, cap: usize },
+    #[error("plugin call for tenant {tenant} trapped: {message}")]
+    Trap { tenant: String, message: String },
+    #[error("plugin for tenant {tenant} could not be instantiated: {message}")]
+    Instantiate { tenant: String, message: String },
+}
+
+/// The state of one plugin call: the tenant it runs for, the host services, and the sandbox.
+pub struct CallState {
+    pub(crate) tenant: TenantContext,
+    pub(crate) services: Arc<Services>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Loads the plugin once and runs each call in a fresh sandbox.
+pub struct Runtime {
+    engine: Engine,
+    pre: PluginPre<CallState>,
+    limits: Limits,
+    component: Component,
+    wasm_sha256: String,
+    wasm_len: usize,
+    loaded_from: LoadedFrom,
+    ticker: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Compile (or load from cache) the component and link every import.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let engine = engine::engine(&config.limits)?;
+        let wasm = config.wasm.as_deref().unwrap_or(EMBEDDED_PLUGIN);
+        let (component, loaded_from) =
+            engine::load_component(&engine, wasm, config.cache_dir.as_deref())?;
+        let mut linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+        let wasm_sha256 = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(wasm))
+        };
+        let ticker = Arc::new(AtomicBool::new(true));
+        spawn_epoch_ticker(engine.clone(), ticker.clone());
+        Ok(Runtime {
+            engine,
+            pre,
+            limits: config.limits,
+            component,
+            wasm_sha256,
+            wasm_len: wasm.len(),
+            loaded_from,
+            ticker,
+        })
+    }
+
+    /// Size of the component in bytes.
+    pub fn component_size(&self) -> usize {
+        self.wasm_len
+    }
+
+    /// Whether the component came from the precompiled cache.
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.loaded_from
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// What the loaded component is, read from its own type information.
+    pub fn describe(&self) -> PluginInfo {
+        let ty = self.component.component_type();
+        let mut exports = Vec::new();
+        let mut package = String::new();
+        let mut version = String::new();
+        for (name, item) in ty.exports(&self.engine) {
+            if let Some((pkg, rest)) = name.split_once('/') {
+                package = pkg.to_string();
+                version = rest
+                    .split_once('@')
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default();
+            }
+            let functions = match &item.ty {
+                ComponentItem::ComponentInstance(inst) => inst
+                    .exports(&self.engine)
+                    .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
+                    .map(|(f, _)| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::new(),
+            };
+            exports.push(format!("{name}: {functions}"));
+        }
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        PluginInfo {
+            package,
+            version,
+            size: self.wasm_len,
+            sha256: self.wasm_sha256.clone(),
+            exports,
+            imports,
+        }
+    }
+
+    /// Run `f` against a fresh instance of the plugin for `tenant`. The store, instance and WASI
+    /// context are dropped afterwards, whatever happened.
+    pub fn call<R>(
+        &self,
+        services: &Arc<Services>,
+        tenant: TenantContext,
+        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, SandboxError> {
+        let tenant_id = tenant.id.to_string();
+        let stdout = MemoryOutputPipe::new(self.limits.output_bytes);
+        let stderr = MemoryOutputPipe::new(self.limits.output_bytes);
+        // No preopens, no environment, no arguments, no network: the defaults, stated.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = CallState {
+            tenant,
+            services: services.clone(),
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .instances(64)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = self.limits.deadline.as_millis() / EPOCH_TICK.as_millis();
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        store.epoch_deadline_trap();
+        let outcome = store
+            .set_fuel(self.limits.fuel)
+            .and_then(|()| self.pre.instantiate(&mut store))
+            .map_err(|e| SandboxError::Instantiate {
+                tenant: tenant_id.clone(),
+                message: format!("{e:#}"),
+            })
+            .and_then(|plugin| {
+                f(&plugin, &mut store).map_err(|e| self.classify(&tenant_id, &e, &stderr))
+            });
+        log_output(&tenant_id, "stdout", &stdout);
+        log_output(&tenant_id, "stderr", &stderr);
+        outcome
+    }
+
+    fn classify(
+        &self,
+        tenant: &str,
+        error: &wasmtime::Error,
+        stderr: &MemoryOutputPipe,
+    ) -> SandboxError {
+        let tenant = tenant.to_string();
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => return SandboxError::OutOfFuel { tenant },
+            Some(Trap::Interrupt) => {
+                return SandboxError::Deadline {
+                    tenant,
+                    deadline: self.limits.deadline,
+                };
+            }
+            _ => {}
+        }
+        let message = format!("{error:#}");
+        if message.contains("forcing trap when growing memory") {
+            return SandboxError::Memory {
+                tenant,
+                cap: self.limits.memory_bytes,
+            };
+        }
+        // A Rust guest that panics prints the panic to stderr, then aborts (`unreachable`).
+        let said = String::from_utf8_lossy(&stderr.contents())
+            .trim()
+            .to_string();
+        let message = match said.lines().rev().find(|l| l.contains("panicked")) {
+            Some(panic) => format!("{panic} ({})", first_line(&message)),
+            None => first_line(&message).to_string(),
+        };
+        SandboxError::Trap { tenant, message }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker.store(false, Ordering::Relaxed);
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn log_output(tenant: &str, stream: &str, pipe: &MemoryOutputPipe) {
+    let bytes = pipe.contents();
+    if !bytes.is_empty() {
+        let text = String::from_utf8_lossy(&bytes);
+        tracing::info!(tenant, stream, output = %text.trim_end(), "plugin output");
+    }
+}
+
+/// Advance the engine's epoch every tick until `running` turns false.
+fn spawn_epoch_ticker(engine: Engine, running: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("paydesk-epoch".into())
+        .spawn(move || {
+            while running.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}

@@ -1,0 +1,225 @@
+//! A tenant's integration settings as the host stores and serves them (JSON field names are the
+//! helpdesk API names REQUIREMENTS.md gives), and their conversion to the WIT `settings` record the
+//! plugin reads. Validation is the plugin's (`admin.validate-settings`); this module only carries data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::bindings as wit;
+use crate::tenant::Secret;
+
+/// A fee rule for one payment method type (B7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeRuleSetting {
+    /// Stripe's name of the type (`card`, `sepa_debit`, …).
+    pub method_type: String,
+    /// Percentage, decimal string.
+    pub percent: String,
+    /// Largest fee, minor units.
+    #[serde(default)]
+    pub cap: Option<i64>,
+}
+
+/// Portal "Add payment method" access (`show_auto_payment_on_portal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalAccess {
+    #[default]
+    Hide,
+    OnlyIfSet,
+    Show,
+}
+
+/// Every setting of the integration (REQUIREMENTS M1–M16, B3, B4, B7). Secrets are not here: they
+/// live in their own columns and are write-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    pub enabled: bool,
+    pub stripe_public_key: Option<String>,
+    pub stripe_currency: String,
+    pub sync_customers_to_stripe: bool,
+    pub stripepaymentmethodoptions: Vec<String>,
+    pub enableautostripepayment: bool,
+    /// true: take automatic payment on the due date; false: on invoice creation.
+    pub stripetakepaymentonduedate: bool,
+    pub halointegrator_stripe: bool,
+    pub stripemanualpaymentmethodoptions: Vec<String>,
+    pub stripe_processing_fee_percentage: String,
+    pub stripe_fee_rules: Vec<FeeRuleSetting>,
+    pub stripe_fee_cap: Option<i64>,
+    pub show_auto_payment_on_portal: PortalAccess,
+    pub stripe_customer_portal_enabled: bool,
+    pub stripe_send_recipient_email: bool,
+    pub use_stripe_receipt_emails: bool,
+    pub stripenotificationemail: Option<String>,
+    pub enablehalostripewebhooks: bool,
+    pub stripe_webhook_endpoint_id: Option<String>,
+    pub time_zone: String,
+    pub autopay_max_attempts: u32,
+    pub autopay_retry_interval_days: u32,
+    pub reconcile_after_minutes: u32,
+    pub portal_base_url: Option<String>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            enabled: false,
+            stripe_public_key: None,
+            stripe_currency: "usd".into(),
+            sync_customers_to_stripe: false,
+            stripepaymentmethodoptions: vec!["card".into()],
+            enableautostripepayment: false,
+            stripetakepaymentonduedate: true,
+            halointegrator_stripe: false,
+            stripemanualpaymentmethodoptions: Vec::new(),
+            stripe_processing_fee_percentage: "0".into(),
+            stripe_fee_rules: Vec::new(),
+            stripe_fee_cap: None,
+            show_auto_payment_on_portal: PortalAccess::Hide,
+            stripe_customer_portal_enabled: false,
+            stripe_send_recipient_email: false,
+            use_stripe_receipt_emails: false,
+            stripenotificationemail: None,
+            enablehalostripewebhooks: false,
+            stripe_webhook_endpoint_id: None,
+            time_zone: "UTC".into(),
+            autopay_max_attempts: 3,
+            autopay_retry_interval_days: 1,
+            reconcile_after_minutes: 60,
+            portal_base_url: None,
+        }
+    }
+}
+
+/// The WIT type of a Stripe payment method type name, if known.
+pub fn method_type(name: &str) -> Option<wit::PaymentMethodType> {
+    use wit::PaymentMethodType as T;
+    Some(match name {
+        "card" => T::Card,
+        "us_bank_account" => T::UsBankAccount,
+        "acss_debit" => T::AcssDebit,
+        "sepa_debit" => T::SepaDebit,
+        "bacs_debit" => T::BacsDebit,
+        "au_becs_debit" => T::AuBecsDebit,
+        "link" => T::Link,
+        _ => return None,
+    })
+}
+
+/// What a key's prefix says, without the key.
+pub fn key_info(key: &Secret) -> wit::KeyInfo {
+    let k = key.expose();
+    let kind = if k.starts_with("sk_") {
+        wit::KeyKind::Secret
+    } else if k.starts_with("rk_") {
+        wit::KeyKind::Restricted
+    } else if k.starts_with("pk_") {
+        wit::KeyKind::Publishable
+    } else {
+        wit::KeyKind::Unrecognised
+    };
+    let mode = if k.get(2..8) == Some("_test_") {
+        wit::KeyMode::Test
+    } else if k.get(2..8) == Some("_live_") {
+        wit::KeyMode::Live
+    } else {
+        wit::KeyMode::Unknown
+    };
+    wit::KeyInfo {
+        kind,
+        mode,
+        masked: key.masked(),
+    }
+}
+
+impl TenantSettings {
+    /// The record the plugin reads; the secret key appears only as its `key-info`.
+    pub fn to_wit(&self, secret_key: Option<&Secret>) -> wit::Settings {
+        let types = |names: &[String]| names.iter().filter_map(|n| method_type(n)).collect();
+        wit::Settings {
+            enabled: self.enabled,
+            stripe_public_key: self.stripe_public_key.clone(),
+            secret_key: secret_key.map(key_info),
+            stripe_currency: self.stripe_currency.clone(),
+            sync_customers_to_stripe: self.sync_customers_to_stripe,
+            stripepaymentmethodoptions: types(&self.stripepaymentmethodoptions),
+            enableautostripepayment: self.enableautostripepayment,
+            stripetakepaymentonduedate: if self.stripetakepaymentonduedate {
+                wit::TakePaymentOn::DueDate
+            } else {
+                wit::TakePaymentOn::InvoiceCreation
+            },
+            halointegrator_stripe: self.halointegrator_stripe,
+            stripemanualpaymentmethodoptions: types(&self.stripemanualpaymentmethodoptions),
+            stripe_processing_fee_percentage: self.stripe_processing_fee_percentage.clone(),
+            stripe_fee_rules: self
+                .stripe_fee_rules
+                .iter()
+                .filter_map(|r| {
+                    Some(wit::FeeRule {
+                        method_type: method_type(&r.method_type)?,
+                        percent: r.percent.clone(),
+                        cap: r.cap,
+                    })
+                })
+                .collect(),
+            stripe_fee_cap: self.stripe_fee_cap,
+            show_auto_payment_on_portal: match self.show_auto_payment_on_portal {
+                PortalAccess::Hide => wit::PortalPaymentMethodAccess::Hide,
+                PortalAccess::OnlyIfSet => wit::PortalPaymentMethodAccess::OnlyIfSet,
+                PortalAccess::Show => wit::PortalPaymentMethodAccess::Show,
+            },
+            stripe_customer_portal_enabled: self.stripe_customer_portal_enabled,
+            stripe_send_recipient_email: self.stripe_send_recipient_email,
+            use_stripe_receipt_emails: self.use_stripe_receipt_emails,
+            stripenotificationemail: self.stripenotificationemail.clone(),
+            enablehalostripewebhooks: self.enablehalostripewebhooks,
+            stripe_webhook_endpoint_id: self.stripe_webhook_endpoint_id.clone(),
+            time_zone: self.time_zone.clone(),
+            autopay_max_attempts: self.autopay_max_attempts,
+            autopay_retry_interval_days: self.autopay_retry_interval_days,
+            reconcile_after_minutes: self.reconcile_after_minutes,
+            portal_base_url: self.portal_base_url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_info_describes_without_revealing() {
+        let info = key_info(&Secret::new("sk_live_0123456789abcd"));
+        assert_eq!(info.kind, wit::KeyKind::Secret);
+        assert_eq!(info.mode, wit::KeyMode::Live);
+        assert_eq!(info.masked, "sk_live_…abcd");
+        assert_eq!(
+            key_info(&Secret::new("pk_test_x")).kind,
+            wit::KeyKind::Publishable
+        );
+    }
+
+    #[test]
+    fn settings_json_uses_the_helpdesk_field_names() {
+        let json = serde_json::to_value(TenantSettings::default()).unwrap();
+        for field in [
+            "stripe_public_key",
+            "stripe_currency",
+            "sync_customers_to_stripe",
+            "stripepaymentmethodoptions",
+            "enableautostripepayment",
+            "stripetakepaymentonduedate",
+            "halointegrator_stripe",
+            "stripemanualpaymentmethodoptions",
+            "show_auto_payment_on_portal",
+            "stripe_send_recipient_email",
+            "use_stripe_receipt_emails",
+            "stripenotificationemail",
+            "enablehalostripewebhooks",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field}");
+        }
+    }
+}

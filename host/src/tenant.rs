@@ -1,0 +1,126 @@
+//! Tenants and secrets: the validated tenant id, the `Secret` wrapper (its Debug and Display print
+//! `***`; the value is read only where a header is built), and the context a plugin call carries.
+
+use std::fmt;
+
+use crate::settings::TenantSettings;
+
+/// A tenant's id: 1–40 characters of `a-z`, `0-9` and `-`, starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(s: &str) -> Result<TenantId, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 40
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-');
+        if ok {
+            Ok(TenantId(s.to_string()))
+        } else {
+            Err(format!(
+                "`{s}` is not a tenant id (use 1-40 lower-case letters, digits and dashes)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A secret string. Never printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A form safe to show: the prefix up to the mode and the last four characters (`sk_test_…4242`).
+    pub fn masked(&self) -> String {
+        let s = &self.0;
+        let prefix_end = [
+            "sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_", "whsec_",
+        ]
+        .iter()
+        .find(|p| s.starts_with(**p))
+        .map_or(0, |p| p.len());
+        let tail: String = s
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if s.chars().count() <= prefix_end + 4 {
+            format!("{}…", &s[..prefix_end])
+        } else {
+            format!("{}…{tail}", &s[..prefix_end])
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How a call reaches the tenant's Stripe account. Lives in the host; never enters the sandbox.
+#[derive(Debug, Clone)]
+pub struct StripeAccess {
+    /// API base, e.g. `https://api.stripe.com`.
+    pub api_base: String,
+    /// The secret key this call uses: the saved one, or a candidate being checked before saving.
+    pub secret_key: Option<Secret>,
+}
+
+/// What a plugin call knows about the tenant it runs for.
+#[derive(Debug, Clone)]
+pub struct TenantContext {
+    pub id: TenantId,
+    pub settings: TenantSettings,
+    pub stripe: StripeAccess,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("sk_test_abcdef4242");
+        assert_eq!(format!("{s:?} {s}"), "*** ***");
+        assert_eq!(s.masked(), "sk_test_…4242");
+        assert_eq!(Secret::new("sk_test_ab").masked(), "sk_test_…");
+    }
+
+    #[test]
+    fn tenant_ids_are_validated() {
+        assert!(TenantId::parse("acme-2").is_ok());
+        assert!(TenantId::parse("Acme").is_err());
+        assert!(TenantId::parse("../x").is_err());
+        assert!(TenantId::parse("").is_err());
+    }
+}

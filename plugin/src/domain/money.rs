@@ -1,0 +1,187 @@
+//! Money: integer minor units with their currency, and the table of currencies Stripe accepts with
+//! the exponent Stripe counts them in. Owns parsing currency codes and the rules Stripe puts on
+//! amounts (three-decimal currencies must end in 0). Never uses floats; does no I/O.
+
+use std::fmt;
+
+/// A currency Stripe accepts, with the number of minor-unit digits Stripe counts amounts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: &'static str,
+    exponent: u8,
+}
+
+/// Stripe's zero-decimal currencies: amounts are whole units (JPY 1050 = ¥1,050).
+const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+
+/// Stripe's three-decimal currencies: amounts in thousandths, which Stripe wants ending in 0.
+const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
+
+/// Every other currency Stripe accepts for payments; two decimals.
+const TWO_DECIMAL: &[&str] = &[
+    "usd", "aed", "afn", "all", "amd", "ang", "aoa", "ars", "aud", "awg", "azn", "bam", "bbd",
+    "bdt", "bgn", "bmd", "bnd", "bob", "brl", "bsd", "bwp", "byn", "bzd", "cad", "cdf", "chf",
+    "cny", "cop", "crc", "cve", "czk", "dkk", "dop", "dzd", "egp", "etb", "eur", "fjd", "fkp",
+    "gbp", "gel", "gip", "gmd", "gtq", "gyd", "hkd", "hnl", "htg", "huf", "idr", "ils", "inr",
+    "isk", "jmd", "kes", "kgs", "khr", "kyd", "kzt", "lak", "lbp", "lkr", "lrd", "lsl", "mad",
+    "mdl", "mkd", "mmk", "mnt", "mop", "mur", "mvr", "mwk", "mxn", "myr", "mzn", "nad", "ngn",
+    "nio", "nok", "npr", "nzd", "pab", "pen", "pgk", "php", "pkr", "pln", "qar", "ron", "rsd",
+    "rub", "sar", "sbd", "scr", "sek", "sgd", "shp", "sle", "sos", "srd", "std", "szl", "thb",
+    "tjs", "top", "try", "ttd", "twd", "tzs", "uah", "uyu", "uzs", "wst", "xcd", "yer", "zar",
+    "zmw",
+];
+
+/// Why a currency code or amount is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error(
+        "`{0}` is not a currency Stripe accepts (use a lower-case ISO 4217 code such as usd, eur, jpy)"
+    )]
+    UnknownCurrency(String),
+    #[error("{currency} amounts must be a multiple of 10 minor units for Stripe (got {amount})")]
+    NotStripeRepresentable { currency: String, amount: i64 },
+    #[error("amount is too large to compute with")]
+    Overflow,
+}
+
+impl Currency {
+    /// Parse a currency code; case-insensitive, stored lower-case as Stripe writes it.
+    pub fn parse(code: &str) -> Result<Currency, MoneyError> {
+        let lower = code.trim().to_ascii_lowercase();
+        let find = |table: &'static [&'static str], exponent| {
+            table
+                .iter()
+                .find(|c| **c == lower)
+                .map(|c| Currency { code: c, exponent })
+        };
+        find(ZERO_DECIMAL, 0)
+            .or_else(|| find(TWO_DECIMAL, 2))
+            .or_else(|| find(THREE_DECIMAL, 3))
+            .ok_or(MoneyError::UnknownCurrency(code.to_string()))
+    }
+
+    /// Lower-case ISO 4217 code.
+    pub fn code(self) -> &'static str {
+        self.code
+    }
+
+    /// Digits after the decimal point in Stripe's minor unit.
+    pub fn exponent(self) -> u8 {
+        self.exponent
+    }
+
+    /// The step every Stripe amount in this currency must be a multiple of (10 for three-decimal currencies).
+    pub fn stripe_step(self) -> i64 {
+        if self.exponent == 3 { 10 } else { 1 }
+    }
+
+    /// Check that Stripe can charge this amount as it is.
+    pub fn check_chargeable(self, amount: MinorUnits) -> Result<(), MoneyError> {
+        if amount.0 % self.stripe_step() == 0 {
+            Ok(())
+        } else {
+            Err(MoneyError::NotStripeRepresentable {
+                currency: self.code.to_ascii_uppercase(),
+                amount: amount.0,
+            })
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code.to_ascii_uppercase())
+    }
+}
+
+/// A count of a currency's minor unit. Carries no currency itself: see [`Money`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MinorUnits(pub i64);
+
+impl MinorUnits {
+    pub fn checked_add(self, other: MinorUnits) -> Result<MinorUnits, MoneyError> {
+        self.0
+            .checked_add(other.0)
+            .map(MinorUnits)
+            .ok_or(MoneyError::Overflow)
+    }
+}
+
+/// An amount with its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Money {
+    pub amount: MinorUnits,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount: i64, currency: Currency) -> Money {
+        Money {
+            amount: MinorUnits(amount),
+            currency,
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    /// `USD 10.50`, `JPY 1050`, `KWD 1.050`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exp = u32::from(self.currency.exponent);
+        let value = self.amount.0;
+        if exp == 0 {
+            return write!(f, "{} {}", self.currency, value);
+        }
+        let scale = 10u64.pow(exp);
+        let abs = value.unsigned_abs();
+        let sign = if value < 0 { "-" } else { "" };
+        write!(
+            f,
+            "{} {}{}.{:0width$}",
+            self.currency,
+            sign,
+            abs / scale,
+            abs % scale,
+            width = exp as usize
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currencies_have_stripes_exponents() {
+        assert_eq!(Currency::parse("USD").unwrap().exponent(), 2);
+        assert_eq!(Currency::parse("jpy").unwrap().exponent(), 0);
+        assert_eq!(Currency::parse("kwd").unwrap().exponent(), 3);
+        assert_eq!(Currency::parse("usd").unwrap().code(), "usd");
+    }
+
+    #[test]
+    fn unknown_currency_is_refused_with_its_code() {
+        let err = Currency::parse("xyz").unwrap_err();
+        assert!(err.to_string().contains("`xyz`"));
+    }
+
+    #[test]
+    fn three_decimal_amounts_must_end_in_zero() {
+        let kwd = Currency::parse("kwd").unwrap();
+        assert!(kwd.check_chargeable(MinorUnits(1230)).is_ok());
+        assert!(kwd.check_chargeable(MinorUnits(1234)).is_err());
+        let usd = Currency::parse("usd").unwrap();
+        assert!(usd.check_chargeable(MinorUnits(1234)).is_ok());
+    }
+
+    #[test]
+    fn money_displays_in_major_units() {
+        let m = |a, c| Money::new(a, Currency::parse(c).unwrap()).to_string();
+        assert_eq!(m(1050, "usd"), "USD 10.50");
+        assert_eq!(m(1050, "jpy"), "JPY 1050");
+        assert_eq!(m(1050, "kwd"), "KWD 1.050");
+        assert_eq!(m(-5, "usd"), "USD -0.05");
+    }
+}

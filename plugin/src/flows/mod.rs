@@ -1,0 +1,151 @@
+//! Flows: the plugin's work that needs the host — read records and settings through `helpdesk`,
+//! call Stripe through `http`, hand the data to `domain`, write results back. Owns the mapping of
+//! host and Stripe failures to `plugin-error` values, and the one function that sends to Stripe.
+
+pub mod admin;
+pub mod customers;
+pub mod quote;
+
+use crate::bindings::paydesk::stripe::http;
+use crate::bindings::paydesk::stripe::log;
+use crate::bindings::paydesk::stripe::types::{ErrorKind, HostError, PluginError, StripeError};
+use crate::domain::types::PaymentMethodType;
+use crate::stripe::{self, StripeFailure};
+
+pub type Result<T> = std::result::Result<T, PluginError>;
+
+/// A plugin error without Stripe details.
+pub fn error(kind: ErrorKind, message: impl Into<String>) -> PluginError {
+    PluginError {
+        kind,
+        message: message.into(),
+        field_errors: Vec::new(),
+        stripe: None,
+    }
+}
+
+/// The error for a contract function this build does not provide yet.
+pub fn unsupported(function: &str) -> PluginError {
+    error(
+        ErrorKind::Unsupported,
+        format!("{function} is part of paydesk:stripe@0.1.0 but not provided by this plugin build"),
+    )
+}
+
+/// A host capability's failure, as a plugin error.
+pub fn host_error(context: &str, e: HostError) -> PluginError {
+    let (kind, detail) = match e {
+        HostError::NotFound(d) => (ErrorKind::NotFound, d),
+        HostError::Denied(d) => (ErrorKind::PermissionDenied, d),
+        HostError::Conflict(d) => (ErrorKind::Conflict, d),
+        HostError::Invalid(d) => (ErrorKind::InvalidInput, d),
+        HostError::Unavailable(d) => (ErrorKind::Internal, d),
+    };
+    error(kind, format!("{context}: {detail}"))
+}
+
+/// Write a log line through the host.
+pub fn log(level: log::Level, message: &str) {
+    log::write(level, message);
+}
+
+/// Send one request to Stripe. The only call of the `http` import in the plugin.
+pub fn stripe_send(req: &stripe::Request) -> Result<stripe::Response> {
+    let request = http::Request {
+        method: match req.method {
+            stripe::Method::Get => http::Method::Get,
+            stripe::Method::Post => http::Method::Post,
+            stripe::Method::Delete => http::Method::Delete,
+        },
+        path: req.path.clone(),
+        query: req.query.clone(),
+        form: req.form.clone(),
+        idempotency_key: req.idempotency_key.clone(),
+    };
+    match http::send(&request) {
+        Ok(r) => Ok(stripe::Response {
+            status: r.status,
+            request_id: r.request_id,
+            retry_after: r.retry_after,
+            body: r.body,
+        }),
+        Err(http::SendError::Denied(d)) => Err(error(ErrorKind::NotConfigured, d)),
+        Err(http::SendError::NotSent(d)) => Err(error(
+            ErrorKind::StripeUnavailable,
+            format!("Stripe could not be reached: {d}"),
+        )),
+        Err(http::SendError::OutcomeUnknown(d)) => Err(error(
+            ErrorKind::OutcomeUnknown,
+            format!("no answer from Stripe; the request may have been processed: {d}"),
+        )),
+    }
+}
+
+/// Send a request and read the answer as `T`.
+pub fn stripe_call<T: serde::de::DeserializeOwned>(req: &stripe::Request) -> Result<T> {
+    let response = stripe_send(req)?;
+    stripe::parse(&response).map_err(stripe_failure)
+}
+
+/// Stripe's refusal, as a plugin error with Stripe's codes.
+pub fn stripe_failure(failure: StripeFailure) -> PluginError {
+    let message = failure.message();
+    match failure {
+        StripeFailure::Api {
+            status,
+            error: body,
+            request_id,
+        } => {
+            let kind = match (status, body.error_type.as_deref(), body.code.as_deref()) {
+                (429, ..) | (500..=599, ..) => ErrorKind::StripeUnavailable,
+                (_, Some("card_error"), _) => ErrorKind::PaymentDeclined,
+                (_, _, Some("authentication_required")) => ErrorKind::AuthenticationRequired,
+                (404, ..) | (_, _, Some("resource_missing")) => ErrorKind::NotFound,
+                (401, ..) => ErrorKind::NotConfigured,
+                _ => ErrorKind::StripeRejected,
+            };
+            PluginError {
+                kind,
+                message,
+                field_errors: Vec::new(),
+                stripe: Some(StripeError {
+                    http_status: status,
+                    error_type: body.error_type,
+                    code: body.code,
+                    decline_code: body.decline_code,
+                    param: body.param,
+                    request_id,
+                }),
+            }
+        }
+        StripeFailure::Malformed { request_id, .. } => PluginError {
+            kind: ErrorKind::Internal,
+            message,
+            field_errors: Vec::new(),
+            stripe: Some(StripeError {
+                http_status: 200,
+                error_type: None,
+                code: None,
+                decline_code: None,
+                param: None,
+                request_id,
+            }),
+        },
+    }
+}
+
+/// WIT payment method type → domain.
+pub fn method_type_from_wit(
+    t: crate::bindings::paydesk::stripe::types::PaymentMethodType,
+) -> PaymentMethodType {
+    use crate::bindings::paydesk::stripe::types::PaymentMethodType as W;
+    match t {
+        W::Card => PaymentMethodType::Card,
+        W::UsBankAccount => PaymentMethodType::UsBankAccount,
+        W::AcssDebit => PaymentMethodType::AcssDebit,
+        W::SepaDebit => PaymentMethodType::SepaDebit,
+        W::BacsDebit => PaymentMethodType::BacsDebit,
+        W::AuBecsDebit => PaymentMethodType::AuBecsDebit,
+        W::Link => PaymentMethodType::Link,
+    }
+}

@@ -1,0 +1,83 @@
+//! Quotes: the tenant's fee settings (read through `helpdesk`) applied to a set of invoices by
+//! `domain::fees`. Reads only.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use super::{Result, error, method_type_from_wit};
+use crate::bindings::exports::paydesk::stripe::payments::{Quotation, QuoteItem, QuoteLine};
+use crate::bindings::paydesk::stripe::helpdesk;
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
+use crate::domain::fees::{self, FeePolicy, FeeRule};
+use crate::domain::money::{self, MinorUnits};
+
+/// The fee policy the settings describe.
+pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
+    let percent = |field: &str, s: &str| {
+        Decimal::from_str(s.trim()).map_err(|_| {
+            error(
+                ErrorKind::NotConfigured,
+                format!("setting {field} is not a percentage: `{s}`"),
+            )
+        })
+    };
+    let rules = settings
+        .stripe_fee_rules
+        .iter()
+        .map(|r| {
+            Ok(FeeRule {
+                method_type: method_type_from_wit(r.method_type),
+                percent: percent("stripe_fee_rules", &r.percent)?,
+                cap: r.cap.map(MinorUnits),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(FeePolicy {
+        default_percent: percent(
+            "stripe_processing_fee_percentage",
+            &settings.stripe_processing_fee_percentage,
+        )?,
+        default_cap: settings.stripe_fee_cap.map(MinorUnits),
+        rules,
+    })
+}
+
+fn to_wit(m: money::Money) -> Money {
+    Money {
+        amount: m.amount.0,
+        currency: m.currency.code().to_string(),
+    }
+}
+
+/// Price `items` for `method_type` with the tenant's fee settings.
+pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Quotation> {
+    let policy = fee_policy(&helpdesk::get_settings())?;
+    let items: Vec<fees::QuoteItem> = items
+        .into_iter()
+        .map(|i| fees::QuoteItem {
+            invoice_id: i.invoice_id,
+            invoice_number: i.invoice_number,
+            currency: i.currency,
+            amount_due: i.amount_due,
+        })
+        .collect();
+    let q = fees::quote(&items, method_type_from_wit(method_type), &policy)
+        .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
+    Ok(Quotation {
+        lines: q
+            .lines
+            .into_iter()
+            .map(|l| QuoteLine {
+                invoice_id: l.invoice_id,
+                invoice_number: l.invoice_number,
+                amount_due: to_wit(l.amount_due),
+                fee: to_wit(l.fee),
+                fee_description: l.fee_description,
+                total: to_wit(l.total),
+            })
+            .collect(),
+        total: to_wit(q.total),
+        method_type,
+    })
+}

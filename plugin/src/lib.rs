@@ -1,0 +1,170 @@
+//! paydesk's Stripe plugin: the glue between the WIT contract `paydesk:stripe@0.1.0` and the plugin's
+//! modules. The bindings live in a private module; each export converts its arguments and calls
+//! `flows` (work that needs the host) or `domain` (pure logic). Nothing else belongs here.
+//!
+//! Built for `wasm32-wasip2` this crate is the component the host loads; built natively it is an
+//! rlib whose `domain` and `stripe` modules are unit-tested and benchmarked without a sandbox.
+
+pub mod domain;
+pub mod stripe;
+
+// The glue exists only in the component: natively, WIT export names are not valid symbol names
+// for a shared library, and the domain needs no host.
+#[cfg(target_arch = "wasm32")]
+mod flows;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+    });
+}
+
+#[cfg(target_arch = "wasm32")]
+mod glue {
+    use super::{bindings, flows};
+    use bindings::exports::paydesk::stripe::{admin, events, payments, templates};
+    use bindings::paydesk::stripe::types::{
+        CustomerId, InvoiceId, PaymentMethodType, PluginError, Settings, UserId,
+    };
+    use flows::unsupported;
+
+    /// The component's exports.
+    struct Plugin;
+
+    impl admin::Guest for Plugin {
+        fn validate_settings(_candidate: Settings) -> Result<(), PluginError> {
+            Err(unsupported("validate-settings"))
+        }
+
+        fn test_connection() -> Result<admin::AccountSummary, PluginError> {
+            flows::admin::test_connection()
+        }
+
+        fn list_stripe_customers(
+            _starting_after: Option<String>,
+            _limit: u32,
+        ) -> Result<admin::StripeCustomerPage, PluginError> {
+            Err(unsupported("list-stripe-customers"))
+        }
+
+        fn add_mapping(
+            _customer: CustomerId,
+            _stripe_customer_id: String,
+        ) -> Result<(), PluginError> {
+            Err(unsupported("add-mapping"))
+        }
+
+        fn generate_mappings() -> Result<admin::MappingReport, PluginError> {
+            Err(unsupported("generate-mappings"))
+        }
+
+        fn ensure_webhook_endpoint(_url: String) -> Result<admin::WebhookEndpoint, PluginError> {
+            Err(unsupported("ensure-webhook-endpoint"))
+        }
+
+        fn list_payment_methods(
+            _customer: CustomerId,
+        ) -> Result<Vec<admin::PaymentMethodSummary>, PluginError> {
+            Err(unsupported("list-payment-methods"))
+        }
+    }
+
+    impl events::Guest for Plugin {
+        fn invoice_created(
+            _invoice: InvoiceId,
+        ) -> Result<events::InvoiceCreatedOutcome, PluginError> {
+            Err(unsupported("invoice-created"))
+        }
+
+        fn customer_saved(customer: CustomerId) -> Result<events::SyncOutcome, PluginError> {
+            flows::customers::customer_saved(customer)
+        }
+
+        fn webhook_received(
+            _event: events::StripeEvent,
+        ) -> Result<events::EventOutcome, PluginError> {
+            Err(unsupported("webhook-received"))
+        }
+
+        fn autopay_plan(_date: String) -> Result<Vec<events::AutopayDecision>, PluginError> {
+            Err(unsupported("autopay-plan"))
+        }
+
+        fn autopay_charge(
+            _invoice: InvoiceId,
+            _date: String,
+        ) -> Result<events::AutopayResult, PluginError> {
+            Err(unsupported("autopay-charge"))
+        }
+
+        fn reconcile(_now: i64) -> Result<events::ReconcileReport, PluginError> {
+            Err(unsupported("reconcile"))
+        }
+    }
+
+    impl payments::Guest for Plugin {
+        fn quote(
+            items: Vec<payments::QuoteItem>,
+            method_type: PaymentMethodType,
+        ) -> Result<payments::Quotation, PluginError> {
+            flows::quote::quote(items, method_type)
+        }
+
+        fn start_payment(
+            _request: payments::PaymentRequest,
+        ) -> Result<payments::PaymentStarted, PluginError> {
+            Err(unsupported("start-payment"))
+        }
+
+        fn refresh_payment(
+            _intent_id: String,
+        ) -> Result<Vec<payments::InvoicePayment>, PluginError> {
+            Err(unsupported("refresh-payment"))
+        }
+
+        fn set_automatic_payment_method(
+            _customer: CustomerId,
+            _payment_method_id: Option<String>,
+        ) -> Result<Option<String>, PluginError> {
+            Err(unsupported("set-automatic-payment-method"))
+        }
+
+        fn start_setup(
+            _customer: CustomerId,
+            _user: UserId,
+        ) -> Result<payments::SetupStarted, PluginError> {
+            Err(unsupported("start-setup"))
+        }
+
+        fn complete_setup(
+            _customer: CustomerId,
+            _setup_intent_id: String,
+        ) -> Result<String, PluginError> {
+            Err(unsupported("complete-setup"))
+        }
+
+        fn customer_portal_session(
+            _customer: CustomerId,
+            _return_url: String,
+        ) -> Result<String, PluginError> {
+            Err(unsupported("customer-portal-session"))
+        }
+    }
+
+    impl templates::Guest for Plugin {
+        fn variables() -> Vec<String> {
+            Vec::new()
+        }
+
+        fn render_variable(
+            _name: String,
+            _customer: CustomerId,
+        ) -> Result<Option<String>, PluginError> {
+            Err(unsupported("render-variable"))
+        }
+    }
+
+    bindings::export!(Plugin with_types_in bindings);
+}

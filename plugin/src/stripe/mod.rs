@@ -1,0 +1,176 @@
+//! A typed Stripe client without I/O: request builders (`customers`, …) produce [`Request`]s and
+//! response transformers turn Stripe's JSON into typed values or a [`StripeFailure`]. The one place
+//! that sends a request is `flows::stripe_send`, over the host's `http` import.
+
+pub mod customers;
+pub mod form;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+pub use form::Form;
+
+/// HTTP method of a Stripe call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+/// One Stripe API call, ready to hand to the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub form: Vec<(String, String)>,
+    pub idempotency_key: Option<String>,
+}
+
+impl Request {
+    pub fn get(path: impl Into<String>, query: Form) -> Request {
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            query: query.into_pairs(),
+            form: Vec::new(),
+            idempotency_key: None,
+        }
+    }
+
+    pub fn post(path: impl Into<String>, form: Form) -> Request {
+        Request {
+            method: Method::Post,
+            path: path.into(),
+            query: Vec::new(),
+            form: form.into_pairs(),
+            idempotency_key: None,
+        }
+    }
+
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Request {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// Stripe's answer as the host returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub retry_after: Option<u32>,
+    pub body: String,
+}
+
+/// Stripe's `{"error": {...}}` body.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    #[serde(rename = "type")]
+    pub error_type: Option<String>,
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: Option<String>,
+    pub param: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+/// Why a Stripe answer is not the object we asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StripeFailure {
+    /// Stripe answered with an error status.
+    Api {
+        status: u16,
+        error: ErrorBody,
+        request_id: Option<String>,
+    },
+    /// A 2xx answer we could not read.
+    Malformed {
+        detail: String,
+        request_id: Option<String>,
+    },
+}
+
+impl StripeFailure {
+    /// A one-line description for humans.
+    pub fn message(&self) -> String {
+        match self {
+            StripeFailure::Api { status, error, .. } => match &error.message {
+                Some(m) => format!("Stripe: {m}"),
+                None => format!("Stripe answered HTTP {status}"),
+            },
+            StripeFailure::Malformed { detail, .. } => {
+                format!("Stripe's answer could not be read: {detail}")
+            }
+        }
+    }
+}
+
+/// A Stripe list object (`{"object":"list","data":[…],"has_more":…}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// Read a 2xx answer as `T`, or Stripe's error.
+pub fn parse<T: DeserializeOwned>(response: &Response) -> Result<T, StripeFailure> {
+    if (200..300).contains(&response.status) {
+        serde_json::from_str(&response.body).map_err(|e| StripeFailure::Malformed {
+            detail: e.to_string(),
+            request_id: response.request_id.clone(),
+        })
+    } else {
+        let error = serde_json::from_str::<ErrorEnvelope>(&response.body)
+            .map(|e| e.error)
+            .unwrap_or_default();
+        Err(StripeFailure::Api {
+            status: response.status,
+            error,
+            request_id: response.request_id.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            request_id: Some("req_1".into()),
+            retry_after: None,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn card_error_keeps_codes_and_request_id() {
+        let body = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"lost_card","message":"Your card was declined."}}"#;
+        let err = parse::<serde_json::Value>(&response(402, body)).unwrap_err();
+        let StripeFailure::Api {
+            status,
+            error,
+            request_id,
+        } = err
+        else {
+            panic!("expected an API error");
+        };
+        assert_eq!(status, 402);
+        assert_eq!(error.decline_code.as_deref(), Some("lost_card"));
+        assert_eq!(request_id.as_deref(), Some("req_1"));
+    }
+
+    #[test]
+    fn non_json_error_body_still_reports_the_status() {
+        let err = parse::<serde_json::Value>(&response(404, "Not Found")).unwrap_err();
+        assert_eq!(err.message(), "Stripe answered HTTP 404");
+    }
+}

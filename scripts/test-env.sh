@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Creates (once) the Python venv the test harness runs localstripe and aiosmtpd from.
+#
+#   PAYDESK_TEST_VENV   where the venv lives (default: <repo root>/.venv-test; a relative path is
+#                       taken relative to the repo root, as tests/src/services.rs does)
+#   PAYDESK_PYTHON      interpreter used to create it (default: python3)
+#
+# Idempotent: does nothing when the venv already imports both packages.
+# Safe to run concurrently: everything happens under an flock on <venv>/.paydesk-test-env.lock.
+# Needs PyPI (or a wheel mirror via PIP_FIND_LINKS/PIP_INDEX_URL) only on the first run.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${PAYDESK_TEST_VENV:-$repo_root/.venv-test}"
+case "$venv" in
+    /*) ;;
+    *) venv="$repo_root/$venv" ;;
+esac
+python="${PAYDESK_PYTHON:-python3}"
+localstripe_req="localstripe==1.15.10"
+
+mkdir -p "$venv"
+exec 9>"$venv/.paydesk-test-env.lock"
+flock 9
+
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import localstripe, aiosmtpd" >/dev/null 2>&1; then
+    echo "test-env: $venv already has localstripe and aiosmtpd, nothing to do"
+    exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+    created="created $venv and installed"
+else
+    created="installed into existing $venv"
+fi
+"$venv/bin/python" -m pip install -q "$localstripe_req" aiosmtpd
+"$venv/bin/python" -c "import localstripe, aiosmtpd"
+echo "test-env: $created $localstripe_req and aiosmtpd"
