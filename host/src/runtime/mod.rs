@@ -107,6 +107,54 @@ pub struct CallState {
     limits: StoreLimits,
 }
 
+impl CallState {
+    fn new(
+        services: Arc<Services>,
+        tenant: TenantContext,
+        limits: &Limits,
+        stdout: MemoryOutputPipe,
+        stderr: MemoryOutputPipe,
+    ) -> CallState {
+        // No preopens, no environment, no arguments, no network: the defaults, stated.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout)
+            .stderr(stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        CallState {
+            tenant,
+            services,
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .instances(64)
+                .build(),
+        }
+    }
+
+    /// A call state with no instance behind it, to exercise the capabilities through their host
+    /// traits directly (capability tests; hosts embedding paydesk checking their wiring).
+    pub fn detached(services: Arc<Services>, tenant: TenantContext) -> CallState {
+        let limits = Limits::default();
+        CallState::new(
+            services,
+            tenant,
+            &limits,
+            MemoryOutputPipe::new(limits.output_bytes),
+            MemoryOutputPipe::new(limits.output_bytes),
+        )
+    }
+
+    /// The tenant this call runs for.
+    pub fn tenant(&self) -> &TenantContext {
+        &self.tenant
+    }
+}
+
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -221,25 +269,13 @@ impl Runtime {
         let tenant_id = tenant.id.to_string();
         let stdout = MemoryOutputPipe::new(self.limits.output_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.output_bytes);
-        // No preopens, no environment, no arguments, no network: the defaults, stated.
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let state = CallState {
+        let state = CallState::new(
+            services.clone(),
             tenant,
-            services: services.clone(),
-            wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .instances(64)
-                .build(),
-        };
+            &self.limits,
+            stdout.clone(),
+            stderr.clone(),
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         let ticks = self.limits.deadline.as_millis() / EPOCH_TICK.as_millis();

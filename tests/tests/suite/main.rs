@@ -1,1 +1,9 @@
-//! suite
+//! paydesk's end-to-end suite: the real component in the real host against localstripe, Stripe's
+//! OpenAPI description and a real SMTP server. One binary; one module per concern; helpers live in
+//! the `paydesk_tests` library.
+
+mod fees;
+mod harness;
+mod isolation;
+mod sandbox;
+mod stripe_calls;

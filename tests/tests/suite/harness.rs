@@ -497,7 +497,6 @@ fn run_child_process(mode: &str) -> (Vec<u32>, Vec<PathBuf>) {
         .args([
             "--exact",
             &child_test_name(),
-            "--ignored",
             "--test-threads=1",
         ])
         .env(CHILD_ENV, out.path())
@@ -556,10 +555,11 @@ fn children_die_with_the_test_process_on_sigkill() {
     }
 }
 
-/// Only run by `run_child_process`: starts the shared instance plus two leaked (never dropped)
-/// per-test instances, from a short-lived thread, reports them, then exits as told.
+/// The body of the child process that `run_child_process` starts: it starts the shared instance
+/// plus two leaked (never dropped) per-test instances, from a short-lived thread, reports them,
+/// then exits as told. In the normal run (no child environment) it returns at once: it is an
+/// entry point for the death tests, which assert on what it did.
 #[test]
-#[ignore = "run by children_die_with_the_test_process_*"]
 fn child_process_body() {
     let Ok(out) = std::env::var(CHILD_ENV) else {
         return;

@@ -1,0 +1,96 @@
+//! The `paydesk` binary as a user runs it: `plugin` describes the component, `demo` runs the story
+//! against localstripe and prints each step, and bad input ends in one line on stderr with a
+//! non-zero exit code and nothing written.
+
+// The service harness is shared with the end-to-end suite (one source, compiled into both).
+#[path = "../../tests/src/services.rs"]
+#[allow(dead_code)]
+mod services;
+
+use std::process::{Command, Output};
+
+use paydesk_host::db::{SqliteDb, TenantStore};
+use paydesk_host::tenant::TenantId;
+
+fn paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paydesk"))
+        .args(args)
+        .arg("--db")
+        .arg(dir.join("paydesk.db"))
+        .env("PAYDESK_STRIPE_API_BASE", stripe)
+        .env_remove("PAYDESK_STRIPE_SECRET_KEY")
+        .env_remove("PAYDESK_LOG")
+        .output()
+        .expect("run paydesk")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn plugin_prints_the_contract_version_size_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = paydesk(dir.path(), "http://127.0.0.1:9", &["plugin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("package     paydesk:stripe"), "{stdout}");
+    assert!(stdout.contains("version     0.1.0"), "{stdout}");
+    let size: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("size        "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("a size line");
+    assert!(size > 10_000, "{size}");
+    assert!(stdout.contains("paydesk:stripe/payments@0.1.0: quote"), "{stdout}");
+    // The second start loads the precompiled component from the cache.
+    let again = paydesk(dir.path(), "http://127.0.0.1:9", &["plugin"]);
+    assert!(text(&again.stdout).contains("loaded      Cache"), "{}", text(&again.stdout));
+}
+
+#[test]
+fn demo_runs_the_story_against_localstripe() {
+    let stripe = services::LocalStripe::start().expect("localstripe");
+    let dir = tempfile::tempdir().unwrap();
+    let out = paydesk(dir.path(), &stripe.base_url, &["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
+    for step in ["1. plugin", "2. connect", "3. tenant", "4. customer", "5. invoice", "6. quote", "done"] {
+        assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
+    }
+    // 2.9 % of USD 123.45 = 358.005¢ → USD 3.58; total USD 127.03.
+    assert!(stdout.contains("USD 3.58 → total USD 127.03"), "{stdout}");
+    let stripe_id = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("cus_"))
+        .expect("a Stripe customer id");
+    let body = ureq::get(&format!("{}/v1/customers/{stripe_id}", stripe.base_url))
+        .header("Authorization", "Bearer sk_test_x")
+        .call()
+        .expect("the customer exists in localstripe")
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(body.contains("Demo Customer"), "{body}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_a_failure_exit_with_nothing_written() {
+    let stripe = services::LocalStripe::shared();
+    let cases: [(&str, Vec<&str>, &str); 3] = [
+        (stripe.base_url.as_str(), vec!["demo", "--currency", "xyz"], "`xyz` is not a currency"),
+        ("http://127.0.0.1:9", vec!["demo"], "could not be reached"),
+        (stripe.base_url.as_str(), vec!["autopay", "--tenant", "nope"], "tenant nope not found"),
+    ];
+    for (base, args, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = paydesk(dir.path(), base, &args);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got:\n{stderr}");
+        assert!(stderr.starts_with("paydesk: error: ") && stderr.contains(expected), "{args:?}: {stderr}");
+        let db = SqliteDb::open(&dir.path().join("paydesk.db")).unwrap();
+        assert!(db.tenant(&TenantId::parse("demo").unwrap()).is_err(), "{args:?} wrote a tenant");
+    }
+}

@@ -1,0 +1,96 @@
+//! Tenant isolation: plugin storage written for one tenant is invisible to another, each tenant's
+//! secret key goes only on its own Stripe calls, and what the guest can read of the settings never
+//! holds the key.
+
+use paydesk_host::capabilities::Services;
+use paydesk_host::db::NewCustomer;
+use paydesk_host::runtime::CallState;
+use paydesk_host::runtime::bindings::paydesk::stripe::helpdesk::Host as _;
+use paydesk_host::runtime::bindings::paydesk::stripe::storage::Host as Storage;
+use paydesk_tests::host::TestHost;
+use paydesk_tests::recorder::StripeRecorder;
+use paydesk_tests::services::LocalStripe;
+
+fn state(host: &TestHost, tenant: &str) -> CallState {
+    let id = paydesk_host::tenant::TenantId::parse(tenant).unwrap();
+    let services: std::sync::Arc<Services> = host.app.services.clone();
+    CallState::detached(services, host.app.context(&id, None).unwrap())
+}
+
+#[test]
+fn storage_written_for_one_tenant_is_invisible_to_another() {
+    let host = TestHost::new("http://127.0.0.1:9");
+    host.tenant("tenant-a", "sk_test_a", |_| {});
+    host.tenant("tenant-b", "sk_test_b", |_| {});
+    let mut a = state(&host, "tenant-a");
+    let mut b = state(&host, "tenant-b");
+
+    assert_eq!(Storage::put_new(&mut a, "claim/inv-1".into(), b"a's".to_vec()).unwrap(), Ok(1));
+    assert_eq!(Storage::get(&mut b, "claim/inv-1".into()).unwrap(), Ok(None));
+    assert_eq!(Storage::list_prefix(&mut b, "".into(), None, 100).unwrap(), Ok(vec![]));
+    assert_eq!(Storage::delete(&mut b, "claim/inv-1".into(), None).unwrap(), Ok(false));
+    // B's own key of the same name is separate, and A's value is untouched by B's writes.
+    assert_eq!(Storage::put_new(&mut b, "claim/inv-1".into(), b"b's".to_vec()).unwrap(), Ok(1));
+    let a_entry = Storage::get(&mut a, "claim/inv-1".into()).unwrap().unwrap().unwrap();
+    assert_eq!(a_entry.value, b"a's");
+    // Compare-and-swap sees versions: a stale version loses.
+    assert_eq!(Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v2".to_vec()).unwrap(), Ok(2));
+    assert!(Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v3".to_vec()).unwrap().is_err());
+}
+
+#[test]
+fn records_of_another_tenant_are_not_found_even_by_id() {
+    let host = TestHost::new("http://127.0.0.1:9");
+    let a = host.tenant("rec-a", "sk_test_a", |_| {});
+    host.tenant("rec-b", "sk_test_b", |_| {});
+    let customer = host
+        .db()
+        .create_customer(&a, &NewCustomer { name: "A's customer".into(), ..Default::default() })
+        .unwrap();
+    let mut b = state(&host, "rec-b");
+    assert!(b.get_customer(customer.id).unwrap().is_err());
+    assert!(b.set_stripe_customer_id(customer.id, Some("cus_forged".into())).unwrap().is_err());
+    assert_eq!(host.db().customer(&a, customer.id).unwrap().stripe_customer_id, None);
+}
+
+#[test]
+fn each_tenants_secret_key_goes_only_on_its_own_stripe_calls() {
+    let stripe = LocalStripe::shared();
+    let recorder = StripeRecorder::start(&stripe.base_url).expect("recorder");
+    let host = TestHost::new(&recorder.base_url);
+    let keys = [("keys-a", "sk_test_AAAAAAAAAAAAAAAA"), ("keys-b", "sk_test_BBBBBBBBBBBBBBBB")];
+    for (tenant, key) in keys {
+        let id = host.tenant(tenant, key, |s| s.sync_customers_to_stripe = true);
+        for n in 0..2 {
+            let c = host
+                .db()
+                .create_customer(&id, &NewCustomer { name: format!("{tenant} customer {n}"), ..Default::default() })
+                .unwrap();
+            host.app.customer_saved(&id, c.id).expect("sync");
+        }
+    }
+    let sent = recorder.requests();
+    assert_eq!(sent.len(), 4);
+    for r in &sent {
+        let (tenant, key) = keys
+            .iter()
+            .find(|(t, _)| r.body.contains(&format!("{t}+customer")))
+            .expect("each request names its tenant's customer");
+        assert_eq!(
+            StripeRecorder::header(r, "Authorization"),
+            Some(format!("Bearer {key}").as_str()),
+            "a request for {tenant} must carry {tenant}'s key only"
+        );
+    }
+}
+
+#[test]
+fn the_settings_the_guest_reads_hold_no_secret_key() {
+    let host = TestHost::new("http://127.0.0.1:9");
+    host.tenant("masked", "sk_live_SuperSecretKey9876", |_| {});
+    let mut s = state(&host, "masked");
+    let settings = s.get_settings().unwrap();
+    let info = settings.secret_key.clone().expect("key info");
+    assert_eq!(info.masked, "sk_live_…9876");
+    assert!(!format!("{settings:?}").contains("SuperSecretKey"));
+}
