@@ -20,7 +20,7 @@ pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 pub enum CallError {
     /// The plugin answered with an error value.
     #[error("{}", .0.message)]
-    Plugin(PluginError),
+    Plugin(Box<PluginError>),
     /// The sandbox stopped the call.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
@@ -31,7 +31,7 @@ pub enum CallError {
 
 impl From<PluginError> for CallError {
     fn from(e: PluginError) -> Self {
-        CallError::Plugin(e)
+        CallError::Plugin(Box::new(e))
     }
 }
 

@@ -43,10 +43,17 @@ fn plugin_prints_the_contract_version_size_and_exports() {
         .and_then(|n| n.parse().ok())
         .expect("a size line");
     assert!(size > 10_000, "{size}");
-    assert!(stdout.contains("paydesk:stripe/payments@0.1.0: quote"), "{stdout}");
+    assert!(
+        stdout.contains("paydesk:stripe/payments@0.1.0: quote"),
+        "{stdout}"
+    );
     // The second start loads the precompiled component from the cache.
     let again = paydesk(dir.path(), "http://127.0.0.1:9", &["plugin"]);
-    assert!(text(&again.stdout).contains("loaded      Cache"), "{}", text(&again.stdout));
+    assert!(
+        text(&again.stdout).contains("loaded      Cache"),
+        "{}",
+        text(&again.stdout)
+    );
 }
 
 #[test]
@@ -55,8 +62,20 @@ fn demo_runs_the_story_against_localstripe() {
     let dir = tempfile::tempdir().unwrap();
     let out = paydesk(dir.path(), &stripe.base_url, &["demo"]);
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
-    for step in ["1. plugin", "2. connect", "3. tenant", "4. customer", "5. invoice", "6. quote", "done"] {
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    for step in [
+        "1. plugin",
+        "2. connect",
+        "3. tenant",
+        "4. customer",
+        "5. invoice",
+        "6. quote",
+        "done",
+    ] {
         assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
     }
     // 2.9 % of USD 123.45 = 358.005¢ → USD 3.58; total USD 127.03.
@@ -79,18 +98,36 @@ fn demo_runs_the_story_against_localstripe() {
 fn bad_input_is_one_line_and_a_failure_exit_with_nothing_written() {
     let stripe = services::LocalStripe::shared();
     let cases: [(&str, Vec<&str>, &str); 3] = [
-        (stripe.base_url.as_str(), vec!["demo", "--currency", "xyz"], "`xyz` is not a currency"),
+        (
+            stripe.base_url.as_str(),
+            vec!["demo", "--currency", "xyz"],
+            "`xyz` is not a currency",
+        ),
         ("http://127.0.0.1:9", vec!["demo"], "could not be reached"),
-        (stripe.base_url.as_str(), vec!["autopay", "--tenant", "nope"], "tenant nope not found"),
+        (
+            stripe.base_url.as_str(),
+            vec!["autopay", "--tenant", "nope"],
+            "tenant nope not found",
+        ),
     ];
     for (base, args, expected) in cases {
         let dir = tempfile::tempdir().unwrap();
         let out = paydesk(dir.path(), base, &args);
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{args:?} must fail");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got:\n{stderr}");
-        assert!(stderr.starts_with("paydesk: error: ") && stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got:\n{stderr}"
+        );
+        assert!(
+            stderr.starts_with("paydesk: error: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
         let db = SqliteDb::open(&dir.path().join("paydesk.db")).unwrap();
-        assert!(db.tenant(&TenantId::parse("demo").unwrap()).is_err(), "{args:?} wrote a tenant");
+        assert!(
+            db.tenant(&TenantId::parse("demo").unwrap()).is_err(),
+            "{args:?} wrote a tenant"
+        );
     }
 }

@@ -63,10 +63,19 @@ impl TestHost {
     }
 
     /// A tenant with the integration enabled, the given secret key and settings changed by `edit`.
-    pub fn tenant(&self, id: &str, secret_key: &str, edit: impl FnOnce(&mut TenantSettings)) -> TenantId {
+    pub fn tenant(
+        &self,
+        id: &str,
+        secret_key: &str,
+        edit: impl FnOnce(&mut TenantSettings),
+    ) -> TenantId {
         let id = TenantId::parse(id).expect("tenant id");
         self.db()
-            .create_tenant(&id, &format!("Tenant {id}"), &format!("invoices@{id}.paydesk.test"))
+            .create_tenant(
+                &id,
+                &format!("Tenant {id}"),
+                &format!("invoices@{id}.paydesk.test"),
+            )
             .expect("create tenant");
         let mut settings = TenantSettings {
             enabled: true,

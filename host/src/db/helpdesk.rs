@@ -574,10 +574,9 @@ impl HelpdeskStore for SqliteDb {
         let updated = load_payment(&tx, tenant.as_str(), id)?;
         if let (PaymentStatus::Succeeded, Some(fee_line)) =
             (update.status, &update.settle_with_fee_line)
+            && current.status != PaymentStatus::Succeeded
         {
-            if current.status != PaymentStatus::Succeeded {
-                settle(&tx, tenant.as_str(), &updated, fee_line)?;
-            }
+            settle(&tx, tenant.as_str(), &updated, fee_line)?;
         }
         tx.commit()?;
         Ok(updated)

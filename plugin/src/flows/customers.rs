@@ -2,9 +2,10 @@
 //! mapped, or updated. A Stripe failure is recorded on the customer and returned; the helpdesk save
 //! itself stands.
 
-use super::{Result, host_error, stripe_call};
+use super::{Result, host_error, log, stripe_call};
 use crate::bindings::exports::paydesk::stripe::events::SyncOutcome;
 use crate::bindings::paydesk::stripe::helpdesk;
+use crate::bindings::paydesk::stripe::log::Level;
 use crate::stripe::customers::{self, Customer, CustomerFields};
 
 /// Sync one customer to Stripe when the tenant enabled it.
@@ -32,6 +33,12 @@ pub fn customer_saved(id: i64) -> Result<SyncOutcome> {
         }),
     };
     let sync_error = outcome.as_ref().err().map(|e| e.message.clone());
+    if let Some(message) = &sync_error {
+        log(
+            Level::Warn,
+            &format!("customer {id}: sync to Stripe failed: {message}"),
+        );
+    }
     helpdesk::set_stripe_sync_error(id, sync_error.as_deref())
         .map_err(|e| host_error("recording the sync status", e))?;
     outcome

@@ -86,7 +86,7 @@ pub enum StripeFailure {
     /// Stripe answered with an error status.
     Api {
         status: u16,
-        error: ErrorBody,
+        error: Box<ErrorBody>,
         request_id: Option<String>,
     },
     /// A 2xx answer we could not read.
@@ -128,7 +128,7 @@ pub fn parse<T: DeserializeOwned>(response: &Response) -> Result<T, StripeFailur
         })
     } else {
         let error = serde_json::from_str::<ErrorEnvelope>(&response.body)
-            .map(|e| e.error)
+            .map(|e| Box::new(e.error))
             .unwrap_or_default();
         Err(StripeFailure::Api {
             status: response.status,

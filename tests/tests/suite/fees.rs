@@ -36,7 +36,10 @@ fn quote(currency: &str, percent: &str, amounts: &[i64]) -> (Vec<(i64, i64)>, i6
         assert_eq!(line.total.amount, line.amount_due.amount + line.fee.amount);
     }
     (
-        q.lines.iter().map(|l| (l.fee.amount, l.total.amount)).collect(),
+        q.lines
+            .iter()
+            .map(|l| (l.fee.amount, l.total.amount))
+            .collect(),
         q.total.amount,
     )
 }
@@ -69,11 +72,20 @@ fn kwd_fees_are_in_stripes_ten_fils_steps() {
 #[test]
 fn invoices_in_two_currencies_are_refused_with_a_clear_error() {
     let host = TestHost::new("http://127.0.0.1:9");
-    let tenant = host.tenant("mixed", "sk_test_mixed", |s| s.stripe_processing_fee_percentage = "1".into());
+    let tenant = host.tenant("mixed", "sk_test_mixed", |s| {
+        s.stripe_processing_fee_percentage = "1".into()
+    });
     let err = host
         .app
-        .quote(&tenant, &[item(1, "usd", 100), item(2, "eur", 100)], PaymentMethodType::Card)
+        .quote(
+            &tenant,
+            &[item(1, "usd", 100), item(2, "eur", 100)],
+            PaymentMethodType::Card,
+        )
         .expect_err("mixed currencies must be refused");
     let message = err.to_string();
-    assert!(message.contains("one currency") && message.contains("INV-2"), "{message}");
+    assert!(
+        message.contains("one currency") && message.contains("INV-2"),
+        "{message}"
+    );
 }

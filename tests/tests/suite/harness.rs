@@ -494,11 +494,7 @@ fn run_child_process(mode: &str) -> (Vec<u32>, Vec<PathBuf>) {
     let out = tempfile::NamedTempFile::new().expect("temp file");
     // Output captured: the inner run's own "test result" line must not reach the outer log.
     let run = Command::new(std::env::current_exe().expect("current exe"))
-        .args([
-            "--exact",
-            &child_test_name(),
-            "--test-threads=1",
-        ])
+        .args(["--exact", &child_test_name(), "--test-threads=1"])
         .env(CHILD_ENV, out.path())
         .env(MODE_ENV, mode)
         .output()

@@ -25,17 +25,42 @@ fn storage_written_for_one_tenant_is_invisible_to_another() {
     let mut a = state(&host, "tenant-a");
     let mut b = state(&host, "tenant-b");
 
-    assert_eq!(Storage::put_new(&mut a, "claim/inv-1".into(), b"a's".to_vec()).unwrap(), Ok(1));
-    assert_eq!(Storage::get(&mut b, "claim/inv-1".into()).unwrap(), Ok(None));
-    assert_eq!(Storage::list_prefix(&mut b, "".into(), None, 100).unwrap(), Ok(vec![]));
-    assert_eq!(Storage::delete(&mut b, "claim/inv-1".into(), None).unwrap(), Ok(false));
+    assert_eq!(
+        Storage::put_new(&mut a, "claim/inv-1".into(), b"a's".to_vec()).unwrap(),
+        Ok(1)
+    );
+    assert_eq!(
+        Storage::get(&mut b, "claim/inv-1".into()).unwrap(),
+        Ok(None)
+    );
+    assert_eq!(
+        Storage::list_prefix(&mut b, "".into(), None, 100).unwrap(),
+        Ok(vec![])
+    );
+    assert_eq!(
+        Storage::delete(&mut b, "claim/inv-1".into(), None).unwrap(),
+        Ok(false)
+    );
     // B's own key of the same name is separate, and A's value is untouched by B's writes.
-    assert_eq!(Storage::put_new(&mut b, "claim/inv-1".into(), b"b's".to_vec()).unwrap(), Ok(1));
-    let a_entry = Storage::get(&mut a, "claim/inv-1".into()).unwrap().unwrap().unwrap();
+    assert_eq!(
+        Storage::put_new(&mut b, "claim/inv-1".into(), b"b's".to_vec()).unwrap(),
+        Ok(1)
+    );
+    let a_entry = Storage::get(&mut a, "claim/inv-1".into())
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(a_entry.value, b"a's");
     // Compare-and-swap sees versions: a stale version loses.
-    assert_eq!(Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v2".to_vec()).unwrap(), Ok(2));
-    assert!(Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v3".to_vec()).unwrap().is_err());
+    assert_eq!(
+        Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v2".to_vec()).unwrap(),
+        Ok(2)
+    );
+    assert!(
+        Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v3".to_vec())
+            .unwrap()
+            .is_err()
+    );
 }
 
 #[test]
@@ -45,12 +70,28 @@ fn records_of_another_tenant_are_not_found_even_by_id() {
     host.tenant("rec-b", "sk_test_b", |_| {});
     let customer = host
         .db()
-        .create_customer(&a, &NewCustomer { name: "A's customer".into(), ..Default::default() })
+        .create_customer(
+            &a,
+            &NewCustomer {
+                name: "A's customer".into(),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let mut b = state(&host, "rec-b");
     assert!(b.get_customer(customer.id).unwrap().is_err());
-    assert!(b.set_stripe_customer_id(customer.id, Some("cus_forged".into())).unwrap().is_err());
-    assert_eq!(host.db().customer(&a, customer.id).unwrap().stripe_customer_id, None);
+    assert!(
+        b.set_stripe_customer_id(customer.id, Some("cus_forged".into()))
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(
+        host.db()
+            .customer(&a, customer.id)
+            .unwrap()
+            .stripe_customer_id,
+        None
+    );
 }
 
 #[test]
@@ -58,13 +99,22 @@ fn each_tenants_secret_key_goes_only_on_its_own_stripe_calls() {
     let stripe = LocalStripe::shared();
     let recorder = StripeRecorder::start(&stripe.base_url).expect("recorder");
     let host = TestHost::new(&recorder.base_url);
-    let keys = [("keys-a", "sk_test_AAAAAAAAAAAAAAAA"), ("keys-b", "sk_test_BBBBBBBBBBBBBBBB")];
+    let keys = [
+        ("keys-a", "sk_test_AAAAAAAAAAAAAAAA"),
+        ("keys-b", "sk_test_BBBBBBBBBBBBBBBB"),
+    ];
     for (tenant, key) in keys {
         let id = host.tenant(tenant, key, |s| s.sync_customers_to_stripe = true);
         for n in 0..2 {
             let c = host
                 .db()
-                .create_customer(&id, &NewCustomer { name: format!("{tenant} customer {n}"), ..Default::default() })
+                .create_customer(
+                    &id,
+                    &NewCustomer {
+                        name: format!("{tenant} customer {n}"),
+                        ..Default::default()
+                    },
+                )
                 .unwrap();
             host.app.customer_saved(&id, c.id).expect("sync");
         }

@@ -53,7 +53,10 @@ fn an_endless_loop_runs_out_of_fuel_and_the_next_call_works() {
         "{err:?}"
     );
     assert!(err.to_string().contains("ran out of fuel"), "{err}");
-    assert_eq!(quote(&host, "alpha", "usd").expect("the next call works"), 500);
+    assert_eq!(
+        quote(&host, "alpha", "usd").expect("the next call works"),
+        500
+    );
 }
 
 #[test]
@@ -62,10 +65,20 @@ fn a_loop_with_fuel_to_spare_hits_the_wall_clock_deadline() {
     let host = host_with_tenants(limits(u64::MAX / 2, deadline));
     let started = Instant::now();
     let err = quote(&host, "alpha", "loop").expect_err("the deadline must stop it");
-    assert!(matches!(err, CallError::Sandbox(SandboxError::Deadline { .. })), "{err:?}");
+    assert!(
+        matches!(err, CallError::Sandbox(SandboxError::Deadline { .. })),
+        "{err:?}"
+    );
     // Stopped near its deadline, not allowed to run on (the bound is generous for a busy machine).
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    assert_eq!(quote(&host, "alpha", "usd").expect("the next call works"), 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        quote(&host, "alpha", "usd").expect("the next call works"),
+        500
+    );
 }
 
 #[test]
@@ -76,7 +89,10 @@ fn runaway_memory_hits_the_cap_and_the_next_call_works() {
         matches!(err, CallError::Sandbox(SandboxError::Memory { cap, .. }) if cap == 32 << 20),
         "{err:?}"
     );
-    assert_eq!(quote(&host, "alpha", "usd").expect("the next call works"), 500);
+    assert_eq!(
+        quote(&host, "alpha", "usd").expect("the next call works"),
+        500
+    );
 }
 
 #[test]
@@ -84,14 +100,23 @@ fn a_panic_becomes_an_error_naming_it_and_the_next_call_works() {
     let host = host_with_tenants(limits(1_000_000_000, Duration::from_secs(60)));
     let err = quote(&host, "alpha", "panic").expect_err("a panic is an error");
     let message = err.to_string();
-    assert!(matches!(err, CallError::Sandbox(SandboxError::Trap { .. })), "{err:?}");
+    assert!(
+        matches!(err, CallError::Sandbox(SandboxError::Trap { .. })),
+        "{err:?}"
+    );
     assert!(message.contains("panicked on purpose"), "{message}");
-    assert_eq!(quote(&host, "alpha", "usd").expect("the next call works"), 500);
+    assert_eq!(
+        quote(&host, "alpha", "usd").expect("the next call works"),
+        500
+    );
 }
 
 #[test]
 fn another_tenant_is_served_while_one_tenant_loops() {
-    let host = Arc::new(host_with_tenants(limits(u64::MAX / 2, Duration::from_secs(3))));
+    let host = Arc::new(host_with_tenants(limits(
+        u64::MAX / 2,
+        Duration::from_secs(3),
+    )));
     let looping_done = Arc::new(AtomicBool::new(false));
     let looper = {
         let (host, done) = (host.clone(), looping_done.clone());
@@ -108,6 +133,15 @@ fn another_tenant_is_served_while_one_tenant_loops() {
         "beta's call must have been served while alpha's was still looping"
     );
     let alpha = looper.join().expect("looper thread");
-    assert!(matches!(alpha, Err(CallError::Sandbox(SandboxError::Deadline { .. }))), "{alpha:?}");
-    assert_eq!(quote(&host, "alpha", "usd").expect("alpha works again"), 500);
+    assert!(
+        matches!(
+            alpha,
+            Err(CallError::Sandbox(SandboxError::Deadline { .. }))
+        ),
+        "{alpha:?}"
+    );
+    assert_eq!(
+        quote(&host, "alpha", "usd").expect("alpha works again"),
+        500
+    );
 }

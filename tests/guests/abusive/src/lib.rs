@@ -13,7 +13,9 @@ mod guest {
 
     use bindings::exports::paydesk::stripe::{admin, events, payments, templates};
     use bindings::paydesk::stripe::helpdesk::InvoicePayment;
-    use bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, PluginError, Settings};
+    use bindings::paydesk::stripe::types::{
+        ErrorKind, Money, PaymentMethodType, PluginError, Settings,
+    };
 
     struct Abusive;
 
@@ -31,7 +33,10 @@ mod guest {
             items: Vec<payments::QuoteItem>,
             method_type: PaymentMethodType,
         ) -> Result<payments::Quotation, PluginError> {
-            let currency = items.first().map(|i| i.currency.clone()).unwrap_or_default();
+            let currency = items
+                .first()
+                .map(|i| i.currency.clone())
+                .unwrap_or_default();
             match currency.as_str() {
                 "loop" => {
                     let mut n: u64 = 0;
@@ -62,26 +67,43 @@ mod guest {
                             .map(|i| payments::QuoteLine {
                                 invoice_id: i.invoice_id,
                                 invoice_number: i.invoice_number.clone(),
-                                amount_due: Money { amount: i.amount_due, currency: currency.clone() },
-                                fee: Money { amount: 0, currency: currency.clone() },
+                                amount_due: Money {
+                                    amount: i.amount_due,
+                                    currency: currency.clone(),
+                                },
+                                fee: Money {
+                                    amount: 0,
+                                    currency: currency.clone(),
+                                },
                                 fee_description: String::new(),
-                                total: Money { amount: i.amount_due, currency: currency.clone() },
+                                total: Money {
+                                    amount: i.amount_due,
+                                    currency: currency.clone(),
+                                },
                             })
                             .collect(),
-                        total: Money { amount: total, currency },
+                        total: Money {
+                            amount: total,
+                            currency,
+                        },
                         method_type,
                     })
                 }
             }
         }
 
-        fn start_payment(_: payments::PaymentRequest) -> Result<payments::PaymentStarted, PluginError> {
+        fn start_payment(
+            _: payments::PaymentRequest,
+        ) -> Result<payments::PaymentStarted, PluginError> {
             refuse()
         }
         fn refresh_payment(_: String) -> Result<Vec<InvoicePayment>, PluginError> {
             refuse()
         }
-        fn set_automatic_payment_method(_: i64, _: Option<String>) -> Result<Option<String>, PluginError> {
+        fn set_automatic_payment_method(
+            _: i64,
+            _: Option<String>,
+        ) -> Result<Option<String>, PluginError> {
             refuse()
         }
         fn start_setup(_: i64, _: i64) -> Result<payments::SetupStarted, PluginError> {
@@ -102,7 +124,10 @@ mod guest {
         fn test_connection() -> Result<admin::AccountSummary, PluginError> {
             refuse()
         }
-        fn list_stripe_customers(_: Option<String>, _: u32) -> Result<admin::StripeCustomerPage, PluginError> {
+        fn list_stripe_customers(
+            _: Option<String>,
+            _: u32,
+        ) -> Result<admin::StripeCustomerPage, PluginError> {
             refuse()
         }
         fn add_mapping(_: i64, _: String) -> Result<(), PluginError> {
