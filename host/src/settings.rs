@@ -8,7 +8,7 @@ use crate::runtime::bindings as wit;
 use crate::tenant::Secret;
 
 /// A fee rule for one payment method type (B7).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeeRuleSetting {
     /// Stripe's name of the type (`card`, `sepa_debit`, …).
     pub method_type: String,
@@ -20,7 +20,7 @@ pub struct FeeRuleSetting {
 }
 
 /// Portal "Add payment method" access (`show_auto_payment_on_portal`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortalAccess {
     #[default]
@@ -31,7 +31,7 @@ pub enum PortalAccess {
 
 /// Every setting of the integration (REQUIREMENTS M1–M16, B3, B4, B7). Secrets are not here: they
 /// live in their own columns and are write-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TenantSettings {
     pub enabled: bool,

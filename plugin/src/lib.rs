@@ -34,8 +34,8 @@ mod glue {
     struct Plugin;
 
     impl admin::Guest for Plugin {
-        fn validate_settings(_candidate: Settings) -> Result<(), PluginError> {
-            Err(unsupported("validate-settings"))
+        fn validate_settings(candidate: Settings) -> Result<(), PluginError> {
+            flows::admin::validate_settings(&candidate)
         }
 
         fn test_connection() -> Result<admin::AccountSummary, PluginError> {
@@ -43,21 +43,21 @@ mod glue {
         }
 
         fn list_stripe_customers(
-            _starting_after: Option<String>,
-            _limit: u32,
+            starting_after: Option<String>,
+            limit: u32,
         ) -> Result<admin::StripeCustomerPage, PluginError> {
-            Err(unsupported("list-stripe-customers"))
+            flows::admin::list_stripe_customers(starting_after.as_deref(), limit)
         }
 
         fn add_mapping(
-            _customer: CustomerId,
-            _stripe_customer_id: String,
+            customer: CustomerId,
+            stripe_customer_id: String,
         ) -> Result<(), PluginError> {
-            Err(unsupported("add-mapping"))
+            flows::admin::add_mapping(customer, &stripe_customer_id)
         }
 
         fn generate_mappings() -> Result<admin::MappingReport, PluginError> {
-            Err(unsupported("generate-mappings"))
+            flows::admin::generate_mappings()
         }
 
         fn ensure_webhook_endpoint(_url: String) -> Result<admin::WebhookEndpoint, PluginError> {
@@ -65,9 +65,9 @@ mod glue {
         }
 
         fn list_payment_methods(
-            _customer: CustomerId,
+            customer: CustomerId,
         ) -> Result<Vec<admin::PaymentMethodSummary>, PluginError> {
-            Err(unsupported("list-payment-methods"))
+            flows::admin::list_payment_methods(customer)
         }
     }
 
@@ -125,10 +125,13 @@ mod glue {
         }
 
         fn set_automatic_payment_method(
-            _customer: CustomerId,
-            _payment_method_id: Option<String>,
+            customer: CustomerId,
+            payment_method_id: Option<String>,
         ) -> Result<Option<String>, PluginError> {
-            Err(unsupported("set-automatic-payment-method"))
+            flows::payment_methods::set_automatic_payment_method(
+                customer,
+                payment_method_id.as_deref(),
+            )
         }
 
         fn start_setup(

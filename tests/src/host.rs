@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use paydesk_host::app::{App, AppConfig};
 use paydesk_host::capabilities::HttpConfig;
-use paydesk_host::db::{Database, SqliteDb};
+use paydesk_host::db::{Database, NewAgent, Principal, SqliteDb};
 use paydesk_host::runtime::{Limits, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
+use paydesk_host::web::AppState;
 
 /// A paydesk app for one test.
 pub struct TestHost {
@@ -20,9 +21,16 @@ pub struct TestHost {
 }
 
 impl TestHost {
-    /// The real plugin, default limits, Stripe at `stripe_base`.
+    /// The real plugin, default limits, Stripe at `stripe_base`. The compiled component is shared
+    /// by every test through the on-disk cache (keyed by the component's hash), as `paydesk` does.
     pub fn new(stripe_base: &str) -> TestHost {
-        Self::with_runtime(stripe_base, RuntimeConfig::default())
+        Self::with_runtime(
+            stripe_base,
+            RuntimeConfig {
+                cache_dir: Some(std::env::temp_dir().join("paydesk-test-component-cache")),
+                ..RuntimeConfig::default()
+            },
+        )
     }
 
     /// A custom component and limits.
@@ -52,7 +60,7 @@ impl TestHost {
             "http://127.0.0.1:9",
             RuntimeConfig {
                 wasm: Some(crate::ABUSIVE_WASM.to_vec()),
-                cache_dir: None,
+                cache_dir: Some(std::env::temp_dir().join("paydesk-test-component-cache")),
                 limits,
             },
         )
@@ -60,6 +68,57 @@ impl TestHost {
 
     pub fn db(&self) -> &dyn Database {
         self.app.db()
+    }
+
+    /// Serve the web app on a free loopback port, on a thread of its own, for this host's lifetime.
+    pub fn serve(&self) -> ApiClient {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState {
+            app: self.app.clone(),
+        };
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, paydesk_host::web::router(state))
+                    .await
+                    .expect("serve");
+            });
+        });
+        ApiClient { base, token: None }
+    }
+
+    /// An admin agent of `tenant` and an API token for it.
+    pub fn admin_token(&self, tenant: &TenantId) -> String {
+        self.agent_token(tenant, true, true)
+    }
+
+    /// An agent of `tenant` with the given permissions, and an API token for it.
+    pub fn agent_token(&self, tenant: &TenantId, is_admin: bool, can_receive: bool) -> String {
+        let n = self.db().tenants().map(|t| t.len()).unwrap_or(0) + rand_suffix();
+        let agent = self
+            .db()
+            .create_agent(
+                tenant,
+                &NewAgent {
+                    name: format!("Agent {n}"),
+                    email: format!("agent{n}@{tenant}.paydesk.test"),
+                    can_receive_manual_stripe_payments: can_receive,
+                    is_admin,
+                },
+            )
+            .expect("create agent");
+        self.db()
+            .create_token(tenant, &Principal::Agent(agent), "test")
+            .expect("token")
+            .expose()
+            .to_string()
     }
 
     /// A tenant with the integration enabled, the given secret key and settings changed by `edit`.
@@ -87,5 +146,82 @@ impl TestHost {
             .save_settings_and_key(&id, &settings, Some(&Secret::new(secret_key)))
             .expect("save settings");
         id
+    }
+}
+
+fn rand_suffix() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed) * 1000
+}
+
+/// A JSON client of the served API.
+#[derive(Clone)]
+pub struct ApiClient {
+    pub base: String,
+    pub token: Option<String>,
+}
+
+/// An answer: status and JSON body (Null when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+impl ApiClient {
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        ApiClient {
+            base: self.base.clone(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .build()
+            .new_agent();
+        let url = format!("{}{path}", self.base);
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut response = match body {
+            Some(b) => agent
+                .run(
+                    req.header("Content-Type", "application/json")
+                        .body(b.to_string())
+                        .unwrap(),
+                )
+                .expect("request"),
+            None => agent.run(req.body(()).unwrap()).expect("request"),
+        };
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Answer { status, body, text }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.request("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: serde_json::Value) -> Answer {
+        self.request("POST", path, Some(body))
+    }
+
+    pub fn put(&self, path: &str, body: serde_json::Value) -> Answer {
+        self.request("PUT", path, Some(body))
+    }
+
+    pub fn patch(&self, path: &str, body: serde_json::Value) -> Answer {
+        self.request("PATCH", path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Answer {
+        self.request("DELETE", path, None)
     }
 }

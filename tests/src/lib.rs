@@ -3,6 +3,7 @@
 //! that signs as Stripe does, and [`host::TestHost`], a paydesk app on a temporary database.
 
 pub mod host;
+pub mod logs;
 pub mod recorder;
 pub mod services;
 pub mod stripe_spec;

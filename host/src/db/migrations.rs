@@ -4,7 +4,10 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2_auth.sql"),
+];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate
 /// (write-locked) transaction, so two processes starting at once migrate once.

@@ -3,11 +3,13 @@
 //! (tenants, new records, outbox rows); helpdesk records are the WIT types themselves. Every method
 //! takes the tenant id, and implementations must filter every statement on it.
 
+mod auth;
 mod helpdesk;
 mod migrations;
 mod sqlite;
 mod tenants;
 
+pub use helpdesk::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
 pub use sqlite::SqliteDb;
 
 use crate::runtime::bindings::{
@@ -227,10 +229,36 @@ pub trait OutboxStore {
     fn emails(&self, tenant: &TenantId, limit: u32) -> DbResult<Vec<OutboxMessage>>;
 }
 
-/// Everything the host stores.
-pub trait Database: TenantStore + KvStore + HelpdeskStore + OutboxStore + Send + Sync {}
+/// Who is calling: an agent of the tenant or a portal user of one of its customers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    Agent(Agent),
+    User(User),
+}
 
-impl<T: TenantStore + KvStore + HelpdeskStore + OutboxStore + Send + Sync> Database for T {}
+/// API credentials.
+pub trait AuthStore {
+    /// A new bearer token for `principal`; the only time its value is seen.
+    fn create_token(
+        &self,
+        tenant: &TenantId,
+        principal: &Principal,
+        label: &str,
+    ) -> DbResult<Secret>;
+    /// The tenant and principal a token belongs to, if it is valid.
+    fn authenticate(&self, token: &str) -> DbResult<Option<(TenantId, Principal)>>;
+}
+
+/// Everything the host stores.
+pub trait Database:
+    TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + Send + Sync
+{
+}
+
+impl<T: TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + Send + Sync> Database
+    for T
+{
+}
 
 /// Now, as Unix seconds.
 pub fn now() -> i64 {

@@ -2,6 +2,9 @@
 //! Stripe webhook receiver and the pages join it in later work), run on a tokio runtime. Plugin calls
 //! block, so handlers run them with `spawn_blocking`.
 
+pub mod api;
+pub mod auth;
+pub mod error;
 mod openapi;
 
 use std::net::SocketAddr;
@@ -25,6 +28,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::document))
+        .merge(api::routes())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
         .with_state(state)
 }
 

@@ -2,15 +2,51 @@
 //! `/api/openapi.json`.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::api::{customers, settings};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "an API token (`pdk_…`) of an agent or portal user of the tenant",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "paydesk",
-        description = "Stripe payments for helpdesk invoices: the reference host's JSON API."
+    info(title = "paydesk", description = "Stripe payments for helpdesk invoices: the reference host's JSON API."),
+    paths(
+        super::healthz,
+        settings::get_settings,
+        settings::patch_settings,
+        settings::test_connection,
+        customers::list,
+        customers::get_one,
+        customers::create,
+        customers::update,
+        customers::payment_methods,
+        customers::set_automatic_payment_method,
+        customers::mappings,
+        customers::add_mapping,
+        customers::remove_mapping,
+        customers::generate_mappings,
+        customers::stripe_customers,
     ),
-    paths(super::healthz)
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
 

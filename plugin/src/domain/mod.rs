@@ -1,6 +1,9 @@
 //! The plugin's pure logic: plain functions over plain types, unit-tested natively. Nothing here
 //! imports the WIT bindings or does I/O; `flows` feeds it data read through the host.
 
+pub mod display;
 pub mod fees;
+pub mod mapping;
 pub mod money;
+pub mod settings;
 pub mod types;

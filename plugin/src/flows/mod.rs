@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod customers;
+pub mod payment_methods;
 pub mod quote;
 
 use crate::bindings::paydesk::stripe::http;
@@ -147,5 +148,21 @@ pub fn method_type_from_wit(
         W::BacsDebit => PaymentMethodType::BacsDebit,
         W::AuBecsDebit => PaymentMethodType::AuBecsDebit,
         W::Link => PaymentMethodType::Link,
+    }
+}
+
+/// Domain payment method type → WIT.
+pub fn method_type_to_wit(
+    t: PaymentMethodType,
+) -> crate::bindings::paydesk::stripe::types::PaymentMethodType {
+    use crate::bindings::paydesk::stripe::types::PaymentMethodType as W;
+    match t {
+        PaymentMethodType::Card => W::Card,
+        PaymentMethodType::UsBankAccount => W::UsBankAccount,
+        PaymentMethodType::AcssDebit => W::AcssDebit,
+        PaymentMethodType::SepaDebit => W::SepaDebit,
+        PaymentMethodType::BacsDebit => W::BacsDebit,
+        PaymentMethodType::AuBecsDebit => W::AuBecsDebit,
+        PaymentMethodType::Link => W::Link,
     }
 }

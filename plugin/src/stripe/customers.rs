@@ -63,6 +63,17 @@ pub fn retrieve(id: &str) -> Request {
     Request::get(format!("/v1/customers/{id}"), Form::new())
 }
 
+/// `POST /v1/customers/{id}` setting (or, with none, clearing) the default payment method for invoices.
+pub fn set_default_payment_method(id: &str, payment_method: Option<&str>) -> Request {
+    Request::post(
+        format!("/v1/customers/{id}"),
+        Form::new().field(
+            "invoice_settings[default_payment_method]",
+            payment_method.unwrap_or(""),
+        ),
+    )
+}
+
 /// `GET /v1/customers?limit=…&starting_after=…`.
 pub fn list(starting_after: Option<&str>, limit: u32) -> Request {
     Request::get(

@@ -4,6 +4,7 @@
 
 pub mod customers;
 pub mod form;
+pub mod payment_methods;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -1,7 +1,13 @@
 //! The host application: the runtime, the shared services and the Stripe API base, with one typed
 //! method per plugin operation the CLI and the web app use. Owns building a call's tenant context
 //! (settings and secret key from the database) and flattening sandbox, plugin and database failures
-//! into [`CallError`].
+//! into [`CallError`]. Saving settings and customers, which mix host records and plugin calls, are
+//! in their own files.
+
+mod customers;
+mod settings;
+
+pub use settings::{SaveError, SettingsSave};
 
 use std::sync::Arc;
 
@@ -129,5 +135,15 @@ impl App {
     ) -> Result<admin::AccountSummary, CallError> {
         let ctx = self.context(tenant, candidate)?;
         self.call_in(ctx, |p, s| p.paydesk_stripe_admin().call_test_connection(s))
+    }
+}
+
+/// A failed call's error as a list of field errors, when it is one (`invalid-input`).
+pub fn field_errors(
+    e: &CallError,
+) -> Option<&[crate::runtime::bindings::paydesk::stripe::types::FieldError]> {
+    match e {
+        CallError::Plugin(p) if !p.field_errors.is_empty() => Some(&p.field_errors),
+        _ => None,
     }
 }

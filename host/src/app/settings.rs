@@ -1,0 +1,90 @@
+//! Saving a tenant's settings: validated by the plugin (every field), the time zone by the host,
+//! a new secret key tried against Stripe through the plugin before it is kept — and then settings
+//! and key stored together, or nothing at all.
+
+use super::{App, CallError};
+use crate::runtime::bindings::paydesk::stripe::types::FieldError;
+use crate::settings::{TenantSettings, key_info};
+use crate::tenant::{Secret, TenantId};
+
+/// What a save asks for.
+#[derive(Debug, Clone)]
+pub struct SettingsSave {
+    pub settings: TenantSettings,
+    /// A new secret key; `None` keeps the stored one.
+    pub secret_key: Option<Secret>,
+}
+
+/// Why a save changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("the settings were not saved: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+fn field(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl App {
+    /// Validate and store settings (and a new secret key) for `tenant`; on any error nothing changes.
+    pub fn save_settings(&self, tenant: &TenantId, save: SettingsSave) -> Result<(), SaveError> {
+        let stored = self.db().tenant(tenant).map_err(CallError::from)?;
+        let mut settings = save.settings;
+        // Set by "Save and Create/Update Webhooks in Stripe", never by a form.
+        settings.enablehalostripewebhooks = stored.settings.enablehalostripewebhooks;
+        settings.stripe_webhook_endpoint_id = stored.settings.stripe_webhook_endpoint_id.clone();
+
+        let key = match &save.secret_key {
+            Some(k) => Some(k.clone()),
+            None => self.db().secret_key(tenant).map_err(CallError::from)?,
+        };
+        let mut errors = Vec::new();
+        if settings.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            errors.push(field(
+                "time_zone",
+                format!(
+                    "`{}` is not an IANA time zone (e.g. Europe/London)",
+                    settings.time_zone
+                ),
+            ));
+        }
+        let ctx = self.context(tenant, key.clone()).map_err(CallError::from)?;
+        let candidate = settings.to_wit(key.as_ref());
+        match self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_admin()
+                .call_validate_settings(s, &candidate)
+        }) {
+            Ok(()) => {}
+            Err(CallError::Plugin(p)) if !p.field_errors.is_empty() => {
+                errors.extend(p.field_errors)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if !errors.is_empty() {
+            return Err(SaveError::Invalid(errors));
+        }
+        // A new key must open the account before it replaces the one that works.
+        if let Some(new_key) = &save.secret_key {
+            let info = key_info(new_key);
+            if let Err(e) = self.test_connection(tenant, Some(new_key.clone())) {
+                return Err(match e {
+                    CallError::Plugin(p) if p.stripe.is_some() => SaveError::Invalid(vec![field(
+                        "stripe_secret_key",
+                        format!("Stripe refused the key {}: {}", info.masked, p.message),
+                    )]),
+                    other => SaveError::Call(other),
+                });
+            }
+        }
+        self.db()
+            .save_settings_and_key(tenant, &settings, save.secret_key.as_ref())
+            .map_err(CallError::from)?;
+        Ok(())
+    }
+}

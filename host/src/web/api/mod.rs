@@ -1,0 +1,70 @@
+//! The JSON API under `/api/v1/tenants/{tenant}/…`: settings, customers with their Stripe side,
+//! mappings. Every handler authenticates the caller, checks the permission, and runs the blocking
+//! work (database, plugin calls) off the async threads.
+
+pub mod customers;
+pub mod settings;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::app::App;
+
+/// Run blocking work (database, plugin calls) on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = state.app.clone();
+    tokio::task::spawn_blocking(move || f(&app))
+        .await
+        .map_err(|_| ApiError::internal("the request's worker failed"))?
+}
+
+/// The API's routes.
+pub fn routes() -> Router<AppState> {
+    let t = "/api/v1/tenants/{tenant}";
+    Router::new()
+        .route(
+            &format!("{t}/settings"),
+            get(settings::get_settings).patch(settings::patch_settings),
+        )
+        .route(
+            &format!("{t}/settings/test-connection"),
+            post(settings::test_connection),
+        )
+        .route(
+            &format!("{t}/customers"),
+            get(customers::list).post(customers::create),
+        )
+        .route(
+            &format!("{t}/customers/{{id}}"),
+            get(customers::get_one).put(customers::update),
+        )
+        .route(
+            &format!("{t}/customers/{{id}}/payment-methods"),
+            get(customers::payment_methods),
+        )
+        .route(
+            &format!("{t}/customers/{{id}}/automatic-payment-method"),
+            put(customers::set_automatic_payment_method),
+        )
+        .route(
+            &format!("{t}/mappings"),
+            get(customers::mappings).post(customers::add_mapping),
+        )
+        .route(
+            &format!("{t}/mappings/generate"),
+            post(customers::generate_mappings),
+        )
+        .route(
+            &format!("{t}/mappings/{{id}}"),
+            axum::routing::delete(customers::remove_mapping),
+        )
+        .route(
+            &format!("{t}/stripe/customers"),
+            get(customers::stripe_customers),
+        )
+}

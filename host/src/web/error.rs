@@ -1,0 +1,174 @@
+//! Errors of the JSON API: one JSON shape (`{"error": {"kind", "message", "fields", "stripe_request_id"}}`)
+//! and the HTTP status for each kind. Messages are for humans and never carry a secret; sandbox and
+//! database details stay in the log.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::{CallError, SaveError};
+use crate::db::DbError;
+use crate::runtime::bindings::ErrorKind;
+
+/// One bad field.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid_input`, `not_found`, `forbidden`, `unauthorized`, `conflict`, `not_configured`,
+    /// `stripe_rejected`, `payment_declined`, `authentication_required`, `stripe_unavailable`,
+    /// `outcome_unknown`, `unsupported`, `internal`.
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_request_id: Option<String>,
+}
+
+/// An API error: a status and its body.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: ErrorDetail {
+                    kind,
+                    message: message.into(),
+                    fields: Vec::new(),
+                    stripe_request_id: None,
+                },
+            },
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send a valid API token as `Authorization: Bearer pdk_…`",
+        )
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn invalid(message: impl Into<String>, fields: Vec<FieldProblem>) -> ApiError {
+        let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message);
+        e.body.error.fields = fields;
+        e
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+fn kind(k: ErrorKind) -> (StatusCode, &'static str) {
+    match k {
+        ErrorKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "forbidden"),
+        ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+        ErrorKind::NotConfigured => (StatusCode::CONFLICT, "not_configured"),
+        ErrorKind::StripeRejected => (StatusCode::BAD_GATEWAY, "stripe_rejected"),
+        ErrorKind::PaymentDeclined => (StatusCode::PAYMENT_REQUIRED, "payment_declined"),
+        ErrorKind::AuthenticationRequired => {
+            (StatusCode::PAYMENT_REQUIRED, "authentication_required")
+        }
+        ErrorKind::StripeUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "stripe_unavailable"),
+        ErrorKind::OutcomeUnknown => (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown"),
+        ErrorKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+        ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound(what) => ApiError::not_found(&what),
+            DbError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
+            DbError::Invalid(what) => ApiError::invalid(what, Vec::new()),
+            DbError::Backend(e) => {
+                tracing::error!(error = %e, "database error");
+                ApiError::internal("the database failed; try again")
+            }
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Plugin(p) => {
+                let (status, kind) = kind(p.kind);
+                let mut api = ApiError::new(status, kind, p.message);
+                api.body.error.fields = p
+                    .field_errors
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field,
+                        message: f.message,
+                    })
+                    .collect();
+                api.body.error.stripe_request_id = p.stripe.and_then(|s| s.request_id);
+                api
+            }
+            CallError::Sandbox(s) => {
+                tracing::error!(error = %s, "plugin call failed");
+                ApiError::internal("the payment plugin failed; the error is in the server log")
+            }
+            CallError::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<SaveError> for ApiError {
+    fn from(e: SaveError) -> Self {
+        match e {
+            SaveError::Invalid(fields) => ApiError::invalid(
+                "the settings were not saved; see the fields",
+                fields
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field,
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            SaveError::Call(c) => c.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}

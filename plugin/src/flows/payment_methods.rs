@@ -1,0 +1,64 @@
+//! The customer's automatic payment method (REQUIREMENTS M6): only a method attached to the
+//! customer in Stripe, of an imported type. Stored on the helpdesk customer (id + display name)
+//! and set as the Stripe customer's default payment method for invoices.
+
+use super::admin::mapped_stripe_customer;
+use super::{Result, error, host_error, method_type_to_wit, stripe_call};
+use crate::bindings::paydesk::stripe::helpdesk;
+use crate::bindings::paydesk::stripe::types::ErrorKind;
+use crate::domain::display::type_name;
+use crate::stripe::customers::{self, Customer};
+use crate::stripe::payment_methods::{self, PaymentMethod};
+
+/// Set (some) or clear (none) the automatic payment method; returns its display name.
+pub fn set_automatic_payment_method(
+    customer: i64,
+    payment_method: Option<&str>,
+) -> Result<Option<String>> {
+    let (c, stripe_id) = mapped_stripe_customer(customer)?;
+    let Some(pm_id) = payment_method.map(str::trim).filter(|p| !p.is_empty()) else {
+        stripe_call::<Customer>(&customers::set_default_payment_method(&stripe_id, None))?;
+        helpdesk::set_automatic_payment_method(customer, None)
+            .map_err(|e| host_error("customer", e))?;
+        return Ok(None);
+    };
+    let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(pm_id)).map_err(|mut e| {
+        if e.kind == ErrorKind::NotFound {
+            e.message = format!("Stripe has no payment method {pm_id}");
+        }
+        e
+    })?;
+    if pm.customer_id() != Some(stripe_id.as_str()) {
+        return Err(error(
+            ErrorKind::InvalidInput,
+            format!(
+                "payment method {pm_id} is not attached to {}'s Stripe customer {stripe_id}",
+                c.name
+            ),
+        ));
+    }
+    let imported = helpdesk::get_settings().stripepaymentmethodoptions;
+    let is_imported = pm
+        .known_type()
+        .is_some_and(|t| imported.contains(&method_type_to_wit(t)));
+    if !is_imported {
+        let kind = pm
+            .known_type()
+            .map_or(pm.method_type.clone(), |t| type_name(t).to_string());
+        return Err(error(
+            ErrorKind::InvalidInput,
+            format!(
+                "payment method {pm_id} is a {kind}, which is not among the payment method types imported from Stripe; \
+                 choose one of the customer's listed methods or import that type first"
+            ),
+        ));
+    }
+    let name = pm.display_name();
+    stripe_call::<Customer>(&customers::set_default_payment_method(
+        &stripe_id,
+        Some(pm_id),
+    ))?;
+    helpdesk::set_automatic_payment_method(customer, Some((pm_id, name.as_str())))
+        .map_err(|e| host_error("customer", e))?;
+    Ok(Some(name))
+}

@@ -1,0 +1,44 @@
+//! Captures every log line the host writes during the test run (all levels) into memory, so tests
+//! can assert that a secret never appears in one.
+
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static INSTALLED: OnceLock<()> = OnceLock::new();
+
+struct Sink;
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        BUFFER
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Install the capturing subscriber for this process (once): everything paydesk logs, at every
+/// level, and the libraries' lines from INFO up (the compiler's TRACE output is enormous and never
+/// sees a secret).
+pub fn capture() {
+    INSTALLED.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,paydesk_host=trace,paydesk_tests=trace",
+            ))
+            .with_ansi(false)
+            .with_writer(|| Sink)
+            .try_init();
+    });
+}
+
+/// Everything logged so far.
+pub fn contents() -> String {
+    String::from_utf8_lossy(&BUFFER.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
