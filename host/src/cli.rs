@@ -82,6 +82,33 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Create a tenant with an administrator, and print the administrator's API token (once).
+    Tenant {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tenant: TenantArgs,
+    },
+}
+
+/// Options of `paydesk tenant`.
+#[derive(Debug, Args, Clone)]
+pub struct TenantArgs {
+    /// Tenant id (lower-case letters, digits, dashes).
+    #[arg(long)]
+    pub tenant: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// The mailbox invoices and payment emails are sent from.
+    #[arg(long)]
+    pub mailbox: String,
+    /// The administrator's name.
+    #[arg(long)]
+    pub admin_name: String,
+    /// The administrator's email.
+    #[arg(long)]
+    pub admin_email: String,
 }
 
 /// Validated settings shared by the subcommands.
@@ -202,7 +229,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_common(&common)?;
             print_plugin(&config)
         }
+        Command::Tenant { common, tenant } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            create_tenant(&config, &tenant)
+        }
     }
+}
+
+fn create_tenant(config: &Config, args: &TenantArgs) -> anyhow::Result<()> {
+    use crate::db::{NewAgent, Principal};
+    let id = TenantId::parse(&args.tenant).map_err(anyhow::Error::msg)?;
+    for (flag, value) in [
+        ("--mailbox", &args.mailbox),
+        ("--admin-email", &args.admin_email),
+    ] {
+        if !value.contains('@') {
+            bail!("{flag} `{value}` is not an email address");
+        }
+    }
+    let db = config.open_db()?;
+    db.create_tenant(&id, &args.name, &args.mailbox)?;
+    let admin = db.create_agent(
+        &id,
+        &NewAgent {
+            name: args.admin_name.clone(),
+            email: args.admin_email.clone(),
+            can_receive_manual_stripe_payments: true,
+            is_admin: true,
+        },
+    )?;
+    let token = db.create_token(&id, &Principal::Agent(admin), "created by `paydesk tenant`")?;
+    println!(
+        "tenant {id} created with administrator {}",
+        args.admin_email
+    );
+    println!("API token (shown once; send as `Authorization: Bearer …`):");
+    println!("{}", token.expose());
+    Ok(())
 }
 
 fn print_plugin(config: &Config) -> anyhow::Result<()> {

@@ -131,3 +131,40 @@ fn bad_input_is_one_line_and_a_failure_exit_with_nothing_written() {
         );
     }
 }
+
+#[test]
+fn tenant_creates_an_administrator_whose_token_opens_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "tenant",
+        "--tenant",
+        "acme",
+        "--name",
+        "Acme IT",
+        "--mailbox",
+        "invoices@acme.test",
+        "--admin-name",
+        "Ada",
+        "--admin-email",
+        "ada@acme.test",
+    ];
+    let out = paydesk(dir.path(), "http://127.0.0.1:9", &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("pdk_") && token.len() == 68, "{stdout}");
+    let db = SqliteDb::open(&dir.path().join("paydesk.db")).unwrap();
+    let (tenant, principal) = paydesk_host::db::AuthStore::authenticate(&db, &token)
+        .unwrap()
+        .expect("the token is valid");
+    assert_eq!(tenant.as_str(), "acme");
+    assert!(matches!(principal, paydesk_host::db::Principal::Agent(a) if a.is_admin));
+    // A second tenant with the same id is refused in one line.
+    let again = paydesk(dir.path(), "http://127.0.0.1:9", &args);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("tenant acme exists"),
+        "{}",
+        text(&again.stderr)
+    );
+}
