@@ -162,6 +162,9 @@ impl Config {
             self.open_db()?,
             AppConfig {
                 stripe_api_base: self.stripe_api_base.clone(),
+                public_url: std::env::var("PAYDESK_PUBLIC_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty()),
                 runtime: self.runtime_config(),
                 http: HttpConfig::default(),
             },

@@ -60,8 +60,8 @@ mod glue {
             flows::admin::generate_mappings()
         }
 
-        fn ensure_webhook_endpoint(_url: String) -> Result<admin::WebhookEndpoint, PluginError> {
-            Err(unsupported("ensure-webhook-endpoint"))
+        fn ensure_webhook_endpoint(url: String) -> Result<admin::WebhookEndpoint, PluginError> {
+            flows::webhooks::ensure_endpoint(&url)
         }
 
         fn list_payment_methods(
@@ -83,9 +83,9 @@ mod glue {
         }
 
         fn webhook_received(
-            _event: events::StripeEvent,
+            event: events::StripeEvent,
         ) -> Result<events::EventOutcome, PluginError> {
-            Err(unsupported("webhook-received"))
+            flows::webhooks::received(event)
         }
 
         fn autopay_plan(_date: String) -> Result<Vec<events::AutopayDecision>, PluginError> {
@@ -99,8 +99,8 @@ mod glue {
             Err(unsupported("autopay-charge"))
         }
 
-        fn reconcile(_now: i64) -> Result<events::ReconcileReport, PluginError> {
-            Err(unsupported("reconcile"))
+        fn reconcile(now: i64) -> Result<events::ReconcileReport, PluginError> {
+            flows::webhooks::reconcile(now)
         }
     }
 
@@ -112,16 +112,24 @@ mod glue {
             flows::quote::quote(items, method_type)
         }
 
+        fn quote_invoices(
+            invoices: Vec<InvoiceId>,
+            method_type: PaymentMethodType,
+            initiator: payments::Initiator,
+        ) -> Result<payments::Quotation, PluginError> {
+            flows::payments::quote_invoices(&invoices, method_type, &initiator)
+        }
+
         fn start_payment(
-            _request: payments::PaymentRequest,
+            request: payments::PaymentRequest,
         ) -> Result<payments::PaymentStarted, PluginError> {
-            Err(unsupported("start-payment"))
+            flows::payments::start_payment(request)
         }
 
         fn refresh_payment(
-            _intent_id: String,
+            intent_id: String,
         ) -> Result<Vec<payments::InvoicePayment>, PluginError> {
-            Err(unsupported("refresh-payment"))
+            flows::payments::refresh_payment(&intent_id)
         }
 
         fn set_automatic_payment_method(

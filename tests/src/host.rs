@@ -42,6 +42,7 @@ impl TestHost {
             db,
             AppConfig {
                 stripe_api_base: stripe_base.trim_end_matches('/').to_string(),
+                public_url: None,
                 runtime,
                 http: HttpConfig::default(),
             },

@@ -60,6 +60,9 @@ pub struct StripeRecorder {
 
 struct Shared {
     upstream: String,
+    /// Form parameters left out of what is forwarded (recorded as sent): for parameters that real
+    /// Stripe accepts and localstripe refuses (TESTING.md: `receipt_email`, `description`, …).
+    strip: Vec<String>,
     agent: ureq::Agent,
     recorded: Mutex<Vec<RecordedRequest>>,
     stopping: AtomicBool,
@@ -86,6 +89,12 @@ impl StripeRecorder {
     /// Listen on 127.0.0.1:0 and forward every request to `upstream` (e.g. `LocalStripe::base_url`),
     /// recording it.
     pub fn start(upstream: &str) -> Result<StripeRecorder> {
+        Self::start_stripping(upstream, &[])
+    }
+
+    /// Like `start`, but the named form parameters are recorded and not forwarded — what real
+    /// Stripe accepts and localstripe refuses. The request is validated as sent.
+    pub fn start_stripping(upstream: &str, strip: &[&str]) -> Result<StripeRecorder> {
         let upstream = upstream.trim_end_matches('/').to_string();
         if !upstream.starts_with("http://127.") && !upstream.starts_with("http://localhost") {
             bail!("recorder upstream {upstream:?} is not a loopback http:// URL");
@@ -101,6 +110,7 @@ impl StripeRecorder {
             .new_agent();
         let shared = Arc::new(Shared {
             upstream,
+            strip: strip.iter().map(|s| s.to_string()).collect(),
             agent,
             recorded: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
@@ -186,7 +196,17 @@ impl Shared {
         }
         let response = if request.has_body {
             // A body, even an empty one, is sent as is (ureq then adds Content-Length).
-            self.agent.run(builder.body(request.body.clone())?)
+            let mut body = request.body.clone();
+            if !self.strip.is_empty()
+                && let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            {
+                let kept: Vec<_> = pairs
+                    .into_iter()
+                    .filter(|(k, _)| !self.strip.contains(k))
+                    .collect();
+                body = serde_urlencoded::to_string(kept)?.into_bytes();
+            }
+            self.agent.run(builder.body(body)?)
         } else {
             self.agent.run(builder.body(())?)
         };

@@ -5,6 +5,7 @@
 //! in their own files.
 
 mod customers;
+mod paying;
 mod settings;
 
 pub use settings::{SaveError, SettingsSave};
@@ -44,6 +45,8 @@ impl From<PluginError> for CallError {
 /// How the app is put together.
 pub struct AppConfig {
     pub stripe_api_base: String,
+    /// This server's public base URL (webhook endpoints and links point there).
+    pub public_url: Option<String>,
     pub runtime: RuntimeConfig,
     pub http: HttpConfig,
 }
@@ -53,6 +56,7 @@ pub struct App {
     pub runtime: Runtime,
     pub services: Arc<Services>,
     pub stripe_api_base: String,
+    pub public_url: Option<String>,
 }
 
 impl App {
@@ -61,6 +65,7 @@ impl App {
             runtime: Runtime::new(config.runtime)?,
             services: Arc::new(Services::new(db, config.http)),
             stripe_api_base: config.stripe_api_base,
+            public_url: config.public_url,
         })
     }
 

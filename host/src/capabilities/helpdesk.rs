@@ -33,6 +33,10 @@ impl Host for CallState {
             .to_wit(self.tenant.stripe.secret_key.as_ref()))
     }
 
+    fn tenant_ref(&mut self) -> wasmtime::Result<String> {
+        Ok(self.tenant.id.to_string())
+    }
+
     fn get_customer(&mut self, id: i64) -> wasmtime::Result<Result<Customer, HostError>> {
         self.records(|db, t| db.customer(t, id))
     }

@@ -107,7 +107,7 @@ fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Customer> {
 
 const PAYMENT_COLUMNS: &str = "id, invoice_id, group_id, intent_id, status, method, method_type, \
      amount, fee, currency, initiator_kind, initiator_id, attempt, failure_reason, failure_code, \
-     last_event_id, webhook_received_at, created_at, updated_at, version";
+     last_event_id, webhook_received_at, created_at, updated_at, version, observed_at";
 
 fn payment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvoicePayment> {
     let currency: String = r.get(9)?;
@@ -142,6 +142,7 @@ fn payment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvoicePayment> {
         created_at: r.get(17)?,
         updated_at: r.get(18)?,
         version: r.get::<_, i64>(19)? as u64,
+        observed_at: r.get(20)?,
     })
 }
 
@@ -555,7 +556,7 @@ impl HelpdeskStore for SqliteDb {
                  last_event_id = COALESCE(?9, last_event_id),
                  webhook_payload = COALESCE(?10, webhook_payload),
                  webhook_received_at = CASE WHEN ?10 IS NULL THEN webhook_received_at ELSE ?11 END,
-                 updated_at = ?11, version = version + 1
+                 observed_at = ?12, updated_at = ?11, version = version + 1
              WHERE tenant_id = ?1 AND id = ?2",
             params![
                 tenant.as_str(),
@@ -568,7 +569,8 @@ impl HelpdeskStore for SqliteDb {
                 update.failure_code,
                 update.event_id,
                 update.webhook_payload,
-                now()
+                now(),
+                update.observed_at
             ],
         )?;
         let updated = load_payment(&tx, tenant.as_str(), id)?;

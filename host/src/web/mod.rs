@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod openapi;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,8 +29,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::document))
-        .merge(api::routes())
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
+        .merge(api::routes().layer(axum::extract::DefaultBodyLimit::max(1 << 20)))
+        .route(
+            "/webhooks/stripe/{tenant}",
+            axum::routing::post(webhooks::receive)
+                .layer(axum::extract::DefaultBodyLimit::max(webhooks::MAX_BODY)),
+        )
         .with_state(state)
 }
 
@@ -54,7 +59,12 @@ async fn healthz(
 
 /// Run the server until Ctrl-C / SIGTERM.
 pub fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<()> {
+    let mailer = match std::env::var("PAYDESK_SMTP_URL") {
+        Ok(url) if !url.is_empty() => Some(crate::mailer::Mailer::new(&url)?),
+        _ => None,
+    };
     let app = Arc::new(config.app()?);
+    crate::scheduler::spawn(app.clone(), mailer);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

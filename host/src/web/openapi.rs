@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{customers, settings};
+use super::api::{admin, customers, invoices, settings};
 
 struct BearerAuth;
 
@@ -45,6 +45,18 @@ impl Modify for BearerAuth {
         customers::remove_mapping,
         customers::generate_mappings,
         customers::stripe_customers,
+        invoices::create,
+        invoices::list,
+        invoices::get_one,
+        invoices::quote,
+        invoices::pay,
+        invoices::refresh,
+        admin::ensure_webhooks,
+        admin::get_template,
+        admin::put_template,
+        admin::create_user,
+        admin::create_user_token,
+        admin::reconcile,
     ),
     modifiers(&BearerAuth)
 )]

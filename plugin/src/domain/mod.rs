@@ -2,8 +2,10 @@
 //! imports the WIT bindings or does I/O; `flows` feeds it data read through the host.
 
 pub mod display;
+pub mod emails;
 pub mod fees;
 pub mod mapping;
 pub mod money;
+pub mod payment_state;
 pub mod settings;
 pub mod types;

@@ -4,8 +4,12 @@
 
 pub mod admin;
 pub mod customers;
+pub mod emails;
 pub mod payment_methods;
+pub mod payments;
 pub mod quote;
+pub mod records;
+pub mod webhooks;
 
 use crate::bindings::paydesk::stripe::http;
 use crate::bindings::paydesk::stripe::log;

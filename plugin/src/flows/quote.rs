@@ -50,21 +50,9 @@ fn to_wit(m: money::Money) -> Money {
     }
 }
 
-/// Price `items` for `method_type` with the tenant's fee settings.
-pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Quotation> {
-    let policy = fee_policy(&helpdesk::get_settings())?;
-    let items: Vec<fees::QuoteItem> = items
-        .into_iter()
-        .map(|i| fees::QuoteItem {
-            invoice_id: i.invoice_id,
-            invoice_number: i.invoice_number,
-            currency: i.currency,
-            amount_due: i.amount_due,
-        })
-        .collect();
-    let q = fees::quote(&items, method_type_from_wit(method_type), &policy)
-        .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
-    Ok(Quotation {
+/// A domain quote as the WIT quotation.
+pub fn quotation(q: fees::Quote, method_type: PaymentMethodType) -> Quotation {
+    Quotation {
         lines: q
             .lines
             .into_iter()
@@ -79,5 +67,22 @@ pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Qu
             .collect(),
         total: to_wit(q.total),
         method_type,
-    })
+    }
+}
+
+/// Price `items` for `method_type` with the tenant's fee settings.
+pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Quotation> {
+    let policy = fee_policy(&helpdesk::get_settings())?;
+    let items: Vec<fees::QuoteItem> = items
+        .into_iter()
+        .map(|i| fees::QuoteItem {
+            invoice_id: i.invoice_id,
+            invoice_number: i.invoice_number,
+            currency: i.currency,
+            amount_due: i.amount_due,
+        })
+        .collect();
+    let q = fees::quote(&items, method_type_from_wit(method_type), &policy)
+        .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
+    Ok(quotation(q, method_type))
 }

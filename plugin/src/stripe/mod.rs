@@ -3,8 +3,11 @@
 //! that sends a request is `flows::stripe_send`, over the host's `http` import.
 
 pub mod customers;
+pub mod events;
 pub mod form;
+pub mod payment_intents;
 pub mod payment_methods;
+pub mod webhook_endpoints;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

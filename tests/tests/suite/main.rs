@@ -6,5 +6,6 @@ mod connect;
 mod fees;
 mod harness;
 mod isolation;
+mod payments;
 mod sandbox;
 mod stripe_calls;

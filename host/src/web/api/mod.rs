@@ -2,7 +2,9 @@
 //! mappings. Every handler authenticates the caller, checks the permission, and runs the blocking
 //! work (database, plugin calls) off the async threads.
 
+pub mod admin;
 pub mod customers;
+pub mod invoices;
 pub mod settings;
 
 use axum::Router;
@@ -66,5 +68,30 @@ pub fn routes() -> Router<AppState> {
         .route(
             &format!("{t}/stripe/customers"),
             get(customers::stripe_customers),
+        )
+        .route(
+            &format!("{t}/invoices"),
+            get(invoices::list).post(invoices::create),
+        )
+        .route(&format!("{t}/invoices/{{id}}"), get(invoices::get_one))
+        .route(&format!("{t}/payments"), post(invoices::pay))
+        .route(&format!("{t}/payments/quote"), post(invoices::quote))
+        .route(&format!("{t}/payments/reconcile"), post(admin::reconcile))
+        .route(
+            &format!("{t}/payments/{{intent}}/refresh"),
+            post(invoices::refresh),
+        )
+        .route(
+            &format!("{t}/webhooks/stripe-endpoint"),
+            post(admin::ensure_webhooks),
+        )
+        .route(
+            &format!("{t}/email-templates/{{id}}"),
+            get(admin::get_template).put(admin::put_template),
+        )
+        .route(&format!("{t}/users"), post(admin::create_user))
+        .route(
+            &format!("{t}/users/{{id}}/tokens"),
+            post(admin::create_user_token),
         )
 }

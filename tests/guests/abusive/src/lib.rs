@@ -92,6 +92,14 @@ mod guest {
             }
         }
 
+        fn quote_invoices(
+            _: Vec<i64>,
+            _: PaymentMethodType,
+            _: payments::Initiator,
+        ) -> Result<payments::Quotation, PluginError> {
+            refuse()
+        }
+
         fn start_payment(
             _: payments::PaymentRequest,
         ) -> Result<payments::PaymentStarted, PluginError> {

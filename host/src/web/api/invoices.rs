@@ -1,0 +1,527 @@
+//! Invoices and payments: create and read invoices (portal users see only what their invoice
+//! access level shows), quote, pay (agent "Receive Payment (Manual)" or portal Pay / Pay all; the
+//! plugin decides who may pay what), and read an intent back after Stripe.js.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::blocking;
+use crate::db::{
+    NewInvoice, Principal, invoice_status_name, method_type_name, payment_status_name,
+};
+use crate::runtime::bindings::exports::paydesk::stripe::payments::{
+    PayWith, PaymentRequest, PaymentStarted, Quotation,
+};
+use crate::runtime::bindings::{
+    Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoicePayment, PaymentFilter,
+};
+use crate::settings::method_type;
+use crate::web::AppState;
+use crate::web::auth::Caller;
+use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+
+/// A route's `{tenant}` and `{id}`.
+#[derive(Debug, Deserialize)]
+pub struct IdPath {
+    #[allow(dead_code)]
+    tenant: String,
+    id: i64,
+}
+
+/// A route's `{tenant}` and `{intent}`.
+#[derive(Debug, Deserialize)]
+pub struct IntentPath {
+    #[allow(dead_code)]
+    tenant: String,
+    intent: String,
+}
+
+/// An invoice line.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LineView {
+    pub description: String,
+    /// Minor units of the invoice currency.
+    pub amount: i64,
+    #[serde(default)]
+    pub is_processing_fee: bool,
+}
+
+/// A payment record (mirrors its PaymentIntent).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub id: i64,
+    pub invoice_id: i64,
+    pub group_id: String,
+    pub intent_id: Option<String>,
+    /// `requires_payment_method`, `requires_action`, `processing`, `succeeded`, `failed`, `canceled`.
+    pub status: &'static str,
+    pub method: Option<String>,
+    pub method_type: Option<&'static str>,
+    pub amount: i64,
+    pub fee: i64,
+    pub currency: String,
+    /// `agent`, `portal_user` or `autopay`.
+    pub initiator: &'static str,
+    pub initiator_id: Option<i64>,
+    pub attempt: u32,
+    pub failure_reason: Option<String>,
+    pub failure_code: Option<String>,
+    pub webhook_received_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<InvoicePayment> for PaymentView {
+    fn from(p: InvoicePayment) -> Self {
+        let (initiator, initiator_id) = match p.initiator {
+            Initiator::Agent(id) => ("agent", Some(id)),
+            Initiator::PortalUser(id) => ("portal_user", Some(id)),
+            Initiator::Autopay => ("autopay", None),
+        };
+        PaymentView {
+            id: p.id,
+            invoice_id: p.invoice_id,
+            group_id: p.group_id,
+            intent_id: p.intent_id,
+            status: payment_status_name(p.status),
+            method: p.method,
+            method_type: p.method_type.map(method_type_name),
+            amount: p.amount.amount,
+            fee: p.fee.amount,
+            currency: p.amount.currency,
+            initiator,
+            initiator_id,
+            attempt: p.attempt,
+            failure_reason: p.failure_reason,
+            failure_code: p.failure_code,
+            webhook_received_at: p.webhook_received_at,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// An invoice with its lines and payments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvoiceView {
+    pub id: i64,
+    pub number: String,
+    pub customer_id: i64,
+    pub user_id: Option<i64>,
+    pub currency: String,
+    pub issue_date: String,
+    pub due_date: String,
+    pub recurring_invoice_id: Option<i64>,
+    /// `awaiting_payment`, `paid`, `void`.
+    pub status: &'static str,
+    pub lines: Vec<LineView>,
+    pub amount_due: i64,
+    pub payments: Vec<PaymentView>,
+}
+
+fn invoice_view(
+    app: &crate::app::App,
+    tenant: &crate::tenant::TenantId,
+    i: Invoice,
+) -> Result<InvoiceView, ApiError> {
+    let payments = app.db().payments(tenant, &PaymentFilter::Invoice(i.id))?;
+    Ok(InvoiceView {
+        id: i.id,
+        number: i.number,
+        customer_id: i.customer_id,
+        user_id: i.user_id,
+        currency: i.currency,
+        issue_date: i.issue_date,
+        due_date: i.due_date,
+        recurring_invoice_id: i.recurring_invoice_id,
+        status: invoice_status_name(i.status),
+        lines: i
+            .lines
+            .into_iter()
+            .map(|l| LineView {
+                description: l.description,
+                amount: l.amount,
+                is_processing_fee: l.is_processing_fee,
+            })
+            .collect(),
+        amount_due: i.amount_due,
+        payments: payments.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// May this caller see the invoice (REQUIREMENTS M13)?
+fn visible(principal: &Principal, invoice: &Invoice) -> bool {
+    match principal {
+        Principal::Agent(_) => true,
+        Principal::User(u) => {
+            u.customer_id == invoice.customer_id
+                && match u.invoice_access_level {
+                    InvoiceAccessLevel::None => false,
+                    InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(u.id),
+                    InvoiceAccessLevel::Customer => true,
+                }
+        }
+    }
+}
+
+fn initiator(principal: &Principal) -> Initiator {
+    match principal {
+        Principal::Agent(a) => Initiator::Agent(a.id),
+        Principal::User(u) => Initiator::PortalUser(u.id),
+    }
+}
+
+/// A new invoice.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceInput {
+    pub number: String,
+    pub customer_id: i64,
+    #[serde(default)]
+    pub user_id: Option<i64>,
+    pub currency: String,
+    /// `YYYY-MM-DD`.
+    pub issue_date: String,
+    /// `YYYY-MM-DD`.
+    pub due_date: String,
+    pub lines: Vec<LineView>,
+}
+
+/// Create an invoice (agents).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/invoices", tag = "invoices",
+    params(("tenant" = String, Path)), request_body = InvoiceInput,
+    responses((status = 201, body = InvoiceView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<InvoiceInput>,
+) -> Result<(StatusCode, Json<InvoiceView>), ApiError> {
+    caller.agent()?;
+    let mut problems = Vec::new();
+    for (field, date) in [
+        ("issue_date", &input.issue_date),
+        ("due_date", &input.due_date),
+    ] {
+        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+            problems.push(FieldProblem {
+                field: field.into(),
+                message: format!("`{date}` is not a date (YYYY-MM-DD)"),
+            });
+        }
+    }
+    if input.number.trim().is_empty() {
+        problems.push(FieldProblem {
+            field: "number".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    if input.lines.is_empty() {
+        problems.push(FieldProblem {
+            field: "lines".into(),
+            message: "an invoice needs at least one line".into(),
+        });
+    }
+    if paydesk_plugin::domain::money::Currency::parse(&input.currency).is_err() {
+        problems.push(FieldProblem {
+            field: "currency".into(),
+            message: format!("`{}` is not a currency Stripe accepts", input.currency),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(
+            "the invoice was not created; see the fields",
+            problems,
+        ));
+    }
+    let tenant = caller.tenant.clone();
+    blocking(&state, move |app| {
+        let invoice = app.db().create_invoice(
+            &tenant,
+            &NewInvoice {
+                number: input.number.trim().to_string(),
+                customer_id: input.customer_id,
+                user_id: input.user_id,
+                currency: input.currency.to_ascii_lowercase(),
+                issue_date: input.issue_date,
+                due_date: input.due_date,
+                recurring_invoice_id: None,
+                lines: input
+                    .lines
+                    .into_iter()
+                    .map(|l| (l.description, l.amount))
+                    .collect(),
+            },
+        )?;
+        Ok((
+            StatusCode::CREATED,
+            Json(invoice_view(app, &tenant, invoice)?),
+        ))
+    })
+    .await
+}
+
+/// Which invoices to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct InvoiceQuery {
+    pub customer_id: Option<i64>,
+    /// Only unpaid ones.
+    #[serde(default)]
+    pub unpaid: bool,
+    pub after_id: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Invoices: every invoice for agents; for portal users, those their invoice access level shows.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/invoices", tag = "invoices",
+    params(("tenant" = String, Path), InvoiceQuery), responses((status = 200, body = [InvoiceView])), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<InvoiceQuery>,
+) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+    let (tenant, principal) = (caller.tenant.clone(), caller.principal.clone());
+    blocking(&state, move |app| {
+        let customer_id = match &principal {
+            Principal::User(u) => Some(u.customer_id),
+            Principal::Agent(_) => q.customer_id,
+        };
+        let filter = InvoiceFilter {
+            customer_id,
+            status: q
+                .unpaid
+                .then_some(crate::runtime::bindings::InvoiceStatus::AwaitingPayment),
+            due_on_or_before: None,
+            recurring_only: false,
+            after_id: q.after_id,
+            limit: q.limit.unwrap_or(100).min(1000),
+        };
+        app.db()
+            .invoices(&tenant, &filter)?
+            .into_iter()
+            .filter(|i| visible(&principal, i))
+            .map(|i| invoice_view(app, &tenant, i))
+            .collect()
+    })
+    .await
+    .map(Json)
+}
+
+/// One invoice with its lines and payments.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/invoices/{id}", tag = "invoices",
+    params(("tenant" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = InvoiceView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<IdPath>,
+) -> Result<Json<InvoiceView>, ApiError> {
+    let (tenant, principal, id) = (caller.tenant.clone(), caller.principal.clone(), path.id);
+    blocking(&state, move |app| {
+        let invoice = app.db().invoice(&tenant, id)?;
+        if !visible(&principal, &invoice) {
+            return Err(ApiError::not_found(&format!("invoice {id}")));
+        }
+        invoice_view(app, &tenant, invoice)
+    })
+    .await
+    .map(Json)
+}
+
+/// Invoices to quote or pay.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteInput {
+    pub invoice_ids: Vec<i64>,
+    /// Stripe's type name (`card`, `sepa_debit`, …).
+    pub method_type: String,
+}
+
+/// A quote line.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuoteLineView {
+    pub invoice_id: i64,
+    pub invoice_number: String,
+    pub amount_due: i64,
+    /// The processing-fee line that would be added (0: none).
+    pub fee: i64,
+    pub fee_description: String,
+    pub total: i64,
+}
+
+/// The exact charge, in minor units.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuoteView {
+    pub currency: String,
+    pub lines: Vec<QuoteLineView>,
+    pub total: i64,
+}
+
+impl From<Quotation> for QuoteView {
+    fn from(q: Quotation) -> Self {
+        QuoteView {
+            currency: q.total.currency.clone(),
+            total: q.total.amount,
+            lines: q
+                .lines
+                .into_iter()
+                .map(|l| QuoteLineView {
+                    invoice_id: l.invoice_id,
+                    invoice_number: l.invoice_number,
+                    amount_due: l.amount_due.amount,
+                    fee: l.fee.amount,
+                    fee_description: l.fee_description,
+                    total: l.total.amount,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn parse_type(name: &str) -> Result<crate::runtime::bindings::PaymentMethodType, ApiError> {
+    method_type(name).ok_or_else(|| {
+        ApiError::invalid(
+            "unknown payment method type",
+            vec![FieldProblem {
+                field: "method_type".into(),
+                message: format!("`{name}` is not a payment method type paydesk knows"),
+            }],
+        )
+    })
+}
+
+/// Quote invoices for the caller: each fee line and the exact total.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/payments/quote", tag = "payments",
+    params(("tenant" = String, Path)), request_body = QuoteInput,
+    responses((status = 200, body = QuoteView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn quote(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<QuoteInput>,
+) -> Result<Json<QuoteView>, ApiError> {
+    let method = parse_type(&input.method_type)?;
+    let (tenant, who) = (caller.tenant.clone(), initiator(&caller.principal));
+    blocking(&state, move |app| {
+        Ok(app
+            .quote_invoices(&tenant, &input.invoice_ids, method, who)?
+            .into())
+    })
+    .await
+    .map(Json)
+}
+
+/// How to pay.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayWithInput {
+    /// The customer's automatic payment method, confirmed at once.
+    SavedMethod,
+    /// New details in Stripe.js, of these types (one fee between them).
+    NewDetails(Vec<String>),
+}
+
+/// A payment to start.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentInput {
+    pub invoice_ids: Vec<i64>,
+    pub pay_with: PayWithInput,
+    #[serde(default)]
+    pub return_url: Option<String>,
+}
+
+/// A started payment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentStartedView {
+    pub group_id: String,
+    pub intent_id: String,
+    pub status: &'static str,
+    /// For Stripe.js (new details, or authentication): the PaymentIntent's client secret.
+    pub client_secret: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub payments: Vec<PaymentView>,
+    pub failure_reason: Option<String>,
+}
+
+impl From<PaymentStarted> for PaymentStartedView {
+    fn from(p: PaymentStarted) -> Self {
+        PaymentStartedView {
+            group_id: p.group_id,
+            intent_id: p.intent_id,
+            status: payment_status_name(p.status),
+            client_secret: p.client_secret,
+            amount: p.amount.amount,
+            currency: p.amount.currency,
+            payments: p.payments.into_iter().map(Into::into).collect(),
+            failure_reason: p.failure_reason,
+        }
+    }
+}
+
+/// Pay invoices as one Stripe payment: an agent's "Receive Payment (Manual)" (needs "Can Receive
+/// Manual Stripe Payments") or a portal user's Pay / Pay all outstanding.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/payments", tag = "payments",
+    params(("tenant" = String, Path)), request_body = PaymentInput,
+    responses((status = 201, body = PaymentStartedView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn pay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<PaymentInput>,
+) -> Result<(StatusCode, Json<PaymentStartedView>), ApiError> {
+    let pay_with = match input.pay_with {
+        PayWithInput::SavedMethod => PayWith::SavedMethod,
+        PayWithInput::NewDetails(types) => PayWith::NewDetails(
+            types
+                .iter()
+                .map(|t| parse_type(t))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let request = PaymentRequest {
+        invoices: input.invoice_ids,
+        pay_with,
+        initiator: initiator(&caller.principal),
+        return_url: input.return_url,
+    };
+    let tenant = caller.tenant.clone();
+    blocking(&state, move |app| {
+        Ok((
+            StatusCode::CREATED,
+            Json(app.start_payment(&tenant, &request)?.into()),
+        ))
+    })
+    .await
+}
+
+/// Read a payment's intent back from Stripe (after Stripe.js confirmed it) and update its records.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/payments/{intent}/refresh", tag = "payments",
+    params(("tenant" = String, Path), ("intent" = String, Path)),
+    responses((status = 200, body = [PaymentView]), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<IntentPath>,
+) -> Result<Json<Vec<PaymentView>>, ApiError> {
+    let (tenant, principal) = (caller.tenant.clone(), caller.principal.clone());
+    blocking(&state, move |app| {
+        let known = app
+            .db()
+            .payments(&tenant, &PaymentFilter::Intent(path.intent.clone()))?;
+        // Only someone who may see the invoices may refresh their payment.
+        for p in &known {
+            if !visible(&principal, &app.db().invoice(&tenant, p.invoice_id)?) {
+                return Err(ApiError::not_found("payment"));
+            }
+        }
+        Ok(app
+            .refresh_payment(&tenant, &path.intent)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    })
+    .await
+    .map(Json)
+}

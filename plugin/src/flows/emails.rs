@@ -1,0 +1,121 @@
+//! Payment emails (REQUIREMENTS M15): on success the "Stripe Payment Confirmation" template (264)
+//! when enabled and Stripe is not sending receipts, on failure always "Stripe Payment Failure"
+//! (285); to the notification address, CC the customer's accounts addresses and the paying user.
+//! One outcome, one email: the dedup key is the intent (or group) and the outcome.
+
+use super::{Result, host_error, log};
+use crate::bindings::paydesk::stripe::email::{self, Message};
+use crate::bindings::paydesk::stripe::helpdesk::{self, Initiator, InvoicePayment, PaymentStatus};
+use crate::bindings::paydesk::stripe::log::Level;
+use crate::domain::emails::{Variables, escape_html, recipients, render, text_of};
+use crate::domain::money::{Currency, Money};
+
+pub const CONFIRMATION_TEMPLATE: u32 = 264;
+pub const FAILURE_TEMPLATE: u32 = 285;
+
+fn format(amount: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Ok(c) => Money::new(amount, c).to_string(),
+        Err(_) => format!("{} {amount}", currency.to_ascii_uppercase()),
+    }
+}
+
+/// Send the email for a group that reached `status` (succeeded or failed).
+pub fn payment_outcome(
+    records: &[InvoicePayment],
+    status: PaymentStatus,
+    intent: Option<&str>,
+) -> Result<()> {
+    let Some(first) = records.first() else {
+        return Ok(());
+    };
+    let settings = helpdesk::get_settings();
+    let template_id = match status {
+        PaymentStatus::Succeeded
+            if settings.stripe_send_recipient_email && !settings.use_stripe_receipt_emails =>
+        {
+            CONFIRMATION_TEMPLATE
+        }
+        PaymentStatus::Failed => FAILURE_TEMPLATE,
+        _ => return Ok(()),
+    };
+    let mut numbers = Vec::new();
+    let mut customer_id = None;
+    for r in records {
+        let invoice = helpdesk::get_invoice(r.invoice_id).map_err(|e| host_error("invoice", e))?;
+        customer_id = Some(invoice.customer_id);
+        numbers.push(invoice.number);
+    }
+    let customer = match customer_id {
+        Some(id) => helpdesk::get_customer(id).map_err(|e| host_error("customer", e))?,
+        None => return Ok(()),
+    };
+    let payer = match first.initiator {
+        Initiator::PortalUser(id) => helpdesk::get_user(id).ok().map(|u| u.email),
+        _ => None,
+    };
+    let Some((to, cc)) = recipients(
+        settings.stripenotificationemail.as_deref(),
+        customer.accounts_email.as_deref(),
+        customer.accounts_cc_email.as_deref(),
+        payer.as_deref(),
+    ) else {
+        log(
+            Level::Warn,
+            &format!(
+                "no address to send the payment email for {} to",
+                numbers.join(", ")
+            ),
+        );
+        return Ok(());
+    };
+    let currency = first.amount.currency.clone();
+    let amount: i64 = records.iter().map(|r| r.amount.amount).sum();
+    let fee: i64 = records.iter().map(|r| r.fee.amount).sum();
+    let vars = Variables {
+        invoice_numbers: numbers,
+        customer_name: customer.name.clone(),
+        amount: format(amount, &currency),
+        fee: format(fee, &currency),
+        total: format(amount + fee, &currency),
+        payment_method: first.method.clone().unwrap_or_else(|| "Stripe".into()),
+        failure_reason: first.failure_reason.clone().unwrap_or_default(),
+        portal_link: settings
+            .portal_base_url
+            .as_deref()
+            .map(|base| format!("{}/portal/invoices", base.trim_end_matches('/')))
+            .unwrap_or_default(),
+    };
+    let escaped = Variables {
+        invoice_numbers: vars
+            .invoice_numbers
+            .iter()
+            .map(|n| escape_html(n))
+            .collect(),
+        customer_name: escape_html(&vars.customer_name),
+        amount: escape_html(&vars.amount),
+        fee: escape_html(&vars.fee),
+        total: escape_html(&vars.total),
+        payment_method: escape_html(&vars.payment_method),
+        failure_reason: escape_html(&vars.failure_reason),
+        portal_link: escape_html(&vars.portal_link),
+    };
+    let template =
+        helpdesk::get_email_template(template_id).map_err(|e| host_error("email template", e))?;
+    let html = render(&template.body, &escaped);
+    let key = format!(
+        "payment/{}/{}",
+        intent.unwrap_or(&first.group_id),
+        super::records::status_name(status)
+    );
+    email::send(&Message {
+        to,
+        cc,
+        subject: render(&template.subject, &vars),
+        text: text_of(&html),
+        html,
+        dedup_key: Some(key),
+    })
+    .map_err(|e| host_error("sending the payment email", e))?;
+    Ok(())
+}

@@ -1,0 +1,615 @@
+//! Taking payments (REQUIREMENTS M9–M13, B5): who may pay which invoices, the exact quote, one
+//! PaymentIntent for one or many invoices with a payment record per invoice, saved method confirmed
+//! at once or new details for Stripe.js. Records are written before Stripe is called (so an intent
+//! whose answer is lost is found again by its group), and a per-invoice claim in storage stops two
+//! payments of one invoice from starting at once.
+
+use super::quote::{fee_policy, quotation};
+use super::records::{Observation, apply_to_group};
+use super::{
+    Result, error, host_error, method_type_from_wit, method_type_to_wit, stripe_call,
+    stripe_failure, stripe_send,
+};
+use crate::bindings::exports::paydesk::stripe::payments::{
+    PayWith, PaymentRequest, PaymentStarted, Quotation,
+};
+use crate::bindings::paydesk::stripe::helpdesk::{
+    self, Customer, Initiator, Invoice, InvoiceAccessLevel, InvoiceStatus, NewPayment,
+    PaymentFilter, PaymentStatus,
+};
+use crate::bindings::paydesk::stripe::storage;
+use crate::bindings::paydesk::stripe::types::{
+    ErrorKind, Money, PaymentMethodType, PluginError, Settings,
+};
+use crate::domain::fees::{self, FeePolicy};
+use crate::domain::types::PaymentMethodType as Domain;
+use crate::stripe::payment_intents::{self, NewIntent, PaymentIntent};
+use crate::stripe::payment_methods::{self, PaymentMethod};
+use crate::stripe::{self, StripeFailure};
+
+/// A claim on an invoice older than this is from a call that died; it may be taken over.
+const CLAIM_STALE_SECONDS: i64 = 120;
+
+/// Unix seconds now (WASI clock).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The invoices to pay, checked: they exist for this caller, share one customer, are awaiting
+/// payment with something due, and have no payment in flight.
+pub struct Payable {
+    pub invoices: Vec<Invoice>,
+    pub customer: Customer,
+}
+
+/// May `initiator` pay `invoice`? Portal users see only what their access level shows (M13);
+/// anything else is "not found", so other customers' invoices are not revealed.
+fn check_access(initiator: &Initiator, invoice: &Invoice) -> Result<()> {
+    match initiator {
+        Initiator::Autopay => Ok(()),
+        Initiator::Agent(id) => {
+            let agent = helpdesk::get_agent(*id).map_err(|e| host_error("agent", e))?;
+            if agent.can_receive_manual_stripe_payments {
+                Ok(())
+            } else {
+                Err(error(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "{} does not have the permission \"Can Receive Manual Stripe Payments\"",
+                        agent.name
+                    ),
+                ))
+            }
+        }
+        Initiator::PortalUser(id) => {
+            let user = helpdesk::get_user(*id).map_err(|e| host_error("user", e))?;
+            let visible = user.customer_id == invoice.customer_id
+                && match user.invoice_access_level {
+                    InvoiceAccessLevel::None => false,
+                    InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(user.id),
+                    InvoiceAccessLevel::Customer => true,
+                };
+            if visible {
+                Ok(())
+            } else {
+                Err(error(
+                    ErrorKind::NotFound,
+                    format!("invoice {} not found", invoice.id),
+                ))
+            }
+        }
+    }
+}
+
+/// Load and check the invoices.
+pub fn payable(invoice_ids: &[i64], initiator: &Initiator) -> Result<Payable> {
+    let mut ids = invoice_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(error(
+            ErrorKind::InvalidInput,
+            "choose at least one invoice to pay",
+        ));
+    }
+    let mut invoices = Vec::with_capacity(ids.len());
+    for id in ids {
+        let invoice =
+            helpdesk::get_invoice(id).map_err(|e| host_error(&format!("invoice {id}"), e))?;
+        check_access(initiator, &invoice)?;
+        invoices.push(invoice);
+    }
+    let customer_id = invoices[0].customer_id;
+    if invoices.iter().any(|i| i.customer_id != customer_id) {
+        return Err(error(
+            ErrorKind::InvalidInput,
+            "invoices paid together must belong to one customer",
+        ));
+    }
+    for invoice in &invoices {
+        match invoice.status {
+            InvoiceStatus::Paid => {
+                return Err(error(
+                    ErrorKind::Conflict,
+                    format!("invoice {} is already paid", invoice.number),
+                ));
+            }
+            InvoiceStatus::Void => {
+                return Err(error(
+                    ErrorKind::Conflict,
+                    format!("invoice {} is void", invoice.number),
+                ));
+            }
+            InvoiceStatus::AwaitingPayment if invoice.amount_due <= 0 => {
+                return Err(error(
+                    ErrorKind::Conflict,
+                    format!("invoice {} has nothing left to pay", invoice.number),
+                ));
+            }
+            InvoiceStatus::AwaitingPayment => {}
+        }
+        check_not_in_flight(invoice)?;
+    }
+    let customer = helpdesk::get_customer(customer_id).map_err(|e| host_error("customer", e))?;
+    Ok(Payable { invoices, customer })
+}
+
+/// Refuse when a payment of `invoice` may still complete without the payer. An abandoned
+/// new-details intent (waiting for a payment method) is cancelled in Stripe first.
+fn check_not_in_flight(invoice: &Invoice) -> Result<()> {
+    let payments = helpdesk::list_payments(&PaymentFilter::Invoice(invoice.id))
+        .map_err(|e| host_error("payments", e))?;
+    for p in payments {
+        let status = super::records::to_domain(p.status);
+        let unresolved = p.intent_id.is_none() && p.status == PaymentStatus::RequiresPaymentMethod;
+        if status.is_in_flight() || unresolved {
+            return Err(error(
+                ErrorKind::Conflict,
+                format!(
+                    "invoice {} has a payment in progress ({}); wait for it to finish before paying again",
+                    invoice.number,
+                    if unresolved {
+                        "its outcome is being confirmed with Stripe".to_string()
+                    } else {
+                        super::records::status_name(p.status).replace('_', " ")
+                    }
+                ),
+            ));
+        }
+        if let (PaymentStatus::RequiresPaymentMethod, Some(intent)) =
+            (p.status, p.intent_id.as_deref())
+        {
+            abandon(intent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Cancel an abandoned intent (new details never confirmed) and record what Stripe says it is now.
+fn abandon(intent: &str) -> Result<()> {
+    let outcome = stripe_send(&payment_intents::cancel(intent))?;
+    let pi: PaymentIntent = match stripe::parse(&outcome) {
+        Ok(pi) => pi,
+        // It moved on meanwhile (confirmed in another tab): read what it is.
+        Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent))?,
+        Err(other) => return Err(stripe_failure(other)),
+    };
+    super::records::apply_intent(&pi, Observation::read(now()))?;
+    if pi.status != "canceled" {
+        return Err(error(
+            ErrorKind::Conflict,
+            format!(
+                "an earlier payment ({intent}) is now {}; reload before paying again",
+                pi.status
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The types allowed for manual payments (M9): the manual options, or every imported type.
+fn allowed_manual_types(settings: &Settings) -> Vec<PaymentMethodType> {
+    if settings.stripemanualpaymentmethodoptions.is_empty() {
+        settings.stripepaymentmethodoptions.clone()
+    } else {
+        settings
+            .stripemanualpaymentmethodoptions
+            .iter()
+            .filter(|t| settings.stripepaymentmethodoptions.contains(t))
+            .copied()
+            .collect()
+    }
+}
+
+fn items(invoices: &[Invoice]) -> Vec<fees::QuoteItem> {
+    invoices
+        .iter()
+        .map(|i| fees::QuoteItem {
+            invoice_id: i.id,
+            invoice_number: i.number.clone(),
+            currency: i.currency.clone(),
+            amount_due: i.amount_due,
+        })
+        .collect()
+}
+
+fn quote_for(invoices: &[Invoice], method: Domain, policy: &FeePolicy) -> Result<fees::Quote> {
+    fees::quote(&items(invoices), method, policy)
+        .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Price invoices as `initiator` would pay them.
+pub fn quote_invoices(
+    ids: &[i64],
+    method: PaymentMethodType,
+    initiator: &Initiator,
+) -> Result<Quotation> {
+    let settings = helpdesk::get_settings();
+    let payable = payable(ids, initiator)?;
+    let q = quote_for(
+        &payable.invoices,
+        method_type_from_wit(method),
+        &fee_policy(&settings)?,
+    )?;
+    Ok(quotation(q, method))
+}
+
+/// A group id: unique per payment, from the clock and the invoices.
+fn new_group_id(invoices: &[Invoice]) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in nanos
+        .to_le_bytes()
+        .into_iter()
+        .chain(invoices.iter().flat_map(|i| i.id.to_le_bytes()))
+    {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("pg_{hash:016x}{:08x}", (nanos & 0xffff_ffff) as u32)
+}
+
+/// Claim every invoice for this payment; released by `release`.
+fn claim(invoices: &[Invoice], group: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    for invoice in invoices {
+        let key = format!("paying/{}", invoice.id);
+        let taken = match storage::put_new(&key, group.as_bytes()) {
+            Ok(_) => true,
+            Err(_) => match storage::get(&key) {
+                Ok(Some(e)) if now() - e.updated_at > CLAIM_STALE_SECONDS => {
+                    storage::compare_and_swap(&key, e.version, group.as_bytes()).is_ok()
+                }
+                Ok(None) => storage::put_new(&key, group.as_bytes()).is_ok(),
+                _ => false,
+            },
+        };
+        if !taken {
+            release(&keys);
+            return Err(error(
+                ErrorKind::Conflict,
+                format!(
+                    "a payment of invoice {} is being started right now; try again in a moment",
+                    invoice.number
+                ),
+            ));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+fn release(keys: &[String]) {
+    for key in keys {
+        let _ = storage::delete(key, None);
+    }
+}
+
+/// Start paying invoices as one PaymentIntent.
+pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
+    let settings = helpdesk::get_settings();
+    if !settings.enabled {
+        return Err(error(
+            ErrorKind::NotConfigured,
+            "the Stripe integration is not enabled",
+        ));
+    }
+    let payable = payable(&request.invoices, &request.initiator)?;
+    let customer = &payable.customer;
+    let stripe_customer = customer.stripe_customer_id.clone().ok_or_else(|| {
+        error(
+            ErrorKind::NotConfigured,
+            format!(
+                "{} is not mapped to a Stripe customer; an administrator must add the mapping",
+                customer.name
+            ),
+        )
+    })?;
+    let is_portal = matches!(request.initiator, Initiator::PortalUser(_));
+    if is_portal && customer.stripe_payment_method_id.is_none() {
+        return Err(error(
+            ErrorKind::NotConfigured,
+            "invoices can be paid in the portal once an automatic payment method is set up for your organisation",
+        ));
+    }
+    let allowed = allowed_manual_types(&settings);
+    let policy = fee_policy(&settings)?;
+    let (method_types, saved): (Vec<PaymentMethodType>, Option<PaymentMethod>) =
+        match &request.pay_with {
+            PayWith::SavedMethod => {
+                let pm_id = customer.stripe_payment_method_id.clone().ok_or_else(|| {
+                    error(
+                        ErrorKind::NotConfigured,
+                        format!("{} has no saved payment method", customer.name),
+                    )
+                })?;
+                let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
+                let t = pm
+                    .known_type()
+                    .map(method_type_to_wit)
+                    .filter(|t| allowed.contains(t))
+                    .ok_or_else(|| {
+                        error(
+                            ErrorKind::InvalidInput,
+                            format!(
+                                "the saved method ({}) is not allowed for manual payments",
+                                pm.display_name()
+                            ),
+                        )
+                    })?;
+                (vec![t], Some(pm))
+            }
+            PayWith::NewDetails(types) => {
+                let types: Vec<PaymentMethodType> = if types.is_empty() {
+                    allowed.clone()
+                } else {
+                    types.clone()
+                };
+                if let Some(t) = types.iter().find(|t| !allowed.contains(t)) {
+                    return Err(error(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "{} is not allowed for manual payments",
+                            method_type_from_wit(*t)
+                        ),
+                    ));
+                }
+                if types.is_empty() {
+                    return Err(error(
+                        ErrorKind::NotConfigured,
+                        "no payment method types are allowed for manual payments",
+                    ));
+                }
+                (types, None)
+            }
+        };
+    // One amount for the intent: every offered type must give the same fees.
+    let quote = quote_for(
+        &payable.invoices,
+        method_type_from_wit(method_types[0]),
+        &policy,
+    )?;
+    for t in &method_types[1..] {
+        if quote_for(&payable.invoices, method_type_from_wit(*t), &policy)?.total != quote.total {
+            return Err(error(
+                ErrorKind::InvalidInput,
+                "the offered payment method types carry different fees; choose one type",
+            ));
+        }
+    }
+    let currency = quote.total.currency.code().to_string();
+    let group = new_group_id(&payable.invoices);
+    let keys = claim(&payable.invoices, &group)?;
+    let result = create_and_confirm(
+        &request,
+        &payable,
+        &settings,
+        &quote,
+        &method_types,
+        saved.as_ref(),
+        &stripe_customer,
+        &group,
+        &currency,
+    );
+    release(&keys);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create_and_confirm(
+    request: &PaymentRequest,
+    payable: &Payable,
+    settings: &Settings,
+    quote: &fees::Quote,
+    method_types: &[PaymentMethodType],
+    saved: Option<&PaymentMethod>,
+    stripe_customer: &str,
+    group: &str,
+    currency: &str,
+) -> Result<PaymentStarted> {
+    let money = |amount: i64| Money {
+        amount,
+        currency: currency.to_string(),
+    };
+    let method_name = saved.map(PaymentMethod::display_name);
+    helpdesk::create_payments(
+        &quote
+            .lines
+            .iter()
+            .map(|l| NewPayment {
+                invoice_id: l.invoice_id,
+                group_id: group.to_string(),
+                intent_id: None,
+                status: PaymentStatus::RequiresPaymentMethod,
+                method: method_name.clone(),
+                method_type: (method_types.len() == 1).then(|| method_types[0]),
+                amount: money(l.amount_due.amount.0),
+                fee: money(l.fee.amount.0),
+                initiator: request.initiator,
+                attempt: 0,
+            })
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| host_error("payment records", e))?;
+
+    let receipt_email = (settings.stripe_send_recipient_email
+        && settings.use_stripe_receipt_emails)
+        .then(|| receipt_address(&payable.customer, &request.initiator))
+        .flatten();
+    let invoice_ids: Vec<i64> = payable.invoices.iter().map(|i| i.id).collect();
+    let numbers: Vec<String> = payable.invoices.iter().map(|i| i.number.clone()).collect();
+    let tenant_ref = helpdesk::tenant_ref();
+    let domain_types: Vec<Domain> = method_types
+        .iter()
+        .map(|t| method_type_from_wit(*t))
+        .collect();
+    let create = payment_intents::create(&NewIntent {
+        amount: quote.total.amount.0,
+        currency,
+        customer: stripe_customer,
+        tenant_ref: &tenant_ref,
+        group_id: group,
+        invoice_ids: &invoice_ids,
+        invoice_numbers: &numbers,
+        payment_method: saved.map(|pm| pm.id.as_str()),
+        off_session: saved.is_some() && !matches!(request.initiator, Initiator::PortalUser(_)),
+        method_types: &domain_types,
+        receipt_email: receipt_email.as_deref(),
+        return_url: request.return_url.as_deref(),
+        attempt: 0,
+    });
+    let intent = match send_create(&create) {
+        Ok(pi) => pi,
+        Err(CreateFailure::Declined {
+            intent,
+            message,
+            code,
+        }) => {
+            // Stripe refused the payment method (or wants the payer to authenticate).
+            let payments = match &intent {
+                Some(pi) => super::records::apply_intent(
+                    pi,
+                    Observation::failed(now(), message.clone(), code),
+                )?,
+                None => apply_to_group(
+                    group,
+                    None,
+                    PaymentStatus::Failed,
+                    Observation::failed(now(), message.clone(), code),
+                )?,
+            };
+            let status = payments
+                .first()
+                .map(|p| p.status)
+                .unwrap_or(PaymentStatus::Failed);
+            return Ok(PaymentStarted {
+                group_id: group.to_string(),
+                intent_id: intent.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+                status,
+                client_secret: (status == PaymentStatus::RequiresAction)
+                    .then(|| intent.and_then(|i| i.client_secret))
+                    .flatten(),
+                amount: money(quote.total.amount.0),
+                payments,
+                failure_reason: Some(message),
+            });
+        }
+        Err(CreateFailure::Other(e)) => {
+            if e.kind != ErrorKind::OutcomeUnknown {
+                // Nothing was made in Stripe: the attempt is over.
+                apply_to_group(
+                    group,
+                    None,
+                    PaymentStatus::Canceled,
+                    Observation::failed(now(), e.message.clone(), None),
+                )?;
+            }
+            return Err(e);
+        }
+    };
+    let payments = super::records::apply_intent(&intent, Observation::read(now()))?;
+    let status = payments
+        .first()
+        .map(|p| p.status)
+        .unwrap_or(PaymentStatus::RequiresPaymentMethod);
+    let needs_browser = saved.is_none() || status == PaymentStatus::RequiresAction;
+    Ok(PaymentStarted {
+        group_id: group.to_string(),
+        intent_id: intent.id.clone(),
+        status,
+        client_secret: if needs_browser {
+            intent.client_secret.clone()
+        } else {
+            None
+        },
+        amount: money(quote.total.amount.0),
+        failure_reason: payments.first().and_then(|p| p.failure_reason.clone()),
+        payments,
+    })
+}
+
+/// Who Stripe's receipt goes to: the paying user, else the customer's accounts email.
+fn receipt_address(customer: &Customer, initiator: &Initiator) -> Option<String> {
+    if let Initiator::PortalUser(id) = initiator
+        && let Ok(user) = helpdesk::get_user(*id)
+    {
+        return Some(user.email);
+    }
+    customer.accounts_email.clone()
+}
+
+enum CreateFailure {
+    /// The payment method was declined (or needs authentication off-session); Stripe's intent if it said.
+    Declined {
+        intent: Option<Box<PaymentIntent>>,
+        message: String,
+        code: Option<String>,
+    },
+    Other(PluginError),
+}
+
+/// Create the intent; a lost answer is asked again with the same idempotency key, so Stripe
+/// answers the first request's result instead of making a second intent.
+fn send_create(request: &stripe::Request) -> std::result::Result<PaymentIntent, CreateFailure> {
+    let mut tries = 0;
+    let response = loop {
+        tries += 1;
+        match stripe_send(request) {
+            Ok(r) if (r.status == 429 || r.status >= 500) && tries < 3 => continue,
+            Ok(r) => break r,
+            Err(e) if e.kind == ErrorKind::OutcomeUnknown && tries < 3 => continue,
+            Err(e) => return Err(CreateFailure::Other(e)),
+        }
+    };
+    match stripe::parse::<PaymentIntent>(&response) {
+        Ok(pi) => Ok(pi),
+        Err(failure) => {
+            let intent = serde_json::from_str::<serde_json::Value>(&response.body)
+                .ok()
+                .and_then(|v| {
+                    serde_json::from_value::<PaymentIntent>(v["error"]["payment_intent"].clone())
+                        .ok()
+                })
+                .map(Box::new);
+            match &failure {
+                StripeFailure::Api {
+                    status,
+                    error: body,
+                    ..
+                } if *status == 402
+                    || body.error_type.as_deref() == Some("card_error")
+                    || intent.is_some() =>
+                {
+                    Err(CreateFailure::Declined {
+                        intent,
+                        message: body
+                            .message
+                            .clone()
+                            .unwrap_or_else(|| "the payment was declined".into()),
+                        code: body.decline_code.clone().or_else(|| body.code.clone()),
+                    })
+                }
+                _ => Err(CreateFailure::Other(stripe_failure(failure))),
+            }
+        }
+    }
+}
+
+/// Re-read an intent (after Stripe.js confirmed it in the browser) and update its records.
+pub fn refresh_payment(intent_id: &str) -> Result<Vec<helpdesk::InvoicePayment>> {
+    let known = helpdesk::list_payments(&PaymentFilter::Intent(intent_id.to_string()))
+        .map_err(|e| host_error("payments", e))?;
+    if known.is_empty() {
+        return Err(error(
+            ErrorKind::NotFound,
+            format!("no payment of this helpdesk has intent {intent_id}"),
+        ));
+    }
+    let pi: PaymentIntent = stripe_call(&payment_intents::retrieve(intent_id))?;
+    super::records::apply_intent(&pi, Observation::read(now()))
+}
