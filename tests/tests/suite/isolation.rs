@@ -144,3 +144,101 @@ fn the_settings_the_guest_reads_hold_no_secret_key() {
     assert_eq!(info.masked, "sk_live_…9876");
     assert!(!format!("{settings:?}").contains("SuperSecretKey"));
 }
+
+#[test]
+fn a_webhook_signing_secret_is_kept_by_the_host_and_never_reaches_the_guest() {
+    use paydesk_host::runtime::bindings::paydesk::stripe::http::{Host as Http, Method, Request};
+    use paydesk_tests::fake_stripe::FakeStripe;
+    const SECRET: &str = "whsec_FixtureSigningSecret0123456789";
+    let fake = FakeStripe::start(|r| {
+        let endpoint = serde_json::json!({
+            "id": "we_fake", "object": "webhook_endpoint", "url": "https://help.example.com/webhooks/stripe/hooks",
+            "enabled_events": ["payment_intent.succeeded"], "secret": SECRET, "status": "enabled"
+        });
+        match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/v1/webhook_endpoints") => (200, endpoint.to_string()),
+            _ => (404, r#"{"error":{"message":"no such route"}}"#.into()),
+        }
+    });
+    let host = TestHost::new(&fake.base_url);
+    let tenant = host.tenant("hooks", "sk_test_hooks", |_| {});
+
+    // What the guest's `http.send` returns: the secret masked, the real one stored in the host.
+    let mut state = state(&host, "hooks");
+    let answer = Http::send(
+        &mut state,
+        Request {
+            method: Method::Post,
+            path: "/v1/webhook_endpoints".into(),
+            query: vec![],
+            form: vec![(
+                "url".into(),
+                "https://help.example.com/webhooks/stripe/hooks".into(),
+            )],
+            idempotency_key: None,
+        },
+    )
+    .unwrap()
+    .expect("the fake answers");
+    assert!(
+        !answer.body.contains("FixtureSigningSecret"),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("whsec_…6789"), "{}", answer.body);
+    assert_eq!(
+        host.db().webhook_secret(&tenant).unwrap().unwrap().expose(),
+        SECRET
+    );
+
+    // The whole "Save and Create/Update Webhooks" action through the plugin, the same way.
+    let endpoint = host
+        .app
+        .ensure_webhooks(&tenant, "https://help.example.com/webhooks/stripe/hooks")
+        .expect("endpoint");
+    assert_eq!(endpoint.id, "we_fake");
+    let settings = host.db().tenant(&tenant).unwrap().settings;
+    assert!(settings.enablehalostripewebhooks);
+    assert_eq!(
+        settings.stripe_webhook_endpoint_id.as_deref(),
+        Some("we_fake")
+    );
+    assert!(fake.seen().iter().all(|r| {
+        r.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer sk_test_hooks")
+    }));
+}
+
+#[test]
+fn the_guest_can_reach_only_stripe_api_paths() {
+    use paydesk_host::runtime::bindings::paydesk::stripe::http::{
+        Host as Http, Method, Request, SendError,
+    };
+    let host = TestHost::new("http://127.0.0.1:9");
+    host.tenant("egress", "sk_test_egress", |_| {});
+    let mut state = state(&host, "egress");
+    for path in [
+        "https://evil.example/steal",
+        "//evil.example/v1/x",
+        "/v1/../../etc/passwd",
+        "/v2/x",
+        "/v1/customers?x=1",
+    ] {
+        let outcome = Http::send(
+            &mut state,
+            Request {
+                method: Method::Get,
+                path: path.into(),
+                query: vec![],
+                form: vec![],
+                idempotency_key: None,
+            },
+        )
+        .unwrap();
+        assert!(
+            matches!(outcome, Err(SendError::Denied(_))),
+            "{path}: {outcome:?}"
+        );
+    }
+}
