@@ -715,3 +715,95 @@ fn the_webhook_endpoint_request_is_valid_for_stripe_and_its_secret_stays_in_the_
         );
     }
 }
+
+#[test]
+fn an_agent_with_the_permission_charges_the_saved_method_off_session() {
+    let shop = shop("agentpay", "eur", |_| {});
+    let invoice = shop.invoice("eur", 12_000);
+    let paid = shop.admin.post(
+        &shop.path("/payments"),
+        json!({"invoice_ids": [invoice], "pay_with": "saved_method"}),
+    );
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(paid.body["status"], "succeeded");
+    assert_eq!(
+        paid.body["client_secret"],
+        Value::Null,
+        "nothing for a browser to do"
+    );
+    let creation = &shop.intent_creations()[0];
+    assert!(
+        creation.body.contains("off_session=true") && creation.body.contains("confirm=true"),
+        "{}",
+        creation.body
+    );
+    let view = shop.invoice_view(invoice);
+    assert_eq!(view["payments"][0]["initiator"], "agent");
+    assert_eq!(
+        view["payments"][0]["method"],
+        "Visa ending 4242, expires 12/2030"
+    );
+    assert_eq!(fee_lines(&view), vec![348]);
+    assert_valid_for_stripe(&shop.recorder.requests());
+}
+
+#[test]
+fn paid_in_flight_and_no_method_are_refused_with_a_reason() {
+    let shop = shop("refusereason", "usd", |_| {});
+    // Paid already.
+    let paid = shop.invoice("usd", 1_000);
+    assert_eq!(
+        shop.user
+            .post(
+                &shop.path("/payments"),
+                json!({"invoice_ids": [paid], "pay_with": "saved_method"})
+            )
+            .status,
+        201
+    );
+    let again = shop.user.post(
+        &shop.path("/payments"),
+        json!({"invoice_ids": [paid], "pay_with": "saved_method"}),
+    );
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(again.text.contains("already paid"), "{}", again.text);
+    // A payment in flight (a bank debit processing).
+    let (busy, intent, group, total) = pending_payment(&shop, 2_000);
+    shop.send_event(&fixture_event(
+        "payment_intent.processing",
+        "evt_busy",
+        &fixture_intent(&intent, "processing", total, "usd", &group),
+        paydesk_host::db::now(),
+    ));
+    let in_flight = shop.user.post(
+        &shop.path("/payments"),
+        json!({"invoice_ids": [busy], "pay_with": "saved_method"}),
+    );
+    assert_eq!(in_flight.status, 409, "{}", in_flight.text);
+    assert!(in_flight.text.contains("in progress"), "{}", in_flight.text);
+    // No automatic payment method: the portal can't pay (the guide's rule).
+    let cleared = shop.admin.put(
+        &shop.path(&format!(
+            "/customers/{}/automatic-payment-method",
+            shop.customer_id
+        )),
+        json!({"payment_method_id": null}),
+    );
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    let fresh = shop.invoice("usd", 3_000);
+    let refused = shop.user.post(
+        &shop.path("/payments"),
+        json!({"invoice_ids": [fresh], "pay_with": {"new_details": ["card"]}}),
+    );
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(
+        refused.text.contains("automatic payment method"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        shop.intent_creations().len(),
+        2,
+        "only the first payment and the pending one reached Stripe"
+    );
+}
