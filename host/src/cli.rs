@@ -203,9 +203,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Autopay {
             common,
             date,
-            dry_run: _,
+            dry_run,
             tenant,
-            json: _,
+            json,
         } => {
             init_logging("warn");
             let config = Config::from_common(&common)?;
@@ -216,11 +216,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let tenant = tenant
                 .map(|t| TenantId::parse(&t).map_err(anyhow::Error::msg))
                 .transpose()?;
-            let db = config.open_db()?;
+            let app = config.app()?;
             if let Some(t) = &tenant {
-                db.tenant(t).with_context(|| format!("--tenant {t}"))?;
+                app.db().tenant(t).with_context(|| format!("--tenant {t}"))?;
             }
-            bail!("the daily integrator run is not part of this build yet; nothing was charged")
+            crate::autopay_cli::run(
+                &app,
+                &crate::autopay_cli::AutopayArgs { date, dry_run, tenant, json },
+            )
         }
         Command::Demo { common, demo } => {
             init_logging("warn");

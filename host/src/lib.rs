@@ -4,6 +4,7 @@
 //! paydesk uses [`app::App`] (or implements the same WIT imports itself).
 
 pub mod app;
+pub mod autopay_cli;
 pub mod capabilities;
 pub mod cli;
 pub mod db;

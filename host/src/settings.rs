@@ -181,6 +181,7 @@ impl TenantSettings {
             autopay_retry_interval_days: self.autopay_retry_interval_days,
             reconcile_after_minutes: self.reconcile_after_minutes,
             portal_base_url: self.portal_base_url.clone(),
+            autopay_claim_lease_seconds: 120,
         }
     }
 }

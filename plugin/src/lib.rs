@@ -73,9 +73,9 @@ mod glue {
 
     impl events::Guest for Plugin {
         fn invoice_created(
-            _invoice: InvoiceId,
+            invoice: InvoiceId,
         ) -> Result<events::InvoiceCreatedOutcome, PluginError> {
-            Err(unsupported("invoice-created"))
+            flows::autopay::invoice_created(invoice)
         }
 
         fn customer_saved(customer: CustomerId) -> Result<events::SyncOutcome, PluginError> {
@@ -88,15 +88,15 @@ mod glue {
             flows::webhooks::received(event)
         }
 
-        fn autopay_plan(_date: String) -> Result<Vec<events::AutopayDecision>, PluginError> {
-            Err(unsupported("autopay-plan"))
+        fn autopay_plan(date: String) -> Result<Vec<events::AutopayDecision>, PluginError> {
+            flows::autopay::plan(&date)
         }
 
         fn autopay_charge(
-            _invoice: InvoiceId,
-            _date: String,
+            invoice: InvoiceId,
+            date: String,
         ) -> Result<events::AutopayResult, PluginError> {
-            Err(unsupported("autopay-charge"))
+            flows::autopay::charge(invoice, &date)
         }
 
         fn reconcile(now: i64) -> Result<events::ReconcileReport, PluginError> {
@@ -166,14 +166,14 @@ mod glue {
 
     impl templates::Guest for Plugin {
         fn variables() -> Vec<String> {
-            Vec::new()
+            flows::templates::variables()
         }
 
         fn render_variable(
-            _name: String,
-            _customer: CustomerId,
+            name: String,
+            customer: CustomerId,
         ) -> Result<Option<String>, PluginError> {
-            Err(unsupported("render-variable"))
+            flows::templates::render_variable(&name, customer)
         }
     }
 

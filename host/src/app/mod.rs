@@ -4,10 +4,12 @@
 //! into [`CallError`]. Saving settings and customers, which mix host records and plugin calls, are
 //! in their own files.
 
+mod autopay;
 mod customers;
 mod paying;
 mod settings;
 
+pub use autopay::RunReport;
 pub use settings::{SaveError, SettingsSave};
 
 use std::sync::Arc;

@@ -27,10 +27,12 @@ impl CallState {
 
 impl Host for CallState {
     fn get_settings(&mut self) -> wasmtime::Result<Settings> {
-        Ok(self
+        let mut settings = self
             .tenant
             .settings
-            .to_wit(self.tenant.stripe.secret_key.as_ref()))
+            .to_wit(self.tenant.stripe.secret_key.as_ref());
+        settings.autopay_claim_lease_seconds = self.services.http.claim_lease_seconds();
+        Ok(settings)
     }
 
     fn tenant_ref(&mut self) -> wasmtime::Result<String> {

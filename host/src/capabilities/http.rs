@@ -52,6 +52,14 @@ impl StripeHttp {
     }
 }
 
+impl StripeHttp {
+    /// How long an autopay claim must hold: twice the longest a request can take, plus a margin.
+    pub fn claim_lease_seconds(&self) -> u32 {
+        u32::try_from(2 * (self.config.timeout + self.config.connect_timeout).as_secs() + 5)
+            .unwrap_or(u32::MAX)
+    }
+}
+
 /// A path the guest may ask for: `/v1/` then letters, digits, `_ - . /`, without `..` or `//`.
 pub fn check_path(path: &str) -> Result<(), String> {
     let ok = path.starts_with("/v1/")

@@ -6,6 +6,7 @@
 mod auth;
 mod helpdesk;
 mod migrations;
+mod recurring;
 mod sqlite;
 mod tenants;
 
@@ -229,6 +230,55 @@ pub trait OutboxStore {
     fn emails(&self, tenant: &TenantId, limit: u32) -> DbResult<Vec<OutboxMessage>>;
 }
 
+/// A recurring invoice: the schedule that generates invoices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recurring {
+    pub id: i64,
+    pub customer_id: i64,
+    pub user_id: Option<i64>,
+    pub currency: String,
+    pub description: String,
+    pub amount: i64,
+    pub interval_months: u32,
+    /// The next invoice's issue date, `YYYY-MM-DD` in the tenant's time zone.
+    pub next_date: String,
+    /// Days from issue to due date.
+    pub due_days: u32,
+    pub active: bool,
+}
+
+/// A new recurring invoice.
+#[derive(Debug, Clone)]
+pub struct NewRecurring {
+    pub customer_id: i64,
+    pub user_id: Option<i64>,
+    pub currency: String,
+    pub description: String,
+    pub amount: i64,
+    pub interval_months: u32,
+    pub next_date: String,
+    pub due_days: u32,
+}
+
+/// An audit-trail row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub entry: AuditEntry,
+}
+
+/// Recurring invoices and the audit trail.
+pub trait RecurringStore {
+    fn create_recurring(&self, tenant: &TenantId, new: &NewRecurring) -> DbResult<Recurring>;
+    fn recurring(&self, tenant: &TenantId) -> DbResult<Vec<Recurring>>;
+    /// Generate every invoice due by `today` (each once, however many runs), advancing the
+    /// schedules; the new invoices' ids.
+    fn generate_due(&self, tenant: &TenantId, today: &str) -> DbResult<Vec<i64>>;
+    /// The audit trail, newest first.
+    fn audit_entries(&self, tenant: &TenantId, limit: u32) -> DbResult<Vec<AuditRecord>>;
+}
+
 /// Who is calling: an agent of the tenant or a portal user of one of its customers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Principal {
@@ -251,12 +301,12 @@ pub trait AuthStore {
 
 /// Everything the host stores.
 pub trait Database:
-    TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + Send + Sync
+    TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + RecurringStore + Send + Sync
 {
 }
 
-impl<T: TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + Send + Sync> Database
-    for T
+impl<T> Database for T where
+    T: TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + RecurringStore + Send + Sync
 {
 }
 

@@ -1,6 +1,7 @@
 //! The plugin's pure logic: plain functions over plain types, unit-tested natively. Nothing here
 //! imports the WIT bindings or does I/O; `flows` feeds it data read through the host.
 
+pub mod autopay;
 pub mod display;
 pub mod emails;
 pub mod fees;

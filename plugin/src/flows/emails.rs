@@ -37,6 +37,10 @@ pub fn payment_outcome(
             CONFIRMATION_TEMPLATE
         }
         PaymentStatus::Failed => FAILURE_TEMPLATE,
+        // Off-session payments that need the payer: tell them where to complete it (B4).
+        PaymentStatus::RequiresAction if matches!(first.initiator, Initiator::Autopay) => {
+            FAILURE_TEMPLATE
+        }
         _ => return Ok(()),
     };
     let mut numbers = Vec::new();
@@ -79,7 +83,11 @@ pub fn payment_outcome(
         fee: format(fee, &currency),
         total: format(amount + fee, &currency),
         payment_method: first.method.clone().unwrap_or_else(|| "Stripe".into()),
-        failure_reason: first.failure_reason.clone().unwrap_or_default(),
+        failure_reason: if status == PaymentStatus::RequiresAction {
+            "your bank asks you to confirm this payment; complete it in the portal".into()
+        } else {
+            first.failure_reason.clone().unwrap_or_default()
+        },
         portal_link: settings
             .portal_base_url
             .as_deref()

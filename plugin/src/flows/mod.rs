@@ -3,12 +3,14 @@
 //! host and Stripe failures to `plugin-error` values, and the one function that sends to Stripe.
 
 pub mod admin;
+pub mod autopay;
 pub mod customers;
 pub mod emails;
 pub mod payment_methods;
 pub mod payments;
 pub mod quote;
 pub mod records;
+pub mod templates;
 pub mod webhooks;
 
 use crate::bindings::paydesk::stripe::http;

@@ -173,7 +173,12 @@ pub fn apply(
             match helpdesk::update_payment(current.id, current.version, &update) {
                 Ok(_) => {
                     if current.status != status
-                        && matches!(status, PaymentStatus::Succeeded | PaymentStatus::Failed)
+                        && matches!(
+                            status,
+                            PaymentStatus::Succeeded
+                                | PaymentStatus::Failed
+                                | PaymentStatus::RequiresAction
+                        )
                     {
                         moved_to_outcome = true;
                     }

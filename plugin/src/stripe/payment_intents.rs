@@ -91,6 +91,17 @@ pub fn retrieve(id: &str) -> Request {
     Request::get(format!("/v1/payment_intents/{id}"), Form::new())
 }
 
+/// `GET /v1/payment_intents?customer=…&limit=100` (newest first) — strongly consistent, unlike search.
+pub fn list_for_customer(customer: &str, starting_after: Option<&str>) -> Request {
+    Request::get(
+        "/v1/payment_intents",
+        Form::new()
+            .field("customer", customer)
+            .field("limit", "100")
+            .opt("starting_after", starting_after),
+    )
+}
+
 /// `POST /v1/payment_intents/{id}/cancel`.
 pub fn cancel(id: &str) -> Request {
     Request::post(format!("/v1/payment_intents/{id}/cancel"), Form::new())

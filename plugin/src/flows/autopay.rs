@@ -1,0 +1,616 @@
+//! Automatic payments (REQUIREMENTS M5, M7, B2, B4, B6): the daily run's plan, charging one
+//! invoice without ever charging it twice, and the invoice-created event.
+//!
+//! Never twice: each attempt has a claim in storage (`autopay/{invoice}/{attempt}`), written with
+//! create-only / compare-and-swap before Stripe is called and settled after; the attempt's group id
+//! — and so the PaymentIntent's idempotency key — is derived from (tenant, invoice, attempt). A
+//! claim whose lease ran out (its run died) is resolved by asking Stripe for the attempt's intent;
+//! only when Stripe has none is the same attempt, with the same key, made again.
+
+use serde::{Deserialize, Serialize};
+
+use super::payments::now;
+use super::quote::fee_policy;
+use super::records::{Observation, apply_intent, apply_to_group, status_name};
+use super::{Result, error, host_error, log, method_type_to_wit, stripe_call, stripe_send};
+use crate::bindings::exports::paydesk::stripe::events::{
+    AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
+};
+use crate::bindings::paydesk::stripe::helpdesk::{
+    self, AuditEntry, Customer, Initiator, Invoice, InvoiceFilter, InvoiceStatus, NewPayment,
+    PaymentFilter, PaymentStatus,
+};
+use crate::bindings::paydesk::stripe::log::Level;
+use crate::bindings::paydesk::stripe::storage;
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, Settings, TakePaymentOn};
+use crate::domain::autopay::{self, Attempt, Candidate, Decision, Policy};
+use crate::domain::fees;
+use crate::stripe::payment_intents::{self, NewIntent, PaymentIntent};
+use crate::stripe::payment_methods::{self, PaymentMethod};
+use crate::stripe::{self, List, StripeFailure};
+
+/// An attempt's claim, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Claim {
+    /// `claimed` until settled; then the attempt's payment status.
+    state: String,
+    date: String,
+    group: String,
+    lease_until: i64,
+    #[serde(default)]
+    failure_code: Option<String>,
+}
+
+fn claim_key(invoice: i64, attempt: u32) -> String {
+    format!("autopay/{invoice}/{attempt:04}")
+}
+
+fn policy(s: &Settings) -> Policy {
+    Policy {
+        enabled: s.enabled && s.enableautostripepayment,
+        on_due_date: s.stripetakepaymentonduedate == TakePaymentOn::DueDate,
+        max_attempts: s.autopay_max_attempts.max(1),
+        retry_interval_days: s.autopay_retry_interval_days,
+    }
+}
+
+/// The attempts made on an invoice, from their claims.
+fn attempts(invoice: i64) -> Result<Vec<(Attempt, Claim, u64)>> {
+    let entries = storage::list_prefix(&format!("autopay/{invoice}/"), None, 1000)
+        .map_err(|e| host_error("storage", e))?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| {
+            let number: u32 = e.key.rsplit('/').next()?.parse().ok()?;
+            let claim: Claim = serde_json::from_slice(&e.value).ok()?;
+            let attempt = Attempt {
+                number,
+                date: claim.date.clone(),
+                status: claim.state.clone(),
+                failure_code: claim.failure_code.clone(),
+            };
+            Some((attempt, claim, e.version))
+        })
+        .collect())
+}
+
+fn candidate(
+    invoice: &Invoice,
+    customer: &Customer,
+) -> Result<(Candidate, Vec<(Attempt, Claim, u64)>)> {
+    let payments = helpdesk::list_payments(&PaymentFilter::Invoice(invoice.id))
+        .map_err(|e| host_error("payments", e))?;
+    let in_flight = payments.iter().any(|p| {
+        matches!(
+            p.status,
+            PaymentStatus::Processing | PaymentStatus::RequiresAction
+        )
+    });
+    let claims = attempts(invoice.id)?;
+    Ok((
+        Candidate {
+            invoice_number: invoice.number.clone(),
+            recurring: invoice.recurring_invoice_id.is_some(),
+            awaiting_payment: invoice.status == InvoiceStatus::AwaitingPayment,
+            amount_due: invoice.amount_due,
+            due_date: invoice.due_date.clone(),
+            mapped: customer.stripe_customer_id.is_some(),
+            has_method: customer.stripe_payment_method_id.is_some(),
+            in_flight,
+            attempts: claims.iter().map(|(a, _, _)| a.clone()).collect(),
+        },
+        claims,
+    ))
+}
+
+/// All invoices matching `filter`, page by page.
+fn all_invoices(mut filter: InvoiceFilter) -> Result<Vec<Invoice>> {
+    let mut all = Vec::new();
+    loop {
+        let page = helpdesk::list_invoices(&filter).map_err(|e| host_error("invoices", e))?;
+        let Some(last) = page.last() else {
+            return Ok(all);
+        };
+        filter.after_id = Some(last.id);
+        all.extend(page);
+    }
+}
+
+/// The total the invoice would be charged (amount due plus its card fee).
+fn charge_amount(invoice: &Invoice, settings: &Settings) -> Option<Money> {
+    let q = fees::quote(
+        &[fees::QuoteItem {
+            invoice_id: invoice.id,
+            invoice_number: invoice.number.clone(),
+            currency: invoice.currency.clone(),
+            amount_due: invoice.amount_due,
+        }],
+        crate::domain::types::PaymentMethodType::Card,
+        &fee_policy(settings).ok()?,
+    )
+    .ok()?;
+    Some(Money {
+        amount: q.total.amount.0,
+        currency: q.total.currency.code().to_string(),
+    })
+}
+
+/// The daily run's plan for `date`: every recurring invoice awaiting payment and every manual one
+/// past due, charge or skip and why. Reads only.
+pub fn plan(date: &str) -> Result<Vec<AutopayDecision>> {
+    if autopay::day_number(date).is_none() {
+        return Err(error(
+            ErrorKind::InvalidInput,
+            format!("`{date}` is not a date (YYYY-MM-DD)"),
+        ));
+    }
+    let settings = helpdesk::get_settings();
+    let policy = policy(&settings);
+    let base = InvoiceFilter {
+        customer_id: None,
+        status: Some(InvoiceStatus::AwaitingPayment),
+        due_on_or_before: None,
+        recurring_only: true,
+        after_id: None,
+        limit: 1000,
+    };
+    let mut invoices = all_invoices(base.clone())?;
+    invoices.extend(
+        all_invoices(InvoiceFilter {
+            recurring_only: false,
+            due_on_or_before: Some(date.to_string()),
+            ..base
+        })?
+        .into_iter()
+        .filter(|i| i.recurring_invoice_id.is_none()),
+    );
+    invoices.sort_by_key(|i| i.id);
+    let mut customers: Vec<Customer> = Vec::new();
+    let mut plan = Vec::with_capacity(invoices.len());
+    for invoice in invoices {
+        let customer = match customers.iter().find(|c| c.id == invoice.customer_id) {
+            Some(c) => c.clone(),
+            None => {
+                let c = helpdesk::get_customer(invoice.customer_id)
+                    .map_err(|e| host_error("customer", e))?;
+                customers.push(c.clone());
+                c
+            }
+        };
+        let (candidate, _) = candidate(&invoice, &customer)?;
+        let decision = autopay::decide(&candidate, &policy, date);
+        // Only future charges are listed for invoices not yet due (creation-mode retries are).
+        if let Decision::Skip { reason } = &decision
+            && reason.starts_with("due on")
+        {
+            continue;
+        }
+        let (charge, attempt, reason) = match decision {
+            Decision::Charge { attempt, reason } => (true, attempt, reason),
+            Decision::Skip { reason } => (false, 0, reason),
+        };
+        plan.push(AutopayDecision {
+            invoice_id: invoice.id,
+            invoice_number: invoice.number.clone(),
+            customer_id: invoice.customer_id,
+            amount: charge_amount(&invoice, &settings),
+            charge,
+            attempt,
+            reason,
+        });
+    }
+    Ok(plan)
+}
+
+fn audit(invoice: &Invoice, action: &str, reason: &str, amount: Option<Money>) {
+    let entry = AuditEntry {
+        invoice_id: Some(invoice.id),
+        action: action.to_string(),
+        reason: reason.to_string(),
+        amount,
+    };
+    if let Err(e) = helpdesk::audit(&[entry]) {
+        log(
+            Level::Error,
+            &format!("audit trail for invoice {}: {e:?}", invoice.number),
+        );
+    }
+}
+
+fn result(
+    invoice: &Invoice,
+    status: Option<PaymentStatus>,
+    message: impl Into<String>,
+) -> AutopayResult {
+    AutopayResult {
+        invoice_id: invoice.id,
+        status,
+        message: message.into(),
+    }
+}
+
+/// Charge one invoice for the run of `date`. Safe to call twice, from two hosts at once, or after
+/// a crash.
+pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
+    let settings = helpdesk::get_settings();
+    let invoice = helpdesk::get_invoice(invoice_id).map_err(|e| host_error("invoice", e))?;
+    let customer =
+        helpdesk::get_customer(invoice.customer_id).map_err(|e| host_error("customer", e))?;
+    let (candidate, claims) = candidate(&invoice, &customer)?;
+    // An attempt whose run died: resolve it with Stripe before deciding anything.
+    if let Some((attempt, claim, version)) = claims.iter().max_by_key(|(a, _, _)| a.number)
+        && claim.state == "claimed"
+        && claim.lease_until < now()
+    {
+        return resume(
+            &invoice,
+            &customer,
+            attempt.number,
+            claim.clone(),
+            *version,
+            &settings,
+        );
+    }
+    let decision = autopay::decide(&candidate, &policy(&settings), date);
+    let (attempt, reason) = match decision {
+        Decision::Skip { reason } => {
+            audit(&invoice, "skip", &reason, None);
+            return Ok(result(&invoice, None, reason));
+        }
+        Decision::Charge { attempt, reason } => (attempt, reason),
+    };
+    let group = format!("ap-{}-{}-{attempt}", helpdesk::tenant_ref(), invoice.id);
+    let claim = Claim {
+        state: "claimed".into(),
+        date: date.to_string(),
+        group: group.clone(),
+        lease_until: now() + i64::from(settings.autopay_claim_lease_seconds),
+        failure_code: None,
+    };
+    let key = claim_key(invoice.id, attempt);
+    let bytes =
+        serde_json::to_vec(&claim).map_err(|e| error(ErrorKind::Internal, e.to_string()))?;
+    let version = match storage::put_new(&key, &bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            let message = format!(
+                "attempt {attempt} of invoice {} is being charged by another run",
+                invoice.number
+            );
+            audit(&invoice, "skip", &message, None);
+            return Ok(result(&invoice, None, message));
+        }
+    };
+    audit(
+        &invoice,
+        "charge",
+        &reason,
+        charge_amount(&invoice, &settings),
+    );
+    attempt_charge(&invoice, &customer, attempt, claim, version, &settings)
+}
+
+/// Take over a claim whose lease ran out: find its intent in Stripe and apply it; if Stripe never
+/// made one, make the same attempt again with the same idempotency key.
+fn resume(
+    invoice: &Invoice,
+    customer: &Customer,
+    attempt: u32,
+    mut claim: Claim,
+    version: u64,
+    settings: &Settings,
+) -> Result<AutopayResult> {
+    let key = claim_key(invoice.id, attempt);
+    claim.lease_until = now() + i64::from(settings.autopay_claim_lease_seconds);
+    let bytes =
+        serde_json::to_vec(&claim).map_err(|e| error(ErrorKind::Internal, e.to_string()))?;
+    let Ok(version) = storage::compare_and_swap(&key, version, &bytes).map(|v| v.max(version + 1))
+    else {
+        return Ok(result(
+            invoice,
+            None,
+            format!("attempt {attempt} is being resolved by another run"),
+        ));
+    };
+    let stripe_customer = customer.stripe_customer_id.clone().unwrap_or_default();
+    match find_intent(&stripe_customer, &claim.group)? {
+        Some(pi) => {
+            audit(
+                invoice,
+                "resolved",
+                &format!(
+                    "attempt {attempt}: its payment {} was found in Stripe",
+                    pi.id
+                ),
+                None,
+            );
+            let records = apply_intent(&pi, Observation::read(now()))?;
+            settle(invoice, attempt, claim, version, &records)
+        }
+        None => {
+            audit(
+                invoice,
+                "resume",
+                &format!("attempt {attempt} never reached Stripe; making it now"),
+                None,
+            );
+            attempt_charge(invoice, customer, attempt, claim, version, settings)
+        }
+    }
+}
+
+/// The intent of an attempt's group, if Stripe has one (listing is strongly consistent).
+fn find_intent(stripe_customer: &str, group: &str) -> Result<Option<PaymentIntent>> {
+    let mut after: Option<String> = None;
+    for _ in 0..20 {
+        let page: List<PaymentIntent> = stripe_call(&payment_intents::list_for_customer(
+            stripe_customer,
+            after.as_deref(),
+        ))?;
+        if let Some(pi) = page.data.iter().find(|pi| pi.group() == Some(group)) {
+            return Ok(Some(pi.clone()));
+        }
+        after = page.data.last().map(|p| p.id.clone());
+        if !page.has_more || after.is_none() {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Create the attempt's records (once) and its intent, apply what Stripe says, settle the claim.
+fn attempt_charge(
+    invoice: &Invoice,
+    customer: &Customer,
+    attempt: u32,
+    claim: Claim,
+    version: u64,
+    settings: &Settings,
+) -> Result<AutopayResult> {
+    let stripe_customer = customer.stripe_customer_id.clone().ok_or_else(|| {
+        error(
+            ErrorKind::NotConfigured,
+            "the customer is not mapped to Stripe",
+        )
+    })?;
+    let pm_id = customer.stripe_payment_method_id.clone().ok_or_else(|| {
+        error(
+            ErrorKind::NotConfigured,
+            "the customer has no automatic payment method",
+        )
+    })?;
+    let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
+    let method_type = pm
+        .known_type()
+        .unwrap_or(crate::domain::types::PaymentMethodType::Card);
+    let q = fees::quote(
+        &[fees::QuoteItem {
+            invoice_id: invoice.id,
+            invoice_number: invoice.number.clone(),
+            currency: invoice.currency.clone(),
+            amount_due: invoice.amount_due,
+        }],
+        method_type,
+        &fee_policy(settings)?,
+    )
+    .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
+    let line = &q.lines[0];
+    let currency = q.total.currency.code().to_string();
+    let existing = helpdesk::list_payments(&PaymentFilter::Group(claim.group.clone()))
+        .map_err(|e| host_error("payments", e))?;
+    if existing.is_empty() {
+        helpdesk::create_payments(&[NewPayment {
+            invoice_id: invoice.id,
+            group_id: claim.group.clone(),
+            intent_id: None,
+            status: PaymentStatus::RequiresPaymentMethod,
+            method: Some(pm.display_name()),
+            method_type: Some(method_type_to_wit(method_type)),
+            amount: Money {
+                amount: line.amount_due.amount.0,
+                currency: currency.clone(),
+            },
+            fee: Money {
+                amount: line.fee.amount.0,
+                currency: currency.clone(),
+            },
+            initiator: Initiator::Autopay,
+            attempt,
+        }])
+        .map_err(|e| host_error("payment records", e))?;
+    }
+    let receipt_email = (settings.stripe_send_recipient_email
+        && settings.use_stripe_receipt_emails)
+        .then(|| customer.accounts_email.clone())
+        .flatten();
+    let request = payment_intents::create(&NewIntent {
+        amount: q.total.amount.0,
+        currency: &currency,
+        customer: &stripe_customer,
+        tenant_ref: &helpdesk::tenant_ref(),
+        group_id: &claim.group,
+        invoice_ids: &[invoice.id],
+        invoice_numbers: std::slice::from_ref(&invoice.number),
+        payment_method: Some(&pm_id),
+        off_session: true,
+        method_types: &[method_type],
+        receipt_email: receipt_email.as_deref(),
+        return_url: None,
+        attempt,
+    });
+    let records = match send(&request, &stripe_customer, &claim.group) {
+        Sent::Intent(pi) => apply_intent(&pi, Observation::read(now()))?,
+        Sent::Declined {
+            intent: Some(pi),
+            message,
+            code,
+        } => apply_intent(&pi, Observation::failed(now(), message, code))?,
+        Sent::Declined {
+            intent: None,
+            message,
+            code,
+        } => apply_to_group(
+            &claim.group,
+            None,
+            PaymentStatus::Failed,
+            Observation::failed(now(), message, code),
+        )?,
+        Sent::Unknown(message) => {
+            // The claim keeps its lease; the next run resolves it with Stripe.
+            audit(invoice, "unknown", &message, None);
+            return Ok(result(
+                invoice,
+                None,
+                format!("outcome unknown, to be resolved with Stripe: {message}"),
+            ));
+        }
+        Sent::Refused(e) => apply_to_group(
+            &claim.group,
+            None,
+            PaymentStatus::Failed,
+            Observation::failed(now(), e.message.clone(), None),
+        )?,
+    };
+    settle(invoice, attempt, claim, version, &records)
+}
+
+/// Record the attempt's outcome on its claim and in the audit trail.
+fn settle(
+    invoice: &Invoice,
+    attempt: u32,
+    mut claim: Claim,
+    version: u64,
+    records: &[helpdesk::InvoicePayment],
+) -> Result<AutopayResult> {
+    let record = records.iter().find(|r| r.invoice_id == invoice.id);
+    let status = record
+        .map(|r| r.status)
+        .unwrap_or(PaymentStatus::RequiresPaymentMethod);
+    claim.state = status_name(status).to_string();
+    claim.failure_code = record.and_then(|r| r.failure_code.clone());
+    let bytes =
+        serde_json::to_vec(&claim).map_err(|e| error(ErrorKind::Internal, e.to_string()))?;
+    if storage::compare_and_swap(&claim_key(invoice.id, attempt), version, &bytes).is_err() {
+        log(
+            Level::Warn,
+            &format!(
+                "claim of invoice {} attempt {attempt} changed meanwhile",
+                invoice.number
+            ),
+        );
+    }
+    let message = match (status, record.and_then(|r| r.failure_reason.clone())) {
+        (PaymentStatus::Succeeded, _) => format!("attempt {attempt}: paid"),
+        (PaymentStatus::RequiresAction, _) => {
+            format!("attempt {attempt}: the payer must authenticate; emailed a link")
+        }
+        (PaymentStatus::Processing, _) => format!("attempt {attempt}: processing"),
+        (_, Some(reason)) => format!("attempt {attempt}: {} ({reason})", status_name(status)),
+        _ => format!("attempt {attempt}: {}", status_name(status)),
+    };
+    audit(invoice, status_name(status), &message, None);
+    Ok(result(invoice, Some(status), message))
+}
+
+enum Sent {
+    Intent(PaymentIntent),
+    Declined {
+        intent: Option<PaymentIntent>,
+        message: String,
+        code: Option<String>,
+    },
+    Unknown(String),
+    Refused(crate::bindings::paydesk::stripe::types::PluginError),
+}
+
+/// Send the create; an answer lost on the way back is found by asking Stripe for the group's
+/// intent, and only if Stripe has none is the request sent again (same idempotency key).
+fn send(request: &stripe::Request, stripe_customer: &str, group: &str) -> Sent {
+    for _ in 0..3 {
+        let response = match stripe_send(request) {
+            Ok(r) if r.status == 429 || r.status >= 500 => continue,
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::OutcomeUnknown | ErrorKind::StripeUnavailable
+                ) =>
+            {
+                match find_intent(stripe_customer, group) {
+                    Ok(Some(pi)) => return Sent::Intent(pi),
+                    Ok(None) => continue,
+                    Err(_) => return Sent::Unknown(e.message),
+                }
+            }
+            Err(e) => return Sent::Refused(e),
+        };
+        return match stripe::parse::<PaymentIntent>(&response) {
+            Ok(pi) => Sent::Intent(pi),
+            Err(StripeFailure::Api {
+                status,
+                error: body,
+                ..
+            }) => {
+                let intent = serde_json::from_str::<serde_json::Value>(&response.body)
+                    .ok()
+                    .and_then(|v| {
+                        serde_json::from_value::<PaymentIntent>(
+                            v["error"]["payment_intent"].clone(),
+                        )
+                        .ok()
+                    });
+                if status == 402
+                    || body.error_type.as_deref() == Some("card_error")
+                    || intent.is_some()
+                {
+                    Sent::Declined {
+                        intent,
+                        message: body
+                            .message
+                            .clone()
+                            .unwrap_or_else(|| "the payment was declined".into()),
+                        code: body.decline_code.clone().or_else(|| body.code.clone()),
+                    }
+                } else {
+                    Sent::Refused(super::stripe_failure(StripeFailure::Api {
+                        status,
+                        error: body,
+                        request_id: response.request_id,
+                    }))
+                }
+            }
+            Err(other) => Sent::Refused(super::stripe_failure(other)),
+        };
+    }
+    match find_intent(stripe_customer, group) {
+        Ok(Some(pi)) => Sent::Intent(pi),
+        _ => Sent::Unknown("Stripe did not answer after three tries".into()),
+    }
+}
+
+/// An invoice was generated (or created): with "on invoice creation", charge it now.
+pub fn invoice_created(invoice_id: i64) -> Result<InvoiceCreatedOutcome> {
+    let settings = helpdesk::get_settings();
+    let invoice = helpdesk::get_invoice(invoice_id).map_err(|e| host_error("invoice", e))?;
+    if invoice.recurring_invoice_id.is_none() {
+        return Ok(InvoiceCreatedOutcome::Nothing(
+            "not generated by a recurring invoice".into(),
+        ));
+    }
+    if !(settings.enabled && settings.enableautostripepayment) {
+        return Ok(InvoiceCreatedOutcome::Nothing(
+            "automatic payments are off".into(),
+        ));
+    }
+    if settings.stripetakepaymentonduedate == TakePaymentOn::DueDate {
+        return Ok(InvoiceCreatedOutcome::Nothing(format!(
+            "charged on its due date, {}",
+            invoice.due_date
+        )));
+    }
+    let outcome = charge(invoice_id, &invoice.issue_date)?;
+    Ok(match outcome.status {
+        Some(status) => InvoiceCreatedOutcome::Charged(status),
+        None => InvoiceCreatedOutcome::Skipped(outcome.message),
+    })
+}
