@@ -35,12 +35,19 @@ fn print_table(r: &RunReport, dry_run: bool) {
         "tenant {} — {}{}: {} invoice(s) in the plan, {} generated",
         r.tenant,
         r.date,
-        if dry_run { " (dry run: nothing changed)" } else { "" },
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        },
         r.plan.len(),
         r.generated.len()
     );
     if !r.plan.is_empty() {
-        println!("  {:<16} {:>8} {:<7} {:>7} {:>14}  REASON", "INVOICE", "CUSTOMER", "ACTION", "ATTEMPT", "AMOUNT");
+        println!(
+            "  {:<16} {:>8} {:<7} {:>7} {:>14}  REASON",
+            "INVOICE", "CUSTOMER", "ACTION", "ATTEMPT", "AMOUNT"
+        );
     }
     for d in &r.plan {
         println!(
@@ -48,7 +55,11 @@ fn print_table(r: &RunReport, dry_run: bool) {
             d.invoice_number,
             d.customer_id,
             if d.charge { "charge" } else { "skip" },
-            if d.charge { d.attempt.to_string() } else { "-".into() },
+            if d.charge {
+                d.attempt.to_string()
+            } else {
+                "-".into()
+            },
             money(&d.amount),
             d.reason
         );
@@ -66,7 +77,7 @@ fn print_table(r: &RunReport, dry_run: bool) {
     }
 }
 
-fn report_json(r: &RunReport) -> serde_json::Value {
+pub fn report_json(r: &RunReport) -> serde_json::Value {
     json!({
         "tenant": r.tenant,
         "date": r.date,
@@ -96,7 +107,9 @@ pub fn run(app: &App, args: &AutopayArgs) -> anyhow::Result<()> {
         Some(t) => {
             let record = app.db().tenant(t)?;
             if !(record.settings.enabled && record.settings.halointegrator_stripe) {
-                bail!("the Stripe integrator is not enabled for tenant {t} (settings: enabled, halointegrator_stripe)");
+                bail!(
+                    "the Stripe integrator is not enabled for tenant {t} (settings: enabled, halointegrator_stripe)"
+                );
             }
             vec![t.clone()]
         }
@@ -133,12 +146,19 @@ pub fn run(app: &App, args: &AutopayArgs) -> anyhow::Result<()> {
                 if !args.json {
                     println!("tenant {tenant}: error: {e}");
                 }
-                reports.push(RunReport { tenant: tenant.to_string(), errors: vec![e.to_string()], ..RunReport::default() });
+                reports.push(RunReport {
+                    tenant: tenant.to_string(),
+                    errors: vec![e.to_string()],
+                    ..RunReport::default()
+                });
             }
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports.iter().map(report_json).collect::<Vec<_>>())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports.iter().map(report_json).collect::<Vec<_>>())?
+        );
     } else if tenants.is_empty() {
         println!("no tenant has the Stripe integrator enabled");
     }

@@ -166,10 +166,36 @@ impl Config {
                     .ok()
                     .filter(|u| !u.is_empty()),
                 runtime: self.runtime_config(),
-                http: HttpConfig::default(),
+                http: http_config()?,
             },
         )
     }
+}
+
+/// Outgoing Stripe request limits, from `PAYDESK_STRIPE_TIMEOUT_SECONDS` (whole request, default
+/// 60) and `PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS` (default 10).
+fn http_config() -> anyhow::Result<HttpConfig> {
+    let mut config = HttpConfig::default();
+    for (name, slot) in [
+        ("PAYDESK_STRIPE_TIMEOUT_SECONDS", &mut config.timeout),
+        (
+            "PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS",
+            &mut config.connect_timeout,
+        ),
+    ] {
+        if let Ok(v) = std::env::var(name) {
+            let secs: u64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| (1..=600).contains(s))
+                .with_context(|| {
+                    format!("{name} must be a number of seconds from 1 to 600, got `{v}`")
+                })?;
+            *slot = std::time::Duration::from_secs(secs);
+        }
+    }
+    Ok(config)
 }
 
 fn init_logging(default: &str) {
@@ -218,11 +244,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .transpose()?;
             let app = config.app()?;
             if let Some(t) = &tenant {
-                app.db().tenant(t).with_context(|| format!("--tenant {t}"))?;
+                app.db()
+                    .tenant(t)
+                    .with_context(|| format!("--tenant {t}"))?;
             }
             crate::autopay_cli::run(
                 &app,
-                &crate::autopay_cli::AutopayArgs { date, dry_run, tenant, json },
+                &crate::autopay_cli::AutopayArgs {
+                    date,
+                    dry_run,
+                    tenant,
+                    json,
+                },
             )
         }
         Command::Demo { common, demo } => {

@@ -1,6 +1,7 @@
-//! Background work of `paydesk serve`: delivering the email outbox (when SMTP is configured) and
-//! reconciling payments stuck in flight, on their own threads. (The daily integrator run joins
-//! here.) Each loop logs its failures and keeps going.
+//! Background work of `paydesk serve`: the daily integrator run (once per tenant-local day, from
+//! 01:00 in the tenant's time zone), delivering the email outbox (when SMTP is configured) and
+//! reconciling payments stuck in flight, each on its own thread. Each loop logs its failures and
+//! keeps going. Two servers on one database are safe: autopay claims make every charge happen once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,10 @@ use crate::mailer::Mailer;
 const MAIL_EVERY: Duration = Duration::from_secs(2);
 /// How often stuck payments are re-read from Stripe.
 const RECONCILE_EVERY: Duration = Duration::from_secs(600);
+/// How often the daily run looks whether a tenant's day has come.
+const DAILY_CHECK_EVERY: Duration = Duration::from_secs(300);
+/// The local hour from which a tenant's daily run may start.
+const DAILY_RUN_HOUR: u32 = 1;
 
 /// Start the background loops.
 pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
@@ -28,6 +33,18 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
                 }
             })
             .expect("spawning the mailer thread");
+    }
+    {
+        let app = app.clone();
+        std::thread::Builder::new()
+            .name("paydesk-daily".into())
+            .spawn(move || {
+                loop {
+                    daily_runs_due(&app);
+                    std::thread::sleep(DAILY_CHECK_EVERY);
+                }
+            })
+            .expect("spawning the daily run thread");
     }
     std::thread::Builder::new()
         .name("paydesk-reconcile".into())
@@ -63,6 +80,48 @@ pub fn reconcile_all(app: &App) {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(tenant = tenant.id.as_str(), error = %e, "reconciliation failed")
+            }
+        }
+    }
+}
+
+/// Run the daily integrator for every tenant whose local day has come and that has not run today.
+pub fn daily_runs_due(app: &App) {
+    use chrono::{TimeZone, Timelike, Utc};
+    let tenants = match app.db().tenants() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "listing tenants for the daily run");
+            return;
+        }
+    };
+    for tenant in tenants
+        .into_iter()
+        .filter(|t| t.settings.enabled && t.settings.halointegrator_stripe)
+    {
+        let tz: chrono_tz::Tz = tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let now = Utc::now().with_timezone(&tz);
+        let ran_today = tenant
+            .autopay_last_run
+            .and_then(|t| Utc.timestamp_opt(t, 0).single())
+            .is_some_and(|t| t.with_timezone(&tz).date_naive() == now.date_naive());
+        if ran_today || now.hour() < DAILY_RUN_HOUR {
+            continue;
+        }
+        match app.run_autopay(&tenant.id, None, false, &mut |_, _| {}) {
+            Ok(r) => tracing::info!(
+                tenant = tenant.id.as_str(),
+                date = r.date,
+                planned = r.plan.len(),
+                charged = r.results.len(),
+                errors = r.errors.len(),
+                "daily run"
+            ),
+            Err(e) => {
+                tracing::error!(tenant = tenant.id.as_str(), error = %e, "daily run failed");
+                let _ =
+                    app.db()
+                        .record_autopay_run(&tenant.id, crate::db::now(), Some(&e.to_string()));
             }
         }
     }

@@ -63,6 +63,11 @@ struct Shared {
     /// Form parameters left out of what is forwarded (recorded as sent): for parameters that real
     /// Stripe accepts and localstripe refuses (TESTING.md: `receipt_email`, `description`, …).
     strip: Vec<String>,
+    /// Query parameters left out of what is forwarded (e.g. a list filter localstripe doesn't know).
+    strip_query: Vec<String>,
+    /// Requests (method, path prefix, how many more) whose answer is dropped after the upstream
+    /// processed them: the client sees the connection close with no response.
+    drops: Mutex<Vec<(String, String, usize)>>,
     agent: ureq::Agent,
     recorded: Mutex<Vec<RecordedRequest>>,
     stopping: AtomicBool,
@@ -89,12 +94,16 @@ impl StripeRecorder {
     /// Listen on 127.0.0.1:0 and forward every request to `upstream` (e.g. `LocalStripe::base_url`),
     /// recording it.
     pub fn start(upstream: &str) -> Result<StripeRecorder> {
-        Self::start_stripping(upstream, &[])
+        Self::start_stripping(upstream, &[], &[])
     }
 
     /// Like `start`, but the named form parameters are recorded and not forwarded — what real
     /// Stripe accepts and localstripe refuses. The request is validated as sent.
-    pub fn start_stripping(upstream: &str, strip: &[&str]) -> Result<StripeRecorder> {
+    pub fn start_stripping(
+        upstream: &str,
+        strip: &[&str],
+        strip_query: &[&str],
+    ) -> Result<StripeRecorder> {
         let upstream = upstream.trim_end_matches('/').to_string();
         if !upstream.starts_with("http://127.") && !upstream.starts_with("http://localhost") {
             bail!("recorder upstream {upstream:?} is not a loopback http:// URL");
@@ -111,6 +120,8 @@ impl StripeRecorder {
         let shared = Arc::new(Shared {
             upstream,
             strip: strip.iter().map(|s| s.to_string()).collect(),
+            strip_query: strip_query.iter().map(|s| s.to_string()).collect(),
+            drops: Mutex::new(Vec::new()),
             agent,
             recorded: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
@@ -128,6 +139,16 @@ impl StripeRecorder {
             shared,
             acceptor: Some(acceptor),
         })
+    }
+
+    /// Drop the answer of the next `count` requests of `method` whose path starts with `prefix`,
+    /// after forwarding them: the request is processed upstream, the client gets no response.
+    pub fn drop_responses(&self, method: &str, prefix: &str, count: usize) {
+        self.shared
+            .drops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((method.to_string(), prefix.to_string(), count));
     }
 
     /// Every request recorded so far (since the last `clear`), oldest first.
@@ -182,7 +203,18 @@ impl Shared {
     }
 
     fn try_forward(&self, request: &Incoming) -> Result<Outgoing> {
-        let uri = format!("{}{}", self.upstream, request.target);
+        let mut target = request.target.clone();
+        if !self.strip_query.is_empty()
+            && let Some((path, query)) = request.target.split_once('?')
+            && let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        {
+            let kept: Vec<_> = pairs
+                .into_iter()
+                .filter(|(k, _)| !self.strip_query.contains(k))
+                .collect();
+            target = format!("{path}?{}", serde_urlencoded::to_string(kept)?);
+        }
+        let uri = format!("{}{}", self.upstream, target);
         let mut builder = http::Request::builder()
             .method(request.method.as_str())
             .uri(&uri);
@@ -269,6 +301,20 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
         }
     };
     let outgoing = shared.exchange(&request);
+    let dropped = {
+        let mut drops = shared.drops.lock().unwrap_or_else(PoisonError::into_inner);
+        match drops.iter_mut().find(|(m, prefix, left)| {
+            *left > 0
+                && request.method.eq_ignore_ascii_case(m)
+                && request.target.starts_with(prefix.as_str())
+        }) {
+            Some(drop) => {
+                drop.2 -= 1;
+                true
+            }
+            None => false,
+        }
+    };
     shared.recorded().push(RecordedRequest {
         method: request.method.clone(),
         path_and_query: request.target.clone(),
@@ -277,6 +323,11 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
         status: outgoing.status,
         response_body: String::from_utf8_lossy(&outgoing.body).into_owned(),
     });
+    if dropped {
+        // Stripe processed it; the answer is lost on the way back.
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        return;
+    }
     let _ = write_response(
         &stream,
         &outgoing,

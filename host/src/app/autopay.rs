@@ -30,15 +30,29 @@ impl App {
     }
 
     /// The plan for `date` (the tenant's local date), changing nothing.
-    pub fn autopay_plan(&self, tenant: &TenantId, date: &str) -> Result<Vec<AutopayDecision>, CallError> {
+    pub fn autopay_plan(
+        &self,
+        tenant: &TenantId,
+        date: &str,
+    ) -> Result<Vec<AutopayDecision>, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, |p, s| p.paydesk_stripe_events().call_autopay_plan(s, date))
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_events().call_autopay_plan(s, date)
+        })
     }
 
     /// Charge one invoice of the plan.
-    pub fn autopay_charge(&self, tenant: &TenantId, invoice: i64, date: &str) -> Result<AutopayResult, CallError> {
+    pub fn autopay_charge(
+        &self,
+        tenant: &TenantId,
+        invoice: i64,
+        date: &str,
+    ) -> Result<AutopayResult, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, |p, s| p.paydesk_stripe_events().call_autopay_charge(s, invoice, date))
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_events()
+                .call_autopay_charge(s, invoice, date)
+        })
     }
 
     /// Run the daily integrator for `tenant` on `date` (default: its local today). `progress` is
@@ -54,13 +68,21 @@ impl App {
             Some(d) => d.to_string(),
             None => self.local_date(tenant)?,
         };
-        let mut report = RunReport { tenant: tenant.to_string(), date: date.clone(), ..RunReport::default() };
+        let mut report = RunReport {
+            tenant: tenant.to_string(),
+            date: date.clone(),
+            ..RunReport::default()
+        };
         if !dry_run {
             report.generated = self.db().generate_due(tenant, &date)?;
             for invoice in &report.generated {
                 let ctx = self.context(tenant, None)?;
-                if let Err(e) = self.call_in(ctx, |p, s| p.paydesk_stripe_events().call_invoice_created(s, *invoice)) {
-                    report.errors.push(format!("invoice {invoice} (created): {e}"));
+                if let Err(e) = self.call_in(ctx, |p, s| {
+                    p.paydesk_stripe_events().call_invoice_created(s, *invoice)
+                }) {
+                    report
+                        .errors
+                        .push(format!("invoice {invoice} (created): {e}"));
                 }
             }
         }
@@ -68,7 +90,9 @@ impl App {
         if dry_run {
             return Ok(report);
         }
-        let charges: Vec<i64> = report.plan.iter().filter(|d| d.charge).map(|d| d.invoice_id).collect();
+        // Every invoice of the plan goes to the plugin: it decides again under its claim and keeps
+        // the decision, charge or skip and why, in the audit trail.
+        let charges: Vec<i64> = report.plan.iter().map(|d| d.invoice_id).collect();
         for (n, invoice) in charges.iter().enumerate() {
             progress(n + 1, charges.len());
             match self.autopay_charge(tenant, *invoice, &date) {
@@ -81,7 +105,8 @@ impl App {
         }
         self.retry_customer_syncs(tenant, &mut report);
         let last_error = report.errors.last().cloned();
-        self.db().record_autopay_run(tenant, crate::db::now(), last_error.as_deref())?;
+        self.db()
+            .record_autopay_run(tenant, crate::db::now(), last_error.as_deref())?;
         Ok(report)
     }
 

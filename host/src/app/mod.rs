@@ -8,6 +8,7 @@ mod autopay;
 mod customers;
 mod paying;
 mod settings;
+mod templates;
 
 pub use autopay::RunReport;
 pub use settings::{SaveError, SettingsSave};

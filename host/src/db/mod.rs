@@ -306,7 +306,14 @@ pub trait Database:
 }
 
 impl<T> Database for T where
-    T: TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + RecurringStore + Send + Sync
+    T: TenantStore
+        + KvStore
+        + HelpdeskStore
+        + OutboxStore
+        + AuthStore
+        + RecurringStore
+        + Send
+        + Sync
 {
 }
 

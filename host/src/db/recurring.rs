@@ -8,8 +8,7 @@ use super::{AuditRecord, DbError, DbResult, NewRecurring, Recurring, RecurringSt
 use crate::runtime::bindings::AuditEntry;
 use crate::tenant::TenantId;
 
-const RECURRING_COLUMNS: &str =
-    "id, customer_id, user_id, currency, description, amount, interval_months, next_date, due_days, active";
+const RECURRING_COLUMNS: &str = "id, customer_id, user_id, currency, description, amount, interval_months, next_date, due_days, active";
 
 fn recurring_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recurring> {
     Ok(Recurring {
@@ -77,7 +76,9 @@ impl RecurringStore for SqliteDb {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {RECURRING_COLUMNS} FROM recurring_invoices WHERE tenant_id = ?1 ORDER BY id"
         ))?;
-        let rows = stmt.query_map(params![tenant.as_str()], recurring_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map(params![tenant.as_str()], recurring_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -88,7 +89,8 @@ impl RecurringStore for SqliteDb {
             let mut stmt = conn.prepare_cached(
                 "SELECT id FROM recurring_invoices WHERE tenant_id = ?1 AND active = 1 AND next_date <= ?2 ORDER BY id",
             )?;
-            stmt.query_map(params![tenant.as_str(), today], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?
+            stmt.query_map(params![tenant.as_str(), today], |r| r.get(0))?
+                .collect::<Result<Vec<_>, _>>()?
         };
         for id in ids {
             let mut conn = self.conn()?;
@@ -131,7 +133,11 @@ impl RecurringStore for SqliteDb {
                 )?;
                 tx.execute(
                     "UPDATE recurring_invoices SET next_date = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                    params![tenant.as_str(), r.id, add_months(&r.next_date, r.interval_months)?],
+                    params![
+                        tenant.as_str(),
+                        r.id,
+                        add_months(&r.next_date, r.interval_months)?
+                    ],
                 )?;
                 generated.push(invoice);
             }
@@ -156,7 +162,9 @@ impl RecurringStore for SqliteDb {
                         invoice_id: r.get(2)?,
                         action: r.get(3)?,
                         reason: r.get(4)?,
-                        amount: amount.zip(currency).map(|(amount, currency)| crate::runtime::bindings::Money { amount, currency }),
+                        amount: amount.zip(currency).map(|(amount, currency)| {
+                            crate::runtime::bindings::Money { amount, currency }
+                        }),
                     },
                 })
             })?

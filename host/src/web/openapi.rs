@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{admin, customers, invoices, settings};
+use super::api::{admin, autopay, customers, invoices, settings};
 
 struct BearerAuth;
 
@@ -57,6 +57,12 @@ impl Modify for BearerAuth {
         admin::create_user,
         admin::create_user_token,
         admin::reconcile,
+        autopay::create_recurring,
+        autopay::list_recurring,
+        autopay::run,
+        autopay::status,
+        autopay::audit,
+        invoices::document,
     ),
     modifiers(&BearerAuth)
 )]

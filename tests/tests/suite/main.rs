@@ -2,6 +2,7 @@
 //! OpenAPI description and a real SMTP server. One binary; one module per concern; helpers live in
 //! the `paydesk_tests` library.
 
+mod autopay;
 mod connect;
 mod fees;
 mod harness;

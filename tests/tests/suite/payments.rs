@@ -21,7 +21,12 @@ const ACCOUNTS: &str = "ap@customer.test";
 const ACCOUNTS_CC: &str = "controller@customer.test";
 const PAYER: &str = "payer@customer.test";
 
-fn stripe_request(stripe: &LocalStripe, method: &str, path: &str, form: &[(&str, &str)]) -> Value {
+pub(crate) fn stripe_request(
+    stripe: &LocalStripe,
+    method: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Value {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -45,21 +50,21 @@ fn stripe_request(stripe: &LocalStripe, method: &str, path: &str, form: &[(&str,
 /// A tenant connected to its own localstripe (through a recorder), with a mapped customer whose
 /// card is its automatic payment method, a portal user, an agent with the payment permission, the
 /// webhook registered, and an SMTP server.
-struct Shop {
-    stripe: LocalStripe,
-    smtp: SmtpServer,
-    recorder: StripeRecorder,
-    host: TestHost,
-    tenant: TenantId,
-    admin: ApiClient,
-    user: ApiClient,
-    customer_id: i64,
+pub(crate) struct Shop {
+    pub(crate) stripe: LocalStripe,
+    pub(crate) smtp: SmtpServer,
+    pub(crate) recorder: StripeRecorder,
+    pub(crate) host: TestHost,
+    pub(crate) tenant: TenantId,
+    pub(crate) admin: ApiClient,
+    pub(crate) user: ApiClient,
+    pub(crate) customer_id: i64,
     webhook_secret: String,
     webhook_url: String,
     next_invoice: std::cell::Cell<u32>,
 }
 
-fn shop(
+pub(crate) fn shop(
     name: &str,
     currency: &str,
     edit: impl FnOnce(&mut paydesk_host::settings::TenantSettings),
@@ -67,7 +72,8 @@ fn shop(
     let stripe = LocalStripe::start().expect("localstripe");
     let smtp = SmtpServer::start().expect("smtp");
     let recorder =
-        StripeRecorder::start_stripping(&stripe.base_url, &["receipt_email"]).expect("recorder");
+        StripeRecorder::start_stripping(&stripe.base_url, &["receipt_email"], &["customer"])
+            .expect("recorder");
     let host = TestHost::new(&recorder.base_url);
     let tenant = host.tenant(name, "sk_test_shop", |s| {
         s.stripe_currency = currency.into();
@@ -157,12 +163,12 @@ fn shop(
 }
 
 impl Shop {
-    fn path(&self, rest: &str) -> String {
+    pub(crate) fn path(&self, rest: &str) -> String {
         format!("/api/v1/tenants/{}{rest}", self.tenant)
     }
 
     /// A new invoice of the shop's customer for `amount` minor units; its id.
-    fn invoice(&self, currency: &str, amount: i64) -> i64 {
+    pub(crate) fn invoice(&self, currency: &str, amount: i64) -> i64 {
         let n = self.next_invoice.get();
         self.next_invoice.set(n + 1);
         let created = self.admin.post(
@@ -181,12 +187,12 @@ impl Shop {
         created.body["id"].as_i64().unwrap()
     }
 
-    fn invoice_view(&self, id: i64) -> Value {
+    pub(crate) fn invoice_view(&self, id: i64) -> Value {
         self.admin.get(&self.path(&format!("/invoices/{id}"))).body
     }
 
     /// Deliver the outbox to the SMTP server now.
-    fn deliver_mail(&self) {
+    pub(crate) fn deliver_mail(&self) {
         Mailer::new(&format!("smtp://127.0.0.1:{}", self.smtp.port))
             .unwrap()
             .deliver(self.host.db(), 100)
@@ -212,7 +218,7 @@ impl Shop {
     }
 
     /// Sign `body` with the endpoint secret now and POST it to the receiver.
-    fn send_event(&self, body: &str) -> (u16, String) {
+    pub(crate) fn send_event(&self, body: &str) -> (u16, String) {
         let sig = signature_header(body, &self.webhook_secret, paydesk_host::db::now());
         self.post_event(body, Some(sig))
     }
@@ -229,7 +235,7 @@ impl Shop {
         }
     }
 
-    fn intent_creations(&self) -> Vec<paydesk_tests::recorder::RecordedRequest> {
+    pub(crate) fn intent_creations(&self) -> Vec<paydesk_tests::recorder::RecordedRequest> {
         self.recorder
             .requests()
             .into_iter()
@@ -240,7 +246,7 @@ impl Shop {
 
 /// What Stripe.js does for a payer who enters new details (localstripe's fake confirms only a
 /// method already on the intent): put the method on the intent, then confirm it.
-fn confirm_at_stripe(stripe: &LocalStripe, intent: &str, payment_method: &str) -> Value {
+pub(crate) fn confirm_at_stripe(stripe: &LocalStripe, intent: &str, payment_method: &str) -> Value {
     stripe_request(
         stripe,
         "POST",
@@ -255,7 +261,7 @@ fn confirm_at_stripe(stripe: &LocalStripe, intent: &str, payment_method: &str) -
     )
 }
 
-fn fee_lines(invoice: &Value) -> Vec<i64> {
+pub(crate) fn fee_lines(invoice: &Value) -> Vec<i64> {
     invoice["lines"]
         .as_array()
         .unwrap()
@@ -422,7 +428,7 @@ fn localstripes_signed_webhooks_drive_the_records_and_fees_come_only_with_succes
 }
 
 /// A new-details payment of a fresh invoice: (invoice id, intent id, group id, total).
-fn pending_payment(shop: &Shop, amount: i64) -> (i64, String, String, i64) {
+pub(crate) fn pending_payment(shop: &Shop, amount: i64) -> (i64, String, String, i64) {
     let invoice = shop.invoice("usd", amount);
     let started = shop.admin.post(
         &shop.path("/payments"),

@@ -525,3 +525,58 @@ pub async fn refresh(
     .await
     .map(Json)
 }
+
+/// The invoice document template; `$-PAYMENTMETHOD` is rendered by the plugin.
+const DOCUMENT: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Invoice $NUMBER</title></head><body>\
+<h1>Invoice $NUMBER</h1><p>Issued $ISSUED, due $DUE</p><table>$LINES</table>\
+<p>Amount due: $AMOUNTDUE</p><p>Payment method: $-PAYMENTMETHOD</p></body></html>";
+
+fn escape(s: &str) -> String {
+    paydesk_plugin::domain::emails::escape_html(s)
+}
+
+fn money(amount: i64, currency: &str) -> String {
+    use paydesk_plugin::domain::money::{Currency, Money};
+    Currency::parse(currency)
+        .map(|c| Money::new(amount, c).to_string())
+        .unwrap_or_else(|_| format!("{} {amount}", currency.to_ascii_uppercase()))
+}
+
+/// The invoice as a document (HTML), with the plugin's variables such as `$-PAYMENTMETHOD` filled in.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/invoices/{id}/document", tag = "invoices",
+    params(("tenant" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, content_type = "text/html", description = "the invoice document"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<IdPath>,
+) -> Result<axum::response::Html<String>, ApiError> {
+    let (tenant, principal, id) = (caller.tenant.clone(), caller.principal.clone(), path.id);
+    blocking(&state, move |app| {
+        let invoice = app.db().invoice(&tenant, id)?;
+        if !visible(&principal, &invoice) {
+            return Err(ApiError::not_found(&format!("invoice {id}")));
+        }
+        let lines: String = invoice
+            .lines
+            .iter()
+            .map(|l| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    escape(&l.description),
+                    money(l.amount, &invoice.currency)
+                )
+            })
+            .collect();
+        let filled = DOCUMENT
+            .replace("$NUMBER", &escape(&invoice.number))
+            .replace("$ISSUED", &invoice.issue_date)
+            .replace("$DUE", &invoice.due_date)
+            .replace("$LINES", &lines)
+            .replace("$AMOUNTDUE", &money(invoice.amount_due, &invoice.currency));
+        let rendered = app.render_plugin_variables(&tenant, invoice.customer_id, &filled, true)?;
+        Ok(axum::response::Html(rendered))
+    })
+    .await
+}

@@ -3,6 +3,7 @@
 //! work (database, plugin calls) off the async threads.
 
 pub mod admin;
+pub mod autopay;
 pub mod customers;
 pub mod invoices;
 pub mod settings;
@@ -93,5 +94,16 @@ pub fn routes() -> Router<AppState> {
         .route(
             &format!("{t}/users/{{id}}/tokens"),
             post(admin::create_user_token),
+        )
+        .route(
+            &format!("{t}/recurring-invoices"),
+            get(autopay::list_recurring).post(autopay::create_recurring),
+        )
+        .route(&format!("{t}/autopay/run"), post(autopay::run))
+        .route(&format!("{t}/autopay/status"), get(autopay::status))
+        .route(&format!("{t}/autopay/audit"), get(autopay::audit))
+        .route(
+            &format!("{t}/invoices/{{id}}/document"),
+            get(invoices::document),
         )
 }
