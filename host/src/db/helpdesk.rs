@@ -430,7 +430,7 @@ impl HelpdeskStore for SqliteDb {
     fn create_invoice(&self, tenant: &TenantId, new: &NewInvoice) -> DbResult<Invoice> {
         self.customer(tenant, new.customer_id)?;
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO invoices (tenant_id, number, customer_id, user_id, currency, issue_date, due_date, recurring_invoice_id, status, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting_payment', ?9)",
@@ -500,7 +500,7 @@ impl HelpdeskStore for SqliteDb {
         new: &[NewPayment],
     ) -> DbResult<Vec<InvoicePayment>> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut created = Vec::with_capacity(new.len());
         for p in new {
             load_invoice(&tx, tenant.as_str(), p.invoice_id)?;
@@ -651,7 +651,7 @@ impl HelpdeskStore for SqliteDb {
 
     fn audit(&self, tenant: &TenantId, entries: &[AuditEntry]) -> DbResult<()> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now();
         for e in entries {
             tx.execute(

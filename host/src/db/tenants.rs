@@ -38,7 +38,7 @@ const TENANT_COLUMNS: &str = "id, name, settings, invoice_mailbox, stripe_secret
 impl TenantStore for SqliteDb {
     fn create_tenant(&self, id: &TenantId, name: &str, invoice_mailbox: &str) -> DbResult<Tenant> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let settings = serde_json::to_string(&TenantSettings::default())
             .map_err(|e| DbError::Invalid(e.to_string()))?;
         tx.execute(

@@ -1,0 +1,343 @@
+//! `paydesk autopay` as separate processes on one database (REQUIREMENTS B2, B6): two runs started
+//! together charge each of 200 invoices once; a run killed with SIGKILL midway and run again
+//! leaves exactly one successful PaymentIntent per invoice; `--dry-run` lists every invoice with
+//! its reason and leaves the database byte-for-byte unchanged.
+
+// The service harness and the recording proxy are shared with the end-to-end suite.
+#[path = "../../tests/src/recorder.rs"]
+#[allow(dead_code)]
+mod recorder;
+#[path = "../../tests/src/services.rs"]
+#[allow(dead_code)]
+mod services;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use paydesk_host::db::{
+    Database, HelpdeskStore, NewCustomer, NewInvoice, NewRecurring, RecurringStore, SqliteDb,
+    TenantStore,
+};
+use paydesk_host::settings::TenantSettings;
+use paydesk_host::tenant::{Secret, TenantId};
+
+const KEY: &str = "sk_test_autopay_processes";
+const DATE: &str = "2026-12-01";
+
+fn stripe(base: &str, method: &str, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!("{base}{path}");
+    let mut r = match method {
+        "GET" => agent
+            .get(&url)
+            .header("Authorization", format!("Bearer {KEY}"))
+            .call(),
+        _ => agent
+            .post(&url)
+            .header("Authorization", format!("Bearer {KEY}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(serde_urlencoded::to_string(form).unwrap()),
+    }
+    .expect("localstripe answers");
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+/// A tenant with autopay on the due date, one customer with a card, `n` monthly recurring
+/// invoices first issued (and due) on `DATE`.
+fn seed(db_path: &Path, stripe_base: &str, n: usize) -> TenantId {
+    let db = SqliteDb::open(db_path).unwrap();
+    let tenant = TenantId::parse("acme").unwrap();
+    db.create_tenant(&tenant, "Acme", "invoices@acme.test")
+        .unwrap();
+    let settings = TenantSettings {
+        enabled: true,
+        stripe_public_key: Some("pk_test_x".into()),
+        enableautostripepayment: true,
+        halointegrator_stripe: true,
+        stripetakepaymentonduedate: true,
+        stripe_processing_fee_percentage: "2.9".into(),
+        ..TenantSettings::default()
+    };
+    db.save_settings_and_key(&tenant, &settings, Some(&Secret::new(KEY)))
+        .unwrap();
+    let cus = stripe(
+        stripe_base,
+        "POST",
+        "/v1/customers",
+        &[("name", "Acme Customer")],
+    );
+    let pm = stripe(
+        stripe_base,
+        "POST",
+        "/v1/payment_methods",
+        &[
+            ("type", "card"),
+            ("card[number]", "4242424242424242"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ],
+    );
+    let (cus_id, pm_id) = (cus["id"].as_str().unwrap(), pm["id"].as_str().unwrap());
+    stripe(
+        stripe_base,
+        "POST",
+        &format!("/v1/payment_methods/{pm_id}/attach"),
+        &[("customer", cus_id)],
+    );
+    let customer = db
+        .create_customer(
+            &tenant,
+            &NewCustomer {
+                name: "Acme Customer".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    db.set_stripe_customer_id(&tenant, customer.id, Some(cus_id))
+        .unwrap();
+    db.set_automatic_payment_method(&tenant, customer.id, Some((pm_id, "Visa ending 4242")))
+        .unwrap();
+    for i in 0..n {
+        db.create_recurring(
+            &tenant,
+            &NewRecurring {
+                customer_id: customer.id,
+                user_id: None,
+                currency: "usd".into(),
+                description: format!("Seat {i}"),
+                amount: 1_000 + i as i64,
+                interval_months: 1,
+                next_date: DATE.into(),
+                due_days: 0,
+            },
+        )
+        .unwrap();
+    }
+    tenant
+}
+
+fn autopay(db: &Path, stripe_base: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
+    cmd.arg("autopay")
+        .arg("--date")
+        .arg(DATE)
+        .args(extra)
+        .arg("--db")
+        .arg(db)
+        .env("PAYDESK_STRIPE_API_BASE", stripe_base)
+        .env("PAYDESK_CACHE_DIR", db.parent().unwrap().join("cache"))
+        .env("PAYDESK_STRIPE_TIMEOUT_SECONDS", "3")
+        .env("PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn finish(child: Child) -> Output {
+    child.wait_with_output().expect("paydesk ran")
+}
+
+/// Succeeded PaymentIntents per invoice id, as localstripe holds them.
+fn succeeded_per_invoice(stripe_base: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/payment_intents?limit=100&starting_after={a}"),
+            None => "/v1/payment_intents?limit=100".to_string(),
+        };
+        let page = stripe(stripe_base, "GET", &path, &[]);
+        let data = page["data"].as_array().unwrap();
+        for pi in data {
+            if pi["status"] == "succeeded" {
+                let invoice = pi["metadata"]["paydesk_invoice_ids"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string();
+                *counts.entry(invoice).or_insert(0) += 1;
+            }
+        }
+        after = data.last().map(|pi| pi["id"].as_str().unwrap().to_string());
+        if page["has_more"] != true {
+            return counts;
+        }
+    }
+}
+
+fn assert_each_paid_once(db_path: &Path, tenant: &TenantId, stripe_base: &str, n: usize) {
+    let counts = succeeded_per_invoice(stripe_base);
+    assert_eq!(
+        counts.len(),
+        n,
+        "every invoice has a succeeded PaymentIntent"
+    );
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "invoices charged more than once: {twice:?}"
+    );
+    let db = SqliteDb::open(db_path).unwrap();
+    let invoices = db
+        .invoices(
+            tenant,
+            &paydesk_host::runtime::bindings::InvoiceFilter {
+                customer_id: None,
+                status: None,
+                due_on_or_before: None,
+                recurring_only: true,
+                after_id: None,
+                limit: 1000,
+            },
+        )
+        .unwrap();
+    assert_eq!(invoices.len(), n, "each recurring invoice generated once");
+    assert!(
+        invoices
+            .iter()
+            .all(|i| i.status == paydesk_host::runtime::bindings::InvoiceStatus::Paid)
+    );
+}
+
+/// localstripe behind a recorder that drops the list filter it doesn't know (`customer` on
+/// `GET /v1/payment_intents`, which real Stripe has).
+fn stripe_pair() -> (services::LocalStripe, recorder::StripeRecorder) {
+    let ls = services::LocalStripe::start().expect("localstripe");
+    let rec = recorder::StripeRecorder::start_stripping(&ls.base_url, &[], &["customer"])
+        .expect("recorder");
+    (ls, rec)
+}
+
+#[test]
+fn two_runs_started_together_charge_each_of_200_invoices_once() {
+    let (ls, rec) = stripe_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("paydesk.db");
+    let tenant = seed(&db, &ls.base_url, 200);
+    let a = autopay(&db, &rec.base_url, &[]).spawn().unwrap();
+    let b = autopay(&db, &rec.base_url, &[]).spawn().unwrap();
+    let (a, b) = (finish(a), finish(b));
+    for (name, out) in [("first", &a), ("second", &b)] {
+        assert!(
+            out.status.success(),
+            "{name} run: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_each_paid_once(&db, &tenant, &ls.base_url, 200);
+}
+
+#[test]
+fn a_run_killed_midway_and_run_again_charges_each_invoice_once() {
+    let (ls, rec) = stripe_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("paydesk.db");
+    let tenant = seed(&db, &ls.base_url, 200);
+    let mut child = autopay(&db, &rec.base_url, &[]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rec
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path_and_query == "/v1/payment_intents")
+        .count()
+        < 60
+    {
+        assert!(Instant::now() < deadline, "the run did not get going");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: no cleanup, possibly in the middle of a charge.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Claims of the killed run hold for their lease (2 × the 4 s request limit + 5 s), then are
+    // resolved by asking Stripe.
+    std::thread::sleep(Duration::from_secs(14));
+    let out = autopay(&db, &rec.base_url, &[]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_each_paid_once(&db, &tenant, &ls.base_url, 200);
+}
+
+#[test]
+fn dry_run_lists_every_invoice_with_its_reason_and_changes_nothing() {
+    let (ls, rec) = stripe_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("paydesk.db");
+    let tenant = seed(&db_path, &ls.base_url, 3);
+    {
+        // A manual invoice, due: listed, never charged; and a customer without a method.
+        let db = SqliteDb::open(&db_path).unwrap();
+        let c = db.customer(&tenant, 1).unwrap();
+        db.create_invoice(
+            &tenant,
+            &NewInvoice {
+                number: "MANUAL-1".into(),
+                customer_id: c.id,
+                user_id: None,
+                currency: "usd".into(),
+                issue_date: "2026-11-01".into(),
+                due_date: "2026-11-15".into(),
+                recurring_invoice_id: None,
+                lines: vec![("Consulting".into(), 50_000)],
+            },
+        )
+        .unwrap();
+        // Generate the recurring invoices (a real run on the day before changes nothing else).
+        db.generate_due(&tenant, DATE).unwrap();
+    }
+    let before = std::fs::read(&db_path).unwrap();
+    let out = autopay(&db_path, &rec.base_url, &["--dry-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("dry run: nothing changed"), "{stdout}");
+    for line in ["MANUAL-1", "R1-20261201", "R2-20261201", "R3-20261201"] {
+        assert!(stdout.contains(line), "{line} missing:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("not generated by a recurring invoice"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("charge") && stdout.contains("USD 10.29"),
+        "{stdout}"
+    );
+    let json = autopay(&db_path, &rec.base_url, &["--dry-run", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let plan = report[0]["plan"].as_array().unwrap();
+    assert_eq!(plan.len(), 4);
+    assert!(
+        plan.iter()
+            .all(|d| d["reason"].as_str().is_some_and(|r| !r.is_empty()))
+    );
+    assert_eq!(
+        std::fs::read(&db_path).unwrap(),
+        before,
+        "the database is byte-for-byte unchanged"
+    );
+    assert!(
+        rec.requests().iter().all(|r| r.method == "GET"),
+        "a dry run sends nothing that changes Stripe"
+    );
+    let _: &dyn Database = &SqliteDb::open(&db_path).unwrap();
+}
