@@ -41,6 +41,9 @@ struct Claim {
     failure_code: Option<String>,
 }
 
+/// An attempt as read from storage: what the decision sees, its claim, and the claim's version.
+type StoredAttempt = (Attempt, Claim, u64);
+
 fn claim_key(invoice: i64, attempt: u32) -> String {
     format!("autopay/{invoice}/{attempt:04}")
 }
@@ -55,7 +58,7 @@ fn policy(s: &Settings) -> Policy {
 }
 
 /// The attempts made on an invoice, from their claims.
-fn attempts(invoice: i64) -> Result<Vec<(Attempt, Claim, u64)>> {
+fn attempts(invoice: i64) -> Result<Vec<StoredAttempt>> {
     let entries = storage::list_prefix(&format!("autopay/{invoice}/"), None, 1000)
         .map_err(|e| host_error("storage", e))?;
     Ok(entries
@@ -74,10 +77,7 @@ fn attempts(invoice: i64) -> Result<Vec<(Attempt, Claim, u64)>> {
         .collect())
 }
 
-fn candidate(
-    invoice: &Invoice,
-    customer: &Customer,
-) -> Result<(Candidate, Vec<(Attempt, Claim, u64)>)> {
+fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<StoredAttempt>)> {
     let payments = helpdesk::list_payments(&PaymentFilter::Invoice(invoice.id))
         .map_err(|e| host_error("payments", e))?;
     let in_flight = payments.iter().any(|p| {
