@@ -36,7 +36,7 @@ pub async fn receive(
             Ok(None) | Err(crate::db::DbError::NotFound(_)) => return Err(ApiError::not_found("webhook endpoint")),
             Err(e) => return Err(e.into()),
         };
-        if let Err(e) = webhook_signature::verify(signature.as_deref(), &body, &secret, crate::db::now()) {
+        if let Err(e) = webhook_signature::verify(signature.as_deref(), &body, secret.expose().as_bytes(), crate::db::now()) {
             tracing::warn!(tenant = tenant.as_str(), error = %e, "refused a webhook");
             return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string()));
         }

@@ -124,8 +124,9 @@ pub fn fee_for(
         .and_then(|s| s.checked_mul(step))
         .ok_or(MoneyError::Overflow)?;
     let fee = match cap {
-        // A cap that is not on Stripe's step is rounded down to it.
-        Some(cap) => fee.min(cap.0 - cap.0.rem_euclid(step)),
+        // A cap that is not on Stripe's step is rounded down to it; a negative cap means no fee
+        // (and `i64::MIN` must not overflow on the way).
+        Some(cap) => fee.min(cap.0.max(0) / step * step),
         None => fee,
     };
     Ok(MinorUnits(fee.max(0)))
@@ -319,6 +320,14 @@ mod tests {
             err,
             QuoteError::Overflow | QuoteError::Money { .. }
         ));
+    }
+
+    #[test]
+    fn a_cap_of_i64_min_means_no_fee_not_an_overflow() {
+        // Regression: rounding the cap down to KWD's step subtracted past i64::MIN.
+        let kwd = Currency::parse("kwd").unwrap();
+        let fee = fee_for(MinorUnits(1000), kwd, pct("10"), Some(MinorUnits(i64::MIN)));
+        assert_eq!(fee, Ok(MinorUnits(0)));
     }
 
     #[test]
