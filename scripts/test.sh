@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with the Rust toolchain, Python 3 and
-# Debian packages: installs the test services into a venv (scripts/test-env.sh), then formats-checks,
+# Debian packages: installs the test services into a venv (scripts/test-env.sh) and Chromium,
+# ChromeDriver and pdftotext from Debian (scripts/browser-env.sh), then formats-checks,
 # lints (host and the plugin for wasm32-wasip2) and runs every test. The tests start localstripe and
 # aiosmtpd themselves on free 127.0.0.1 ports and stop them by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/test-env.sh
+scripts/browser-env.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 --profile plugin -- -D warnings

@@ -26,9 +26,8 @@ mod glue {
     use super::{bindings, flows};
     use bindings::exports::paydesk::stripe::{admin, events, payments, templates};
     use bindings::paydesk::stripe::types::{
-        CustomerId, InvoiceId, PaymentMethodType, PluginError, Settings, UserId,
+        CustomerId, InvoiceId, PaymentMethodType, PluginError, Settings,
     };
-    use flows::unsupported;
 
     /// The component's exports.
     struct Plugin;
@@ -126,6 +125,27 @@ mod glue {
             flows::payments::start_payment(request)
         }
 
+        fn confirm_payment(
+            intent_id: String,
+            payment_method_id: String,
+            initiator: payments::Initiator,
+            return_url: Option<String>,
+        ) -> Result<payments::PaymentStarted, PluginError> {
+            flows::payments::confirm_payment(
+                &intent_id,
+                &payment_method_id,
+                &initiator,
+                return_url.as_deref(),
+            )
+        }
+
+        fn authentication_secret(
+            intent_id: String,
+            initiator: payments::Initiator,
+        ) -> Result<String, PluginError> {
+            flows::payments::authentication_secret(&intent_id, &initiator)
+        }
+
         fn refresh_payment(
             intent_id: String,
         ) -> Result<Vec<payments::InvoicePayment>, PluginError> {
@@ -143,24 +163,24 @@ mod glue {
         }
 
         fn start_setup(
-            _customer: CustomerId,
-            _user: UserId,
+            customer: CustomerId,
+            initiator: payments::Initiator,
         ) -> Result<payments::SetupStarted, PluginError> {
-            Err(unsupported("start-setup"))
+            flows::setup::start_setup(customer, &initiator)
         }
 
         fn complete_setup(
-            _customer: CustomerId,
-            _setup_intent_id: String,
+            customer: CustomerId,
+            setup_intent_id: String,
         ) -> Result<String, PluginError> {
-            Err(unsupported("complete-setup"))
+            flows::setup::complete_setup(customer, &setup_intent_id)
         }
 
         fn customer_portal_session(
-            _customer: CustomerId,
-            _return_url: String,
+            customer: CustomerId,
+            return_url: String,
         ) -> Result<String, PluginError> {
-            Err(unsupported("customer-portal-session"))
+            flows::setup::customer_portal_session(customer, &return_url)
         }
     }
 

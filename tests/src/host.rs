@@ -16,6 +16,10 @@ use paydesk_host::web::AppState;
 /// A paydesk app for one test.
 pub struct TestHost {
     pub app: Arc<App>,
+    /// Servers started by `serve`, stopped (and their hold on the app released) on drop.
+    servers: std::sync::Mutex<Vec<tokio::sync::oneshot::Sender<()>>>,
+    /// Stripe.js for the pages (localstripe's fake one in browser tests).
+    pub stripe_js_url: String,
     pub db_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -28,6 +32,12 @@ impl TestHost {
             stripe_base,
             RuntimeConfig {
                 cache_dir: Some(std::env::temp_dir().join("paydesk-test-component-cache")),
+                // Many hosts live at once in the suite: keep each engine's instance pool small, or
+                // their memory mappings add up past the kernel's limit.
+                limits: Limits {
+                    concurrent_instances: 8,
+                    ..Limits::default()
+                },
                 ..RuntimeConfig::default()
             },
         )
@@ -49,6 +59,8 @@ impl TestHost {
         )
         .expect("start the app");
         TestHost {
+            servers: std::sync::Mutex::new(Vec::new()),
+            stripe_js_url: format!("{}/js.stripe.com/v3/", stripe_base.trim_end_matches('/')),
             app: Arc::new(app),
             db_path,
             _dir: dir,
@@ -56,7 +68,8 @@ impl TestHost {
     }
 
     /// The abusive guest with tight limits.
-    pub fn abusive(limits: Limits) -> TestHost {
+    pub fn abusive(mut limits: Limits) -> TestHost {
+        limits.concurrent_instances = limits.concurrent_instances.min(8);
         Self::with_runtime(
             "http://127.0.0.1:9",
             RuntimeConfig {
@@ -78,7 +91,10 @@ impl TestHost {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState {
             app: self.app.clone(),
+            stripe_js_url: self.stripe_js_url.clone(),
         };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        self.servers.lock().unwrap().push(stop);
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -88,11 +104,54 @@ impl TestHost {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 axum::serve(listener, paydesk_host::web::router(state))
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
                     .await
                     .expect("serve");
             });
         });
         ApiClient { base, token: None }
+    }
+
+    /// An agent who signs in with `email` and `password`.
+    pub fn agent_with_password(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+        password: &str,
+        is_admin: bool,
+        can_receive: bool,
+    ) {
+        let agent = self
+            .db()
+            .create_agent(
+                tenant,
+                &NewAgent {
+                    name: email.split('@').next().unwrap_or(email).into(),
+                    email: email.into(),
+                    can_receive_manual_stripe_payments: can_receive,
+                    is_admin,
+                },
+            )
+            .expect("create agent");
+        self.db()
+            .set_password(tenant, &Principal::Agent(agent), password)
+            .expect("password");
+    }
+
+    /// Give the portal user with `email` a password.
+    pub fn user_password(&self, tenant: &TenantId, email: &str, password: &str) {
+        let user = self
+            .db()
+            .users(tenant)
+            .unwrap()
+            .into_iter()
+            .find(|u| u.email == email)
+            .expect("the user");
+        self.db()
+            .set_password(tenant, &Principal::User(user), password)
+            .expect("password");
     }
 
     /// An admin agent of `tenant` and an API token for it.
@@ -147,6 +206,14 @@ impl TestHost {
             .save_settings_and_key(&id, &settings, Some(&Secret::new(secret_key)))
             .expect("save settings");
         id
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        for stop in self.servers.lock().unwrap().drain(..) {
+            let _ = stop.send(());
+        }
     }
 }
 

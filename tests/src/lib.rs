@@ -2,6 +2,7 @@
 //! a recording proxy in front of Stripe, the Stripe OpenAPI request validator, a webhook signer
 //! that signs as Stripe does, and [`host::TestHost`], a paydesk app on a temporary database.
 
+pub mod browser;
 pub mod fake_stripe;
 pub mod host;
 pub mod logs;

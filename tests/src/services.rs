@@ -1063,6 +1063,46 @@ fn strip_comments(item: &str) -> String {
         .collect()
 }
 
+// ---------------------------------------------------------------------------------------------
+// ChromeDriver
+// ---------------------------------------------------------------------------------------------
+
+/// Debian's ChromeDriver on a free loopback port (driving Debian's Chromium), stopped by PID when
+/// dropped. Installed by `scripts/browser-env.sh`.
+pub struct ChromeDriver {
+    pub port: u16,
+    process: ServiceProcess,
+}
+
+impl ChromeDriver {
+    pub fn start() -> Result<ChromeDriver> {
+        let (process, port) = launch(
+            "chromedriver",
+            |_python, _dir, port| {
+                let mut command = Command::new("chromedriver");
+                command
+                    .arg(format!("--port={port}"))
+                    .arg("--allowed-ips=127.0.0.1");
+                command
+            },
+            |port| {
+                ureq::get(&format!("http://127.0.0.1:{port}/status"))
+                    .call()
+                    .is_ok()
+            },
+        )?;
+        Ok(ChromeDriver { port, process })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

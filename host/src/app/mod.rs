@@ -7,6 +7,7 @@
 mod autopay;
 mod customers;
 mod paying;
+mod portal;
 mod settings;
 mod templates;
 

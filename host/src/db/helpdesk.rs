@@ -427,6 +427,77 @@ impl HelpdeskStore for SqliteDb {
             .ok_or_else(|| DbError::NotFound(format!("agent {id}")))
     }
 
+    fn agents(&self, tenant: &TenantId) -> DbResult<Vec<Agent>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, email, can_receive_manual_stripe_payments, is_admin FROM agents WHERE tenant_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![tenant.as_str()], |r| {
+                Ok(Agent {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    email: r.get(2)?,
+                    can_receive_manual_stripe_payments: r.get(3)?,
+                    is_admin: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn users(&self, tenant: &TenantId) -> DbResult<Vec<User>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, customer_id, name, email, invoice_access_level FROM users WHERE tenant_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![tenant.as_str()], |r| {
+                Ok(User {
+                    id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    name: r.get(2)?,
+                    email: r.get(3)?,
+                    invoice_access_level: access_level(&r.get::<_, String>(4)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn set_agent_permissions(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        can_receive: bool,
+        is_admin: bool,
+    ) -> DbResult<()> {
+        let changed = self.conn()?.execute(
+            "UPDATE agents SET can_receive_manual_stripe_payments = ?3, is_admin = ?4 WHERE tenant_id = ?1 AND id = ?2",
+            params![tenant.as_str(), id, can_receive, is_admin],
+        )?;
+        if changed == 0 {
+            return Err(DbError::NotFound(format!("agent {id}")));
+        }
+        Ok(())
+    }
+
+    fn set_invoice_access(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        level: InvoiceAccessLevel,
+    ) -> DbResult<()> {
+        let changed = self.conn()?.execute(
+            "UPDATE users SET invoice_access_level = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            params![tenant.as_str(), id, access_level_name(level)],
+        )?;
+        if changed == 0 {
+            return Err(DbError::NotFound(format!("user {id}")));
+        }
+        Ok(())
+    }
+
     fn create_invoice(&self, tenant: &TenantId, new: &NewInvoice) -> DbResult<Invoice> {
         self.customer(tenant, new.customer_id)?;
         let mut conn = self.conn()?;

@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_2_auth.sql"),
     include_str!("schema_3_observed.sql"),
+    include_str!("schema_4_sessions.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -198,6 +198,25 @@ pub trait HelpdeskStore {
     fn user(&self, tenant: &TenantId, id: i64) -> DbResult<User>;
     fn create_agent(&self, tenant: &TenantId, new: &NewAgent) -> DbResult<Agent>;
     fn agent(&self, tenant: &TenantId, id: i64) -> DbResult<Agent>;
+    /// Every agent, by id.
+    fn agents(&self, tenant: &TenantId) -> DbResult<Vec<Agent>>;
+    /// Every portal user, by id.
+    fn users(&self, tenant: &TenantId) -> DbResult<Vec<User>>;
+    /// Change an agent's permissions.
+    fn set_agent_permissions(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        can_receive: bool,
+        is_admin: bool,
+    ) -> DbResult<()>;
+    /// Change a portal user's invoice access level.
+    fn set_invoice_access(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        level: InvoiceAccessLevel,
+    ) -> DbResult<()>;
     fn create_invoice(&self, tenant: &TenantId, new: &NewInvoice) -> DbResult<Invoice>;
     fn invoice(&self, tenant: &TenantId, id: i64) -> DbResult<Invoice>;
     fn invoices(&self, tenant: &TenantId, filter: &InvoiceFilter) -> DbResult<Vec<Invoice>>;
@@ -297,6 +316,32 @@ pub trait AuthStore {
     ) -> DbResult<Secret>;
     /// The tenant and principal a token belongs to, if it is valid.
     fn authenticate(&self, token: &str) -> DbResult<Option<(TenantId, Principal)>>;
+    /// Set an agent's or portal user's password (at least 10 characters; stored as argon2id).
+    fn set_password(
+        &self,
+        tenant: &TenantId,
+        principal: &Principal,
+        password: &str,
+    ) -> DbResult<()>;
+    /// The agent (`agent`) or portal user with this email and password, if they match.
+    fn sign_in(
+        &self,
+        tenant: &TenantId,
+        agent: bool,
+        email: &str,
+        password: &str,
+    ) -> DbResult<Option<Principal>>;
+    /// A new web session: its token (for the cookie, shown once) and its CSRF token.
+    fn create_session(
+        &self,
+        tenant: &TenantId,
+        principal: &Principal,
+        ttl_seconds: i64,
+    ) -> DbResult<(Secret, String)>;
+    /// The tenant, principal and CSRF token of a live session.
+    fn session(&self, token: &str) -> DbResult<Option<(TenantId, Principal, String)>>;
+    /// Sign out.
+    fn end_session(&self, token: &str) -> DbResult<()>;
 }
 
 /// Everything the host stores.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod openapi;
+pub mod pages;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -22,6 +23,8 @@ use crate::cli::Config;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
+    /// Where pages load Stripe.js from (`PAYDESK_STRIPE_JS_URL`).
+    pub stripe_js_url: String,
 }
 
 /// The router.
@@ -30,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::document))
         .merge(api::routes().layer(axum::extract::DefaultBodyLimit::max(1 << 20)))
+        .merge(pages::routes().layer(axum::extract::DefaultBodyLimit::max(256 << 10)))
         .route(
             "/webhooks/stripe/{tenant}",
             axum::routing::post(webhooks::receive)
@@ -65,6 +69,7 @@ pub fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<()> {
     };
     let app = Arc::new(config.app()?);
     crate::scheduler::spawn(app.clone(), mailer);
+    let stripe_js_url = config.stripe_js_url.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,7 +79,7 @@ pub fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
         tracing::info!(%listen, "paydesk serving");
-        axum::serve(listener, router(AppState { app }))
+        axum::serve(listener, router(AppState { app, stripe_js_url }))
             .with_graceful_shutdown(shutdown())
             .await
             .context("serving")

@@ -10,6 +10,7 @@ pub mod payment_methods;
 pub mod payments;
 pub mod quote;
 pub mod records;
+pub mod setup;
 pub mod templates;
 pub mod webhooks;
 
@@ -29,14 +30,6 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> PluginError {
         field_errors: Vec::new(),
         stripe: None,
     }
-}
-
-/// The error for a contract function this build does not provide yet.
-pub fn unsupported(function: &str) -> PluginError {
-    error(
-        ErrorKind::Unsupported,
-        format!("{function} is part of paydesk:stripe@0.1.0 but not provided by this plugin build"),
-    )
 }
 
 /// A host capability's failure, as a plugin error.

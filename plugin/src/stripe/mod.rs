@@ -7,6 +7,7 @@ pub mod events;
 pub mod form;
 pub mod payment_intents;
 pub mod payment_methods;
+pub mod setup_intents;
 pub mod webhook_endpoints;
 
 use serde::Deserialize;

@@ -102,6 +102,22 @@ pub fn list_for_customer(customer: &str, starting_after: Option<&str>) -> Reques
     )
 }
 
+/// `POST /v1/payment_intents/{id}` putting the payer's new method on the intent.
+pub fn set_payment_method(id: &str, payment_method: &str) -> Request {
+    Request::post(
+        format!("/v1/payment_intents/{id}"),
+        Form::new().field("payment_method", payment_method),
+    )
+}
+
+/// `POST /v1/payment_intents/{id}/confirm` (with the method already on the intent).
+pub fn confirm(id: &str, return_url: Option<&str>) -> Request {
+    Request::post(
+        format!("/v1/payment_intents/{id}/confirm"),
+        Form::new().opt("return_url", return_url),
+    )
+}
+
 /// `POST /v1/payment_intents/{id}/cancel`.
 pub fn cancel(id: &str) -> Request {
     Request::post(format!("/v1/payment_intents/{id}/cancel"), Form::new())

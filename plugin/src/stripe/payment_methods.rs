@@ -106,6 +106,14 @@ pub fn list(
     )
 }
 
+/// `POST /v1/payment_methods/{id}/attach`.
+pub fn attach(id: &str, customer: &str) -> Request {
+    Request::post(
+        format!("/v1/payment_methods/{id}/attach"),
+        Form::new().field("customer", customer),
+    )
+}
+
 /// `GET /v1/payment_methods/{id}`.
 pub fn retrieve(id: &str) -> Request {
     Request::get(format!("/v1/payment_methods/{id}"), Form::new())

@@ -3,6 +3,7 @@
 //! the `paydesk_tests` library.
 
 mod autopay;
+mod browser;
 mod connect;
 mod fees;
 mod harness;

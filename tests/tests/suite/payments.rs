@@ -74,7 +74,9 @@ pub(crate) fn shop(
     let recorder =
         StripeRecorder::start_stripping(&stripe.base_url, &["receipt_email"], &["customer"])
             .expect("recorder");
-    let host = TestHost::new(&recorder.base_url);
+    let mut host = TestHost::new(&recorder.base_url);
+    // Browsers load localstripe's fake Stripe.js straight from localstripe (it answers with CORS).
+    host.stripe_js_url = format!("{}/js.stripe.com/v3/", stripe.base_url);
     let tenant = host.tenant(name, "sk_test_shop", |s| {
         s.stripe_currency = currency.into();
         s.stripe_processing_fee_percentage = "2.9".into();

@@ -105,6 +105,19 @@ mod guest {
         ) -> Result<payments::PaymentStarted, PluginError> {
             refuse()
         }
+        fn confirm_payment(
+            _: String,
+            _: String,
+            _: payments::Initiator,
+            _: Option<String>,
+        ) -> Result<payments::PaymentStarted, PluginError> {
+            refuse()
+        }
+
+        fn authentication_secret(_: String, _: payments::Initiator) -> Result<String, PluginError> {
+            refuse()
+        }
+
         fn refresh_payment(_: String) -> Result<Vec<InvoicePayment>, PluginError> {
             refuse()
         }
@@ -114,7 +127,10 @@ mod guest {
         ) -> Result<Option<String>, PluginError> {
             refuse()
         }
-        fn start_setup(_: i64, _: i64) -> Result<payments::SetupStarted, PluginError> {
+        fn start_setup(
+            _: i64,
+            _: payments::Initiator,
+        ) -> Result<payments::SetupStarted, PluginError> {
             refuse()
         }
         fn complete_setup(_: i64, _: String) -> Result<String, PluginError> {

@@ -1,0 +1,86 @@
+//! The payer's side through the plugin: confirming a payment with a method added in Stripe.js,
+//! "Add payment method" (SetupIntent) and the Stripe customer-portal link.
+
+use super::{App, CallError};
+use crate::runtime::bindings::Initiator;
+use crate::runtime::bindings::exports::paydesk::stripe::payments;
+use crate::tenant::TenantId;
+
+impl App {
+    /// Confirm a started payment with a method the payer just added.
+    pub fn confirm_payment(
+        &self,
+        tenant: &TenantId,
+        intent: &str,
+        payment_method: &str,
+        initiator: Initiator,
+        return_url: Option<&str>,
+    ) -> Result<payments::PaymentStarted, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_payments().call_confirm_payment(
+                s,
+                intent,
+                payment_method,
+                initiator,
+                return_url,
+            )
+        })
+    }
+
+    /// The client secret Stripe.js needs to authenticate a payment waiting for the payer.
+    pub fn authentication_secret(
+        &self,
+        tenant: &TenantId,
+        intent: &str,
+        initiator: Initiator,
+    ) -> Result<String, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_payments()
+                .call_authentication_secret(s, intent, initiator)
+        })
+    }
+
+    /// Start a SetupIntent for the customer (portal "Add payment method", or a new card to pay with).
+    pub fn start_setup(
+        &self,
+        tenant: &TenantId,
+        customer: i64,
+        initiator: Initiator,
+    ) -> Result<payments::SetupStarted, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_payments()
+                .call_start_setup(s, customer, initiator)
+        })
+    }
+
+    /// The SetupIntent succeeded: its method becomes the automatic one; its display name.
+    pub fn complete_setup(
+        &self,
+        tenant: &TenantId,
+        customer: i64,
+        setup_intent: &str,
+    ) -> Result<String, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_payments()
+                .call_complete_setup(s, customer, setup_intent)
+        })
+    }
+
+    /// A Stripe customer-portal session URL.
+    pub fn customer_portal_session(
+        &self,
+        tenant: &TenantId,
+        customer: i64,
+        return_url: &str,
+    ) -> Result<String, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, |p, s| {
+            p.paydesk_stripe_payments()
+                .call_customer_portal_session(s, customer, return_url)
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! The reference app's pages: sign-in, the agent side (invoices, the Stripe setup page, a
+//! customer's Billing › Stripe section, an invoice with "Receive Payment (Manual)", people) and the
+//! portal's "My Invoices". Server-rendered with askama; the only script is `static/paydesk.js`
+//! for Stripe.js. Owns sessions (cookie), CSRF checks and page errors; the work itself is `App`'s.
+
+mod agent;
+mod login;
+mod pdf;
+mod portal;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use crate::app::CallError;
+use crate::db::{DbError, Principal};
+use crate::tenant::TenantId;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "paydesk_session";
+/// How long a session lasts.
+pub const SESSION_SECONDS: i64 = 8 * 3600;
+
+/// The pages' routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/paydesk.js", get(script))
+        .route("/static/paydesk.css", get(style))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/refresh/{intent}", post(portal::refresh))
+        .route("/app", get(agent::dashboard))
+        .route("/app/setup", get(agent::setup).post(agent::save_setup))
+        .route("/app/setup/test-connection", post(agent::test_connection))
+        .route("/app/setup/mappings", post(agent::add_mapping))
+        .route(
+            "/app/setup/mappings/{id}/remove",
+            post(agent::remove_mapping),
+        )
+        .route(
+            "/app/setup/mappings/generate",
+            post(agent::generate_mappings),
+        )
+        .route("/app/setup/autopay", post(agent::autopay))
+        .route("/app/customers/{id}", get(agent::customer))
+        .route(
+            "/app/customers/{id}/automatic-method",
+            post(agent::set_automatic_method),
+        )
+        .route("/app/invoices/{id}", get(agent::invoice))
+        .route("/app/invoices/{id}/pay-saved", post(agent::pay_saved))
+        .route("/app/invoices/{id}/pay-new", post(agent::pay_new))
+        .route("/app/invoices/{id}/pdf", get(pdf::agent_pdf))
+        .route("/app/payments/confirm", post(portal::confirm))
+        .route("/app/people", get(agent::people))
+        .route("/app/people/agents/{id}", post(agent::save_agent))
+        .route("/app/people/users/{id}", post(agent::save_user))
+        .route("/portal", get(portal::invoices))
+        .route("/portal/pay", get(portal::pay_page).post(portal::choose))
+        .route("/portal/pay/confirm", post(portal::pay_saved))
+        .route("/portal/pay/new", post(portal::pay_new))
+        .route("/portal/payments/confirm", post(portal::confirm))
+        .route(
+            "/portal/payments/{intent}/authenticate",
+            post(portal::authenticate),
+        )
+        .route("/portal/payment-method", get(portal::method_page))
+        .route("/portal/payment-method/start", post(portal::start_method))
+        .route(
+            "/portal/payment-method/complete",
+            post(portal::complete_method),
+        )
+        .route("/portal/stripe-portal", post(portal::stripe_portal))
+        .route("/portal/invoices/{id}/pdf", get(pdf::portal_pdf))
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/javascript")],
+        include_str!("../../../static/paydesk.js"),
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css")],
+        include_str!("../../../static/paydesk.css"),
+    )
+}
+
+async fn home(viewer: Option<Viewer>) -> Redirect {
+    match viewer {
+        Some(v) if matches!(v.principal, Principal::Agent(_)) => Redirect::to("/app"),
+        Some(_) => Redirect::to("/portal"),
+        None => Redirect::to("/login"),
+    }
+}
+
+/// A signed-in person.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub tenant: TenantId,
+    pub principal: Principal,
+    pub csrf: String,
+    pub token: String,
+}
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        matches!(&self.principal, Principal::Agent(a) if a.is_admin)
+    }
+
+    /// Check a form's or a header's CSRF token, in constant time.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
+        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "Reload the page and try again.",
+            ))
+        }
+    }
+
+    /// The CSRF token of a JSON request (`X-CSRF-Token`).
+    pub fn check_csrf_header(&self, headers: &HeaderMap) -> Result<(), PageError> {
+        self.check_csrf(
+            headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    }
+}
+
+/// The session token in a request's cookies.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = session_token(&parts.headers) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let app = state.app.clone();
+        let lookup = token.clone();
+        let found = tokio::task::spawn_blocking(move || app.db().session(&lookup))
+            .await
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
+        match found {
+            Some((tenant, principal, csrf)) => Ok(Viewer {
+                tenant,
+                principal,
+                csrf,
+                token,
+            }),
+            None => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Viewer as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// A page that could not be shown.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    heading: String,
+    message: String,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, heading: &str, message: impl Into<String>) -> PageError {
+        PageError {
+            status,
+            heading: heading.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found() -> PageError {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is nothing here for you.",
+        )
+    }
+
+    pub fn forbidden(message: &str) -> PageError {
+        PageError::new(StatusCode::FORBIDDEN, "Not allowed", message)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    flash: &'a str,
+    heading: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            flash: "",
+            heading: &self.heading,
+            message: &self.message,
+        };
+        (
+            self.status,
+            Html(page.render().unwrap_or_else(|_| self.message.clone())),
+        )
+            .into_response()
+    }
+}
+
+impl From<DbError> for PageError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound(_) => PageError::not_found(),
+            other => {
+                tracing::error!(error = %other, "database error on a page");
+                PageError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Try again in a moment.",
+                )
+            }
+        }
+    }
+}
+
+impl From<CallError> for PageError {
+    fn from(e: CallError) -> Self {
+        let api = super::error::ApiError::from(e);
+        PageError::new(api.status, "That did not work", api.body.error.message)
+    }
+}
+
+/// Render a template, or a plain 500.
+pub fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Run blocking work for a page.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&crate::app::App) -> Result<T, PageError> + Send + 'static,
+) -> Result<T, PageError> {
+    let app = state.app.clone();
+    tokio::task::spawn_blocking(move || f(&app))
+        .await
+        .map_err(|_| {
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Try again.",
+            )
+        })?
+}
+
+/// `USD 10.50`.
+pub fn money(amount: i64, currency: &str) -> String {
+    use paydesk_plugin::domain::money::{Currency, Money};
+    Currency::parse(currency)
+        .map(|c| Money::new(amount, c).to_string())
+        .unwrap_or_else(|_| format!("{} {amount}", currency.to_ascii_uppercase()))
+}
+
+/// Form fields as (name, value) pairs, repeated names kept.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The first value of `name`.
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A redirect with a message shown on the next page.
+pub fn redirect_with(path: &str, message: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
+    Redirect::to(&format!("{path}{sep}msg={encoded}")).into_response()
+}
+
+/// `?msg=` of the request, for the flash line.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Flash {
+    #[serde(default)]
+    pub msg: String,
+}

@@ -1,0 +1,522 @@
+//! The portal's "My Invoices" (REQUIREMENTS M12–M14): only for users whose invoice access level
+//! shows invoices; a Pay button on each unpaid invoice and "Pay all outstanding" with the total and
+//! each fee shown first; the saved method or a new card through Stripe.js; "Add payment method" as
+//! `show_auto_payment_on_portal` allows; the Stripe customer-portal link; a banner for payments
+//! waiting for the payer's authentication.
+
+use askama::Template;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::agent::{json_result, start_new_card, status_label};
+use super::{Flash, PageError, Viewer, blocking, field, form_pairs, money, redirect_with, render};
+use crate::db::{Principal, invoice_status_name};
+use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
+use crate::runtime::bindings::{
+    Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoiceStatus, PaymentFilter,
+    PaymentMethodType, PaymentStatus, User,
+};
+use crate::settings::PortalAccess;
+use crate::web::AppState;
+
+fn user(viewer: &Viewer) -> Result<&User, PageError> {
+    match &viewer.principal {
+        Principal::User(u) if u.invoice_access_level != InvoiceAccessLevel::None => Ok(u),
+        Principal::User(_) => Err(PageError::forbidden(
+            "Your account has no access to invoices. Ask your administrator.",
+        )),
+        Principal::Agent(_) => Err(PageError::forbidden("This is the customer portal.")),
+    }
+}
+
+fn visible(u: &User, i: &Invoice) -> bool {
+    u.customer_id == i.customer_id
+        && match u.invoice_access_level {
+            InvoiceAccessLevel::None => false,
+            InvoiceAccessLevel::AddressedToUser => i.user_id == Some(u.id),
+            InvoiceAccessLevel::Customer => true,
+        }
+}
+
+pub struct PortalRow {
+    pub id: i64,
+    pub number: String,
+    pub issue_date: String,
+    pub due_date: String,
+    pub amount_due: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub payable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct PortalPage {
+    flash: String,
+    csrf: String,
+    user_name: String,
+    customer: String,
+    automatic: String,
+    can_add_method: bool,
+    portal_link: bool,
+    invoices: Vec<PortalRow>,
+    any_payable: bool,
+    actions: Vec<(String, String)>,
+    publishable_key: String,
+    stripe_js: String,
+}
+
+pub async fn invoices(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(flash): Query<Flash>,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    let stripe_js = state.stripe_js_url.clone();
+    let page = blocking(&state, move |app| {
+        let tenant = app.db().tenant(&viewer.tenant)?;
+        let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
+        let filter = InvoiceFilter {
+            customer_id: Some(u.customer_id),
+            status: None,
+            due_on_or_before: None,
+            recurring_only: false,
+            after_id: None,
+            limit: 1000,
+        };
+        let mine: Vec<Invoice> = app
+            .db()
+            .invoices(&viewer.tenant, &filter)?
+            .into_iter()
+            .filter(|i| visible(&u, i))
+            .collect();
+        let mut actions = Vec::new();
+        let mut rows = Vec::new();
+        for i in mine {
+            let payments = app
+                .db()
+                .payments(&viewer.tenant, &PaymentFilter::Invoice(i.id))?;
+            let in_flight = payments.iter().any(|p| {
+                matches!(
+                    p.status,
+                    PaymentStatus::Processing | PaymentStatus::RequiresAction
+                )
+            });
+            for p in payments
+                .iter()
+                .filter(|p| p.status == PaymentStatus::RequiresAction)
+            {
+                if let Some(intent) = &p.intent_id {
+                    actions.push((intent.clone(), i.number.clone()));
+                }
+            }
+            rows.push(PortalRow {
+                id: i.id,
+                payable: i.status == InvoiceStatus::AwaitingPayment
+                    && i.amount_due > 0
+                    && !in_flight,
+                number: i.number,
+                issue_date: i.issue_date,
+                due_date: i.due_date,
+                amount_due: money(i.amount_due, &i.currency),
+                status: invoice_status_name(i.status),
+                status_label: status_label(invoice_status_name(i.status)),
+            });
+        }
+        let s = &tenant.settings;
+        Ok(PortalPage {
+            flash: flash.msg,
+            csrf: viewer.csrf.clone(),
+            user_name: u.name.clone(),
+            automatic: customer
+                .stripe_payment_method_name
+                .clone()
+                .unwrap_or_else(|| "No automatic payment setup".into()),
+            can_add_method: customer.stripe_customer_id.is_some()
+                && match s.show_auto_payment_on_portal {
+                    PortalAccess::Hide => false,
+                    PortalAccess::OnlyIfSet => customer.stripe_payment_method_id.is_some(),
+                    PortalAccess::Show => true,
+                },
+            portal_link: s.stripe_customer_portal_enabled && customer.stripe_customer_id.is_some(),
+            customer: customer.name,
+            any_payable: rows.iter().any(|r| r.payable),
+            invoices: rows,
+            actions,
+            publishable_key: s.stripe_public_key.clone().unwrap_or_default(),
+            stripe_js,
+        })
+    })
+    .await?;
+    Ok(render(page))
+}
+
+/// The client secret for the banner's "Complete payment" (Stripe.js authentication).
+pub async fn authenticate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(intent): Path<String>,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    viewer.check_csrf_header(&headers)?;
+    json_result(
+        blocking(&state, move |app| {
+            let secret =
+                app.authentication_secret(&viewer.tenant, &intent, Initiator::PortalUser(u.id))?;
+            Ok(json!({"client_secret": secret}))
+        })
+        .await,
+    )
+}
+
+/// Pay one invoice or all outstanding ones: go to the page that shows the total and each fee.
+pub async fn choose(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let choice = field(&pairs, "invoice").unwrap_or("").to_string();
+    let ids: Vec<i64> = if choice == "all" {
+        blocking(&state, move |app| {
+            let filter = InvoiceFilter {
+                customer_id: Some(u.customer_id),
+                status: Some(InvoiceStatus::AwaitingPayment),
+                due_on_or_before: None,
+                recurring_only: false,
+                after_id: None,
+                limit: 1000,
+            };
+            Ok(app
+                .db()
+                .invoices(&viewer.tenant, &filter)?
+                .into_iter()
+                .filter(|i| visible(&u, i) && i.amount_due > 0)
+                .map(|i| i.id)
+                .collect())
+        })
+        .await?
+    } else {
+        choice
+            .parse()
+            .map(|id| vec![id])
+            .map_err(|_| PageError::not_found())?
+    };
+    let csv: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    Ok(Redirect::to(&format!("/portal/pay?ids={}", csv.join(","))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Ids {
+    #[serde(default)]
+    ids: String,
+}
+
+fn parse_ids(ids: &str) -> Vec<i64> {
+    ids.split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "portal_pay.html")]
+struct PayPage {
+    flash: String,
+    csrf: String,
+    lines: Vec<(String, String, String, String)>,
+    total: String,
+    ids: Vec<i64>,
+    ids_csv: String,
+    saved: String,
+    publishable_key: String,
+    stripe_js: String,
+}
+
+pub async fn pay_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Ids>,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    let ids = parse_ids(&q.ids);
+    let stripe_js = state.stripe_js_url.clone();
+    let page = blocking(&state, move |app| {
+        let quote = app.quote_invoices(
+            &viewer.tenant,
+            &ids,
+            PaymentMethodType::Card,
+            Initiator::PortalUser(u.id),
+        )?;
+        let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
+        let settings = app.db().tenant(&viewer.tenant)?.settings;
+        Ok(PayPage {
+            flash: String::new(),
+            csrf: viewer.csrf.clone(),
+            lines: quote
+                .lines
+                .iter()
+                .map(|l| {
+                    (
+                        l.invoice_number.clone(),
+                        money(l.amount_due.amount, &l.amount_due.currency),
+                        money(l.fee.amount, &l.fee.currency),
+                        money(l.total.amount, &l.total.currency),
+                    )
+                })
+                .collect(),
+            total: money(quote.total.amount, &quote.total.currency),
+            ids_csv: ids
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            ids,
+            saved: customer.stripe_payment_method_name.unwrap_or_default(),
+            publishable_key: settings.stripe_public_key.unwrap_or_default(),
+            stripe_js,
+        })
+    })
+    .await;
+    match page {
+        Ok(p) => Ok(render(p)),
+        Err(e) => Ok(redirect_with(
+            "/portal",
+            &format!("Not paid: {}", e.message),
+        )),
+    }
+}
+
+pub async fn pay_saved(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let ids: Vec<i64> = pairs
+        .iter()
+        .filter(|(k, _)| k == "invoice")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    blocking(&state, move |app| {
+        let request = PaymentRequest {
+            invoices: ids,
+            pay_with: PayWith::SavedMethod,
+            initiator: Initiator::PortalUser(u.id),
+            return_url: None,
+        };
+        Ok(match app.start_payment(&viewer.tenant, &request) {
+            Ok(p) => {
+                let word = match p.status {
+                    PaymentStatus::Succeeded => "Thank you: paid.".to_string(),
+                    PaymentStatus::RequiresAction => {
+                        "Your bank asks you to confirm the payment.".to_string()
+                    }
+                    PaymentStatus::Processing => "The payment is processing.".to_string(),
+                    _ => format!(
+                        "The payment did not go through: {}",
+                        p.failure_reason.unwrap_or_default()
+                    ),
+                };
+                redirect_with("/portal", &word)
+            }
+            Err(e) => redirect_with(
+                "/portal",
+                &format!("Not paid: {}", PageError::from(e).message),
+            ),
+        })
+    })
+    .await
+}
+
+pub async fn pay_new(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Query(q): Query<Ids>,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    viewer.check_csrf_header(&headers)?;
+    let ids = parse_ids(&q.ids);
+    json_result(
+        blocking(&state, move |app| {
+            start_new_card(app, &viewer.tenant, ids, Initiator::PortalUser(u.id))
+        })
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmBody {
+    intent_id: String,
+    payment_method: String,
+}
+
+/// Confirm a new-card payment with the card Stripe.js just saved (agents and portal users).
+pub async fn confirm(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Json(body): Json<ConfirmBody>,
+) -> Result<Response, PageError> {
+    viewer.check_csrf_header(&headers)?;
+    let initiator = match &viewer.principal {
+        Principal::Agent(a) => Initiator::Agent(a.id),
+        Principal::User(_) => Initiator::PortalUser(user(&viewer)?.id),
+    };
+    json_result(
+        blocking(&state, move |app| {
+            let p = app.confirm_payment(
+                &viewer.tenant,
+                &body.intent_id,
+                &body.payment_method,
+                initiator,
+                None,
+            )?;
+            Ok(json!({
+                "status": crate::db::payment_status_name(p.status),
+                "client_secret": p.client_secret,
+                "failure_reason": p.failure_reason,
+            }))
+        })
+        .await,
+    )
+}
+
+/// Read an intent back after Stripe.js (authentication); anyone signed in who may see its invoices.
+pub async fn refresh(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(intent): Path<String>,
+) -> Result<Response, PageError> {
+    viewer.check_csrf_header(&headers)?;
+    json_result(
+        blocking(&state, move |app| {
+            let records = app
+                .db()
+                .payments(&viewer.tenant, &PaymentFilter::Intent(intent.clone()))?;
+            for r in &records {
+                let i = app.db().invoice(&viewer.tenant, r.invoice_id)?;
+                if let Principal::User(u) = &viewer.principal
+                    && !visible(u, &i)
+                {
+                    return Err(PageError::not_found());
+                }
+            }
+            let updated = app.refresh_payment(&viewer.tenant, &intent)?;
+            Ok(json!({"status": updated.first().map(|p| crate::db::payment_status_name(p.status))}))
+        })
+        .await,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "portal_method.html")]
+struct MethodPage {
+    flash: String,
+    csrf: String,
+    publishable_key: String,
+    stripe_js: String,
+}
+
+pub async fn method_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
+    user(&viewer)?;
+    let stripe_js = state.stripe_js_url.clone();
+    let csrf = viewer.csrf.clone();
+    let key = blocking(&state, move |app| {
+        Ok(app
+            .db()
+            .tenant(&viewer.tenant)?
+            .settings
+            .stripe_public_key
+            .unwrap_or_default())
+    })
+    .await?;
+    Ok(render(MethodPage {
+        flash: String::new(),
+        csrf,
+        publishable_key: key,
+        stripe_js,
+    }))
+}
+
+pub async fn start_method(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    viewer.check_csrf_header(&headers)?;
+    json_result(
+        blocking(&state, move |app| {
+            let s = app.start_setup(&viewer.tenant, u.customer_id, Initiator::PortalUser(u.id))?;
+            Ok(json!({"setup_intent_id": s.setup_intent_id, "client_secret": s.client_secret}))
+        })
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CompleteBody {
+    setup_intent_id: String,
+}
+
+pub async fn complete_method(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Json(body): Json<CompleteBody>,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    viewer.check_csrf_header(&headers)?;
+    json_result(
+        blocking(&state, move |app| {
+            let name = app.complete_setup(&viewer.tenant, u.customer_id, &body.setup_intent_id)?;
+            Ok(json!({"automatic_payment_method": name}))
+        })
+        .await,
+    )
+}
+
+pub async fn stripe_portal(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let u = user(&viewer)?.clone();
+    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    let back = state
+        .app
+        .public_url
+        .clone()
+        .map(|b| format!("{}/portal", b.trim_end_matches('/')));
+    blocking(&state, move |app| {
+        let back = back.unwrap_or_else(|| "https://example.invalid/portal".into());
+        Ok(
+            match app.customer_portal_session(&viewer.tenant, u.customer_id, &back) {
+                Ok(url) => Redirect::to(&url).into_response(),
+                Err(e) => redirect_with(
+                    "/portal",
+                    &format!(
+                        "The Stripe portal is not available: {}",
+                        PageError::from(e).message
+                    ),
+                ),
+            },
+        )
+    })
+    .await
+}
