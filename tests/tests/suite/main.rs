@@ -2,6 +2,7 @@
 //! OpenAPI description and a real SMTP server. One binary; one module per concern; helpers live in
 //! the `paydesk_tests` library.
 
+mod authz;
 mod autopay;
 mod browser;
 mod connect;

@@ -1,0 +1,1 @@
+//! Authorization matrix (being written).
