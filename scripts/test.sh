@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it, on a fresh machine with the Rust toolchain, Python 3 and
 # Debian packages: installs the test services into a venv (scripts/test-env.sh) and Chromium,
 # ChromeDriver and pdftotext from Debian (scripts/browser-env.sh), then formats-checks,
-# lints (host and the plugin for wasm32-wasip2) and runs every test. The tests start localstripe and
-# aiosmtpd themselves on free 127.0.0.1 ports and stop them by PID.
+# lints (host and the plugin for wasm32-wasip2), runs every test, and gives each fuzz target a short
+# bounded run (scripts/fuzz.sh). The tests start localstripe, aiosmtpd and ChromeDriver themselves on
+# free 127.0.0.1 ports and stop them by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,3 +14,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 --profile plugin -- -D warnings
 cargo test
+scripts/fuzz.sh 15

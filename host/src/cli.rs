@@ -109,6 +109,9 @@ pub struct TenantArgs {
     /// The administrator's email.
     #[arg(long)]
     pub admin_email: String,
+    /// The administrator's password for the web pages (at least 10 characters).
+    #[arg(long, env = "PAYDESK_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 /// Validated settings shared by the subcommands.
@@ -287,6 +290,9 @@ fn create_tenant(config: &Config, args: &TenantArgs) -> anyhow::Result<()> {
             bail!("{flag} `{value}` is not an email address");
         }
     }
+    if args.admin_password.as_ref().is_some_and(|p| p.chars().count() < 10) {
+        bail!("--admin-password needs at least 10 characters");
+    }
     let db = config.open_db()?;
     db.create_tenant(&id, &args.name, &args.mailbox)?;
     let admin = db.create_agent(
@@ -298,6 +304,9 @@ fn create_tenant(config: &Config, args: &TenantArgs) -> anyhow::Result<()> {
             is_admin: true,
         },
     )?;
+    if let Some(password) = &args.admin_password {
+        db.set_password(&id, &Principal::Agent(admin.clone()), password)?;
+    }
     let token = db.create_token(&id, &Principal::Agent(admin), "created by `paydesk tenant`")?;
     println!(
         "tenant {id} created with administrator {}",
