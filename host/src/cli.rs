@@ -290,7 +290,11 @@ fn create_tenant(config: &Config, args: &TenantArgs) -> anyhow::Result<()> {
             bail!("{flag} `{value}` is not an email address");
         }
     }
-    if args.admin_password.as_ref().is_some_and(|p| p.chars().count() < 10) {
+    if args
+        .admin_password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() < 10)
+    {
         bail!("--admin-password needs at least 10 characters");
     }
     let db = config.open_db()?;

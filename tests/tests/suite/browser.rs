@@ -448,3 +448,101 @@ fn the_portal_fits_a_phone_screen() {
         Ok(())
     });
 }
+
+#[test]
+fn a_payment_waiting_for_authentication_is_completed_from_the_portal_banner() {
+    let shop = shop("browser3ds", "usd", |s| {
+        s.enableautostripepayment = true;
+        s.halointegrator_stripe = true;
+    });
+    people(&shop);
+    // The automatic method is a card whose bank asks for authentication (3-D Secure).
+    let cus = shop
+        .admin
+        .get(&shop.path(&format!("/customers/{}", shop.customer_id)))
+        .body["stripe_customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pm = stripe_request(
+        &shop.stripe,
+        "POST",
+        "/v1/payment_methods",
+        &[
+            ("type", "card"),
+            ("card[number]", "4000002760003184"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ],
+    );
+    let pm_id = pm["id"].as_str().unwrap();
+    stripe_request(
+        &shop.stripe,
+        "POST",
+        &format!("/v1/payment_methods/{pm_id}/attach"),
+        &[("customer", &cus)],
+    );
+    let set = shop.admin.put(
+        &shop.path(&format!(
+            "/customers/{}/automatic-payment-method",
+            shop.customer_id
+        )),
+        json!({"payment_method_id": pm_id}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let recurring = shop.admin.post(
+        &shop.path("/recurring-invoices"),
+        json!({"customer_id": shop.customer_id, "currency": "usd", "description": "Monthly support", "amount": 6_000, "next_date": "2026-12-01"}),
+    );
+    assert_eq!(recurring.status, 201, "{}", recurring.text);
+    let report = shop
+        .host
+        .app
+        .run_autopay(&shop.tenant, Some("2026-12-01"), false, &mut |_, _| {})
+        .unwrap();
+    assert!(
+        report
+            .results
+            .iter()
+            .any(|r| r.message.contains("authenticate")),
+        "{:?}",
+        report.results
+    );
+    run(async {
+        let b = Browser::start(&shop.admin.base, 1200).await?;
+        b.sign_in(shop.tenant.as_str(), PAYER, PASSWORD, false)
+            .await?;
+        b.wait_for_text("needs you to confirm the payment", Duration::from_secs(10))
+            .await?;
+        b.screenshot("portal-authentication-banner").await?;
+        b.client
+            .find(Locator::Css(".complete-action"))
+            .await?
+            .click()
+            .await?;
+        // localstripe's fake Stripe.js asks in a dialog of its own.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let buttons = b
+                .client
+                .find_all(Locator::XPath("//button[text()='Complete authentication']"))
+                .await?;
+            if let Some(button) = buttons.first() {
+                button.click().await?;
+                break;
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no authentication dialog"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let page = b.wait_for_text("Paid", Duration::from_secs(20)).await?;
+        assert!(!page.contains("needs you to confirm"), "{page}");
+        Ok(())
+    });
+    let invoice = shop.admin.get(&shop.path("/invoices")).body[0].clone();
+    assert_eq!(invoice["status"], "paid", "{invoice}");
+    assert_eq!(invoice["payments"][0]["status"], "succeeded");
+}

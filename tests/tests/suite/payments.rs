@@ -815,3 +815,53 @@ fn paid_in_flight_and_no_method_are_refused_with_a_reason() {
         "only the first payment and the pending one reached Stripe"
     );
 }
+
+#[test]
+fn the_customer_portal_and_setup_requests_are_valid_for_stripe() {
+    let shop = shop("portalspec", "usd", |s| {
+        s.stripe_customer_portal_enabled = true;
+        s.show_auto_payment_on_portal = paydesk_host::settings::PortalAccess::Show;
+    });
+    // localstripe has no billing portal: the request is checked against Stripe's description.
+    let outcome = shop.host.app.customer_portal_session(
+        &shop.tenant,
+        shop.customer_id,
+        "https://help.example.com/portal",
+    );
+    assert!(outcome.is_err());
+    let user = shop.host.db().users(&shop.tenant).unwrap().remove(0);
+    let setup = shop
+        .host
+        .app
+        .start_setup(
+            &shop.tenant,
+            shop.customer_id,
+            paydesk_host::runtime::bindings::Initiator::PortalUser(user.id),
+        )
+        .expect("a SetupIntent");
+    assert!(setup.client_secret.starts_with(&setup.setup_intent_id));
+    let sent: Vec<_> = shop
+        .recorder
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path_and_query.starts_with("/v1/billing_portal")
+                || r.path_and_query.starts_with("/v1/setup_intents")
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_valid_for_stripe(&sent);
+    // With the portal link off, no session is asked for.
+    shop.admin.patch(
+        &shop.path("/settings"),
+        json!({"stripe_customer_portal_enabled": false}),
+    );
+    shop.recorder.clear();
+    assert!(
+        shop.host
+            .app
+            .customer_portal_session(&shop.tenant, shop.customer_id, "https://x.example")
+            .is_err()
+    );
+    assert!(shop.recorder.requests().is_empty());
+}
