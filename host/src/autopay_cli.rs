@@ -20,14 +20,10 @@ pub struct AutopayArgs {
 }
 
 fn money(m: &Option<crate::runtime::bindings::Money>) -> String {
-    use paydesk_plugin::domain::money::{Currency, Money};
-    match m {
-        Some(m) => match Currency::parse(&m.currency) {
-            Ok(c) => Money::new(m.amount, c).to_string(),
-            Err(_) => format!("{} {}", m.currency, m.amount),
-        },
-        None => "-".into(),
-    }
+    m.as_ref().map_or_else(
+        || "-".into(),
+        |m| crate::access::money(m.amount, &m.currency),
+    )
 }
 
 fn print_table(r: &RunReport, dry_run: bool) {

@@ -232,9 +232,5 @@ pub fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
 
 /// `USD 123.45` — display only; the plugin computed the amounts.
 fn show(m: &crate::runtime::bindings::Money) -> String {
-    use paydesk_plugin::domain::money::{Currency, Money};
-    match Currency::parse(&m.currency) {
-        Ok(c) => Money::new(m.amount, c).to_string(),
-        Err(_) => format!("{} {}", m.currency.to_ascii_uppercase(), m.amount),
-    }
+    crate::access::money(m.amount, &m.currency)
 }

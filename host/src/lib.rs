@@ -3,6 +3,7 @@
 //! embedded database, and the reference billing app (CLI, web, scheduler). A helpdesk that embeds
 //! paydesk uses [`app::App`] (or implements the same WIT imports itself).
 
+pub mod access;
 pub mod app;
 pub mod autopay_cli;
 pub mod capabilities;

@@ -14,9 +14,7 @@ use crate::db::{
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
 };
-use crate::runtime::bindings::{
-    Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoicePayment, PaymentFilter,
-};
+use crate::runtime::bindings::{Initiator, Invoice, InvoiceFilter, InvoicePayment, PaymentFilter};
 use crate::settings::method_type;
 use crate::web::AppState;
 use crate::web::auth::Caller;
@@ -153,17 +151,7 @@ fn invoice_view(
 
 /// May this caller see the invoice (REQUIREMENTS M13)?
 fn visible(principal: &Principal, invoice: &Invoice) -> bool {
-    match principal {
-        Principal::Agent(_) => true,
-        Principal::User(u) => {
-            u.customer_id == invoice.customer_id
-                && match u.invoice_access_level {
-                    InvoiceAccessLevel::None => false,
-                    InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(u.id),
-                    InvoiceAccessLevel::Customer => true,
-                }
-        }
-    }
+    crate::access::sees(principal, invoice)
 }
 
 fn initiator(principal: &Principal) -> Initiator {
@@ -535,12 +523,7 @@ fn escape(s: &str) -> String {
     paydesk_plugin::domain::emails::escape_html(s)
 }
 
-fn money(amount: i64, currency: &str) -> String {
-    use paydesk_plugin::domain::money::{Currency, Money};
-    Currency::parse(currency)
-        .map(|c| Money::new(amount, c).to_string())
-        .unwrap_or_else(|_| format!("{} {amount}", currency.to_ascii_uppercase()))
-}
+use crate::access::money;
 
 /// The invoice as a document (HTML), with the plugin's variables such as `$-PAYMENTMETHOD` filled in.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/invoices/{id}/document", tag = "invoices",

@@ -300,13 +300,7 @@ pub async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// `USD 10.50`.
-pub fn money(amount: i64, currency: &str) -> String {
-    use paydesk_plugin::domain::money::{Currency, Money};
-    Currency::parse(currency)
-        .map(|c| Money::new(amount, c).to_string())
-        .unwrap_or_else(|_| format!("{} {amount}", currency.to_ascii_uppercase()))
-}
+pub use crate::access::money;
 
 /// Form fields as (name, value) pairs, repeated names kept.
 pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {

@@ -10,7 +10,7 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 use super::{PageError, Viewer, blocking, money};
 use crate::db::Principal;
-use crate::runtime::bindings::{Invoice, InvoiceAccessLevel};
+use crate::runtime::bindings::Invoice;
 use crate::web::AppState;
 
 /// The invoice template; one line of text per entry.
@@ -150,12 +150,7 @@ pub async fn portal_pdf(
     };
     let (number, bytes) = blocking(&state, move |app| {
         let invoice = app.db().invoice(&viewer.tenant, id)?;
-        let visible = u.customer_id == invoice.customer_id
-            && match u.invoice_access_level {
-                InvoiceAccessLevel::None => false,
-                InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(u.id),
-                InvoiceAccessLevel::Customer => true,
-            };
+        let visible = crate::access::user_sees(&u, &invoice);
         if !visible {
             return Err(PageError::not_found());
         }

@@ -35,12 +35,7 @@ fn user(viewer: &Viewer) -> Result<&User, PageError> {
 }
 
 fn visible(u: &User, i: &Invoice) -> bool {
-    u.customer_id == i.customer_id
-        && match u.invoice_access_level {
-            InvoiceAccessLevel::None => false,
-            InvoiceAccessLevel::AddressedToUser => i.user_id == Some(u.id),
-            InvoiceAccessLevel::Customer => true,
-        }
+    crate::access::user_sees(u, i)
 }
 
 pub struct PortalRow {

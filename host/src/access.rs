@@ -1,0 +1,33 @@
+//! Who may see what in the reference helpdesk: a portal user sees the invoices their "Invoice
+//! Access Level" shows (REQUIREMENTS M13) — none, those addressed to them, or all of their
+//! customer's. One rule for the API, the pages and the PDFs; the plugin applies the same rule to
+//! payments itself.
+
+use crate::db::Principal;
+use crate::runtime::bindings::{Invoice, InvoiceAccessLevel, User};
+
+/// May portal user `u` see `invoice`?
+pub fn user_sees(u: &User, invoice: &Invoice) -> bool {
+    u.customer_id == invoice.customer_id
+        && match u.invoice_access_level {
+            InvoiceAccessLevel::None => false,
+            InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(u.id),
+            InvoiceAccessLevel::Customer => true,
+        }
+}
+
+/// May this caller see `invoice`? Agents see every invoice of their tenant.
+pub fn sees(principal: &Principal, invoice: &Invoice) -> bool {
+    match principal {
+        Principal::Agent(_) => true,
+        Principal::User(u) => user_sees(u, invoice),
+    }
+}
+
+/// `USD 10.50`, `JPY 1050`, `KWD 1.050`: an amount in minor units, for people.
+pub fn money(amount: i64, currency: &str) -> String {
+    use paydesk_plugin::domain::money::{Currency, Money};
+    Currency::parse(currency)
+        .map(|c| Money::new(amount, c).to_string())
+        .unwrap_or_else(|_| format!("{} {amount}", currency.to_ascii_uppercase()))
+}
