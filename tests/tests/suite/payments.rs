@@ -194,11 +194,18 @@ impl Shop {
     }
 
     /// Deliver the outbox to the SMTP server now.
+    /// Deliver the outbox now, as `serve`'s mailer does: a message whose delivery fails (a busy
+    /// machine) stays queued and is tried again, here within a bounded few seconds.
     pub(crate) fn deliver_mail(&self) {
-        Mailer::new(&format!("smtp://127.0.0.1:{}", self.smtp.port))
-            .unwrap()
-            .deliver(self.host.db(), 100)
-            .unwrap();
+        let mailer = Mailer::new(&format!("smtp://127.0.0.1:{}", self.smtp.port)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            mailer.deliver(self.host.db(), 100).unwrap();
+            if self.host.db().queued_emails(1).unwrap().is_empty() || Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn post_event(&self, body: &str, signature: Option<String>) -> (u16, String) {
