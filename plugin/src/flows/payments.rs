@@ -85,7 +85,10 @@ fn check_access(initiator: &Initiator, invoice: &Invoice) -> Result<()> {
 }
 
 /// Load and check the invoices.
-pub fn payable(invoice_ids: &[i64], initiator: &Initiator) -> Result<Payable> {
+///
+/// `paying` says the caller is about to pay: only then is an earlier new-details intent that never
+/// got a payment method cancelled in Stripe. Pricing (`paying == false`) changes nothing.
+pub fn payable(invoice_ids: &[i64], initiator: &Initiator, paying: bool) -> Result<Payable> {
     let mut ids = invoice_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -131,7 +134,7 @@ pub fn payable(invoice_ids: &[i64], initiator: &Initiator) -> Result<Payable> {
             }
             InvoiceStatus::AwaitingPayment => {}
         }
-        check_not_in_flight(invoice)?;
+        check_not_in_flight(invoice, paying)?;
     }
     let customer = helpdesk::get_customer(customer_id).map_err(|e| host_error("customer", e))?;
     Ok(Payable { invoices, customer })
@@ -139,7 +142,7 @@ pub fn payable(invoice_ids: &[i64], initiator: &Initiator) -> Result<Payable> {
 
 /// Refuse when a payment of `invoice` may still complete without the payer. An abandoned
 /// new-details intent (waiting for a payment method) is cancelled in Stripe first.
-fn check_not_in_flight(invoice: &Invoice) -> Result<()> {
+fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
     let payments = helpdesk::list_payments(&PaymentFilter::Invoice(invoice.id))
         .map_err(|e| host_error("payments", e))?;
     for p in payments {
@@ -159,8 +162,8 @@ fn check_not_in_flight(invoice: &Invoice) -> Result<()> {
                 ),
             ));
         }
-        if let (PaymentStatus::RequiresPaymentMethod, Some(intent)) =
-            (p.status, p.intent_id.as_deref())
+        if let (true, PaymentStatus::RequiresPaymentMethod, Some(intent)) =
+            (paying, p.status, p.intent_id.as_deref())
         {
             abandon(intent)?;
         }
@@ -228,7 +231,7 @@ pub fn quote_invoices(
     initiator: &Initiator,
 ) -> Result<Quotation> {
     let settings = helpdesk::get_settings();
-    let payable = payable(ids, initiator)?;
+    let payable = payable(ids, initiator, false)?;
     let q = quote_for(
         &payable.invoices,
         method_type_from_wit(method),
@@ -299,7 +302,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
             "the Stripe integration is not enabled",
         ));
     }
-    let payable = payable(&request.invoices, &request.initiator)?;
+    let payable = payable(&request.invoices, &request.initiator, true)?;
     let customer = &payable.customer;
     let stripe_customer = customer.stripe_customer_id.clone().ok_or_else(|| {
         error(

@@ -38,8 +38,11 @@ const BYSTANDER: &str = "bea@bystander.test";
 const NO_ACCESS: &str = "nico@no-access.test";
 /// Where every tenant route of the API lives.
 const API: &str = "/api/v1/tenants/{tenant}";
-/// The secret key `shop()` connects with.
+/// The secret key `shop()` connects with; the victim's admin replaces it with [`VICTIM_KEY`].
 const SHOP_KEY: &str = "sk_test_shop";
+/// The victim's secret key: long enough that its masked form (`sk_test_…7391`) is its own — the
+/// other tenant's short key masks to `sk_test_…`, and the OpenAPI document shows `sk_test_…4242`.
+const VICTIM_KEY: &str = "sk_test_authzVictimKey7391";
 
 /// Who calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -530,6 +533,12 @@ fn world(name: &str) -> World {
     );
     invoice_of(&other_admin, &other_tenant, other_customer, "OTH-0001");
 
+    let rekeyed = shop.admin.patch(
+        &shop.path("/settings"),
+        json!({"stripe_secret_key": VICTIM_KEY}),
+    );
+    assert_eq!(rekeyed.status, 200, "{}", rekeyed.text);
+
     // The canaries, read as the victim's admin.
     let read = |rest: &str| {
         let answer = shop.admin.get(&shop.path(rest));
@@ -555,7 +564,7 @@ fn world(name: &str) -> World {
     assert_eq!(invoices.as_array().unwrap().len(), 2, "{invoices}");
     assert!(canaries[1].1.starts_with("cus_"), "{c}");
     assert!(
-        canaries[3].1.starts_with("sk_test_") && canaries[3].1 != SHOP_KEY,
+        canaries[3].1.starts_with("sk_test_") && canaries[3].1.ends_with("7391"),
         "{settings}"
     );
     assert!(
@@ -591,8 +600,12 @@ impl World {
     }
 
     /// The raw secrets: never in any answer, to anyone.
-    fn secrets(&self) -> [String; 2] {
-        [SHOP_KEY.to_string(), format!("whsec_{}_secret", self.name)]
+    fn secrets(&self) -> [String; 3] {
+        [
+            SHOP_KEY.to_string(),
+            VICTIM_KEY.to_string(),
+            format!("whsec_{}_secret", self.name),
+        ]
     }
 
     fn api_client(&self, caller: Caller) -> ApiClient {
@@ -698,7 +711,13 @@ impl World {
             Expect::Refused(codes) => codes.contains(&status) || to_login,
             Expect::Bounced(message) => status == 303 && flash(location).starts_with(message),
             Expect::Own => status < 500,
-            Expect::Allowed => (200..300).contains(&status),
+            // A Stripe refusal means the call passed every permission check and reached Stripe:
+            // shop()'s recorder strips `customer` from list queries, so localstripe refuses the
+            // payment-methods list that the agent routes make.
+            Expect::Allowed => {
+                (200..300).contains(&status)
+                    || (status == 502 && text.contains(r#""kind":"stripe_rejected""#))
+            }
             Expect::Skip => true,
         };
         let answer = format!("{location} {text}");
@@ -738,7 +757,7 @@ impl World {
     /// Stripe writes made with the victim's key since the recorder was cleared, and any
     /// PaymentIntent created at all.
     fn stripe_writes(&self, caller: Caller) -> Vec<String> {
-        let victims_key = format!("Bearer {SHOP_KEY}");
+        let victims_key = format!("Bearer {VICTIM_KEY}");
         self.shop
             .recorder
             .requests()
@@ -1004,6 +1023,10 @@ fn every_api_route_refuses_every_caller_who_may_not_see_or_touch_the_victims_dat
         }
     }
 
+    // Nothing the victim's admin can read changed (compared before its own calls below: viewing
+    // an invoice as an agent who may take payments quotes it, which cancels an abandoned intent).
+    compare(&before, &w.snapshot(&operations), &mut failures);
+
     // Positive control: the victim's admin reads every GET route, and sees every canary there.
     let mut shown = String::new();
     for (method, template) in operations.iter().filter(|(m, _)| m == "GET") {
@@ -1024,7 +1047,6 @@ fn every_api_route_refuses_every_caller_who_may_not_see_or_touch_the_victims_dat
             "the canary {what} `{value}` is not what the victim's admin reads: the matrix would not see it leak"
         );
     }
-    compare(&before, &w.snapshot(&operations), &mut failures);
     assert!(
         failures.is_empty(),
         "{} problem(s) in the API authorization matrix ({cells} cells: {} operations × {} callers, and the public routes):\n{}",
@@ -1191,6 +1213,10 @@ fn every_page_refuses_every_caller_who_may_not_see_or_touch_the_victims_data() {
         failures.extend(w.stripe_writes(*caller));
     }
 
+    // Nothing the victim's admin can read changed (compared before the victim's own page views
+    // below: its admin's invoice page quotes the invoice, which cancels an abandoned intent).
+    compare(&before, &w.snapshot(&operations), &mut failures);
+
     // Positive control: the victim's admin and portal user get their pages, with the canaries.
     let admin = sign_in(&w, w.tenant(), ADA, true);
     let payer_email = w
@@ -1227,7 +1253,6 @@ fn every_page_refuses_every_caller_who_may_not_see_or_touch_the_victims_data() {
             "the canary {what} `{value}` is not on the victim's own pages: the matrix would not see it leak"
         );
     }
-    compare(&before, &w.snapshot(&operations), &mut failures);
     assert!(
         failures.is_empty(),
         "{} problem(s) in the page authorization matrix ({cells} cells: {} page cases × {} callers, and the victim's own pages):\n{}",
