@@ -65,12 +65,27 @@ struct Shared {
     strip: Vec<String>,
     /// Query parameters left out of what is forwarded (e.g. a list filter localstripe doesn't know).
     strip_query: Vec<String>,
-    /// Requests (method, path prefix, how many more) whose answer is dropped after the upstream
-    /// processed them: the client sees the connection close with no response.
-    drops: Mutex<Vec<(String, String, usize)>>,
+    /// Faults to inject: (method, path prefix, fault, how many more requests).
+    faults: Mutex<Vec<(String, String, Fault, usize)>>,
     agent: ureq::Agent,
     recorded: Mutex<Vec<RecordedRequest>>,
     stopping: AtomicBool,
+}
+
+/// A fault the recorder can inject between the client and the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward, then close the connection without answering (the answer is lost).
+    DropResponse,
+    /// Close the connection before forwarding (the request never arrived).
+    ResetBeforeForward,
+    /// Answer this status without forwarding (429 with `Retry-After`, 500, …).
+    Status {
+        status: u16,
+        retry_after: Option<u32>,
+    },
+    /// Wait, then forward.
+    Delay(Duration),
 }
 
 /// A parsed incoming request.
@@ -121,7 +136,7 @@ impl StripeRecorder {
             upstream,
             strip: strip.iter().map(|s| s.to_string()).collect(),
             strip_query: strip_query.iter().map(|s| s.to_string()).collect(),
-            drops: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
             agent,
             recorded: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
@@ -144,11 +159,16 @@ impl StripeRecorder {
     /// Drop the answer of the next `count` requests of `method` whose path starts with `prefix`,
     /// after forwarding them: the request is processed upstream, the client gets no response.
     pub fn drop_responses(&self, method: &str, prefix: &str, count: usize) {
+        self.inject(method, prefix, Fault::DropResponse, count);
+    }
+
+    /// Apply `fault` to the next `count` requests of `method` whose path starts with `prefix`.
+    pub fn inject(&self, method: &str, prefix: &str, fault: Fault, count: usize) {
         self.shared
-            .drops
+            .faults
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((method.to_string(), prefix.to_string(), count));
+            .push((method.to_string(), prefix.to_string(), fault, count));
     }
 
     /// Every request recorded so far (since the last `clear`), oldest first.
@@ -300,21 +320,47 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
             return;
         }
     };
-    let outgoing = shared.exchange(&request);
-    let dropped = {
-        let mut drops = shared.drops.lock().unwrap_or_else(PoisonError::into_inner);
-        match drops.iter_mut().find(|(m, prefix, left)| {
-            *left > 0
-                && request.method.eq_ignore_ascii_case(m)
-                && request.target.starts_with(prefix.as_str())
-        }) {
-            Some(drop) => {
-                drop.2 -= 1;
-                true
-            }
-            None => false,
-        }
+    let fault = {
+        let mut faults = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        faults
+            .iter_mut()
+            .find(|(m, prefix, _, left)| {
+                *left > 0
+                    && request.method.eq_ignore_ascii_case(m)
+                    && request.target.starts_with(prefix.as_str())
+            })
+            .map(|entry| {
+                entry.3 -= 1;
+                entry.2.clone()
+            })
     };
+    let outgoing = match &fault {
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => Outgoing {
+            status: *status,
+            content_type: Some("application/json".into()),
+            body: format!(
+                r#"{{"error":{{"type":"api_error","message":"injected {status}{}"}}}}"#,
+                retry_after
+                    .map(|s| format!(", retry after {s} s"))
+                    .unwrap_or_default()
+            )
+            .into_bytes(),
+        },
+        Some(Fault::ResetBeforeForward) => Outgoing {
+            status: 0,
+            content_type: None,
+            body: Vec::new(),
+        },
+        Some(Fault::Delay(d)) => {
+            thread::sleep(*d);
+            shared.exchange(&request)
+        }
+        _ => shared.exchange(&request),
+    };
+    let dropped = matches!(fault, Some(Fault::DropResponse | Fault::ResetBeforeForward));
     shared.recorded().push(RecordedRequest {
         method: request.method.clone(),
         path_and_query: request.target.clone(),
@@ -324,8 +370,17 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
         response_body: String::from_utf8_lossy(&outgoing.body).into_owned(),
     });
     if dropped {
-        // Stripe processed it; the answer is lost on the way back.
+        // Reset: the connection closes with no answer (after the upstream processed the request,
+        // for DropResponse; before it saw it, for ResetBeforeForward).
         let _ = stream.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    if let Some(Fault::Status {
+        retry_after: Some(secs),
+        ..
+    }) = fault
+    {
+        let _ = write_response_with(&stream, &outgoing, &[("Retry-After", secs.to_string())]);
         return;
     }
     let _ = write_response(
@@ -451,6 +506,23 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
 }
 
 fn write_response(stream: &TcpStream, outgoing: &Outgoing, head_only: bool) -> io::Result<()> {
+    write_response_full(stream, outgoing, head_only, &[])
+}
+
+fn write_response_with(
+    stream: &TcpStream,
+    outgoing: &Outgoing,
+    extra: &[(&str, String)],
+) -> io::Result<()> {
+    write_response_full(stream, outgoing, false, extra)
+}
+
+fn write_response_full(
+    stream: &TcpStream,
+    outgoing: &Outgoing,
+    head_only: bool,
+    extra: &[(&str, String)],
+) -> io::Result<()> {
     let reason = http::StatusCode::from_u16(outgoing.status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -458,6 +530,9 @@ fn write_response(stream: &TcpStream, outgoing: &Outgoing, head_only: bool) -> i
     let mut head = format!("HTTP/1.1 {} {reason}\r\n", outgoing.status);
     if let Some(content_type) = &outgoing.content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",

@@ -9,10 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::intents::{Created, create_once, find_intent};
 use super::payments::now;
 use super::quote::fee_policy;
 use super::records::{Observation, apply_intent, apply_to_group, status_name};
-use super::{Result, error, host_error, log, method_type_to_wit, stripe_call, stripe_send};
+use super::{Result, error, host_error, log, method_type_to_wit, stripe_call};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
@@ -25,9 +26,8 @@ use crate::bindings::paydesk::stripe::storage;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, Settings, TakePaymentOn};
 use crate::domain::autopay::{self, Attempt, Candidate, Decision, Policy};
 use crate::domain::fees;
-use crate::stripe::payment_intents::{self, NewIntent, PaymentIntent};
+use crate::stripe::payment_intents::{self, NewIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
-use crate::stripe::{self, List, StripeFailure};
 
 /// An attempt's claim, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,25 +339,6 @@ fn resume(
     }
 }
 
-/// The intent of an attempt's group, if Stripe has one (listing is strongly consistent).
-fn find_intent(stripe_customer: &str, group: &str) -> Result<Option<PaymentIntent>> {
-    let mut after: Option<String> = None;
-    for _ in 0..20 {
-        let page: List<PaymentIntent> = stripe_call(&payment_intents::list_for_customer(
-            stripe_customer,
-            after.as_deref(),
-        ))?;
-        if let Some(pi) = page.data.iter().find(|pi| pi.group() == Some(group)) {
-            return Ok(Some(pi.clone()));
-        }
-        after = page.data.last().map(|p| p.id.clone());
-        if !page.has_more || after.is_none() {
-            break;
-        }
-    }
-    Ok(None)
-}
-
 /// Create the attempt's records (once) and its intent, apply what Stripe says, settle the claim.
 fn attempt_charge(
     invoice: &Invoice,
@@ -438,14 +419,14 @@ fn attempt_charge(
         return_url: None,
         attempt,
     });
-    let records = match send(&request, &stripe_customer, &claim.group) {
-        Sent::Intent(pi) => apply_intent(&pi, Observation::read(now()))?,
-        Sent::Declined {
+    let records = match create_once(&request, &stripe_customer, &claim.group) {
+        Created::Intent(pi) => apply_intent(&pi, Observation::read(now()))?,
+        Created::Declined {
             intent: Some(pi),
             message,
             code,
         } => apply_intent(&pi, Observation::failed(now(), message, code))?,
-        Sent::Declined {
+        Created::Declined {
             intent: None,
             message,
             code,
@@ -455,7 +436,7 @@ fn attempt_charge(
             PaymentStatus::Failed,
             Observation::failed(now(), message, code),
         )?,
-        Sent::Unknown(message) => {
+        Created::Unknown(message) => {
             // The claim keeps its lease; the next run resolves it with Stripe.
             audit(invoice, "unknown", &message, None);
             return Ok(result(
@@ -464,7 +445,7 @@ fn attempt_charge(
                 format!("outcome unknown, to be resolved with Stripe: {message}"),
             ));
         }
-        Sent::Refused(e) => apply_to_group(
+        Created::Refused(e) => apply_to_group(
             &claim.group,
             None,
             PaymentStatus::Failed,
@@ -510,82 +491,6 @@ fn settle(
     };
     audit(invoice, status_name(status), &message, None);
     Ok(result(invoice, Some(status), message))
-}
-
-enum Sent {
-    Intent(PaymentIntent),
-    Declined {
-        intent: Option<PaymentIntent>,
-        message: String,
-        code: Option<String>,
-    },
-    Unknown(String),
-    Refused(crate::bindings::paydesk::stripe::types::PluginError),
-}
-
-/// Send the create; an answer lost on the way back is found by asking Stripe for the group's
-/// intent, and only if Stripe has none is the request sent again (same idempotency key).
-fn send(request: &stripe::Request, stripe_customer: &str, group: &str) -> Sent {
-    for _ in 0..3 {
-        let response = match stripe_send(request) {
-            Ok(r) if r.status == 429 || r.status >= 500 => continue,
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind,
-                    ErrorKind::OutcomeUnknown | ErrorKind::StripeUnavailable
-                ) =>
-            {
-                match find_intent(stripe_customer, group) {
-                    Ok(Some(pi)) => return Sent::Intent(pi),
-                    Ok(None) => continue,
-                    Err(_) => return Sent::Unknown(e.message),
-                }
-            }
-            Err(e) => return Sent::Refused(e),
-        };
-        return match stripe::parse::<PaymentIntent>(&response) {
-            Ok(pi) => Sent::Intent(pi),
-            Err(StripeFailure::Api {
-                status,
-                error: body,
-                ..
-            }) => {
-                let intent = serde_json::from_str::<serde_json::Value>(&response.body)
-                    .ok()
-                    .and_then(|v| {
-                        serde_json::from_value::<PaymentIntent>(
-                            v["error"]["payment_intent"].clone(),
-                        )
-                        .ok()
-                    });
-                if status == 402
-                    || body.error_type.as_deref() == Some("card_error")
-                    || intent.is_some()
-                {
-                    Sent::Declined {
-                        intent,
-                        message: body
-                            .message
-                            .clone()
-                            .unwrap_or_else(|| "the payment was declined".into()),
-                        code: body.decline_code.clone().or_else(|| body.code.clone()),
-                    }
-                } else {
-                    Sent::Refused(super::stripe_failure(StripeFailure::Api {
-                        status,
-                        error: body,
-                        request_id: response.request_id,
-                    }))
-                }
-            }
-            Err(other) => Sent::Refused(super::stripe_failure(other)),
-        };
-    }
-    match find_intent(stripe_customer, group) {
-        Ok(Some(pi)) => Sent::Intent(pi),
-        _ => Sent::Unknown("Stripe did not answer after three tries".into()),
-    }
 }
 
 /// An invoice was generated (or created): with "on invoice creation", charge it now.

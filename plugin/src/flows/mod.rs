@@ -6,6 +6,7 @@ pub mod admin;
 pub mod autopay;
 pub mod customers;
 pub mod emails;
+pub mod intents;
 pub mod payment_methods;
 pub mod payments;
 pub mod quote;

@@ -4,6 +4,7 @@
 //! whose answer is lost is found again by its group), and a per-invoice claim in storage stops two
 //! payments of one invoice from starting at once.
 
+use super::intents::{Created, create_once};
 use super::quote::{fee_policy, quotation};
 use super::records::{Observation, apply_to_group};
 use super::{
@@ -18,9 +19,7 @@ use crate::bindings::paydesk::stripe::helpdesk::{
     PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::storage;
-use crate::bindings::paydesk::stripe::types::{
-    ErrorKind, Money, PaymentMethodType, PluginError, Settings,
-};
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
 use crate::domain::fees::{self, FeePolicy};
 use crate::domain::types::PaymentMethodType as Domain;
 use crate::stripe::payment_intents::{self, NewIntent, PaymentIntent};
@@ -466,25 +465,18 @@ fn create_and_confirm(
         return_url: request.return_url.as_deref(),
         attempt: 0,
     });
-    let intent = match send_create(&create) {
-        Ok(pi) => pi,
-        Err(CreateFailure::Declined {
+    let intent = match create_once(&create, stripe_customer, group) {
+        Created::Intent(pi) => pi,
+        Created::Declined {
             intent,
             message,
             code,
-        }) => {
+        } => {
             // Stripe refused the payment method (or wants the payer to authenticate).
+            let observation = Observation::failed(now(), message.clone(), code);
             let payments = match &intent {
-                Some(pi) => super::records::apply_intent(
-                    pi,
-                    Observation::failed(now(), message.clone(), code),
-                )?,
-                None => apply_to_group(
-                    group,
-                    None,
-                    PaymentStatus::Failed,
-                    Observation::failed(now(), message.clone(), code),
-                )?,
+                Some(pi) => super::records::apply_intent(pi, observation)?,
+                None => apply_to_group(group, None, PaymentStatus::Failed, observation)?,
             };
             let status = payments
                 .first()
@@ -502,16 +494,24 @@ fn create_and_confirm(
                 failure_reason: Some(message),
             });
         }
-        Err(CreateFailure::Other(e)) => {
-            if e.kind != ErrorKind::OutcomeUnknown {
-                // Nothing was made in Stripe: the attempt is over.
-                apply_to_group(
-                    group,
-                    None,
-                    PaymentStatus::Canceled,
-                    Observation::failed(now(), e.message.clone(), None),
-                )?;
-            }
+        Created::Unknown(message) => {
+            // The records stay without an intent: they block another payment of these invoices
+            // until reconciliation finds (or rules out) the intent in Stripe.
+            return Err(error(
+                ErrorKind::OutcomeUnknown,
+                format!(
+                    "Stripe did not answer; the payment may have been made and will be confirmed with Stripe: {message}"
+                ),
+            ));
+        }
+        Created::Refused(e) => {
+            // Nothing was made in Stripe: the attempt is over.
+            apply_to_group(
+                group,
+                None,
+                PaymentStatus::Canceled,
+                Observation::failed(now(), e.message.clone(), None),
+            )?;
             return Err(e);
         }
     };
@@ -544,63 +544,6 @@ fn receipt_address(customer: &Customer, initiator: &Initiator) -> Option<String>
         return Some(user.email);
     }
     customer.accounts_email.clone()
-}
-
-enum CreateFailure {
-    /// The payment method was declined (or needs authentication off-session); Stripe's intent if it said.
-    Declined {
-        intent: Option<Box<PaymentIntent>>,
-        message: String,
-        code: Option<String>,
-    },
-    Other(PluginError),
-}
-
-/// Create the intent; a lost answer is asked again with the same idempotency key, so Stripe
-/// answers the first request's result instead of making a second intent.
-fn send_create(request: &stripe::Request) -> std::result::Result<PaymentIntent, CreateFailure> {
-    let mut tries = 0;
-    let response = loop {
-        tries += 1;
-        match stripe_send(request) {
-            Ok(r) if (r.status == 429 || r.status >= 500) && tries < 3 => continue,
-            Ok(r) => break r,
-            Err(e) if e.kind == ErrorKind::OutcomeUnknown && tries < 3 => continue,
-            Err(e) => return Err(CreateFailure::Other(e)),
-        }
-    };
-    match stripe::parse::<PaymentIntent>(&response) {
-        Ok(pi) => Ok(pi),
-        Err(failure) => {
-            let intent = serde_json::from_str::<serde_json::Value>(&response.body)
-                .ok()
-                .and_then(|v| {
-                    serde_json::from_value::<PaymentIntent>(v["error"]["payment_intent"].clone())
-                        .ok()
-                })
-                .map(Box::new);
-            match &failure {
-                StripeFailure::Api {
-                    status,
-                    error: body,
-                    ..
-                } if *status == 402
-                    || body.error_type.as_deref() == Some("card_error")
-                    || intent.is_some() =>
-                {
-                    Err(CreateFailure::Declined {
-                        intent,
-                        message: body
-                            .message
-                            .clone()
-                            .unwrap_or_else(|| "the payment was declined".into()),
-                        code: body.decline_code.clone().or_else(|| body.code.clone()),
-                    })
-                }
-                _ => Err(CreateFailure::Other(stripe_failure(failure))),
-            }
-        }
-    }
 }
 
 /// Re-read an intent (after Stripe.js confirmed it in the browser) and update its records.

@@ -16,7 +16,7 @@ use crate::bindings::paydesk::stripe::types::ErrorKind;
 use crate::domain::payment_state;
 use crate::stripe::events::Event;
 use crate::stripe::payment_intents::{self, PaymentIntent};
-use crate::stripe::{self, List, webhook_endpoints};
+use crate::stripe::{self, webhook_endpoints};
 
 /// Create the tenant's endpoint at `url`, or update the one created before.
 pub fn ensure_endpoint(url: &str) -> Result<WebhookEndpoint> {
@@ -170,15 +170,27 @@ pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
     Ok(report)
 }
 
-/// A payment whose intent creation got no answer: find the intent by its group's metadata; if
-/// Stripe has none a day later (idempotency keys last 24 hours), the attempt never happened.
+/// A payment whose intent creation got no answer: find the intent among the customer's intents by
+/// the group's metadata; if Stripe has none a day later (idempotency keys last 24 hours), the
+/// attempt never happened.
 fn resolve_unknown(
     group: &str,
     created_at: i64,
     now_at: i64,
 ) -> Result<Vec<helpdesk::InvoicePayment>> {
-    let found: List<PaymentIntent> = stripe_call(&payment_intents::search_by_group(group))?;
-    match found.data.into_iter().next() {
+    let records = helpdesk::list_payments(&PaymentFilter::Group(group.to_string()))
+        .map_err(|e| host_error("payments", e))?;
+    let Some(first) = records.first() else {
+        return Ok(records);
+    };
+    let invoice = helpdesk::get_invoice(first.invoice_id).map_err(|e| host_error("invoice", e))?;
+    let customer =
+        helpdesk::get_customer(invoice.customer_id).map_err(|e| host_error("customer", e))?;
+    let found = match customer.stripe_customer_id.as_deref() {
+        Some(stripe_customer) => super::intents::find_intent(stripe_customer, group)?,
+        None => None,
+    };
+    match found {
         Some(pi) => apply_intent(&pi, Observation::read(now())),
         None if now_at - created_at > 24 * 3600 => super::records::apply_to_group(
             group,
@@ -186,7 +198,6 @@ fn resolve_unknown(
             PaymentStatus::Canceled,
             Observation::failed(now(), "Stripe never made this payment".into(), None),
         ),
-        None => helpdesk::list_payments(&PaymentFilter::Group(group.to_string()))
-            .map_err(|e| host_error("payments", e)),
+        None => Ok(records),
     }
 }

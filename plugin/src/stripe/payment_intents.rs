@@ -123,15 +123,6 @@ pub fn cancel(id: &str) -> Request {
     Request::post(format!("/v1/payment_intents/{id}/cancel"), Form::new())
 }
 
-/// `GET /v1/payment_intents/search?query=metadata['paydesk_group']:'…'` — find an intent whose
-/// creation answer was lost.
-pub fn search_by_group(group_id: &str) -> Request {
-    Request::get(
-        "/v1/payment_intents/search",
-        Form::new().field("query", format!("metadata['paydesk_group']:'{group_id}'")),
-    )
-}
-
 /// Stripe's `last_payment_error`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct PaymentError {

@@ -6,6 +6,7 @@ mod authz;
 mod autopay;
 mod browser;
 mod connect;
+mod faults;
 mod fees;
 mod harness;
 mod isolation;
