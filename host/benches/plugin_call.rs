@@ -62,6 +62,25 @@ fn bench(c: &mut Criterion) {
         },
     };
 
+    // Store, WASI context and instance, no export called.
+    c.bench_function("fresh_instance_no_call", |b| {
+        b.iter(|| {
+            runtime
+                .call(&services, ctx.clone(), |_p, _s| Ok(()))
+                .unwrap()
+        })
+    });
+    // The floor: a fresh instance and the cheapest export (no host call, a tiny answer).
+    c.bench_function("fresh_instance_variables_only", |b| {
+        b.iter(|| {
+            runtime
+                .call(&services, ctx.clone(), |p, s| {
+                    p.paydesk_stripe_templates().call_variables(s)
+                })
+                .unwrap()
+        })
+    });
+
     for n in [1usize, 1000] {
         let wit_items = items(n);
         let native_items: Vec<fees::QuoteItem> = wit_items
