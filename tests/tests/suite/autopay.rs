@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::payments::{Shop, fee_lines, shop, stripe_request};
+use crate::payments::{Shop, attach_card, fee_lines, shop, stripe_request};
 use paydesk_tests::webhook::{fixture_event, fixture_intent};
 
 const D0: &str = "2026-12-01";
@@ -26,25 +26,8 @@ fn customer(shop: &Shop, name: &str, card: Option<&str>) -> i64 {
     );
     assert_eq!(mapped.status, 201, "{}", mapped.text);
     if let Some(number) = card {
-        let pm = stripe_request(
-            &shop.stripe,
-            "POST",
-            "/v1/payment_methods",
-            &[
-                ("type", "card"),
-                ("card[number]", number),
-                ("card[exp_month]", "12"),
-                ("card[exp_year]", "2030"),
-                ("card[cvc]", "123"),
-            ],
-        );
-        let pm_id = pm["id"].as_str().unwrap();
-        stripe_request(
-            &shop.stripe,
-            "POST",
-            &format!("/v1/payment_methods/{pm_id}/attach"),
-            &[("customer", cus["id"].as_str().unwrap())],
-        );
+        let pm = attach_card(&shop.stripe, cus["id"].as_str().unwrap(), number);
+        let pm_id = pm.as_str();
         let set = shop.admin.put(
             &shop.path(&format!("/customers/{id}/automatic-payment-method")),
             json!({"payment_method_id": pm_id}),

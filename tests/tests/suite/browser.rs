@@ -9,7 +9,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::payments::{Shop, fee_lines, shop, stripe_request};
+use crate::payments::{Shop, attach_card, fee_lines, shop, stripe_request};
 use paydesk_tests::browser::Browser;
 
 const PASSWORD: &str = "correct horse battery";
@@ -464,25 +464,8 @@ fn a_payment_waiting_for_authentication_is_completed_from_the_portal_banner() {
         .as_str()
         .unwrap()
         .to_string();
-    let pm = stripe_request(
-        &shop.stripe,
-        "POST",
-        "/v1/payment_methods",
-        &[
-            ("type", "card"),
-            ("card[number]", "4000002760003184"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
-            ("card[cvc]", "123"),
-        ],
-    );
-    let pm_id = pm["id"].as_str().unwrap();
-    stripe_request(
-        &shop.stripe,
-        "POST",
-        &format!("/v1/payment_methods/{pm_id}/attach"),
-        &[("customer", &cus)],
-    );
+    let pm = attach_card(&shop.stripe, &cus, "4000002760003184");
+    let pm_id = pm.as_str();
     let set = shop.admin.put(
         &shop.path(&format!(
             "/customers/{}/automatic-payment-method",

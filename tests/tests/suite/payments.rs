@@ -47,6 +47,30 @@ pub(crate) fn stripe_request(
     serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
 }
 
+/// A card with `number` attached to Stripe customer `customer` in localstripe; its id.
+pub(crate) fn attach_card(stripe: &LocalStripe, customer: &str, number: &str) -> String {
+    let pm = stripe_request(
+        stripe,
+        "POST",
+        "/v1/payment_methods",
+        &[
+            ("type", "card"),
+            ("card[number]", number),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ],
+    );
+    let id = pm["id"].as_str().expect("a payment method").to_string();
+    stripe_request(
+        stripe,
+        "POST",
+        &format!("/v1/payment_methods/{id}/attach"),
+        &[("customer", customer)],
+    );
+    id
+}
+
 /// A tenant connected to its own localstripe (through a recorder), with a mapped customer whose
 /// card is its automatic payment method, a portal user, an agent with the payment permission, the
 /// webhook registered, and an SMTP server.
@@ -89,25 +113,9 @@ pub(crate) fn shop(
     let path = |rest: &str| format!("/api/v1/tenants/{tenant}{rest}");
 
     let cus = stripe_request(&stripe, "POST", "/v1/customers", &[("name", "Acme Ltd")]);
-    let card = stripe_request(
-        &stripe,
-        "POST",
-        "/v1/payment_methods",
-        &[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
-            ("card[cvc]", "123"),
-        ],
-    );
-    let (cus_id, card_id) = (cus["id"].as_str().unwrap(), card["id"].as_str().unwrap());
-    stripe_request(
-        &stripe,
-        "POST",
-        &format!("/v1/payment_methods/{card_id}/attach"),
-        &[("customer", cus_id)],
-    );
+    let cus_id = cus["id"].as_str().unwrap();
+    let card = attach_card(&stripe, cus_id, "4242424242424242");
+    let card_id = card.as_str();
     let created = admin.post(
         &path("/customers"),
         json!({"name": "Acme Ltd", "accounts_email": ACCOUNTS, "accounts_cc_email": ACCOUNTS_CC}),
