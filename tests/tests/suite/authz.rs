@@ -398,7 +398,9 @@ fn api_expectation(caller: Caller, method: &str, template: &str) -> Expect {
         (Caller::Anonymous, _) => Expect::Refused(&[401, 404]),
         // Another tenant's existence is not revealed: always "not found".
         (Caller::OtherTenantAdmin, _) => Expect::Refused(&[404]),
-        (Caller::OtherCustomersUser | Caller::NoAccessUser, Access::OwnList) => Expect::Own,
+        (Caller::OtherCustomersUser, Access::OwnList) => Expect::Own,
+        // No invoice access: the invoice list itself is refused, as the portal page is.
+        (Caller::NoAccessUser, Access::OwnList) => Expect::Refused(&[403]),
         (Caller::OtherCustomersUser | Caller::NoAccessUser, _) => Expect::Refused(&[403, 404]),
         (Caller::AgentWithoutPermission, Access::Admin | Access::Payer) => Expect::Refused(&[403]),
         (Caller::AgentWithoutPermission, _) if method == "GET" => Expect::Allowed,

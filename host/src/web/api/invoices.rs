@@ -269,6 +269,13 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<InvoiceQuery>,
 ) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+    if let Principal::User(u) = &caller.principal
+        && u.invoice_access_level == crate::runtime::bindings::InvoiceAccessLevel::None
+    {
+        return Err(ApiError::forbidden(
+            "this account has no access to invoices",
+        ));
+    }
     let (tenant, principal) = (caller.tenant.clone(), caller.principal.clone());
     blocking(&state, move |app| {
         let customer_id = match &principal {
