@@ -117,6 +117,7 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
 
 /// Re-read from Stripe the payments stuck in flight longer than the configured time.
 pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
+    forget_old_events(now_at)?;
     let settings = helpdesk::get_settings();
     let before = now_at - i64::from(settings.reconcile_after_minutes) * 60;
     let stuck = helpdesk::list_payments(&PaymentFilter::Stale((
@@ -168,6 +169,34 @@ pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
         }
     }
     Ok(report)
+}
+
+/// How long an applied event's id is remembered. Stripe retries a delivery for up to three days;
+/// after that the id can only come back by hand, and the records' forward-only rule still holds.
+const EVENT_MEMORY_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Forget the ids of events applied more than `EVENT_MEMORY_SECONDS` ago (their value is the
+/// event's `created`), so the tenant's storage does not grow without end.
+fn forget_old_events(now_at: i64) -> Result<()> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = storage::list_prefix("event/", after.as_deref(), 500)
+            .map_err(|e| host_error("storage", e))?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.key.clone());
+        for entry in &page {
+            let created: i64 = std::str::from_utf8(&entry.value)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(now_at);
+            if now_at - created > EVENT_MEMORY_SECONDS {
+                storage::delete(&entry.key, Some(entry.version))
+                    .map_err(|e| host_error("storage", e))?;
+            }
+        }
+    }
 }
 
 /// A payment whose intent creation got no answer: find the intent among the customer's intents by

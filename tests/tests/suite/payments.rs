@@ -880,3 +880,35 @@ fn the_customer_portal_and_setup_requests_are_valid_for_stripe() {
     );
     assert!(shop.recorder.requests().is_empty());
 }
+
+#[test]
+fn applied_event_ids_are_remembered_for_thirty_days_then_forgotten() {
+    let shop = shop("eventmemory", "usd", |_| {});
+    let (_, intent, group, total) = pending_payment(&shop, 1_500);
+    let now = paydesk_host::db::now();
+    let event = fixture_event(
+        "payment_intent.processing",
+        "evt_memory",
+        &fixture_intent(&intent, "processing", total, "usd", &group),
+        now,
+    );
+    assert!(shop.send_event(&event).1.contains("applied"));
+    assert!(shop.send_event(&event).1.contains("duplicate"));
+    let remembered = || {
+        shop.host
+            .db()
+            .kv_list(&shop.tenant, "event/", None, 100)
+            .unwrap()
+            .len()
+    };
+    shop.host
+        .app
+        .reconcile(&shop.tenant, now + 24 * 3600)
+        .unwrap();
+    assert_eq!(remembered(), 1, "a day later the id is still remembered");
+    shop.host
+        .app
+        .reconcile(&shop.tenant, now + 31 * 24 * 3600)
+        .unwrap();
+    assert_eq!(remembered(), 0, "a month later it is forgotten");
+}
