@@ -6,20 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::{IdPath, blocking};
 use crate::db::{NewUser, Principal, access_level_name};
 use crate::runtime::bindings::{EmailTemplate, InvoiceAccessLevel};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
-
-/// A route's `{tenant}` and `{id}`.
-#[derive(Debug, Deserialize)]
-pub struct IdPath {
-    #[allow(dead_code)]
-    tenant: String,
-    id: i64,
-}
 
 /// Where Stripe should send events; defaults to this server's public URL.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -7,21 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::{IdPath, blocking};
 use crate::db::NewCustomer;
 use crate::runtime::bindings::Customer;
 use crate::runtime::bindings::exports::paydesk::stripe::admin::{self, SkipReason};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody};
-
-/// A route's `{tenant}` and `{id}`.
-#[derive(Debug, Deserialize)]
-pub struct IdPath {
-    #[allow(dead_code)]
-    tenant: String,
-    id: i64,
-}
 
 /// A customer with its Stripe fields.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

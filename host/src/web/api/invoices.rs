@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::{IdPath, blocking};
 use crate::db::{
     NewInvoice, Principal, invoice_status_name, method_type_name, payment_status_name,
 };
@@ -19,14 +19,6 @@ use crate::settings::method_type;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
-
-/// A route's `{tenant}` and `{id}`.
-#[derive(Debug, Deserialize)]
-pub struct IdPath {
-    #[allow(dead_code)]
-    tenant: String,
-    id: i64,
-}
 
 /// A route's `{tenant}` and `{intent}`.
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,14 @@ use super::AppState;
 use super::error::ApiError;
 use crate::app::App;
 
+/// A route's `{tenant}` (checked by the `Caller` extractor) and `{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct IdPath {
+    #[allow(dead_code)]
+    tenant: String,
+    pub id: i64,
+}
+
 /// Run blocking work (database, plugin calls) on the blocking pool.
 pub async fn blocking<T: Send + 'static>(
     state: &AppState,
