@@ -41,6 +41,10 @@ pub struct Common {
     /// Directory for the precompiled plugin (default: `.paydesk-cache` beside the database).
     #[arg(long, global = true, env = "PAYDESK_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Plugin calls the daily run makes at a time, all tenants together (1 to 128).
+    #[arg(long, global = true, env = "PAYDESK_AUTOPAY_WORKERS", default_value_t = crate::app::DEFAULT_AUTOPAY_WORKERS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=128))]
+    pub autopay_workers: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +124,7 @@ pub struct Config {
     pub stripe_api_base: String,
     pub stripe_js_url: String,
     pub cache_dir: PathBuf,
+    pub autopay_workers: usize,
 }
 
 impl Config {
@@ -143,6 +148,7 @@ impl Config {
             stripe_api_base: c.stripe_api_base.trim_end_matches('/').to_string(),
             stripe_js_url: c.stripe_js_url.clone(),
             cache_dir,
+            autopay_workers: usize::from(c.autopay_workers),
         })
     }
 
@@ -170,13 +176,15 @@ impl Config {
                     .filter(|u| !u.is_empty()),
                 runtime: self.runtime_config(),
                 http: http_config()?,
+                autopay_workers: self.autopay_workers,
             },
         )
     }
 }
 
 /// Outgoing Stripe request limits, from `PAYDESK_STRIPE_TIMEOUT_SECONDS` (whole request, default
-/// 60) and `PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS` (default 10).
+/// 60), `PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS` (default 10) and
+/// `PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND` (all tenants together; default no limit of ours).
 fn http_config() -> anyhow::Result<HttpConfig> {
     let mut config = HttpConfig::default();
     for (name, slot) in [
@@ -197,6 +205,19 @@ fn http_config() -> anyhow::Result<HttpConfig> {
                 })?;
             *slot = std::time::Duration::from_secs(secs);
         }
+    }
+    if let Ok(v) = std::env::var("PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND") {
+        let limit: u32 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .with_context(|| {
+                format!(
+                    "PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND must be a number from 1 to 10000, got `{v}`"
+                )
+            })?;
+        config.max_requests_per_second = std::num::NonZeroU32::new(limit);
     }
     Ok(config)
 }

@@ -1,10 +1,14 @@
 //! The `http` import: requests to the tenant's Stripe API base and nowhere else. The host builds the
 //! URL from the base and a checked `/v1/…` path (no other host, no redirects), adds the secret key
 //! and `Stripe-Version`, applies connect / overall timeouts and a response-size cap, keeps Stripe's
-//! `Request-Id`, and takes webhook signing secrets out of answers before the guest sees them.
+//! `Request-Id`, takes webhook signing secrets out of answers before the guest sees them, and keeps
+//! to the configured requests-per-second limit ([`super::pacing`]).
 //! The secret key is read here only, where the header is built.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
+
+use super::pacing::Pacer;
 
 use crate::runtime::CallState;
 use crate::runtime::bindings::paydesk::stripe::http::{Host, Method, Request, Response, SendError};
@@ -20,6 +24,9 @@ pub struct HttpConfig {
     /// Whole request, answer included.
     pub timeout: Duration,
     pub max_response_bytes: u64,
+    /// Most requests per second this process sends to Stripe, all tenants together; `None`: no
+    /// limit of ours (Stripe's 429 answers are still honoured).
+    pub max_requests_per_second: Option<NonZeroU32>,
 }
 
 impl Default for HttpConfig {
@@ -28,6 +35,7 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
             max_response_bytes: 4 << 20,
+            max_requests_per_second: None,
         }
     }
 }
@@ -36,6 +44,7 @@ impl Default for HttpConfig {
 pub struct StripeHttp {
     agent: ureq::Agent,
     config: HttpConfig,
+    pacer: Option<Pacer>,
 }
 
 impl StripeHttp {
@@ -48,7 +57,12 @@ impl StripeHttp {
             .user_agent(concat!("paydesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        StripeHttp { agent, config }
+        let pacer = config.max_requests_per_second.map(Pacer::new);
+        StripeHttp {
+            agent,
+            config,
+            pacer,
+        }
     }
 }
 
@@ -121,6 +135,9 @@ impl CallState {
             url.push_str(&encode(&req.query));
         }
         let auth = format!("Bearer {}", key.expose());
+        if let Some(pacer) = &http.pacer {
+            pacer.wait_turn();
+        }
         let result = match req.method {
             Method::Get | Method::Delete => {
                 let builder = if req.method == Method::Get {

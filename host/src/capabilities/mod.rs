@@ -8,6 +8,7 @@ pub mod email;
 pub mod helpdesk;
 pub mod http;
 pub mod log;
+pub mod pacing;
 pub mod storage;
 
 use std::sync::Arc;

@@ -1,0 +1,90 @@
+//! A limit on how many requests per second this process sends to Stripe, all tenants together
+//! (`PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND`). Requests are spaced: each is let go at least
+//! `1 s / limit` after the one before, measured when it is let go, so no window of one second ever
+//! holds more than `limit` of them, and waiting callers never burst after a quiet spell. Callers
+//! wait on their own thread; nothing is queued or dropped.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Spaces requests to at most `per_second` per second.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    /// The earliest instant the next request may go.
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    pub fn new(per_second: NonZeroU32) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs(1) / per_second.get(),
+            next: Mutex::new(None),
+        }
+    }
+
+    /// The spacing between two requests.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Block until this request may go, and take its turn; returns when the turn was taken.
+    pub fn wait_turn(&self) -> Instant {
+        loop {
+            let wait = {
+                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                match *next {
+                    Some(at) if at > now => at - now,
+                    _ => {
+                        *next = Some(now + self.interval);
+                        return now;
+                    }
+                }
+            };
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Many threads asking at once: every two turns are at least the interval apart, so any
+    /// one-second window holds at most the limit.
+    #[test]
+    fn turns_are_spaced_by_the_interval_across_threads() {
+        let pacer = Arc::new(Pacer::new(NonZeroU32::new(200).unwrap()));
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (pacer, times) = (pacer.clone(), times.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..10 {
+                        let turn = pacer.wait_turn();
+                        times.lock().unwrap().push(turn);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut times = times.lock().unwrap().clone();
+        times.sort();
+        assert_eq!(times.len(), 80);
+        for pair in times.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= pacer.interval(),
+                "two requests {:?} apart; the limit allows one per {:?}",
+                pair[1] - pair[0],
+                pacer.interval()
+            );
+        }
+        // 80 turns at 200/s take at least 79 intervals.
+        assert!(times[79] - times[0] >= pacer.interval() * 79);
+    }
+}
