@@ -118,18 +118,19 @@ pub fn run(app: &App, args: &AutopayArgs) -> anyhow::Result<()> {
             .collect(),
     };
     let show_progress = !args.json && std::io::stderr().is_terminal();
+    let progress = |done: usize, total: usize| {
+        if show_progress && (done % 100 == 0 || done == total) {
+            eprint!("\rcharging {done}/{total} ");
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
     let mut reports = Vec::new();
     let mut failed = false;
-    for tenant in &tenants {
-        let mut progress = |done: usize, total: usize| {
-            if show_progress {
-                eprint!("\r{tenant}: charging {done}/{total} ");
-                if done == total {
-                    eprintln!();
-                }
-            }
-        };
-        match app.run_autopay(tenant, args.date.as_deref(), args.dry_run, &mut progress) {
+    let outcomes = app.run_autopay_many(&tenants, args.date.as_deref(), args.dry_run, &progress);
+    for (tenant, outcome) in tenants.iter().zip(outcomes) {
+        match outcome {
             Ok(r) => {
                 failed |= !r.errors.is_empty();
                 if !args.json {

@@ -95,22 +95,28 @@ pub fn daily_runs_due(app: &App) {
             return;
         }
     };
-    for tenant in tenants
+    let due: Vec<_> = tenants
         .into_iter()
         .filter(|t| t.settings.enabled && t.settings.halointegrator_stripe)
-    {
-        let tz: chrono_tz::Tz = tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC);
-        let now = Utc::now().with_timezone(&tz);
-        let ran_today = tenant
-            .autopay_last_run
-            .and_then(|t| Utc.timestamp_opt(t, 0).single())
-            .is_some_and(|t| t.with_timezone(&tz).date_naive() == now.date_naive());
-        if ran_today || now.hour() < DAILY_RUN_HOUR {
-            continue;
-        }
-        match app.run_autopay(&tenant.id, None, false, &mut |_, _| {}) {
+        .filter(|tenant| {
+            let tz: chrono_tz::Tz = tenant.settings.time_zone.parse().unwrap_or(chrono_tz::UTC);
+            let now = Utc::now().with_timezone(&tz);
+            let ran_today = tenant
+                .autopay_last_run
+                .and_then(|t| Utc.timestamp_opt(t, 0).single())
+                .is_some_and(|t| t.with_timezone(&tz).date_naive() == now.date_naive());
+            !ran_today && now.hour() >= DAILY_RUN_HOUR
+        })
+        .map(|t| t.id)
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    let outcomes = app.run_autopay_many(&due, None, false, &|_, _| {});
+    for (tenant, outcome) in due.iter().zip(outcomes) {
+        match outcome {
             Ok(r) => tracing::info!(
-                tenant = tenant.id.as_str(),
+                tenant = tenant.as_str(),
                 date = r.date,
                 planned = r.plan.len(),
                 charged = r.results.len(),
@@ -118,10 +124,10 @@ pub fn daily_runs_due(app: &App) {
                 "daily run"
             ),
             Err(e) => {
-                tracing::error!(tenant = tenant.id.as_str(), error = %e, "daily run failed");
-                let _ =
-                    app.db()
-                        .record_autopay_run(&tenant.id, crate::db::now(), Some(&e.to_string()));
+                tracing::error!(tenant = tenant.as_str(), error = %e, "daily run failed");
+                let _ = app
+                    .db()
+                    .record_autopay_run(tenant, crate::db::now(), Some(&e.to_string()));
             }
         }
     }

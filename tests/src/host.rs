@@ -55,6 +55,7 @@ impl TestHost {
                 public_url: None,
                 runtime,
                 http: HttpConfig::default(),
+                autopay_workers: paydesk_host::app::DEFAULT_AUTOPAY_WORKERS,
             },
         )
         .expect("start the app");

@@ -3,6 +3,9 @@
 //! plan, charge what it says (one sandboxed call per invoice), reconcile stuck payments, retry
 //! customer syncs that failed, and record the run's time and last error. A dry run only plans.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use chrono::Utc;
 
 use super::{App, CallError};
@@ -56,13 +59,99 @@ impl App {
     }
 
     /// Run the daily integrator for `tenant` on `date` (default: its local today). `progress` is
-    /// told about each invoice charged.
+    /// told about each invoice charged. The charges run on the app's autopay workers.
     pub fn run_autopay(
         &self,
         tenant: &TenantId,
         date: Option<&str>,
         dry_run: bool,
-        progress: &mut dyn FnMut(usize, usize),
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<RunReport, CallError> {
+        let progress = Mutex::new(progress);
+        let report_progress = |done, total| {
+            let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            (*p)(done, total)
+        };
+        self.run_autopay_many(
+            std::slice::from_ref(tenant),
+            date,
+            dry_run,
+            &report_progress,
+        )
+        .pop()
+        .expect("one report per tenant")
+    }
+
+    /// Run the daily integrator for each of `tenants`, [`App::autopay_workers`] plugin calls at a
+    /// time: first every tenant's generation and plan, then every planned charge of every tenant,
+    /// then each tenant's reconciliation, customer-sync retries and run record. Returns one report
+    /// (or error) per tenant, in order. `progress` hears (charges done, charges planned).
+    pub fn run_autopay_many(
+        &self,
+        tenants: &[TenantId],
+        date: Option<&str>,
+        dry_run: bool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<Result<RunReport, CallError>> {
+        let mut reports = parallel_map(tenants, self.autopay_workers, |tenant| {
+            self.prepare_run(tenant, date, dry_run)
+        });
+        if dry_run {
+            return reports;
+        }
+        // Every invoice of the plan goes to the plugin: it decides again under its claim and keeps
+        // the decision, charge or skip and why, in the audit trail.
+        let charges: Vec<(usize, i64, &str)> = reports
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().ok().map(|r| (i, r)))
+            .flat_map(|(i, r)| {
+                r.plan
+                    .iter()
+                    .map(move |d| (i, d.invoice_id, r.date.as_str()))
+            })
+            .collect();
+        let done = AtomicUsize::new(0);
+        let outcomes = parallel_map(&charges, self.autopay_workers, |(i, invoice, date)| {
+            let outcome = self.autopay_charge(&tenants[*i], *invoice, date);
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, charges.len());
+            outcome
+        });
+        let outcomes: Vec<(usize, i64, Result<AutopayResult, CallError>)> = charges
+            .iter()
+            .zip(outcomes)
+            .map(|(&(i, invoice, _), o)| (i, invoice, o))
+            .collect();
+        for (i, invoice, outcome) in outcomes {
+            if let Ok(report) = &mut reports[i] {
+                match outcome {
+                    Ok(r) => report.results.push(r),
+                    Err(e) => report.errors.push(format!("invoice {invoice}: {e}")),
+                }
+            }
+        }
+        let finished = parallel_map(
+            tenants.iter().zip(reports.iter_mut()),
+            self.autopay_workers,
+            |(tenant, slot)| match slot {
+                Ok(r) => Some(self.finish_run(tenant, std::mem::take(r))),
+                Err(_) => None,
+            },
+        );
+        for (slot, done) in reports.iter_mut().zip(finished) {
+            if let Some(result) = done {
+                *slot = result;
+            }
+        }
+        reports
+    }
+
+    /// Generate `tenant`'s due recurring invoices (unless dry) and make the plan.
+    fn prepare_run(
+        &self,
+        tenant: &TenantId,
+        date: Option<&str>,
+        dry_run: bool,
     ) -> Result<RunReport, CallError> {
         let date = match date {
             Some(d) => d.to_string(),
@@ -87,19 +176,11 @@ impl App {
             }
         }
         report.plan = self.autopay_plan(tenant, &date)?;
-        if dry_run {
-            return Ok(report);
-        }
-        // Every invoice of the plan goes to the plugin: it decides again under its claim and keeps
-        // the decision, charge or skip and why, in the audit trail.
-        let charges: Vec<i64> = report.plan.iter().map(|d| d.invoice_id).collect();
-        for (n, invoice) in charges.iter().enumerate() {
-            progress(n + 1, charges.len());
-            match self.autopay_charge(tenant, *invoice, &date) {
-                Ok(r) => report.results.push(r),
-                Err(e) => report.errors.push(format!("invoice {invoice}: {e}")),
-            }
-        }
+        Ok(report)
+    }
+
+    /// After the charges: reconcile, retry failed customer syncs, record the run.
+    fn finish_run(&self, tenant: &TenantId, mut report: RunReport) -> Result<RunReport, CallError> {
         if let Err(e) = self.reconcile(tenant, crate::db::now()) {
             report.errors.push(format!("reconciliation: {e}"));
         }
@@ -129,5 +210,58 @@ impl App {
                 }
             }
         }
+    }
+}
+
+/// `f` over `items` on up to `workers` threads (the calling thread alone for one), results in
+/// order. Each worker takes the next item as it finishes one, so slow items don't hold others up.
+fn parallel_map<T: Send, R: Send>(
+    items: impl IntoIterator<Item = T>,
+    workers: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let items: Vec<T> = items.into_iter().collect();
+    let n = items.len();
+    let workers = workers.clamp(1, n.max(1));
+    if workers == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((i, item)) = next else { break };
+                    let r = f(item);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every item was mapped"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parallel_map;
+
+    #[test]
+    fn parallel_map_keeps_order_and_maps_every_item_once() {
+        let items: Vec<u64> = (0..1000).collect();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let out = parallel_map(&items, 7, |x| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            x * 2
+        });
+        assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(calls.into_inner(), 1000);
+        assert!(parallel_map(Vec::<u8>::new(), 4, |x| x).is_empty());
     }
 }

@@ -53,7 +53,12 @@ pub struct AppConfig {
     pub public_url: Option<String>,
     pub runtime: RuntimeConfig,
     pub http: HttpConfig,
+    /// Plugin calls the daily run makes at a time (charges of all tenants together).
+    pub autopay_workers: usize,
 }
+
+/// Default for [`AppConfig::autopay_workers`].
+pub const DEFAULT_AUTOPAY_WORKERS: usize = 8;
 
 /// The host application.
 pub struct App {
@@ -61,11 +66,15 @@ pub struct App {
     pub services: Arc<Services>,
     pub stripe_api_base: String,
     pub public_url: Option<String>,
+    /// Plugin calls the daily run makes at a time (at most the runtime's instance slots).
+    pub autopay_workers: usize,
 }
 
 impl App {
     pub fn new(db: Arc<dyn Database>, config: AppConfig) -> anyhow::Result<App> {
+        let slots = config.runtime.limits.concurrent_instances as usize;
         Ok(App {
+            autopay_workers: config.autopay_workers.clamp(1, slots.max(1)),
             runtime: Runtime::new(config.runtime)?,
             services: Arc::new(Services::new(db, config.http)),
             stripe_api_base: config.stripe_api_base,
