@@ -27,7 +27,6 @@ use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, Settings, TakePa
 use crate::domain::autopay::{self, Attempt, Candidate, Decision, Policy};
 use crate::domain::fees;
 use crate::stripe::payment_intents::{self, NewIntent};
-use crate::stripe::payment_methods::{self, PaymentMethod};
 
 /// An attempt's claim, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -360,10 +359,7 @@ fn attempt_charge(
             "the customer has no automatic payment method",
         )
     })?;
-    let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
-    let method_type = pm
-        .known_type()
-        .unwrap_or(crate::domain::types::PaymentMethodType::Card);
+    let (method_type, method_name) = super::payment_methods::describe(&pm_id)?;
     let q = fees::quote(
         &[fees::QuoteItem {
             invoice_id: invoice.id,
@@ -385,7 +381,7 @@ fn attempt_charge(
             group_id: claim.group.clone(),
             intent_id: None,
             status: PaymentStatus::RequiresPaymentMethod,
-            method: Some(pm.display_name()),
+            method: Some(method_name),
             method_type: Some(method_type_to_wit(method_type)),
             amount: Money {
                 amount: line.amount_due.amount.0,

@@ -1,12 +1,15 @@
 //! The customer's automatic payment method (REQUIREMENTS M6): only a method attached to the
 //! customer in Stripe, of an imported type. Stored on the helpdesk customer (id + display name)
-//! and set as the Stripe customer's default payment method for invoices.
+//! and set as the Stripe customer's default payment method for invoices. A method's type and
+//! display name, which Stripe never changes for an id, are kept in the tenant's storage so a
+//! charge needn't ask Stripe for them each time.
 
 use super::admin::mapped_stripe_customer;
 use super::{Result, error, host_error, method_type_to_wit, stripe_call};
-use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::types::ErrorKind;
+use crate::bindings::paydesk::stripe::{helpdesk, storage};
 use crate::domain::display::type_name;
+use crate::domain::types::PaymentMethodType;
 use crate::stripe::customers::{self, Customer};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 
@@ -54,6 +57,7 @@ pub fn set_automatic_payment_method(
         ));
     }
     let name = pm.display_name();
+    remember(pm_id, &pm);
     stripe_call::<Customer>(&customers::set_default_payment_method(
         &stripe_id,
         Some(pm_id),
@@ -61,4 +65,32 @@ pub fn set_automatic_payment_method(
     helpdesk::set_automatic_payment_method(customer, Some((pm_id, name.as_str())))
         .map_err(|e| host_error("customer", e))?;
     Ok(Some(name))
+}
+
+fn described_key(pm_id: &str) -> String {
+    format!("pm/{pm_id}")
+}
+
+/// Keep `pm`'s type and display name for [`describe`] (best effort: a miss only costs a request).
+fn remember(pm_id: &str, pm: &PaymentMethod) {
+    let value = format!("{}\n{}", pm.method_type, pm.display_name());
+    let _ = storage::put_new(&described_key(pm_id), value.as_bytes());
+}
+
+/// Payment method `pm_id`'s type (card when Stripe names one we don't know) and display name:
+/// from the tenant's storage when kept there, else from Stripe (then kept).
+pub fn describe(pm_id: &str) -> Result<(PaymentMethodType, String)> {
+    if let Ok(Some(entry)) = storage::get(&described_key(pm_id))
+        && let Ok(text) = std::str::from_utf8(&entry.value)
+        && let Some((kind, name)) = text.split_once('\n')
+    {
+        let t = PaymentMethodType::from_stripe_name(kind).unwrap_or(PaymentMethodType::Card);
+        return Ok((t, name.to_string()));
+    }
+    let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(pm_id))?;
+    remember(pm_id, &pm);
+    Ok((
+        pm.known_type().unwrap_or(PaymentMethodType::Card),
+        pm.display_name(),
+    ))
 }
