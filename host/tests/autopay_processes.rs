@@ -1,7 +1,8 @@
 //! `paydesk autopay` as separate processes on one database (REQUIREMENTS B2, B6): two runs started
 //! together charge each of 200 invoices once; a run killed with SIGKILL midway and run again
 //! leaves exactly one successful PaymentIntent per invoice; `--dry-run` lists every invoice with
-//! its reason and leaves the database byte-for-byte unchanged.
+//! its reason and leaves the database byte-for-byte unchanged. What the runs print goes to the
+//! secret sweep.
 
 // The service harness and the recording proxy are shared with the end-to-end suite.
 #[path = "../../tests/src/recorder.rs"]
@@ -10,6 +11,9 @@ mod recorder;
 #[path = "../../tests/src/services.rs"]
 #[allow(dead_code)]
 mod services;
+#[path = "../../tests/src/sweep.rs"]
+#[allow(dead_code)]
+mod sweep;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -51,6 +55,7 @@ fn stripe(base: &str, method: &str, path: &str, form: &[(&str, &str)]) -> serde_
 /// invoices first issued (and due) on `DATE`.
 fn seed(db_path: &Path, stripe_base: &str, n: usize) -> TenantId {
     let db = SqliteDb::open(db_path).unwrap();
+    sweep::register_secret(KEY);
     let tenant = TenantId::parse("acme").unwrap();
     db.create_tenant(&tenant, "Acme", "invoices@acme.test")
         .unwrap();
@@ -140,7 +145,22 @@ fn autopay(db: &Path, stripe_base: &str, extra: &[&str]) -> Command {
 }
 
 fn finish(child: Child) -> Output {
-    child.wait_with_output().expect("paydesk ran")
+    kept(child.wait_with_output().expect("paydesk ran"))
+}
+
+/// A run's output, also handed to the secret sweep.
+fn kept(out: Output) -> Output {
+    sweep::record(
+        sweep::Kind::Cli,
+        "paydesk autopay",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+    sweep::record(
+        sweep::Kind::Logs,
+        "paydesk autopay",
+        &String::from_utf8_lossy(&out.stderr),
+    );
+    out
 }
 
 /// Succeeded PaymentIntents per invoice id, as localstripe holds them.
@@ -261,7 +281,7 @@ fn a_run_killed_midway_and_run_again_charges_each_invoice_once() {
     // Claims of the killed run hold for their lease (2 × the 4 s request limit + 5 s), then are
     // resolved by asking Stripe.
     std::thread::sleep(Duration::from_secs(14));
-    let out = autopay(&db, &rec.base_url, &[]).output().unwrap();
+    let out = kept(autopay(&db, &rec.base_url, &[]).output().unwrap());
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -299,9 +319,11 @@ fn dry_run_lists_every_invoice_with_its_reason_and_changes_nothing() {
         db.generate_due(&tenant, DATE).unwrap();
     }
     let before = std::fs::read(&db_path).unwrap();
-    let out = autopay(&db_path, &rec.base_url, &["--dry-run"])
-        .output()
-        .unwrap();
+    let out = kept(
+        autopay(&db_path, &rec.base_url, &["--dry-run"])
+            .output()
+            .unwrap(),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -320,9 +342,11 @@ fn dry_run_lists_every_invoice_with_its_reason_and_changes_nothing() {
         stdout.contains("charge") && stdout.contains("USD 10.29"),
         "{stdout}"
     );
-    let json = autopay(&db_path, &rec.base_url, &["--dry-run", "--json"])
-        .output()
-        .unwrap();
+    let json = kept(
+        autopay(&db_path, &rec.base_url, &["--dry-run", "--json"])
+            .output()
+            .unwrap(),
+    );
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     let plan = report[0]["plan"].as_array().unwrap();
     assert_eq!(plan.len(), 4);

@@ -1,19 +1,25 @@
 //! The `paydesk` binary as a user runs it: `plugin` describes the component, `demo` runs the story
 //! against localstripe and prints each step, and bad input ends in one line on stderr with a
-//! non-zero exit code and nothing written.
+//! non-zero exit code and nothing written. What it prints goes to the secret sweep.
 
 // The service harness is shared with the end-to-end suite (one source, compiled into both).
 #[path = "../../tests/src/services.rs"]
 #[allow(dead_code)]
 mod services;
+#[path = "../../tests/src/sweep.rs"]
+#[allow(dead_code)]
+mod sweep;
 
 use std::process::{Command, Output};
 
 use paydesk_host::db::{SqliteDb, TenantStore};
 use paydesk_host::tenant::TenantId;
 
+/// Run `paydesk`; what it printed also goes to the secret sweep.
 fn paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paydesk"))
+    // `demo` connects with this placeholder key when PAYDESK_STRIPE_SECRET_KEY is unset.
+    sweep::register_secret("sk_test_paydesk_demo_key");
+    let out = Command::new(env!("CARGO_BIN_EXE_paydesk"))
         .args(args)
         .arg("--db")
         .arg(dir.join("paydesk.db"))
@@ -21,7 +27,11 @@ fn paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
         .env_remove("PAYDESK_STRIPE_SECRET_KEY")
         .env_remove("PAYDESK_LOG")
         .output()
-        .expect("run paydesk")
+        .expect("run paydesk");
+    let label = format!("paydesk {}", args.join(" "));
+    sweep::record(sweep::Kind::Cli, &label, &text(&out.stdout));
+    sweep::record(sweep::Kind::Logs, &label, &text(&out.stderr));
+    out
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,6 +1,7 @@
 //! Browser tests' driver: headless Debian Chromium through ChromeDriver (fantoccini), started fresh
 //! per test with an empty profile and the flags that keep it off the network, plus helpers to sign
-//! in, fill Stripe.js's card element and write screenshots for the README.
+//! in, fill Stripe.js's card element and write screenshots for the README. Each page loaded, signed
+//! into or waited for goes to the secret sweep as its source after the page's scripts ran.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,7 +55,21 @@ impl Browser {
 
     pub async fn goto(&self, path: &str) -> Result<()> {
         self.client.goto(&format!("{}{path}", self.base)).await?;
+        self.record_page().await;
         Ok(())
+    }
+
+    /// The page as it is now (its source after scripts) to the secret sweep.
+    pub async fn record_page(&self) {
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        if let Ok(source) = self.client.source().await {
+            crate::sweep::record(crate::sweep::Kind::Pages, &url, &source);
+        }
     }
 
     /// The page's visible text.
@@ -107,6 +122,7 @@ impl Browser {
                 .execute("return document.readyState", vec![])
                 .await?;
             if (path.starts_with("/app") || path.starts_with("/portal")) && ready == "complete" {
+                self.record_page().await;
                 return Ok(());
             }
             anyhow::ensure!(
@@ -124,6 +140,7 @@ impl Browser {
         loop {
             let text = self.text().await.unwrap_or_default();
             if text.contains(needle) {
+                self.record_page().await;
                 return Ok(text);
             }
             if std::time::Instant::now() > deadline {

@@ -1,17 +1,21 @@
 //! [`TestHost`]: a paydesk app on a temporary database, pointed at a Stripe base of the test's
 //! choosing (usually a [`crate::recorder::StripeRecorder`] in front of localstripe), with helpers to
-//! seed tenants the way an admin would.
+//! seed tenants the way an admin would. Everything a host shows or hands out goes to the secret
+//! sweep ([`crate::sweep`]): its log lines, every response its server sends, every value passed
+//! into its component, and the secrets the tests give it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use paydesk_host::app::{App, AppConfig};
-use paydesk_host::capabilities::HttpConfig;
+use paydesk_host::capabilities::{GuestInputObserver, HttpConfig};
 use paydesk_host::db::{Database, NewAgent, Principal, SqliteDb};
 use paydesk_host::runtime::{Limits, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 use paydesk_host::web::AppState;
+
+use crate::sweep::{self, Kind};
 
 /// A paydesk app for one test.
 pub struct TestHost {
@@ -48,7 +52,8 @@ impl TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("paydesk.db");
         let db: Arc<dyn Database> = Arc::new(SqliteDb::open(&db_path).expect("open database"));
-        let app = App::new(
+        crate::logs::capture();
+        let mut app = App::new(
             db,
             AppConfig {
                 stripe_api_base: stripe_base.trim_end_matches('/').to_string(),
@@ -59,6 +64,12 @@ impl TestHost {
             },
         )
         .expect("start the app");
+        let observer: GuestInputObserver = Arc::new(|name: &str, value: &dyn std::fmt::Debug| {
+            sweep::record(Kind::GuestInputs, name, &format!("{value:?}"));
+        });
+        Arc::get_mut(&mut app.services)
+            .expect("the new app's services are not shared yet")
+            .set_guest_input_observer(observer);
         TestHost {
             servers: std::sync::Mutex::new(Vec::new()),
             stripe_js_url: format!("{}/js.stripe.com/v3/", stripe_base.trim_end_matches('/')),
@@ -104,7 +115,9 @@ impl TestHost {
                 .expect("tokio runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, paydesk_host::web::router(state))
+                let router = paydesk_host::web::router(state)
+                    .layer(axum::middleware::from_fn(record_response));
+                axum::serve(listener, router)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
                     })
@@ -203,6 +216,7 @@ impl TestHost {
             ..TenantSettings::default()
         };
         edit(&mut settings);
+        sweep::register_secret(secret_key);
         self.db()
             .save_settings_and_key(&id, &settings, Some(&Secret::new(secret_key)))
             .expect("save settings");
@@ -216,6 +230,30 @@ impl Drop for TestHost {
             let _ = stop.send(());
         }
     }
+}
+
+/// Every response the server sends, whole, to the secret sweep (the request only by its line).
+async fn record_response(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let label = format!("{} {}", request.method(), request.uri());
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let headers: String = parts
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    sweep::record(
+        Kind::Responses,
+        &format!("{label} -> {}", parts.status.as_u16()),
+        &format!("{headers}\n{}", String::from_utf8_lossy(&bytes)),
+    );
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn rand_suffix() -> usize {
@@ -253,6 +291,13 @@ impl ApiClient {
             .timeout_global(Some(std::time::Duration::from_secs(120)))
             .build()
             .new_agent();
+        if let Some(key) = body
+            .as_ref()
+            .and_then(|b| b.get("stripe_secret_key"))
+            .and_then(|k| k.as_str())
+        {
+            sweep::register_secret(key);
+        }
         let url = format!("{}{path}", self.base);
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {

@@ -1,5 +1,6 @@
 //! Captures every log line the host writes during the test run (all levels) into memory, so tests
-//! can assert that a secret never appears in one.
+//! can assert that a secret never appears in one, and into the secret sweep's log artifact
+//! ([`crate::sweep`]), so the whole suite's logs are checked after it ran.
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -15,6 +16,7 @@ impl Write for Sink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(buf);
+        crate::sweep::append(crate::sweep::Kind::Logs, buf);
         Ok(buf.len())
     }
 

@@ -14,6 +14,9 @@
 //! localstripe is a static that is never dropped: an `atexit` hook stops it and removes its temp
 //! dir on a normal exit, and PDEATHSIG covers a crash or a SIGKILL.
 //!
+//! Every message the SMTP sink received goes to the secret sweep ([`crate::sweep`]) when the sink
+//! stops, and so does every webhook signing secret registered with localstripe.
+//!
 //! Environment: `PAYDESK_TEST_VENV` (venv location, default `<repo root>/.venv-test`, relative
 //! paths are taken from the repo root); `PAYDESK_TEST_NO_SETUP=1` forbids running
 //! `scripts/test-env.sh` automatically when the venv is missing.
@@ -462,6 +465,7 @@ impl LocalStripe {
         {
             bail!("webhook name {name:?}: use only [A-Za-z0-9_-]");
         }
+        crate::sweep::register_secret(secret);
         let mut form = vec![("url", url), ("secret", secret)];
         form.extend(events.iter().map(|e| ("events[]", *e)));
         let mut response = http_agent(Duration::from_secs(10))
@@ -612,6 +616,25 @@ impl SmtpServer {
     }
 }
 
+impl Drop for SmtpServer {
+    /// Hand every received message to the secret sweep before the Maildir goes away: the raw
+    /// message and each text part decoded (a secret in a base64 part is not readable raw).
+    fn drop(&mut self) {
+        for mail in self.messages() {
+            let parts: String = mail
+                .texts()
+                .iter()
+                .map(|(mime, text)| format!("--- {mime}\n{text}\n"))
+                .collect();
+            crate::sweep::record(
+                crate::sweep::Kind::Emails,
+                &format!("mail to {:?}", mail.envelope_to),
+                &format!("{}\n{parts}", mail.raw),
+            );
+        }
+    }
+}
+
 /// True when an SMTP server on the port sends its `220` greeting.
 fn smtp_greets(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -729,6 +752,14 @@ impl ReceivedMail {
     /// First top-level header with this name (case-insensitive), decoded.
     pub fn header(&self, name: &str) -> Option<&str> {
         header_in(&self.headers, name)
+    }
+
+    /// Every `text/*` part, transfer- and charset-decoded, with its MIME type.
+    pub fn texts(&self) -> Vec<(String, String)> {
+        let (head, body) = split_head_body(&self.raw);
+        let mut texts = Vec::new();
+        collect_texts(&parse_headers(head), body, 0, &mut texts);
+        texts
     }
 }
 

@@ -56,6 +56,8 @@ impl App {
         limit: u32,
     ) -> Result<admin::StripeCustomerPage, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("admin.list-stripe-customers", &(starting_after, limit));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_admin()
                 .call_list_stripe_customers(s, starting_after, limit)
@@ -70,6 +72,8 @@ impl App {
         stripe_customer_id: &str,
     ) -> Result<(), CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("admin.add-mapping", &(customer, stripe_customer_id));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_admin()
                 .call_add_mapping(s, customer, stripe_customer_id)
@@ -87,6 +91,7 @@ impl App {
     /// "Generate mappings".
     pub fn generate_mappings(&self, tenant: &TenantId) -> Result<admin::MappingReport, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("admin.generate-mappings", &());
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_admin().call_generate_mappings(s)
         })
@@ -99,6 +104,8 @@ impl App {
         customer: i64,
     ) -> Result<Vec<admin::PaymentMethodSummary>, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("admin.list-payment-methods", &customer);
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_admin()
                 .call_list_payment_methods(s, customer)
@@ -113,6 +120,10 @@ impl App {
         payment_method: Option<&str>,
     ) -> Result<Option<String>, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe(
+            "payments.set-automatic-payment-method",
+            &(customer, payment_method),
+        );
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments()
                 .call_set_automatic_payment_method(s, customer, payment_method)

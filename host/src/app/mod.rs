@@ -128,6 +128,7 @@ impl App {
         method: PaymentMethodType,
     ) -> Result<payments::Quotation, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("payments.quote", &(items, method));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments().call_quote(s, items, method)
         })
@@ -140,6 +141,7 @@ impl App {
         customer: i64,
     ) -> Result<events::SyncOutcome, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("events.customer-saved", &customer);
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_events().call_customer_saved(s, customer)
         })
@@ -152,6 +154,7 @@ impl App {
         candidate: Option<Secret>,
     ) -> Result<admin::AccountSummary, CallError> {
         let ctx = self.context(tenant, candidate)?;
+        self.services.observe("admin.test-connection", &());
         self.call_in(ctx, |p, s| p.paydesk_stripe_admin().call_test_connection(s))
     }
 }

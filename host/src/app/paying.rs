@@ -17,6 +17,8 @@ impl App {
         initiator: Initiator,
     ) -> Result<payments::Quotation, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("payments.quote-invoices", &(invoices, method, initiator));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments()
                 .call_quote_invoices(s, invoices, method, initiator)
@@ -30,6 +32,7 @@ impl App {
         request: &payments::PaymentRequest,
     ) -> Result<payments::PaymentStarted, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("payments.start-payment", &request);
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments().call_start_payment(s, request)
         })
@@ -42,6 +45,7 @@ impl App {
         intent: &str,
     ) -> Result<Vec<InvoicePayment>, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("payments.refresh-payment", &intent);
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments().call_refresh_payment(s, intent)
         })
@@ -58,6 +62,7 @@ impl App {
             body,
             received_at: crate::db::now(),
         };
+        self.services.observe("events.webhook-received", &event);
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_events().call_webhook_received(s, &event)
         })
@@ -71,6 +76,7 @@ impl App {
         url: &str,
     ) -> Result<admin::WebhookEndpoint, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("admin.ensure-webhook-endpoint", &url);
         let endpoint = self.call_in(ctx, |p, s| {
             p.paydesk_stripe_admin()
                 .call_ensure_webhook_endpoint(s, url)
@@ -89,6 +95,7 @@ impl App {
         now: i64,
     ) -> Result<events::ReconcileReport, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe("events.reconcile", &now);
         self.call_in(ctx, |p, s| p.paydesk_stripe_events().call_reconcile(s, now))
     }
 }

@@ -17,6 +17,10 @@ impl App {
         return_url: Option<&str>,
     ) -> Result<payments::PaymentStarted, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services.observe(
+            "payments.confirm-payment",
+            &(intent, payment_method, initiator, return_url),
+        );
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments().call_confirm_payment(
                 s,
@@ -36,6 +40,8 @@ impl App {
         initiator: Initiator,
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("payments.authentication-secret", &(intent, initiator));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments()
                 .call_authentication_secret(s, intent, initiator)
@@ -50,6 +56,8 @@ impl App {
         initiator: Initiator,
     ) -> Result<payments::SetupStarted, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("payments.start-setup", &(customer, initiator));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments()
                 .call_start_setup(s, customer, initiator)
@@ -64,6 +72,8 @@ impl App {
         setup_intent: &str,
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("payments.complete-setup", &(customer, setup_intent));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments()
                 .call_complete_setup(s, customer, setup_intent)
@@ -78,6 +88,8 @@ impl App {
         return_url: &str,
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
+        self.services
+            .observe("payments.customer-portal-session", &(customer, return_url));
         self.call_in(ctx, |p, s| {
             p.paydesk_stripe_payments()
                 .call_customer_portal_session(s, customer, return_url)

@@ -56,6 +56,7 @@ impl App {
         }
         let ctx = self.context(tenant, key.clone()).map_err(CallError::from)?;
         let candidate = settings.to_wit(key.as_ref());
+        self.services.observe("admin.validate-settings", &candidate);
         match self.call_in(ctx, |p, s| {
             p.paydesk_stripe_admin()
                 .call_validate_settings(s, &candidate)

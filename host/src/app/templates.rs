@@ -17,6 +17,8 @@ impl App {
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
         let text = text.to_string();
+        self.services
+            .observe("templates.render-variable", &customer);
         self.call_in(ctx, move |p, s| {
             let templates = p.paydesk_stripe_templates();
             let mut out = text;

@@ -23,15 +23,20 @@ fn looks_like_address(a: &str) -> bool {
 
 impl Host for CallState {
     fn send(&mut self, message: Message) -> wasmtime::Result<Result<bool, HostError>> {
+        let outcome = self.enqueue(message);
+        Ok(self.services.observed("email.send", outcome))
+    }
+}
+
+impl CallState {
+    fn enqueue(&self, message: Message) -> Result<bool, HostError> {
         if message.to.is_empty() {
-            return Ok(Err(HostError::Invalid(
-                "a message needs a recipient".into(),
-            )));
+            return Err(HostError::Invalid("a message needs a recipient".into()));
         }
         if message.to.len() + message.cc.len() > MAX_RECIPIENTS {
-            return Ok(Err(HostError::Invalid(format!(
+            return Err(HostError::Invalid(format!(
                 "at most {MAX_RECIPIENTS} recipients per message"
-            ))));
+            )));
         }
         if let Some(bad) = message
             .to
@@ -39,14 +44,14 @@ impl Host for CallState {
             .chain(&message.cc)
             .find(|a| !looks_like_address(a))
         {
-            return Ok(Err(HostError::Invalid(format!(
+            return Err(HostError::Invalid(format!(
                 "`{bad}` is not an email address"
-            ))));
+            )));
         }
         if message.html.len() + message.text.len() > MAX_BODY {
-            return Ok(Err(HostError::Invalid(format!(
+            return Err(HostError::Invalid(format!(
                 "bodies are at most {MAX_BODY} bytes"
-            ))));
+            )));
         }
         let tenant = self.tenant.id.clone();
         let db = self.services.db.clone();
@@ -64,6 +69,6 @@ impl Host for CallState {
                 },
             )
         });
-        Ok(outcome.map_err(|e| host_error(tenant.as_str(), e)))
+        outcome.map_err(|e| host_error(tenant.as_str(), e))
     }
 }

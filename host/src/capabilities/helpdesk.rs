@@ -16,12 +16,16 @@ use crate::tenant::TenantId;
 const MAX_PAGE: u32 = 1000;
 
 impl CallState {
-    fn records<T>(
+    /// Run `op` on the calling tenant's records; the answer is what import `name` returns.
+    fn records<T: std::fmt::Debug>(
         &self,
+        name: &str,
         op: impl FnOnce(&dyn crate::db::Database, &TenantId) -> DbResult<T>,
     ) -> wasmtime::Result<Result<T, HostError>> {
         let tenant = &self.tenant.id;
-        Ok(op(self.services.db.as_ref(), tenant).map_err(|e| host_error(tenant.as_str(), e)))
+        let answer =
+            op(self.services.db.as_ref(), tenant).map_err(|e| host_error(tenant.as_str(), e));
+        Ok(self.services.observed(name, answer))
     }
 }
 
@@ -32,15 +36,17 @@ impl Host for CallState {
             .settings
             .to_wit(self.tenant.stripe.secret_key.as_ref());
         settings.autopay_claim_lease_seconds = self.services.http.claim_lease_seconds();
-        Ok(settings)
+        Ok(self.services.observed("helpdesk.get-settings", settings))
     }
 
     fn tenant_ref(&mut self) -> wasmtime::Result<String> {
-        Ok(self.tenant.id.to_string())
+        Ok(self
+            .services
+            .observed("helpdesk.tenant-ref", self.tenant.id.to_string()))
     }
 
     fn get_customer(&mut self, id: i64) -> wasmtime::Result<Result<Customer, HostError>> {
-        self.records(|db, t| db.customer(t, id))
+        self.records("helpdesk.get-customer", |db, t| db.customer(t, id))
     }
 
     fn list_customers(
@@ -48,7 +54,9 @@ impl Host for CallState {
         after_id: Option<i64>,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<Customer>, HostError>> {
-        self.records(|db, t| db.customers(t, after_id, limit.min(MAX_PAGE)))
+        self.records("helpdesk.list-customers", |db, t| {
+            db.customers(t, after_id, limit.min(MAX_PAGE))
+        })
     }
 
     fn set_stripe_customer_id(
@@ -56,7 +64,9 @@ impl Host for CallState {
         id: i64,
         stripe_customer_id: Option<String>,
     ) -> wasmtime::Result<Result<(), HostError>> {
-        self.records(|db, t| db.set_stripe_customer_id(t, id, stripe_customer_id.as_deref()))
+        self.records("helpdesk.set-stripe-customer-id", |db, t| {
+            db.set_stripe_customer_id(t, id, stripe_customer_id.as_deref())
+        })
     }
 
     fn set_automatic_payment_method(
@@ -64,7 +74,7 @@ impl Host for CallState {
         id: i64,
         method: Option<(String, String)>,
     ) -> wasmtime::Result<Result<(), HostError>> {
-        self.records(|db, t| {
+        self.records("helpdesk.set-automatic-payment-method", |db, t| {
             db.set_automatic_payment_method(
                 t,
                 id,
@@ -80,19 +90,21 @@ impl Host for CallState {
         id: i64,
         error: Option<String>,
     ) -> wasmtime::Result<Result<(), HostError>> {
-        self.records(|db, t| db.set_stripe_sync_error(t, id, error.as_deref()))
+        self.records("helpdesk.set-stripe-sync-error", |db, t| {
+            db.set_stripe_sync_error(t, id, error.as_deref())
+        })
     }
 
     fn get_user(&mut self, id: i64) -> wasmtime::Result<Result<User, HostError>> {
-        self.records(|db, t| db.user(t, id))
+        self.records("helpdesk.get-user", |db, t| db.user(t, id))
     }
 
     fn get_agent(&mut self, id: i64) -> wasmtime::Result<Result<Agent, HostError>> {
-        self.records(|db, t| db.agent(t, id))
+        self.records("helpdesk.get-agent", |db, t| db.agent(t, id))
     }
 
     fn get_invoice(&mut self, id: i64) -> wasmtime::Result<Result<Invoice, HostError>> {
-        self.records(|db, t| db.invoice(t, id))
+        self.records("helpdesk.get-invoice", |db, t| db.invoice(t, id))
     }
 
     fn list_invoices(
@@ -100,14 +112,16 @@ impl Host for CallState {
         mut filter: InvoiceFilter,
     ) -> wasmtime::Result<Result<Vec<Invoice>, HostError>> {
         filter.limit = filter.limit.min(MAX_PAGE);
-        self.records(|db, t| db.invoices(t, &filter))
+        self.records("helpdesk.list-invoices", |db, t| db.invoices(t, &filter))
     }
 
     fn create_payments(
         &mut self,
         payments: Vec<NewPayment>,
     ) -> wasmtime::Result<Result<Vec<InvoicePayment>, HostError>> {
-        self.records(|db, t| db.create_payments(t, &payments))
+        self.records("helpdesk.create-payments", |db, t| {
+            db.create_payments(t, &payments)
+        })
     }
 
     fn update_payment(
@@ -116,24 +130,28 @@ impl Host for CallState {
         expected_version: u64,
         update: PaymentUpdate,
     ) -> wasmtime::Result<Result<InvoicePayment, HostError>> {
-        self.records(|db, t| db.update_payment(t, id, expected_version, &update))
+        self.records("helpdesk.update-payment", |db, t| {
+            db.update_payment(t, id, expected_version, &update)
+        })
     }
 
     fn list_payments(
         &mut self,
         filter: PaymentFilter,
     ) -> wasmtime::Result<Result<Vec<InvoicePayment>, HostError>> {
-        self.records(|db, t| db.payments(t, &filter))
+        self.records("helpdesk.list-payments", |db, t| db.payments(t, &filter))
     }
 
     fn get_email_template(
         &mut self,
         id: u32,
     ) -> wasmtime::Result<Result<EmailTemplate, HostError>> {
-        self.records(|db, t| db.email_template(t, id))
+        self.records("helpdesk.get-email-template", |db, t| {
+            db.email_template(t, id)
+        })
     }
 
     fn audit(&mut self, entries: Vec<AuditEntry>) -> wasmtime::Result<Result<(), HostError>> {
-        self.records(|db, t| db.audit(t, &entries))
+        self.records("helpdesk.audit", |db, t| db.audit(t, &entries))
     }
 }

@@ -235,7 +235,9 @@ impl CallState {
 
 impl Host for CallState {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, SendError>> {
-        Ok(self.send_to_stripe(&request))
+        Ok(self
+            .services
+            .observed("http.send", self.send_to_stripe(&request)))
     }
 }
 

@@ -26,6 +26,20 @@ fn check(key: &str, value: Option<&[u8]>) -> Result<(), HostError> {
     }
 }
 
+/// An entry as an observer sees it: the value as (lossy) text, so what it says can be read.
+struct Observed<'a>(&'a Entry);
+
+impl std::fmt::Debug for Observed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &self.0.key)
+            .field("value", &String::from_utf8_lossy(&self.0.value))
+            .field("version", &self.0.version)
+            .field("updated_at", &self.0.updated_at)
+            .finish()
+    }
+}
+
 fn entry(e: KvEntry) -> Entry {
     Entry {
         key: e.key,
@@ -50,14 +64,20 @@ impl CallState {
 impl Host for CallState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, HostError>> {
         let db = self.services.db.clone();
-        Ok(self
+        let got = self
             .kv(&key, None, |t| db.kv_get(t, &key))
-            .map(|e| e.map(entry)))
+            .map(|e| e.map(entry));
+        self.services.observe(
+            "storage.get",
+            &got.as_ref().map(|e| e.as_ref().map(Observed)),
+        );
+        Ok(got)
     }
 
     fn put_new(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, HostError>> {
         let db = self.services.db.clone();
-        Ok(self.kv(&key, Some(&value), |t| db.kv_put_new(t, &key, &value)))
+        let put = self.kv(&key, Some(&value), |t| db.kv_put_new(t, &key, &value));
+        Ok(self.services.observed("storage.put-new", put))
     }
 
     fn compare_and_swap(
@@ -67,9 +87,10 @@ impl Host for CallState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<u64, HostError>> {
         let db = self.services.db.clone();
-        Ok(self.kv(&key, Some(&value), |t| {
+        let swapped = self.kv(&key, Some(&value), |t| {
             db.kv_compare_and_swap(t, &key, expected_version, &value)
-        }))
+        });
+        Ok(self.services.observed("storage.compare-and-swap", swapped))
     }
 
     fn delete(
@@ -78,7 +99,8 @@ impl Host for CallState {
         expected_version: Option<u64>,
     ) -> wasmtime::Result<Result<bool, HostError>> {
         let db = self.services.db.clone();
-        Ok(self.kv(&key, None, |t| db.kv_delete(t, &key, expected_version)))
+        let deleted = self.kv(&key, None, |t| db.kv_delete(t, &key, expected_version));
+        Ok(self.services.observed("storage.delete", deleted))
     }
 
     fn list_prefix(
@@ -89,9 +111,16 @@ impl Host for CallState {
     ) -> wasmtime::Result<Result<Vec<Entry>, HostError>> {
         let db = self.services.db.clone();
         let tenant = self.tenant.id.clone();
-        Ok(db
+        let listed: Result<Vec<Entry>, HostError> = db
             .kv_list(&tenant, &prefix, start_after.as_deref(), limit)
             .map(|v| v.into_iter().map(entry).collect())
-            .map_err(|e| host_error(tenant.as_str(), e)))
+            .map_err(|e| host_error(tenant.as_str(), e));
+        self.services.observe(
+            "storage.list-prefix",
+            &listed
+                .as_ref()
+                .map(|v| v.iter().map(Observed).collect::<Vec<_>>()),
+        );
+        Ok(listed)
     }
 }

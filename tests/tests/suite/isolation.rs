@@ -145,6 +145,45 @@ fn the_settings_the_guest_reads_hold_no_secret_key() {
     assert!(!format!("{settings:?}").contains("SuperSecretKey"));
 }
 
+/// Guards the secret sweep's view into the sandbox: the observer hears each import's answer (a
+/// storage value as text), under the import's name, and what it hears holds no key.
+#[test]
+fn the_guest_input_observer_hears_every_import_answer_and_never_the_key() {
+    use paydesk_host::capabilities::HttpConfig;
+    use std::sync::{Arc, Mutex};
+    let host = TestHost::new("http://127.0.0.1:9");
+    let id = host.tenant("observed", "sk_test_ObservedKeyNeverSeen42", |_| {});
+    let heard: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut services = Services::new(host.app.services.db.clone(), HttpConfig::default());
+    let sink = heard.clone();
+    services.set_guest_input_observer(Arc::new(move |name: &str, value: &dyn std::fmt::Debug| {
+        sink.lock()
+            .unwrap()
+            .push((name.to_string(), format!("{value:?}")));
+    }));
+    let mut s = CallState::detached(Arc::new(services), host.app.context(&id, None).unwrap());
+    s.get_settings().unwrap();
+    Storage::put_new(&mut s, "note".into(), b"plain text".to_vec())
+        .unwrap()
+        .unwrap();
+    Storage::get(&mut s, "note".into()).unwrap().unwrap();
+    s.get_invoice(404).unwrap().unwrap_err();
+    let heard = heard.lock().unwrap();
+    let names: Vec<&str> = heard.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "helpdesk.get-settings",
+            "storage.put-new",
+            "storage.get",
+            "helpdesk.get-invoice"
+        ]
+    );
+    assert!(heard[0].1.contains("sk_test_…en42"), "{}", heard[0].1);
+    assert!(heard[2].1.contains("\"plain text\""), "{}", heard[2].1);
+    assert!(heard.iter().all(|(_, v)| !v.contains("ObservedKey")));
+}
+
 #[test]
 fn a_webhook_signing_secret_is_kept_by_the_host_and_never_reaches_the_guest() {
     use paydesk_host::runtime::bindings::paydesk::stripe::http::{Host as Http, Method, Request};
