@@ -554,6 +554,7 @@ fn serve_killed_under_load_and_restarted_charges_each_invoice_at_most_once_and_a
                 limits: Limits::default(),
             },
             http: HttpConfig::default(),
+            autopay_workers: paydesk_host::app::DEFAULT_AUTOPAY_WORKERS,
         },
     )
     .expect("the app");
