@@ -61,10 +61,12 @@ impl AuthStore for SqliteDb {
             Principal::Agent(a) => ("agents", a.id),
             Principal::User(u) => ("users", u.id),
         };
-        let changed = self.conn()?.execute(
-            &format!("UPDATE {table} SET password_hash = ?3 WHERE tenant_id = ?1 AND id = ?2"),
-            params![tenant.as_str(), id, hash],
-        )?;
+        let changed = self
+            .conn()?
+            .prepare_cached(&format!(
+                "UPDATE {table} SET password_hash = ?3 WHERE tenant_id = ?1 AND id = ?2"
+            ))?
+            .execute(params![tenant.as_str(), id, hash])?;
         if changed == 0 {
             return Err(DbError::NotFound(format!("{table} {id}")));
         }
@@ -82,8 +84,7 @@ impl AuthStore for SqliteDb {
         let table = if agent { "agents" } else { "users" };
         let row: Option<(i64, Option<String>)> = self
             .conn()?
-            .query_row(
-                &format!("SELECT id, password_hash FROM {table} WHERE tenant_id = ?1 AND email = ?2 COLLATE NOCASE"),
+            .prepare_cached(&format!("SELECT id, password_hash FROM {table} WHERE tenant_id = ?1 AND email = ?2 COLLATE NOCASE"))?.query_row(
                 params![tenant.as_str(), email.trim()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -115,9 +116,8 @@ impl AuthStore for SqliteDb {
             Principal::Agent(a) => (Some(a.id), None),
             Principal::User(u) => (None, Some(u.id)),
         };
-        self.conn()?.execute(
-            "INSERT INTO sessions (token_sha256, tenant_id, agent_id, user_id, csrf, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        self.conn()?.prepare_cached("INSERT INTO sessions (token_sha256, tenant_id, agent_id, user_id, csrf, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
             params![digest(token.expose()), tenant.as_str(), agent, user, csrf, now(), now() + ttl_seconds],
         )?;
         Ok((token, csrf))
@@ -126,8 +126,7 @@ impl AuthStore for SqliteDb {
     fn session(&self, token: &str) -> DbResult<Option<(TenantId, Principal, String)>> {
         let row: Option<(String, Option<i64>, Option<i64>, String)> = self
             .conn()?
-            .query_row(
-                "SELECT tenant_id, agent_id, user_id, csrf FROM sessions WHERE token_sha256 = ?1 AND expires_at > ?2",
+            .prepare_cached("SELECT tenant_id, agent_id, user_id, csrf FROM sessions WHERE token_sha256 = ?1 AND expires_at > ?2")?.query_row(
                 params![digest(token), now()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
@@ -140,10 +139,9 @@ impl AuthStore for SqliteDb {
     }
 
     fn end_session(&self, token: &str) -> DbResult<()> {
-        self.conn()?.execute(
-            "DELETE FROM sessions WHERE token_sha256 = ?1",
-            params![digest(token)],
-        )?;
+        self.conn()?
+            .prepare_cached("DELETE FROM sessions WHERE token_sha256 = ?1")?
+            .execute(params![digest(token)])?;
         Ok(())
     }
 
@@ -158,9 +156,8 @@ impl AuthStore for SqliteDb {
             Principal::User(u) => (None, Some(self.user(tenant, u.id)?.id)),
         };
         let token = new_token()?;
-        self.conn()?.execute(
-            "INSERT INTO api_tokens (token_sha256, tenant_id, agent_id, user_id, label, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        self.conn()?.prepare_cached("INSERT INTO api_tokens (token_sha256, tenant_id, agent_id, user_id, label, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
             params![
                 digest(token.expose()),
                 tenant.as_str(),
@@ -176,11 +173,12 @@ impl AuthStore for SqliteDb {
     fn authenticate(&self, token: &str) -> DbResult<Option<(TenantId, Principal)>> {
         let row: Option<(String, Option<i64>, Option<i64>)> = self
             .conn()?
-            .query_row(
+            .prepare_cached(
                 "SELECT tenant_id, agent_id, user_id FROM api_tokens WHERE token_sha256 = ?1",
-                params![digest(token)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            )?
+            .query_row(params![digest(token)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
         let Some((tenant, agent, user)) = row else {
             return Ok(None);

@@ -152,25 +152,24 @@ const INVOICE_COLUMNS: &str = "id, number, customer_id, user_id, currency, issue
 /// Read one invoice with its lines and what is still due.
 fn load_invoice(conn: &rusqlite::Connection, tenant: &str, id: i64) -> DbResult<Invoice> {
     let mut invoice = conn
-        .query_row(
-            &format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant_id = ?1 AND id = ?2"),
-            params![tenant, id],
-            |r| {
-                Ok(Invoice {
-                    id: r.get(0)?,
-                    number: r.get(1)?,
-                    customer_id: r.get(2)?,
-                    user_id: r.get(3)?,
-                    currency: r.get(4)?,
-                    issue_date: r.get(5)?,
-                    due_date: r.get(6)?,
-                    recurring_invoice_id: r.get(7)?,
-                    status: invoice_status(&r.get::<_, String>(8)?),
-                    lines: Vec::new(),
-                    amount_due: 0,
-                })
-            },
-        )
+        .prepare_cached(&format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant_id = ?1 AND id = ?2"
+        ))?
+        .query_row(params![tenant, id], |r| {
+            Ok(Invoice {
+                id: r.get(0)?,
+                number: r.get(1)?,
+                customer_id: r.get(2)?,
+                user_id: r.get(3)?,
+                currency: r.get(4)?,
+                issue_date: r.get(5)?,
+                due_date: r.get(6)?,
+                recurring_invoice_id: r.get(7)?,
+                status: invoice_status(&r.get::<_, String>(8)?),
+                lines: Vec::new(),
+                amount_due: 0,
+            })
+        })
         .optional()?
         .ok_or_else(|| DbError::NotFound(format!("invoice {id}")))?;
     let mut stmt = conn.prepare_cached(
@@ -186,23 +185,22 @@ fn load_invoice(conn: &rusqlite::Connection, tenant: &str, id: i64) -> DbResult<
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let paid: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(amount + fee), 0) FROM invoice_payments
+    let paid: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(amount + fee), 0) FROM invoice_payments
          WHERE tenant_id = ?1 AND invoice_id = ?2 AND status = 'succeeded'",
-        params![tenant, id],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(params![tenant, id], |r| r.get(0))?;
     let total: i64 = invoice.lines.iter().map(|l| l.amount).sum();
     invoice.amount_due = total - paid;
     Ok(invoice)
 }
 
 fn load_payment(conn: &rusqlite::Connection, tenant: &str, id: i64) -> DbResult<InvoicePayment> {
-    conn.query_row(
-        &format!("SELECT {PAYMENT_COLUMNS} FROM invoice_payments WHERE tenant_id = ?1 AND id = ?2"),
-        params![tenant, id],
-        payment_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM invoice_payments WHERE tenant_id = ?1 AND id = ?2"
+    ))?
+    .query_row(params![tenant, id], payment_row)
     .optional()?
     .ok_or_else(|| DbError::NotFound(format!("payment {id}")))
 }
@@ -215,18 +213,15 @@ fn settle(
     fee_line: &str,
 ) -> DbResult<()> {
     if payment.fee.amount != 0 {
-        tx.execute(
-            "INSERT INTO invoice_lines (tenant_id, invoice_id, description, amount, is_processing_fee, payment_id)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+        tx.prepare_cached("INSERT INTO invoice_lines (tenant_id, invoice_id, description, amount, is_processing_fee, payment_id)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5)")?.execute(
             params![tenant, payment.invoice_id, fee_line, payment.fee.amount, payment.id],
         )?;
     }
     let invoice = load_invoice(tx, tenant, payment.invoice_id)?;
     if invoice.amount_due <= 0 {
-        tx.execute(
-            "UPDATE invoices SET status = 'paid' WHERE tenant_id = ?1 AND id = ?2",
-            params![tenant, payment.invoice_id],
-        )?;
+        tx.prepare_cached("UPDATE invoices SET status = 'paid' WHERE tenant_id = ?1 AND id = ?2")?
+            .execute(params![tenant, payment.invoice_id])?;
     }
     Ok(())
 }
@@ -234,8 +229,7 @@ fn settle(
 impl HelpdeskStore for SqliteDb {
     fn create_customer(&self, tenant: &TenantId, new: &NewCustomer) -> DbResult<Customer> {
         let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO customers (tenant_id, name, accounts_email, accounts_cc_email) VALUES (?1, ?2, ?3, ?4)",
+        conn.prepare_cached("INSERT INTO customers (tenant_id, name, accounts_email, accounts_cc_email) VALUES (?1, ?2, ?3, ?4)")?.execute(
             params![tenant.as_str(), new.name, new.accounts_email, new.accounts_cc_email],
         )?;
         let id = conn.last_insert_rowid();
@@ -244,17 +238,19 @@ impl HelpdeskStore for SqliteDb {
     }
 
     fn update_customer(&self, tenant: &TenantId, id: i64, new: &NewCustomer) -> DbResult<Customer> {
-        let changed = self.conn()?.execute(
-            "UPDATE customers SET name = ?3, accounts_email = ?4, accounts_cc_email = ?5
+        let changed = self
+            .conn()?
+            .prepare_cached(
+                "UPDATE customers SET name = ?3, accounts_email = ?4, accounts_cc_email = ?5
              WHERE tenant_id = ?1 AND id = ?2",
-            params![
+            )?
+            .execute(params![
                 tenant.as_str(),
                 id,
                 new.name,
                 new.accounts_email,
                 new.accounts_cc_email
-            ],
-        )?;
+            ])?;
         if changed == 0 {
             return Err(DbError::NotFound(format!("customer {id}")));
         }
@@ -263,13 +259,10 @@ impl HelpdeskStore for SqliteDb {
 
     fn customer(&self, tenant: &TenantId, id: i64) -> DbResult<Customer> {
         self.conn()?
-            .query_row(
-                &format!(
-                    "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = ?1 AND id = ?2"
-                ),
-                params![tenant.as_str(), id],
-                customer_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![tenant.as_str(), id], customer_row)
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("customer {id}")))
     }
@@ -301,10 +294,10 @@ impl HelpdeskStore for SqliteDb {
     ) -> DbResult<()> {
         let changed = self
             .conn()?
-            .execute(
+            .prepare_cached(
                 "UPDATE customers SET stripe_customer_id = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                params![tenant.as_str(), id, stripe_id],
-            )
+            )?
+            .execute(params![tenant.as_str(), id, stripe_id])
             .map_err(|e| {
                 conflict_on_unique(
                     e,
@@ -326,9 +319,8 @@ impl HelpdeskStore for SqliteDb {
         id: i64,
         method: Option<(&str, &str)>,
     ) -> DbResult<()> {
-        let changed = self.conn()?.execute(
-            "UPDATE customers SET stripe_payment_method_id = ?3, stripe_payment_method_name = ?4
-             WHERE tenant_id = ?1 AND id = ?2",
+        let changed = self.conn()?.prepare_cached("UPDATE customers SET stripe_payment_method_id = ?3, stripe_payment_method_name = ?4
+             WHERE tenant_id = ?1 AND id = ?2")?.execute(
             params![
                 tenant.as_str(),
                 id,
@@ -348,10 +340,12 @@ impl HelpdeskStore for SqliteDb {
         id: i64,
         error: Option<&str>,
     ) -> DbResult<()> {
-        let changed = self.conn()?.execute(
-            "UPDATE customers SET stripe_sync_error = ?3 WHERE tenant_id = ?1 AND id = ?2",
-            params![tenant.as_str(), id, error],
-        )?;
+        let changed = self
+            .conn()?
+            .prepare_cached(
+                "UPDATE customers SET stripe_sync_error = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .execute(params![tenant.as_str(), id, error])?;
         if changed == 0 {
             return Err(DbError::NotFound(format!("customer {id}")));
         }
@@ -361,8 +355,7 @@ impl HelpdeskStore for SqliteDb {
     fn create_user(&self, tenant: &TenantId, new: &NewUser) -> DbResult<User> {
         self.customer(tenant, new.customer_id)?;
         let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO users (tenant_id, customer_id, name, email, invoice_access_level) VALUES (?1, ?2, ?3, ?4, ?5)",
+        conn.prepare_cached("INSERT INTO users (tenant_id, customer_id, name, email, invoice_access_level) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![
                 tenant.as_str(),
                 new.customer_id,
@@ -379,8 +372,7 @@ impl HelpdeskStore for SqliteDb {
 
     fn user(&self, tenant: &TenantId, id: i64) -> DbResult<User> {
         self.conn()?
-            .query_row(
-                "SELECT id, customer_id, name, email, invoice_access_level FROM users WHERE tenant_id = ?1 AND id = ?2",
+            .prepare_cached("SELECT id, customer_id, name, email, invoice_access_level FROM users WHERE tenant_id = ?1 AND id = ?2")?.query_row(
                 params![tenant.as_str(), id],
                 |r| {
                     Ok(User {
@@ -398,8 +390,7 @@ impl HelpdeskStore for SqliteDb {
 
     fn create_agent(&self, tenant: &TenantId, new: &NewAgent) -> DbResult<Agent> {
         let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO agents (tenant_id, name, email, can_receive_manual_stripe_payments, is_admin) VALUES (?1, ?2, ?3, ?4, ?5)",
+        conn.prepare_cached("INSERT INTO agents (tenant_id, name, email, can_receive_manual_stripe_payments, is_admin) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![tenant.as_str(), new.name, new.email, new.can_receive_manual_stripe_payments, new.is_admin],
         )
         .map_err(|e| conflict_on_unique(e, &format!("an agent with email {} exists", new.email)))?;
@@ -410,8 +401,7 @@ impl HelpdeskStore for SqliteDb {
 
     fn agent(&self, tenant: &TenantId, id: i64) -> DbResult<Agent> {
         self.conn()?
-            .query_row(
-                "SELECT id, name, email, can_receive_manual_stripe_payments, is_admin FROM agents WHERE tenant_id = ?1 AND id = ?2",
+            .prepare_cached("SELECT id, name, email, can_receive_manual_stripe_payments, is_admin FROM agents WHERE tenant_id = ?1 AND id = ?2")?.query_row(
                 params![tenant.as_str(), id],
                 |r| {
                     Ok(Agent {
@@ -472,8 +462,7 @@ impl HelpdeskStore for SqliteDb {
         can_receive: bool,
         is_admin: bool,
     ) -> DbResult<()> {
-        let changed = self.conn()?.execute(
-            "UPDATE agents SET can_receive_manual_stripe_payments = ?3, is_admin = ?4 WHERE tenant_id = ?1 AND id = ?2",
+        let changed = self.conn()?.prepare_cached("UPDATE agents SET can_receive_manual_stripe_payments = ?3, is_admin = ?4 WHERE tenant_id = ?1 AND id = ?2")?.execute(
             params![tenant.as_str(), id, can_receive, is_admin],
         )?;
         if changed == 0 {
@@ -488,10 +477,12 @@ impl HelpdeskStore for SqliteDb {
         id: i64,
         level: InvoiceAccessLevel,
     ) -> DbResult<()> {
-        let changed = self.conn()?.execute(
-            "UPDATE users SET invoice_access_level = ?3 WHERE tenant_id = ?1 AND id = ?2",
-            params![tenant.as_str(), id, access_level_name(level)],
-        )?;
+        let changed = self
+            .conn()?
+            .prepare_cached(
+                "UPDATE users SET invoice_access_level = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .execute(params![tenant.as_str(), id, access_level_name(level)])?;
         if changed == 0 {
             return Err(DbError::NotFound(format!("user {id}")));
         }
@@ -502,9 +493,8 @@ impl HelpdeskStore for SqliteDb {
         self.customer(tenant, new.customer_id)?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO invoices (tenant_id, number, customer_id, user_id, currency, issue_date, due_date, recurring_invoice_id, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting_payment', ?9)",
+        tx.prepare_cached("INSERT INTO invoices (tenant_id, number, customer_id, user_id, currency, issue_date, due_date, recurring_invoice_id, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting_payment', ?9)")?.execute(
             params![
                 tenant.as_str(),
                 new.number,
@@ -520,8 +510,7 @@ impl HelpdeskStore for SqliteDb {
         .map_err(|e| conflict_on_unique(e, &format!("invoice number {} exists", new.number)))?;
         let id = tx.last_insert_rowid();
         for (description, amount) in &new.lines {
-            tx.execute(
-                "INSERT INTO invoice_lines (tenant_id, invoice_id, description, amount) VALUES (?1, ?2, ?3, ?4)",
+            tx.prepare_cached("INSERT INTO invoice_lines (tenant_id, invoice_id, description, amount) VALUES (?1, ?2, ?3, ?4)")?.execute(
                 params![tenant.as_str(), id, description, amount],
             )?;
         }
@@ -577,10 +566,9 @@ impl HelpdeskStore for SqliteDb {
             load_invoice(&tx, tenant.as_str(), p.invoice_id)?;
             let (kind, initiator_id) = initiator_columns(&p.initiator);
             let at = now();
-            tx.execute(
-                "INSERT INTO invoice_payments (tenant_id, invoice_id, group_id, intent_id, status, method, method_type,
+            tx.prepare_cached("INSERT INTO invoice_payments (tenant_id, invoice_id, group_id, intent_id, status, method, method_type,
                      amount, fee, currency, initiator_kind, initiator_id, attempt, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)")?.execute(
                 params![
                     tenant.as_str(),
                     p.invoice_id,
@@ -620,7 +608,7 @@ impl HelpdeskStore for SqliteDb {
                 current.version
             )));
         }
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE invoice_payments SET status = ?3,
                  intent_id = COALESCE(?4, intent_id), method = COALESCE(?5, method),
                  method_type = COALESCE(?6, method_type), failure_reason = ?7, failure_code = ?8,
@@ -629,21 +617,21 @@ impl HelpdeskStore for SqliteDb {
                  webhook_received_at = CASE WHEN ?10 IS NULL THEN webhook_received_at ELSE ?11 END,
                  observed_at = ?12, updated_at = ?11, version = version + 1
              WHERE tenant_id = ?1 AND id = ?2",
-            params![
-                tenant.as_str(),
-                id,
-                payment_status_name(update.status),
-                update.intent_id,
-                update.method,
-                update.method_type.map(method_type_name),
-                update.failure_reason,
-                update.failure_code,
-                update.event_id,
-                update.webhook_payload,
-                now(),
-                update.observed_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            tenant.as_str(),
+            id,
+            payment_status_name(update.status),
+            update.intent_id,
+            update.method,
+            update.method_type.map(method_type_name),
+            update.failure_reason,
+            update.failure_code,
+            update.event_id,
+            update.webhook_payload,
+            now(),
+            update.observed_at
+        ])?;
         let updated = load_payment(&tx, tenant.as_str(), id)?;
         if let (PaymentStatus::Succeeded, Some(fee_line)) =
             (update.status, &update.settle_with_fee_line)
@@ -693,8 +681,7 @@ impl HelpdeskStore for SqliteDb {
 
     fn email_template(&self, tenant: &TenantId, id: u32) -> DbResult<EmailTemplate> {
         self.conn()?
-            .query_row(
-                "SELECT id, name, subject, body FROM email_templates WHERE tenant_id = ?1 AND id = ?2",
+            .prepare_cached("SELECT id, name, subject, body FROM email_templates WHERE tenant_id = ?1 AND id = ?2")?.query_row(
                 params![tenant.as_str(), id],
                 |r| {
                     Ok(EmailTemplate {
@@ -710,8 +697,7 @@ impl HelpdeskStore for SqliteDb {
     }
 
     fn save_email_template(&self, tenant: &TenantId, t: &EmailTemplate) -> DbResult<()> {
-        let changed = self.conn()?.execute(
-            "UPDATE email_templates SET name = ?3, subject = ?4, body = ?5 WHERE tenant_id = ?1 AND id = ?2",
+        let changed = self.conn()?.prepare_cached("UPDATE email_templates SET name = ?3, subject = ?4, body = ?5 WHERE tenant_id = ?1 AND id = ?2")?.execute(
             params![tenant.as_str(), t.id, t.name, t.subject, t.body],
         )?;
         if changed == 0 {
@@ -725,8 +711,7 @@ impl HelpdeskStore for SqliteDb {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now();
         for e in entries {
-            tx.execute(
-                "INSERT INTO audit_log (tenant_id, at, invoice_id, action, reason, amount, currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            tx.prepare_cached("INSERT INTO audit_log (tenant_id, at, invoice_id, action, reason, amount, currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
                 params![
                     tenant.as_str(),
                     at,

@@ -137,6 +137,10 @@ pub trait TenantStore {
         secret_key: Option<&Secret>,
     ) -> DbResult<()>;
     fn secret_key(&self, id: &TenantId) -> DbResult<Option<Secret>>;
+    /// The tenant and its secret key, read together (every plugin call needs both).
+    fn tenant_with_key(&self, id: &TenantId) -> DbResult<(Tenant, Option<Secret>)> {
+        Ok((self.tenant(id)?, self.secret_key(id)?))
+    }
     fn set_webhook_secret(&self, id: &TenantId, secret: &Secret) -> DbResult<()>;
     fn webhook_secret(&self, id: &TenantId) -> DbResult<Option<Secret>>;
     fn record_autopay_run(&self, id: &TenantId, at: i64, error: Option<&str>) -> DbResult<()>;

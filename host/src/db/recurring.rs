@@ -44,9 +44,8 @@ impl RecurringStore for SqliteDb {
     fn create_recurring(&self, tenant: &TenantId, new: &NewRecurring) -> DbResult<Recurring> {
         add_months(&new.next_date, 0)?;
         let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO recurring_invoices (tenant_id, customer_id, user_id, currency, description, amount, interval_months, next_date, due_days)
-             SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM customers WHERE tenant_id = ?1 AND id = ?2",
+        conn.prepare_cached("INSERT INTO recurring_invoices (tenant_id, customer_id, user_id, currency, description, amount, interval_months, next_date, due_days)
+             SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM customers WHERE tenant_id = ?1 AND id = ?2")?.execute(
             params![
                 tenant.as_str(),
                 new.customer_id,
@@ -63,11 +62,10 @@ impl RecurringStore for SqliteDb {
             return Err(DbError::NotFound(format!("customer {}", new.customer_id)));
         }
         let id = conn.last_insert_rowid();
-        conn.query_row(
-            &format!("SELECT {RECURRING_COLUMNS} FROM recurring_invoices WHERE tenant_id = ?1 AND id = ?2"),
-            params![tenant.as_str(), id],
-            recurring_row,
-        )
+        conn.prepare_cached(&format!(
+            "SELECT {RECURRING_COLUMNS} FROM recurring_invoices WHERE tenant_id = ?1 AND id = ?2"
+        ))?
+        .query_row(params![tenant.as_str(), id], recurring_row)
         .map_err(Into::into)
     }
 
@@ -98,10 +96,9 @@ impl RecurringStore for SqliteDb {
             // Read again under the write lock: another run may have generated it meanwhile.
             loop {
                 let Some(r) = tx
-                    .query_row(
-                        &format!(
+                    .prepare_cached(&format!(
                             "SELECT {RECURRING_COLUMNS} FROM recurring_invoices WHERE tenant_id = ?1 AND id = ?2 AND active = 1 AND next_date <= ?3"
-                        ),
+                        ))?.query_row(
                         params![tenant.as_str(), id, today],
                         recurring_row,
                     )
@@ -110,9 +107,8 @@ impl RecurringStore for SqliteDb {
                     break;
                 };
                 let number = format!("R{}-{}", r.id, r.next_date.replace('-', ""));
-                tx.execute(
-                    "INSERT INTO invoices (tenant_id, number, customer_id, user_id, currency, issue_date, due_date, recurring_invoice_id, status, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting_payment', ?9)",
+                tx.prepare_cached("INSERT INTO invoices (tenant_id, number, customer_id, user_id, currency, issue_date, due_date, recurring_invoice_id, status, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting_payment', ?9)")?.execute(
                     params![
                         tenant.as_str(),
                         number,
@@ -127,18 +123,17 @@ impl RecurringStore for SqliteDb {
                 )
                 .map_err(|e| conflict_on_unique(e, &format!("invoice {number} exists")))?;
                 let invoice = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO invoice_lines (tenant_id, invoice_id, description, amount) VALUES (?1, ?2, ?3, ?4)",
+                tx.prepare_cached("INSERT INTO invoice_lines (tenant_id, invoice_id, description, amount) VALUES (?1, ?2, ?3, ?4)")?.execute(
                     params![tenant.as_str(), invoice, r.description, r.amount],
                 )?;
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE recurring_invoices SET next_date = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                    params![
-                        tenant.as_str(),
-                        r.id,
-                        add_months(&r.next_date, r.interval_months)?
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    tenant.as_str(),
+                    r.id,
+                    add_months(&r.next_date, r.interval_months)?
+                ])?;
                 generated.push(invoice);
             }
             tx.commit()?;

@@ -12,7 +12,7 @@ use super::{DbError, DbResult, KvEntry, KvStore, migrations, now};
 use crate::tenant::TenantId;
 
 /// Connections kept open for reuse.
-const POOL_SIZE: usize = 8;
+const POOL_SIZE: usize = 32;
 
 /// The reference database.
 pub struct SqliteDb {
@@ -73,6 +73,14 @@ impl SqliteDb {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every query is a prepared statement kept per connection (`prepare_cached`). With the
+        // planner's stability guarantee on, a kept statement is not prepared again each time a
+        // parameter changes (the bundled SQLite re-plans on new bindings otherwise, STAT4).
+        conn.set_prepared_statement_cache_capacity(128);
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         Ok(conn)
     }
 
@@ -114,8 +122,7 @@ impl KvStore for SqliteDb {
     fn kv_get(&self, tenant: &TenantId, key: &str) -> DbResult<Option<KvEntry>> {
         Ok(self
             .conn()?
-            .query_row(
-                "SELECT key, value, version, updated_at FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2",
+            .prepare_cached("SELECT key, value, version, updated_at FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2")?.query_row(
                 params![tenant.as_str(), key],
                 kv_entry,
             )
@@ -124,8 +131,7 @@ impl KvStore for SqliteDb {
 
     fn kv_put_new(&self, tenant: &TenantId, key: &str, value: &[u8]) -> DbResult<u64> {
         self.conn()?
-            .execute(
-                "INSERT INTO plugin_kv (tenant_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)",
+            .prepare_cached("INSERT INTO plugin_kv (tenant_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)")?.execute(
                 params![tenant.as_str(), key, value, now()],
             )
             .map_err(|e| conflict_on_unique(e, &format!("key `{key}` exists")))?;
@@ -140,19 +146,20 @@ impl KvStore for SqliteDb {
         value: &[u8],
     ) -> DbResult<u64> {
         let conn = self.conn()?;
-        let changed = conn.execute(
-            "UPDATE plugin_kv SET value = ?3, version = version + 1, updated_at = ?5
+        let changed = conn
+            .prepare_cached(
+                "UPDATE plugin_kv SET value = ?3, version = version + 1, updated_at = ?5
              WHERE tenant_id = ?1 AND key = ?2 AND version = ?4",
-            params![tenant.as_str(), key, value, expected as i64, now()],
-        )?;
+            )?
+            .execute(params![tenant.as_str(), key, value, expected as i64, now()])?;
         if changed == 1 {
             return Ok(expected + 1);
         }
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2)",
-            params![tenant.as_str(), key],
-            |r| r.get(0),
-        )?;
+        let exists: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2)",
+            )?
+            .query_row(params![tenant.as_str(), key], |r| r.get(0))?;
         if exists {
             Err(DbError::Conflict(format!(
                 "key `{key}` is no longer at version {expected}"
@@ -165,14 +172,14 @@ impl KvStore for SqliteDb {
     fn kv_delete(&self, tenant: &TenantId, key: &str, expected: Option<u64>) -> DbResult<bool> {
         let conn = self.conn()?;
         let changed = match expected {
-            Some(v) => conn.execute(
-                "DELETE FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2 AND version = ?3",
-                params![tenant.as_str(), key, v as i64],
-            )?,
-            None => conn.execute(
-                "DELETE FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2",
-                params![tenant.as_str(), key],
-            )?,
+            Some(v) => conn
+                .prepare_cached(
+                    "DELETE FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2 AND version = ?3",
+                )?
+                .execute(params![tenant.as_str(), key, v as i64])?,
+            None => conn
+                .prepare_cached("DELETE FROM plugin_kv WHERE tenant_id = ?1 AND key = ?2")?
+                .execute(params![tenant.as_str(), key])?,
         };
         Ok(changed == 1)
     }

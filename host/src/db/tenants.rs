@@ -41,14 +41,12 @@ impl TenantStore for SqliteDb {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let settings = serde_json::to_string(&TenantSettings::default())
             .map_err(|e| DbError::Invalid(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO tenants (id, name, settings, invoice_mailbox, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        tx.prepare_cached("INSERT INTO tenants (id, name, settings, invoice_mailbox, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![id.as_str(), name, settings, invoice_mailbox, now()],
         )
         .map_err(|e| conflict_on_unique(e, &format!("tenant {id} exists")))?;
         for (tid, tname, subject, body) in SEEDED_TEMPLATES {
-            tx.execute(
-                "INSERT INTO email_templates (tenant_id, id, name, subject, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            tx.prepare_cached("INSERT INTO email_templates (tenant_id, id, name, subject, body) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                 params![id.as_str(), tid, tname, subject, body],
             )?;
         }
@@ -60,20 +58,33 @@ impl TenantStore for SqliteDb {
     fn tenant(&self, id: &TenantId) -> DbResult<Tenant> {
         let conn = self.conn()?;
         let row = conn
-            .query_row(
-                &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
-                params![id.as_str()],
-                tenant_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"
+            ))?
+            .query_row(params![id.as_str()], tenant_row)
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
         with_settings(row)
     }
 
+    fn tenant_with_key(&self, id: &TenantId) -> DbResult<(Tenant, Option<Secret>)> {
+        let conn = self.conn()?;
+        let (row, key) = conn
+            .prepare_cached(&format!(
+                "SELECT {TENANT_COLUMNS}, stripe_secret_key FROM tenants WHERE id = ?1"
+            ))?
+            .query_row(params![id.as_str()], |r| {
+                Ok((tenant_row(r)?, r.get::<_, Option<String>>(8)?))
+            })
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
+        Ok((with_settings(row)?, key.map(Secret::new)))
+    }
+
     fn tenants(&self) -> DbResult<Vec<Tenant>> {
         let conn = self.conn()?;
         let mut stmt =
-            conn.prepare(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"))?;
+            conn.prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"))?;
         let rows = stmt
             .query_map([], tenant_row)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -93,14 +104,14 @@ impl TenantStore for SqliteDb {
         let json = serde_json::to_string(settings).map_err(|e| DbError::Invalid(e.to_string()))?;
         let conn = self.conn()?;
         let changed = match secret_key {
-            Some(key) => conn.execute(
-                "UPDATE tenants SET settings = ?2, stripe_secret_key = ?3 WHERE id = ?1",
-                params![id.as_str(), json, key.expose()],
-            )?,
-            None => conn.execute(
-                "UPDATE tenants SET settings = ?2 WHERE id = ?1",
-                params![id.as_str(), json],
-            )?,
+            Some(key) => conn
+                .prepare_cached(
+                    "UPDATE tenants SET settings = ?2, stripe_secret_key = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id.as_str(), json, key.expose()])?,
+            None => conn
+                .prepare_cached("UPDATE tenants SET settings = ?2 WHERE id = ?1")?
+                .execute(params![id.as_str(), json])?,
         };
         if changed == 0 {
             return Err(DbError::NotFound(format!("tenant {id}")));
@@ -113,10 +124,9 @@ impl TenantStore for SqliteDb {
     }
 
     fn set_webhook_secret(&self, id: &TenantId, secret: &Secret) -> DbResult<()> {
-        self.conn()?.execute(
-            "UPDATE tenants SET webhook_secret = ?2 WHERE id = ?1",
-            params![id.as_str(), secret.expose()],
-        )?;
+        self.conn()?
+            .prepare_cached("UPDATE tenants SET webhook_secret = ?2 WHERE id = ?1")?
+            .execute(params![id.as_str(), secret.expose()])?;
         Ok(())
     }
 
@@ -125,10 +135,11 @@ impl TenantStore for SqliteDb {
     }
 
     fn record_autopay_run(&self, id: &TenantId, at: i64, error: Option<&str>) -> DbResult<()> {
-        self.conn()?.execute(
-            "UPDATE tenants SET autopay_last_run = ?2, autopay_last_error = ?3 WHERE id = ?1",
-            params![id.as_str(), at, error],
-        )?;
+        self.conn()?
+            .prepare_cached(
+                "UPDATE tenants SET autopay_last_run = ?2, autopay_last_error = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id.as_str(), at, error])?;
         Ok(())
     }
 }
@@ -156,11 +167,8 @@ fn tenant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Tenant, String)> {
 fn secret_column(db: &SqliteDb, id: &TenantId, column: &str) -> DbResult<Option<Secret>> {
     let value: Option<Option<String>> = db
         .conn()?
-        .query_row(
-            &format!("SELECT {column} FROM tenants WHERE id = ?1"),
-            params![id.as_str()],
-            |r| r.get(0),
-        )
+        .prepare_cached(&format!("SELECT {column} FROM tenants WHERE id = ?1"))?
+        .query_row(params![id.as_str()], |r| r.get(0))
         .optional()?;
     match value {
         None => Err(DbError::NotFound(format!("tenant {id}"))),
@@ -193,10 +201,9 @@ const OUTBOX_COLUMNS: &str =
 impl OutboxStore for SqliteDb {
     fn enqueue_email(&self, tenant: &TenantId, from: &str, email: &NewEmail) -> DbResult<bool> {
         let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-        let inserted = self.conn()?.execute(
-            "INSERT INTO email_outbox (tenant_id, dedup_key, from_addr, to_addrs, cc_addrs, subject, html, text, status, created_at)
+        let inserted = self.conn()?.prepare_cached("INSERT INTO email_outbox (tenant_id, dedup_key, from_addr, to_addrs, cc_addrs, subject, html, text, status, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9)
-             ON CONFLICT (tenant_id, dedup_key) DO NOTHING",
+             ON CONFLICT (tenant_id, dedup_key) DO NOTHING")?.execute(
             params![
                 tenant.as_str(),
                 email.dedup_key,
@@ -224,11 +231,10 @@ impl OutboxStore for SqliteDb {
     }
 
     fn mark_email(&self, id: i64, sent: bool, error: Option<&str>) -> DbResult<()> {
-        self.conn()?.execute(
-            "UPDATE email_outbox SET attempts = attempts + 1, last_error = ?3,
+        self.conn()?.prepare_cached("UPDATE email_outbox SET attempts = attempts + 1, last_error = ?3,
                  status = CASE WHEN ?2 THEN 'sent' WHEN attempts + 1 >= 5 THEN 'failed' ELSE 'queued' END,
                  sent_at = CASE WHEN ?2 THEN ?4 ELSE NULL END
-             WHERE id = ?1",
+             WHERE id = ?1")?.execute(
             params![id, sent, error, now()],
         )?;
         Ok(())
