@@ -55,8 +55,12 @@ impl StripeHttp {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.timeout))
             .user_agent(concat!("paydesk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            agent,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            CachingResolver::default(),
+        );
         let pacer = config.max_requests_per_second.map(Pacer::new);
         StripeHttp {
             agent,
@@ -71,6 +75,57 @@ impl StripeHttp {
     pub fn claim_lease_seconds(&self) -> u32 {
         u32::try_from(2 * (self.config.timeout + self.config.connect_timeout).as_secs() + 5)
             .unwrap_or(u32::MAX)
+    }
+}
+
+/// How long a resolved Stripe host is reused before it is looked up again.
+const RESOLVE_TTL: Duration = Duration::from_secs(60);
+
+/// Resolves each Stripe API host at most once a minute. The HTTP client otherwise looks the host
+/// up before every request, on a new thread each time (to bound the lookup by the timeout), even
+/// when a kept-alive connection is then reused.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    cache: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (
+                std::time::Instant,
+                ureq::unversioned::resolver::ResolvedSocketAddrs,
+            ),
+        >,
+    >,
+}
+
+impl ureq::unversioned::resolver::Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        let now = std::time::Instant::now();
+        if let Some((at, addrs)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            && now.duration_since(*at) < RESOLVE_TTL
+        {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (now, addrs.clone()));
+        Ok(addrs)
     }
 }
 
