@@ -119,7 +119,7 @@ pub fn run(app: &App, args: &AutopayArgs) -> anyhow::Result<()> {
     };
     let show_progress = !args.json && std::io::stderr().is_terminal();
     let progress = |done: usize, total: usize| {
-        if show_progress && (done % 100 == 0 || done == total) {
+        if show_progress && (done.is_multiple_of(100) || done == total) {
             eprint!("\rcharging {done}/{total} ");
             if done == total {
                 eprintln!();

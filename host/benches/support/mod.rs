@@ -267,7 +267,10 @@ pub fn wait_with_rusage(child: Child, started: Instant) -> Finished {
 
 /// `paydesk <args>` on the bench's database, with a component cache shared by bench runs.
 pub fn paydesk(db: &Path, stripe_base: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
+    // Another build of paydesk (say, one with frame pointers for a profiler) may stand in.
+    let binary = std::env::var_os("PAYDESK_BENCH_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_paydesk").into());
+    let mut cmd = Command::new(binary);
     cmd.args(args)
         .arg("--db")
         .arg(db)

@@ -93,10 +93,9 @@ impl App {
         tenant: &TenantId,
         key: Option<Secret>,
     ) -> Result<TenantContext, DbError> {
-        let record = self.db().tenant(tenant)?;
-        let secret_key = match key {
-            Some(k) => Some(k),
-            None => self.db().secret_key(tenant)?,
+        let (record, secret_key) = match key {
+            Some(k) => (self.db().tenant(tenant)?, Some(k)),
+            None => self.db().tenant_with_key(tenant)?,
         };
         Ok(TenantContext {
             id: tenant.clone(),

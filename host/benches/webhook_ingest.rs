@@ -1,0 +1,317 @@
+//! Webhook ingest over loopback (BENCHMARKS.md): seeds `--tenants` tenants, each with a webhook
+//! signing secret and `--events / --tenants` autopay payments in `processing`, starts
+//! `paydesk serve` (the release binary, component cache warm), and has `--senders` threads post one
+//! signed `payment_intent.succeeded` event per payment (Stripe's fixture event and PaymentIntent,
+//! signed as Stripe signs) over keep-alive connections. Prints events per second, the median and
+//! 99th-percentile latency of each delivery, the server's peak RSS, and checks none was lost: every
+//! delivery answered `applied`, and every payment record is `succeeded` with its event's id.
+//!
+//! ```sh
+//! cargo bench -p paydesk-host --bench webhook_ingest -- --tenants 10 --events 20000 --senders 16
+//! ```
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hmac::{Hmac, Mac};
+use paydesk_host::db::{HelpdeskStore, NewCustomer, NewInvoice, SqliteDb, TenantStore};
+use paydesk_host::runtime::bindings::{Initiator, Money, NewPayment, PaymentStatus};
+use paydesk_host::settings::TenantSettings;
+use paydesk_host::tenant::{Secret, TenantId};
+use sha2::Sha256;
+use support::{Rate, mib, paydesk, percentiles, wait_with_rusage};
+
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long, default_value_t = 10)]
+    tenants: usize,
+    /// Events in all (one per payment).
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Concurrent senders, each with its own keep-alive connection.
+    #[arg(long, default_value_t = 16)]
+    senders: usize,
+    /// `cargo bench` passes this; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+struct Delivery {
+    tenant: usize,
+    intent: String,
+    event_id: String,
+    group: String,
+}
+
+fn secret(t: usize) -> String {
+    format!("whsec_bench{t:04}")
+}
+
+fn tenant_id(t: usize) -> TenantId {
+    TenantId::parse(&format!("hooks-{t:04}")).unwrap()
+}
+
+fn seed(db: &SqliteDb, args: &Args) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
+    let per_tenant = args.events.div_ceil(args.tenants);
+    for t in 0..args.tenants {
+        let tenant = tenant_id(t);
+        db.create_tenant(&tenant, &format!("Hooks {t}"), "billing@hooks.test")
+            .unwrap();
+        let settings = TenantSettings {
+            enabled: true,
+            stripe_public_key: Some("pk_test_hooks".into()),
+            enablehalostripewebhooks: true,
+            ..TenantSettings::default()
+        };
+        db.save_settings_and_key(
+            &tenant,
+            &settings,
+            Some(&Secret::new(format!("sk_test_hooks{t:04}"))),
+        )
+        .unwrap();
+        db.set_webhook_secret(&tenant, &Secret::new(secret(t)))
+            .unwrap();
+        let customer = db
+            .create_customer(
+                &tenant,
+                &NewCustomer {
+                    name: format!("Customer of {t}"),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for i in 0..per_tenant.min(args.events - deliveries.len()) {
+            let invoice = db
+                .create_invoice(
+                    &tenant,
+                    &NewInvoice {
+                        number: format!("INV-{i:06}"),
+                        customer_id: customer.id,
+                        user_id: None,
+                        currency: "usd".into(),
+                        issue_date: "2026-12-01".into(),
+                        due_date: "2026-12-01".into(),
+                        recurring_invoice_id: None,
+                        lines: vec![("Support".into(), 1_000 + i as i64)],
+                    },
+                )
+                .unwrap();
+            let group = format!("ap-{tenant}-{}-1", invoice.id);
+            let intent = format!("pi_hooks{t:04}x{i:06}");
+            let usd = |amount| Money {
+                amount,
+                currency: "usd".into(),
+            };
+            db.create_payments(
+                &tenant,
+                &[NewPayment {
+                    invoice_id: invoice.id,
+                    group_id: group.clone(),
+                    intent_id: Some(intent.clone()),
+                    status: PaymentStatus::Processing,
+                    method: Some("Visa ending 4242".into()),
+                    method_type: None,
+                    amount: usd(1_000 + i as i64),
+                    fee: usd(0),
+                    initiator: Initiator::Autopay,
+                    attempt: 1,
+                }],
+            )
+            .unwrap();
+            deliveries.push(Delivery {
+                tenant: t,
+                event_id: format!("evt_hooks{t:04}x{i:06}"),
+                intent,
+                group,
+            });
+        }
+    }
+    deliveries
+}
+
+/// Stripe's fixture event around Stripe's fixture PaymentIntent, made to say `d` succeeded.
+fn event_body(fixtures: &serde_json::Value, d: &Delivery, amount: i64) -> String {
+    let mut pi = fixtures["resources"]["payment_intent"].clone();
+    pi["id"] = d.intent.clone().into();
+    pi["status"] = "succeeded".into();
+    pi["amount"] = amount.into();
+    pi["currency"] = "usd".into();
+    pi["client_secret"] = format!("{}_secret_fixture", d.intent).into();
+    pi["metadata"] = serde_json::json!({"paydesk_group": d.group});
+    let mut event = fixtures["resources"]["event"].clone();
+    event["id"] = d.event_id.clone().into();
+    event["type"] = "payment_intent.succeeded".into();
+    event["created"] = paydesk_host::db::now().into();
+    event["data"]["object"] = pi;
+    event.to_string()
+}
+
+fn sign(body: &str, secret: &str) -> String {
+    let t = paydesk_host::db::now();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// (records succeeded with their event's id, records in all).
+fn applied(db_path: &Path) -> (u64, u64) {
+    let conn = rusqlite::Connection::open(db_path).unwrap();
+    conn.query_row(
+        "SELECT SUM(status = 'succeeded' AND last_event_id = 'evt_' || substr(intent_id, 4)), COUNT(*)
+         FROM invoice_payments",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
+    .unwrap()
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("paydesk.db");
+    let deliveries = seed(&SqliteDb::open(&db_path).unwrap(), &args);
+    let fixtures: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/stripe-openapi/fixtures3.json"),
+        )
+        .expect("../shared/stripe-openapi/fixtures3.json"),
+    )
+    .unwrap();
+    // Bodies are made before the clock starts; each is signed as it is sent, as Stripe does.
+    let bodies: Vec<String> = deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, d)| event_body(&fixtures, d, 1_000 + i as i64))
+        .collect();
+    let body_bytes: usize = bodies.iter().map(String::len).sum();
+
+    // Nothing answers Stripe calls here: webhooks need none.
+    let unreachable = "http://127.0.0.1:9";
+    let status = paydesk(&db_path, unreachable, &["plugin"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "paydesk plugin");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = paydesk(&db_path, unreachable, &["serve"]);
+    server
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("PAYDESK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let child = server.spawn().unwrap();
+    let agent = || {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    };
+    let probe = agent();
+    while probe.get(format!("{base}/healthz")).call().is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "serve started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let next = AtomicUsize::new(0);
+    let latencies = Mutex::new(Vec::with_capacity(deliveries.len()));
+    let failures = Mutex::new(Vec::new());
+    let clock = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..args.senders {
+            scope.spawn(|| {
+                let agent = agent();
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(d) = deliveries.get(i) else { break };
+                    let body = &bodies[i];
+                    let sent = Instant::now();
+                    let answer = agent
+                        .post(format!("{base}/webhooks/stripe/{}", tenant_id(d.tenant)))
+                        .header("Stripe-Signature", sign(body, &secret(d.tenant)))
+                        .header("Content-Type", "application/json")
+                        .send(body.as_str());
+                    let took = sent.elapsed();
+                    mine.push(took);
+                    let ok = match answer {
+                        Ok(mut r) => {
+                            let status = r.status().as_u16();
+                            let text = r.body_mut().read_to_string().unwrap_or_default();
+                            (status == 200 && text.contains("\"applied\""))
+                                .then_some(())
+                                .ok_or(format!("{status} {text}"))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(why) = ok {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: {why}", d.event_id));
+                    }
+                }
+                latencies.lock().unwrap().extend(mine);
+            });
+        }
+    });
+    let wall = clock.elapsed();
+    // SAFETY: sending SIGINT to our own child, which shuts down gracefully on it.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let finished = wait_with_rusage(child, started);
+
+    let mut latencies = latencies.into_inner().unwrap();
+    let (p50, p99) = percentiles(&mut latencies);
+    let failures = failures.into_inner().unwrap();
+    let (succeeded, records) = applied(&db_path);
+    println!(
+        "webhook ingest: {} signed events ({} KiB of bodies) to {} tenants from {} senders",
+        deliveries.len(),
+        body_bytes / 1024,
+        args.tenants,
+        args.senders
+    );
+    println!(
+        "  wall {:.2?}  →  {} events; latency median {:.2?}, p99 {:.2?}",
+        wall,
+        Rate::new(deliveries.len() as u64, wall),
+        p50,
+        p99
+    );
+    println!(
+        "  paydesk serve: peak RSS {}, CPU {:.2?}",
+        mib(finished.peak_rss_bytes),
+        finished.cpu
+    );
+    println!(
+        "  {} deliveries not applied; {} of {} payment records succeeded with their event's id",
+        failures.len(),
+        succeeded,
+        records
+    );
+    for f in failures.iter().take(5) {
+        println!("    {f}");
+    }
+    if !failures.is_empty() || succeeded != deliveries.len() as u64 {
+        println!("  LOST EVENTS");
+        std::process::exit(1);
+    }
+}
