@@ -2,13 +2,15 @@
 //! real component, next to the same quote computed natively by the plugin crate's domain code (the
 //! baseline); and the same for 1,000 invoices, where the ratio is the WebAssembly overhead.
 //!
+//! Also start-up, from the precompiled component cache and by compiling the `.wasm`.
+//!
 //! `cargo bench -p paydesk-host --bench plugin_call` prints the medians (criterion's middle figure).
 
 use std::hint::black_box;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use paydesk_host::capabilities::{HttpConfig, Services};
 use paydesk_host::db::{Database, SqliteDb};
 use paydesk_host::runtime::bindings::PaymentMethodType;
@@ -114,5 +116,39 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Start-up: `Runtime::new` (engine, component, every import linked, `PluginPre`) from the
+/// precompiled cache, and compiling the `.wasm` with no cache.
+fn startup(c: &mut Criterion) {
+    let cache = tempfile::tempdir().unwrap();
+    let cached = || RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
+    drop(Runtime::new(cached()).unwrap()); // fills the cache
+    let mut group = c.benchmark_group("startup");
+    group.sample_size(10);
+    // Dropping a runtime (unmapping its instance pool) is not start-up: each is dropped outside
+    // the timing, one at a time.
+    group.bench_function("from_precompiled_cache", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                let r = Runtime::new(cached()).unwrap();
+                assert_eq!(r.loaded_from(), paydesk_host::runtime::LoadedFrom::Cache);
+                r
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("compiling_the_wasm", |b| {
+        b.iter_batched(
+            || (),
+            |()| Runtime::new(RuntimeConfig::default()).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, startup);
 criterion_main!(benches);

@@ -41,9 +41,13 @@ pub fn engine(limits: &Limits) -> anyhow::Result<Engine> {
         .context("configuring the WebAssembly engine")
 }
 
-/// Where the precompiled form of `wasm` lives for this engine.
-pub fn cache_path(engine: &Engine, cache_dir: &Path, wasm: &[u8]) -> PathBuf {
-    let digest = Sha256::digest(wasm);
+/// The SHA-256 of a component, which names it in the cache.
+pub fn digest(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
+}
+
+/// Where the precompiled form of the component with SHA-256 `digest` lives for this engine.
+pub fn cache_path(engine: &Engine, cache_dir: &Path, digest: &[u8; 32]) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     cache_dir.join(format!(
@@ -62,10 +66,12 @@ pub enum LoadedFrom {
     Compiled,
 }
 
-/// Load `wasm` as a component, from the cache when a valid entry exists, else compile and store it.
+/// Load `wasm` (whose SHA-256 is `digest`) as a component, from the cache when a valid entry
+/// exists, else compile and store it.
 pub fn load_component(
     engine: &Engine,
     wasm: &[u8],
+    digest: &[u8; 32],
     cache_dir: Option<&Path>,
 ) -> anyhow::Result<(Component, LoadedFrom)> {
     let Some(dir) = cache_dir else {
@@ -74,7 +80,7 @@ pub fn load_component(
             .context("compiling the plugin component")?;
         return Ok((component, LoadedFrom::Compiled));
     };
-    let path = cache_path(engine, dir, wasm);
+    let path = cache_path(engine, dir, digest);
     if path.exists() {
         // SAFETY: the file was written by `Component::serialize` of this same engine configuration
         // (the name carries the engine's compatibility hash and the component's digest) into the

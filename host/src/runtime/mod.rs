@@ -181,16 +181,14 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
         let engine = engine::engine(&config.limits)?;
         let wasm = config.wasm.as_deref().unwrap_or(EMBEDDED_PLUGIN);
+        let digest = engine::digest(wasm);
         let (component, loaded_from) =
-            engine::load_component(&engine, wasm, config.cache_dir.as_deref())?;
+            engine::load_component(&engine, wasm, &digest, config.cache_dir.as_deref())?;
         let mut linker = Linker::<CallState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
-        let wasm_sha256 = {
-            use sha2::Digest as _;
-            hex::encode(sha2::Sha256::digest(wasm))
-        };
+        let wasm_sha256 = hex::encode(digest);
         let ticker = Arc::new(AtomicBool::new(true));
         spawn_epoch_ticker(engine.clone(), ticker.clone());
         Ok(Runtime {
