@@ -13,7 +13,7 @@ use super::intents::{Created, create_once, find_intent};
 use super::payments::now;
 use super::quote::fee_policy;
 use super::records::{Observation, apply_intent, apply_to_group, status_name};
-use super::{Result, error, host_error, log, method_type_to_wit, stripe_call};
+use super::{Result, error, host_error, log, method_type_to_wit};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
