@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+pub use super::IdOrObject;
 use super::{Form, Request};
 use crate::domain::types::PaymentMethodType;
 
@@ -129,22 +130,6 @@ pub struct PaymentError {
     pub code: Option<String>,
     pub decline_code: Option<String>,
     pub message: Option<String>,
-}
-
-/// An id, or the object when Stripe expanded it (localstripe embeds `latest_charge`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum IdOrObject {
-    Id(String),
-    Object { id: String },
-}
-
-impl IdOrObject {
-    pub fn id(&self) -> &str {
-        match self {
-            IdOrObject::Id(id) | IdOrObject::Object { id } => id,
-        }
-    }
 }
 
 /// The fields of a PaymentIntent we use.
