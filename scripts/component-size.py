@@ -681,6 +681,8 @@ def group_of(name):
     if crate != PLUGIN and PLUGIN + "::" in name and (crate in SERDE_CRATES or "serde" in name):
         ty = serde[0] if serde else OUR_TYPE.search(name).group(0)
         return "serde_json/serde generics instantiated for our types", ty
+    if " as zmij::" in name:
+        return "zmij", owner
     if owner in PRIMITIVES:
         return "core/alloc (str, char, int methods)", owner
     if crate == PLUGIN:
