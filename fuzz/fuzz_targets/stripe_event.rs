@@ -1,7 +1,9 @@
-//! Fuzzes reading what Stripe posts to the webhook receiver: bytes parsed as an `Event` and as a
-//! `PaymentIntent`, mapped to payment states and fed to `should_apply`. Nothing may panic; a
-//! well-formed event around a well-formed intent always parses with its fields intact; and no
-//! observation, at any time, moves a final state (succeeded, canceled).
+//! Fuzzes reading what Stripe posts to the webhook receiver: bytes parsed as an `Event` (the
+//! envelope alone, then with its object read as a `PaymentIntent`, as the plugin does; and with the
+//! object as a JSON value) and as a `PaymentIntent`, mapped to payment states and fed to
+//! `should_apply`. Nothing may panic; a well-formed event around a well-formed intent always
+//! parses with its fields intact; and no observation, at any time, moves a final state
+//! (succeeded, canceled).
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -138,7 +140,7 @@ fn observe_intent(intent: &PaymentIntent, at: i64, history: &[(u8, i64)]) {
     }
 }
 
-fn observe_event(event: &Event, history: &[(u8, i64)]) {
+fn observe_event(event: &Event<Value>, history: &[(u8, i64)]) {
     if let Some(status) = from_event(&event.event_type) {
         check_transitions(status, event.created, history);
     }
@@ -183,8 +185,14 @@ fuzz_target!(|case: Case<'_>| {
     let history = &case.history[..case.history.len().min(16)];
     match &case.input {
         Input::Raw(bytes) => {
-            if let Ok(event) = serde_json::from_slice::<Event>(bytes) {
+            if let Ok(event) = serde_json::from_slice::<Event<Value>>(bytes) {
                 observe_event(&event, history);
+            }
+            // The plugin's path: the envelope, then the object as an intent.
+            if serde_json::from_slice::<Event>(bytes).is_ok()
+                && let Ok(event) = serde_json::from_slice::<Event<PaymentIntent>>(bytes)
+            {
+                observe_intent(&event.data.object, event.created, history);
             }
             if let Ok(intent) = serde_json::from_slice::<PaymentIntent>(bytes) {
                 observe_intent(&intent, 0, history);
@@ -193,7 +201,11 @@ fuzz_target!(|case: Case<'_>| {
         Input::Shaped(s) => {
             let (json, metadata) = shaped_json(s);
             let text = json.to_string();
-            let event: Event = serde_json::from_str(&text).expect("a well-formed event parses");
+            let envelope: Event = serde_json::from_str(&text).expect("a well-formed event parses");
+            assert_eq!(envelope.id, s.id);
+            let typed: Event<PaymentIntent> =
+                serde_json::from_str(&text).expect("a well-formed intent in an event parses");
+            let event: Event<Value> = serde_json::from_str(&text).expect("a well-formed event parses");
             assert_eq!(event.id, s.id);
             assert_eq!(event.event_type, s.event_type.name_in(EVENT_TYPES));
             assert_eq!(event.created, s.created);
@@ -211,6 +223,7 @@ fuzz_target!(|case: Case<'_>| {
                 s.payment_method.as_deref()
             );
             assert_eq!(intent.latest_charge.as_ref().map(|c| c.id()), Some("ch_1"));
+            assert_eq!(typed.data.object, intent);
             assert_eq!(intent.metadata.len(), metadata.len());
             for (k, v) in &intent.metadata {
                 assert_eq!(metadata.get(k).and_then(Value::as_str), Some(v.as_str()));

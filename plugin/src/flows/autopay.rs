@@ -13,7 +13,7 @@ use super::intents::{Created, create_once, find_intent};
 use super::payments::now;
 use super::quote::fee_policy;
 use super::records::{Observation, apply_intent, apply_to_group, status_name};
-use super::{Result, error, host_error, log, method_type_to_wit, stripe_call};
+use super::{Result, error, host_error, log, method_type_to_wit};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
@@ -64,7 +64,9 @@ fn attempts(invoice: i64) -> Result<Vec<StoredAttempt>> {
         .into_iter()
         .filter_map(|e| {
             let number: u32 = e.key.rsplit('/').next()?.parse().ok()?;
-            let claim: Claim = serde_json::from_slice(&e.value).ok()?;
+            // Claims are written by `serde_json::to_vec`, so UTF-8; reading them as text shares
+            // serde_json's `&str` parser with every Stripe answer (`from_slice` would add a copy).
+            let claim: Claim = serde_json::from_str(std::str::from_utf8(&e.value).ok()?).ok()?;
             let attempt = Attempt {
                 number,
                 date: claim.date.clone(),

@@ -79,15 +79,7 @@ pub fn create_once(request: &stripe::Request, customer: &str, group: &str) -> Cr
                 error: body,
                 request_id,
             }) => {
-                let intent = serde_json::from_str::<serde_json::Value>(&response.body)
-                    .ok()
-                    .and_then(|v| {
-                        serde_json::from_value::<PaymentIntent>(
-                            v["error"]["payment_intent"].clone(),
-                        )
-                        .ok()
-                    })
-                    .map(Box::new);
+                let intent = payment_intents::declined_intent(&response.body).map(Box::new);
                 if status == 402
                     || body.error_type.as_deref() == Some("card_error")
                     || intent.is_some()

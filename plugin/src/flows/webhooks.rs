@@ -69,12 +69,15 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     {
         return Ok(EventOutcome::Duplicate);
     }
-    let pi: PaymentIntent = serde_json::from_value(parsed.data.object.clone()).map_err(|e| {
-        error(
-            ErrorKind::InvalidInput,
-            format!("the event's object is not a PaymentIntent: {e}"),
-        )
-    })?;
+    let pi: PaymentIntent = serde_json::from_str::<Event<PaymentIntent>>(&event.body)
+        .map_err(|e| {
+            error(
+                ErrorKind::InvalidInput,
+                format!("the event's object is not a PaymentIntent: {e}"),
+            )
+        })?
+        .data
+        .object;
     let records = records_of(&pi)?;
     if records.is_empty() {
         return Ok(EventOutcome::Ignored(format!(

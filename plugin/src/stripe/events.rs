@@ -2,25 +2,30 @@
 //! `payment_intent.*` events.
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-/// A Stripe event.
+/// A Stripe event whose `data.object` is read as `T`: [`IgnoredAny`] to read the envelope alone
+/// (which kind of event is it?), then the object's type once the event is one paydesk acts on.
+/// Typed all the way, so the component carries no `serde_json::Value` machinery.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Event {
+pub struct Event<T = IgnoredAny> {
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: String,
     pub created: i64,
-    pub data: EventData,
+    pub data: EventData<T>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct EventData {
-    pub object: serde_json::Value,
+pub struct EventData<T> {
+    pub object: T,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::stripe::payment_intents::PaymentIntent;
 
     #[test]
     fn reads_stripes_event_envelope() {
@@ -28,6 +33,30 @@ mod tests {
             "data":{"object":{"id":"pi_1","object":"payment_intent","status":"succeeded"}},"livemode":false}"#;
         let e: Event = serde_json::from_str(json).unwrap();
         assert_eq!(e.event_type, "payment_intent.succeeded");
-        assert_eq!(e.data.object["id"], "pi_1");
+        assert_eq!(e.created, 1_700_000_000);
+    }
+
+    #[test]
+    fn the_envelope_reads_whatever_the_object_is() {
+        let json = r#"{"id":"evt_2","type":"customer.created","created":1,"data":{"object":[1,{"a":null},"x",2.5e3]}}"#;
+        let e: Event = serde_json::from_str(json).unwrap();
+        assert_eq!(e.id, "evt_2");
+        assert!(serde_json::from_str::<Event>(r#"{"id":"evt_3","type":"x","created":1}"#).is_err());
+    }
+
+    #[test]
+    fn reads_the_payment_intent_inside_an_event() {
+        let json = r#"{"id":"evt_1","type":"payment_intent.payment_failed","created":5,
+            "data":{"object":{"id":"pi_1","status":"requires_payment_method","amount":1080,"currency":"usd",
+            "last_payment_error":{"code":"card_declined","decline_code":"lost_card"},
+            "metadata":{"paydesk_group":"grp_1"}},"previous_attributes":{}}}"#;
+        let e: Event<PaymentIntent> = serde_json::from_str(json).unwrap();
+        assert_eq!(e.data.object.id, "pi_1");
+        assert_eq!(e.data.object.group(), Some("grp_1"));
+        let err = serde_json::from_str::<Event<PaymentIntent>>(
+            r#"{"id":"evt_2","type":"payment_intent.succeeded","created":5,"data":{"object":{"id":"cus_1"}}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("missing field"), "{err}");
     }
 }

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+pub use super::IdOrObject;
 use super::{Form, Request};
 use crate::domain::types::PaymentMethodType;
 
@@ -131,22 +132,6 @@ pub struct PaymentError {
     pub message: Option<String>,
 }
 
-/// An id, or the object when Stripe expanded it (localstripe embeds `latest_charge`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum IdOrObject {
-    Id(String),
-    Object { id: String },
-}
-
-impl IdOrObject {
-    pub fn id(&self) -> &str {
-        match self {
-            IdOrObject::Id(id) | IdOrObject::Object { id } => id,
-        }
-    }
-}
-
 /// The fields of a PaymentIntent we use.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct PaymentIntent {
@@ -167,6 +152,25 @@ impl PaymentIntent {
     pub fn group(&self) -> Option<&str> {
         self.metadata.get("paydesk_group").map(String::as_str)
     }
+}
+
+/// Stripe's error body for a refused confirmation: `{"error": {"payment_intent": {...}, ...}}`.
+#[derive(Deserialize)]
+struct DeclinedEnvelope {
+    error: DeclinedError,
+}
+
+#[derive(Deserialize)]
+struct DeclinedError {
+    payment_intent: Option<PaymentIntent>,
+}
+
+/// The intent Stripe embeds in the error body of a declined create-and-confirm, if it is there
+/// and readable.
+pub fn declined_intent(body: &str) -> Option<PaymentIntent> {
+    serde_json::from_str::<DeclinedEnvelope>(body)
+        .ok()
+        .and_then(|e| e.error.payment_intent)
 }
 
 #[cfg(test)]
@@ -237,6 +241,35 @@ mod tests {
                 req.form.contains(&(pair.0.to_string(), pair.1.to_string())),
                 "{pair:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_declined_confirmation_carries_its_intent() {
+        let body = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds",
+            "message":"Your card has insufficient funds.","payment_intent":{"id":"pi_9","object":"payment_intent",
+            "status":"requires_payment_method","amount":500,"currency":"eur","metadata":{"paydesk_group":"grp_9"},
+            "last_payment_error":{"code":"card_declined","decline_code":"insufficient_funds"}}}}"#;
+        let pi = declined_intent(body).unwrap();
+        assert_eq!(pi.id, "pi_9");
+        assert_eq!(pi.group(), Some("grp_9"));
+        assert_eq!(
+            pi.last_payment_error.unwrap().decline_code.as_deref(),
+            Some("insufficient_funds")
+        );
+    }
+
+    #[test]
+    fn no_intent_in_an_error_body_is_none() {
+        for body in [
+            r#"{"error":{"type":"card_error","message":"declined"}}"#,
+            r#"{"error":{"payment_intent":null}}"#,
+            r#"{"error":{"payment_intent":{"id":"pi_1"}}}"#,
+            r#"{"error":"nope"}"#,
+            r#"[1,2]"#,
+            "Bad Gateway",
+        ] {
+            assert!(declined_intent(body).is_none(), "{body}");
         }
     }
 

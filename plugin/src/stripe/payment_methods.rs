@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Form, Request};
+use super::{Form, IdOrObject, Request};
 use crate::domain::display::{self, MethodDetails};
 use crate::domain::types::PaymentMethodType;
 
@@ -26,21 +26,14 @@ pub struct LinkDetails {
     pub email: Option<String>,
 }
 
-/// The customer a method is attached to: an id, or the customer object when expanded.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum CustomerRef {
-    Id(String),
-    Object { id: String },
-}
-
 /// The fields of a Stripe payment method we use.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct PaymentMethod {
     pub id: String,
     #[serde(rename = "type")]
     pub method_type: String,
-    pub customer: Option<CustomerRef>,
+    /// The customer it is attached to: an id, or the customer object when expanded.
+    pub customer: Option<IdOrObject>,
     pub card: Option<CardDetails>,
     pub sepa_debit: Option<BankDetails>,
     pub us_bank_account: Option<BankDetails>,
@@ -58,10 +51,7 @@ impl PaymentMethod {
 
     /// The Stripe customer it is attached to.
     pub fn customer_id(&self) -> Option<&str> {
-        match &self.customer {
-            Some(CustomerRef::Id(id)) | Some(CustomerRef::Object { id }) => Some(id),
-            None => None,
-        }
+        self.customer.as_ref().map(IdOrObject::id)
     }
 
     /// `Visa ending 4242, expires 12/2030`, `SEPA Debit ending 3000`, …

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::payment_intents::IdOrObject;
+use super::IdOrObject;
 use super::{Form, Request};
 use crate::domain::types::PaymentMethodType;
 
