@@ -147,6 +147,25 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
     for p in payments {
         let status = super::records::to_domain(p.status);
         let unresolved = p.intent_id.is_none() && p.status == PaymentStatus::RequiresPaymentMethod;
+        // An attempt that died before Stripe answered (its records written, no intent known):
+        // once none of its requests can still arrive, ask Stripe now rather than make the payer
+        // wait for reconciliation.
+        if unresolved && now().saturating_sub(p.created_at) > super::webhooks::ruled_out_after(&p) {
+            let after = super::webhooks::resolve_unknown(&p.group_id, p.created_at, now())?;
+            match after.iter().find(|r| r.id == p.id).map(|r| r.status) {
+                Some(PaymentStatus::Canceled) | None => continue,
+                Some(other) => {
+                    return Err(error(
+                        ErrorKind::Conflict,
+                        format!(
+                            "an earlier payment of invoice {} turned out to be {} at Stripe; reload before paying again",
+                            invoice.number,
+                            super::records::status_name(other).replace('_', " ")
+                        ),
+                    ));
+                }
+            }
+        }
         if status.is_in_flight() || unresolved {
             return Err(error(
                 ErrorKind::Conflict,

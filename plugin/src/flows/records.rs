@@ -153,15 +153,17 @@ pub fn apply(
             let method_type = current.method_type.map(super::method_type_from_wit);
             let (percent, _) = policy
                 .rule_for(method_type.unwrap_or(crate::domain::types::PaymentMethodType::Card));
+            let ended_badly = matches!(status, PaymentStatus::Failed | PaymentStatus::Canceled);
             let update = PaymentUpdate {
                 status,
                 intent_id: intent.map(str::to_string),
                 method: None,
                 method_type: None,
-                failure_reason: (status == PaymentStatus::Failed)
+                // Why it failed, or why it was cancelled ("Stripe never made this payment").
+                failure_reason: ended_badly
                     .then(|| observation.failure.as_ref().map(|f| f.0.clone()))
                     .flatten(),
-                failure_code: (status == PaymentStatus::Failed)
+                failure_code: ended_badly
                     .then(|| observation.failure.as_ref().and_then(|f| f.1.clone()))
                     .flatten(),
                 event_id: observation.event.as_ref().map(|e| e.0.clone()),

@@ -202,10 +202,22 @@ fn forget_old_events(now_at: i64) -> Result<()> {
     }
 }
 
+/// How long after its records were written an attempt Stripe has no intent for is ruled out.
+/// A payment someone started: once no request of it can still be on its way to Stripe — the
+/// claim lease the host sets, twice its longest request plus a margin. An automatic attempt is
+/// resumed by the next daily run under its own claim (sending the same request again), so its
+/// records wait a day, as long as Stripe keeps idempotency keys.
+pub fn ruled_out_after(record: &helpdesk::InvoicePayment) -> i64 {
+    match record.initiator {
+        helpdesk::Initiator::Autopay => 24 * 3600,
+        _ => i64::from(helpdesk::get_settings().autopay_claim_lease_seconds),
+    }
+}
+
 /// A payment whose intent creation got no answer: find the intent among the customer's intents by
-/// the group's metadata; if Stripe has none a day later (idempotency keys last 24 hours), the
-/// attempt never happened.
-fn resolve_unknown(
+/// the group's metadata (listing them is strongly consistent); if Stripe has none once the
+/// attempt is [`ruled_out_after`], it never happened and its records are cancelled.
+pub fn resolve_unknown(
     group: &str,
     created_at: i64,
     now_at: i64,
@@ -215,6 +227,7 @@ fn resolve_unknown(
     let Some(first) = records.first() else {
         return Ok(records);
     };
+    let ruled_out_at = created_at.saturating_add(ruled_out_after(first));
     let invoice = helpdesk::get_invoice(first.invoice_id).map_err(|e| host_error("invoice", e))?;
     let customer =
         helpdesk::get_customer(invoice.customer_id).map_err(|e| host_error("customer", e))?;
@@ -224,7 +237,7 @@ fn resolve_unknown(
     };
     match found {
         Some(pi) => apply_intent(&pi, Observation::read(now())),
-        None if now_at - created_at > 24 * 3600 => super::records::apply_to_group(
+        None if now_at > ruled_out_at => super::records::apply_to_group(
             group,
             None,
             PaymentStatus::Canceled,

@@ -831,6 +831,87 @@ fn paid_in_flight_and_no_method_are_refused_with_a_reason() {
     );
 }
 
+/// A server died after writing a payment's records and before its request reached Stripe: the
+/// invoice is held while that request could still arrive, then paying again asks Stripe, finds
+/// nothing, rules the dead attempt out and charges once.
+#[test]
+fn a_payment_that_died_before_reaching_stripe_is_ruled_out_once_its_request_cannot_arrive() {
+    use paydesk_host::db::HelpdeskStore;
+    use paydesk_host::runtime::bindings::{
+        Initiator, Money, NewPayment, PaymentMethodType, PaymentStatus,
+    };
+    let shop = shop("diedearly", "usd", |_| {});
+    let invoice = shop.invoice("usd", 4_000);
+    let usd = |amount| Money {
+        amount,
+        currency: "usd".into(),
+    };
+    shop.host
+        .db()
+        .create_payments(
+            &shop.tenant,
+            &[NewPayment {
+                invoice_id: invoice,
+                group_id: "pg_died_before_stripe".into(),
+                intent_id: None,
+                status: PaymentStatus::RequiresPaymentMethod,
+                method: Some("Visa ending 4242".into()),
+                method_type: Some(PaymentMethodType::Card),
+                amount: usd(4_000),
+                fee: usd(116),
+                initiator: Initiator::PortalUser(1),
+                attempt: 0,
+            }],
+        )
+        .unwrap();
+    let pay = || {
+        shop.user.post(
+            &shop.path("/payments"),
+            json!({"invoice_ids": [invoice], "pay_with": "saved_method"}),
+        )
+    };
+    let held = pay();
+    assert_eq!(held.status, 409, "{}", held.text);
+    assert!(held.text.contains("being confirmed"), "{}", held.text);
+    assert!(shop.intent_creations().is_empty());
+
+    // Three minutes on: longer than any request of it can take (2 × (60 s + 10 s) + 5 s).
+    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
+    db.execute(
+        "UPDATE invoice_payments SET created_at = created_at - 180, updated_at = updated_at - 180
+         WHERE group_id = 'pg_died_before_stripe'",
+        [],
+    )
+    .unwrap();
+    let paid = pay();
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.text);
+    let asked = shop
+        .recorder
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/v1/payment_intents"))
+        .count();
+    assert!(asked >= 1, "Stripe was asked for the dead attempt's intent");
+    assert_eq!(shop.intent_creations().len(), 1, "charged once");
+    let view = shop.invoice_view(invoice);
+    assert_eq!(view["status"], "paid", "{view}");
+    let payments = view["payments"].as_array().unwrap();
+    let dead = payments
+        .iter()
+        .find(|p| p["group_id"] == "pg_died_before_stripe")
+        .unwrap_or_else(|| panic!("{view}"));
+    assert_eq!(dead["status"], "canceled", "{view}");
+    assert_eq!(dead["failure_reason"], "Stripe never made this payment");
+    assert_eq!(
+        payments
+            .iter()
+            .filter(|p| p["status"] == "succeeded")
+            .count(),
+        1
+    );
+}
+
 #[test]
 fn the_customer_portal_and_setup_requests_are_valid_for_stripe() {
     let shop = shop("portalspec", "usd", |s| {
