@@ -15,6 +15,7 @@ fn main() {
     build_component::rerun_if_changed(&[
         workspace.join("plugin/src"),
         workspace.join("plugin/Cargo.toml"),
+        workspace.join("plugin/build.rs"),
         workspace.join("wit"),
     ]);
     let wasm = build_component::build_component(&workspace, "paydesk-plugin");

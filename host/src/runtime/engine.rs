@@ -16,7 +16,7 @@ use super::Limits;
 /// Bytes of each memory and table slot zeroed in place when an instance ends, instead of handed
 /// back to the kernel: the pages a plugin call touches are reused without a fault, and no
 /// `madvise` has to interrupt every other core to flush its TLB.
-const KEEP_RESIDENT: usize = 2 << 20;
+const KEEP_RESIDENT: usize = 1 << 20;
 
 /// Build the engine for plugin calls.
 pub fn engine(limits: &Limits) -> anyhow::Result<Engine> {
