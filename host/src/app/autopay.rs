@@ -101,26 +101,43 @@ impl App {
         }
         // Every invoice of the plan goes to the plugin: it decides again under its claim and keeps
         // the decision, charge or skip and why, in the audit trail.
-        let charges: Vec<(usize, i64, &str)> = reports
+        let charges: Vec<(usize, i64, i64, &str)> = reports
             .iter()
             .enumerate()
             .filter_map(|(i, r)| r.as_ref().ok().map(|r| (i, r)))
             .flat_map(|(i, r)| {
                 r.plan
                     .iter()
-                    .map(move |d| (i, d.invoice_id, r.date.as_str()))
+                    .map(move |d| (i, d.invoice_id, d.customer_id, r.date.as_str()))
             })
             .collect();
+        // Each customer's first charge goes in a first wave and the rest after it: the first one
+        // reads the automatic method's type from Stripe and keeps it, so the others needn't (a
+        // customer's charges running at once on many workers would each read it).
+        let mut seen = std::collections::HashSet::new();
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..charges.len()).partition(|&k| seen.insert((charges[k].0, charges[k].2)));
         let done = AtomicUsize::new(0);
-        let outcomes = parallel_map(&charges, self.autopay_workers, |(i, invoice, date)| {
-            let outcome = self.autopay_charge(&tenants[*i], *invoice, date);
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, charges.len());
-            outcome
-        });
+        let mut results: Vec<Option<Result<AutopayResult, CallError>>> =
+            (0..charges.len()).map(|_| None).collect();
+        for wave in [first, rest] {
+            let outcomes = parallel_map(&wave, self.autopay_workers, |&k| {
+                let (i, invoice, _, date) = charges[k];
+                let outcome = self.autopay_charge(&tenants[i], invoice, date);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, charges.len());
+                outcome
+            });
+            for (&k, outcome) in wave.iter().zip(outcomes) {
+                results[k] = Some(outcome);
+            }
+        }
         let outcomes: Vec<(usize, i64, Result<AutopayResult, CallError>)> = charges
             .iter()
-            .zip(outcomes)
-            .map(|(&(i, invoice, _), o)| (i, invoice, o))
+            .zip(results)
+            .map(|(&(i, invoice, _, _), o)| {
+                let o = o.expect("every planned charge ran in one of the waves");
+                (i, invoice, o)
+            })
             .collect();
         for (i, invoice, outcome) in outcomes {
             if let Ok(report) = &mut reports[i] {
