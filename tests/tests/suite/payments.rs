@@ -836,7 +836,6 @@ fn paid_in_flight_and_no_method_are_refused_with_a_reason() {
 /// nothing, rules the dead attempt out and charges once.
 #[test]
 fn a_payment_that_died_before_reaching_stripe_is_ruled_out_once_its_request_cannot_arrive() {
-    use paydesk_host::db::HelpdeskStore;
     use paydesk_host::runtime::bindings::{
         Initiator, Money, NewPayment, PaymentMethodType, PaymentStatus,
     };
