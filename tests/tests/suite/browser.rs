@@ -338,8 +338,9 @@ fn the_setup_page_saves_shows_field_errors_never_a_secret_and_generates_mappings
             .await?
             .click()
             .await?;
+        // The button's own label is on the page before the click lands: wait for the result.
         let page = b
-            .wait_for_text("Generate mappings", Duration::from_secs(10))
+            .wait_for_text("Mapped Exact Match Ltd to cus_", Duration::from_secs(10))
             .await?;
         assert!(page.contains("Mapped Exact Match Ltd to cus_"), "{page}");
         Ok(())
