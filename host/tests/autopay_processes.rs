@@ -5,6 +5,8 @@
 //! secret sweep.
 
 // The service harness and the recording proxy are shared with the end-to-end suite.
+mod common;
+
 #[path = "../../tests/src/recorder.rs"]
 #[allow(dead_code)]
 mod recorder;
@@ -21,35 +23,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use paydesk_host::db::{
-    Database, HelpdeskStore, NewCustomer, NewInvoice, NewRecurring, RecurringStore, SqliteDb,
-    TenantStore,
+    Database, HelpdeskStore, NewInvoice, NewRecurring, RecurringStore, SqliteDb, TenantStore,
 };
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 
 const KEY: &str = "sk_test_autopay_processes";
 const DATE: &str = "2026-12-01";
-
-fn stripe(base: &str, method: &str, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let url = format!("{base}{path}");
-    let mut r = match method {
-        "GET" => agent
-            .get(&url)
-            .header("Authorization", format!("Bearer {KEY}"))
-            .call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", format!("Bearer {KEY}"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(serde_urlencoded::to_string(form).unwrap()),
-    }
-    .expect("localstripe answers");
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
-}
 
 /// A tenant with autopay on the due date, one customer with a card, `n` monthly recurring
 /// invoices first issued (and due) on `DATE`.
@@ -70,44 +50,7 @@ fn seed(db_path: &Path, stripe_base: &str, n: usize) -> TenantId {
     };
     db.save_settings_and_key(&tenant, &settings, Some(&Secret::new(KEY)))
         .unwrap();
-    let cus = stripe(
-        stripe_base,
-        "POST",
-        "/v1/customers",
-        &[("name", "Acme Customer")],
-    );
-    let pm = stripe(
-        stripe_base,
-        "POST",
-        "/v1/payment_methods",
-        &[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
-            ("card[cvc]", "123"),
-        ],
-    );
-    let (cus_id, pm_id) = (cus["id"].as_str().unwrap(), pm["id"].as_str().unwrap());
-    stripe(
-        stripe_base,
-        "POST",
-        &format!("/v1/payment_methods/{pm_id}/attach"),
-        &[("customer", cus_id)],
-    );
-    let customer = db
-        .create_customer(
-            &tenant,
-            &NewCustomer {
-                name: "Acme Customer".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    db.set_stripe_customer_id(&tenant, customer.id, Some(cus_id))
-        .unwrap();
-    db.set_automatic_payment_method(&tenant, customer.id, Some((pm_id, "Visa ending 4242")))
-        .unwrap();
+    let customer = common::customer_with_card(&db, &tenant, stripe_base, KEY);
     for i in 0..n {
         db.create_recurring(
             &tenant,
@@ -166,28 +109,16 @@ fn kept(out: Output) -> Output {
 /// Succeeded PaymentIntents per invoice id, as localstripe holds them.
 fn succeeded_per_invoice(stripe_base: &str) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let path = match &after {
-            Some(a) => format!("/v1/payment_intents?limit=100&starting_after={a}"),
-            None => "/v1/payment_intents?limit=100".to_string(),
-        };
-        let page = stripe(stripe_base, "GET", &path, &[]);
-        let data = page["data"].as_array().unwrap();
-        for pi in data {
-            if pi["status"] == "succeeded" {
-                let invoice = pi["metadata"]["paydesk_invoice_ids"]
-                    .as_str()
-                    .unwrap_or("?")
-                    .to_string();
-                *counts.entry(invoice).or_insert(0) += 1;
-            }
-        }
-        after = data.last().map(|pi| pi["id"].as_str().unwrap().to_string());
-        if page["has_more"] != true {
-            return counts;
+    for pi in common::all_intents(stripe_base, KEY) {
+        if pi["status"] == "succeeded" {
+            let invoice = pi["metadata"]["paydesk_invoice_ids"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            *counts.entry(invoice).or_insert(0) += 1;
         }
     }
+    counts
 }
 
 fn assert_each_paid_once(db_path: &Path, tenant: &TenantId, stripe_base: &str, n: usize) {

@@ -7,13 +7,16 @@
 //! with the same status and amounts, every invoice paydesk shows paid has exactly one, and every
 //! invoice is paid except those whose payment the kill cut off between being recorded and reaching
 //! Stripe. Those the design holds (it cannot know the request never arrived) until reconciliation
-//! rules the attempt out a day later (simulated here by reconciling with a clock a day ahead), and
-//! then until the dead call's claim goes stale (2 minutes): they must have no intent in Stripe,
-//! and no payment record may be left in flight.
+//! rules the attempt out once none of its requests can still arrive (the claim lease, 145 s with
+//! the default timeouts; simulated here by reconciling with a clock an hour ahead), and then until
+//! the dead call's claim goes stale (2 minutes): they must have no intent in Stripe, and no payment
+//! record may be left in flight.
 //!
 //! What the servers print and answer goes to the secret sweep.
 
 // The service harness, the recording proxy and the sweep are shared with the end-to-end suite.
+mod common;
+
 #[path = "../../tests/src/recorder.rs"]
 #[allow(dead_code)]
 mod recorder;
@@ -34,7 +37,7 @@ use std::time::{Duration, Instant};
 use paydesk_host::app::{App, AppConfig};
 use paydesk_host::capabilities::HttpConfig;
 use paydesk_host::db::{
-    AuthStore, HelpdeskStore, NewAgent, NewCustomer, NewInvoice, Principal, SqliteDb, TenantStore,
+    AuthStore, HelpdeskStore, NewAgent, NewInvoice, Principal, SqliteDb, TenantStore,
     payment_status_name,
 };
 use paydesk_host::runtime::bindings::{InvoiceStatus, PaymentFilter, PaymentStatus};
@@ -86,46 +89,6 @@ fn seed() -> u64 {
 // localstripe and paydesk's database
 // ---------------------------------------------------------------------------------------------
 
-fn stripe(base: &str, method: &str, path: &str, form: &[(&str, &str)]) -> Value {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let url = format!("{base}{path}");
-    let mut r = match method {
-        "GET" => agent
-            .get(&url)
-            .header("Authorization", format!("Bearer {KEY}"))
-            .call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", format!("Bearer {KEY}"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(serde_urlencoded::to_string(form).unwrap()),
-    }
-    .expect("localstripe answers");
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
-}
-
-/// Every PaymentIntent localstripe holds.
-fn all_intents(stripe_base: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let path = match &after {
-            Some(a) => format!("/v1/payment_intents?limit=100&starting_after={a}"),
-            None => "/v1/payment_intents?limit=100".to_string(),
-        };
-        let page = stripe(stripe_base, "GET", &path, &[]);
-        let data = page["data"].as_array().unwrap().clone();
-        after = data.last().map(|pi| pi["id"].as_str().unwrap().to_string());
-        all.extend(data);
-        if page["has_more"] != true {
-            return all;
-        }
-    }
-}
-
 /// The seeded world: a tenant, a customer with a saved card in localstripe, `INVOICES` invoices,
 /// an agent who may take payments and an administrator, with their API tokens.
 struct World {
@@ -152,44 +115,7 @@ fn seed_world(db_path: &Path, stripe_base: &str) -> World {
     };
     db.save_settings_and_key(&tenant, &settings, Some(&Secret::new(KEY)))
         .unwrap();
-    let cus = stripe(
-        stripe_base,
-        "POST",
-        "/v1/customers",
-        &[("name", "Acme Customer")],
-    );
-    let pm = stripe(
-        stripe_base,
-        "POST",
-        "/v1/payment_methods",
-        &[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
-            ("card[cvc]", "123"),
-        ],
-    );
-    let (cus_id, pm_id) = (cus["id"].as_str().unwrap(), pm["id"].as_str().unwrap());
-    stripe(
-        stripe_base,
-        "POST",
-        &format!("/v1/payment_methods/{pm_id}/attach"),
-        &[("customer", cus_id)],
-    );
-    let customer = db
-        .create_customer(
-            &tenant,
-            &NewCustomer {
-                name: "Acme Customer".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    db.set_stripe_customer_id(&tenant, customer.id, Some(cus_id))
-        .unwrap();
-    db.set_automatic_payment_method(&tenant, customer.id, Some((pm_id, "Visa ending 4242")))
-        .unwrap();
+    let customer = common::customer_with_card(&db, &tenant, stripe_base, KEY);
     let mut invoices = BTreeMap::new();
     for i in 0..INVOICES {
         let amount = 1_000 + i as i64 * 37;
@@ -541,8 +467,9 @@ fn serve_killed_under_load_and_restarted_charges_each_invoice_at_most_once_and_a
     }
     drop(server);
 
-    // A day later (idempotency keys last 24 hours) reconciliation rules out the attempts Stripe
-    // never received. Run in-process with the clock a day ahead, on the same database.
+    // Once no request of theirs can still arrive (the claim lease), reconciliation rules out the
+    // attempts Stripe never received. Run in-process with the clock an hour ahead, on the same
+    // database.
     let mut app = App::new(
         Arc::new(SqliteDb::open(&db).unwrap()),
         AppConfig {
@@ -563,15 +490,15 @@ fn serve_killed_under_load_and_restarted_charges_each_invoice_at_most_once_and_a
         .set_guest_input_observer(Arc::new(|name: &str, value: &dyn std::fmt::Debug| {
             sweep::record(sweep::Kind::GuestInputs, name, &format!("{value:?}"));
         }));
-    app.reconcile(&world.tenant, paydesk_host::db::now() + 25 * 3600)
-        .expect("a day-later reconciliation");
+    app.reconcile(&world.tenant, paydesk_host::db::now() + 3600)
+        .expect("an hour-later reconciliation");
     drop(app);
     // The client tries once more: refused while a dead call's claim is fresh (2 minutes), paid
     // when it has gone stale.
     let server = Server::start(&db, &rec.base_url, &log);
     retry(&server.base, &world.agent_token, &mut outcomes);
     drop(server);
-    println!("a day later, after one more retry: {}", tally(&outcomes));
+    println!("an hour later, after one more retry: {}", tally(&outcomes));
     sweep::record(
         sweep::Kind::Logs,
         "paydesk serve",
@@ -592,7 +519,7 @@ fn check_against_stripe(
 ) {
     let db = SqliteDb::open(db_path).unwrap();
     let mut intents: HashMap<i64, Vec<Value>> = HashMap::new();
-    for pi in all_intents(stripe_base) {
+    for pi in common::all_intents(stripe_base, KEY) {
         let invoice: i64 = pi["metadata"]["paydesk_invoice_ids"]
             .as_str()
             .and_then(|s| s.parse().ok())
