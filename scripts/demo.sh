@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Runs `paydesk demo` end to end against localstripe: installs localstripe into a venv
-# (scripts/test-env.sh), starts it on a free 127.0.0.1 port, runs the demo on a fresh database,
-# and stops localstripe by its PID however the demo ends. Extra arguments go to `paydesk demo`
-# (e.g. `scripts/demo.sh --currency jpy --amount 1234`).
+# Runs `paydesk demo` end to end against localstripe: installs what the machine lacks
+# (scripts/setup.sh: the wasm32-wasip2 target, localstripe's venv), starts localstripe on a free
+# 127.0.0.1 port, runs the demo on a fresh database in .paydesk-demo/paydesk.db (kept, so its
+# records can be looked at afterwards), and stops localstripe by its PID however the demo ends.
+# Extra arguments go to `paydesk demo`, e.g.
+#   scripts/demo.sh --currency jpy --amount 1234
+#   scripts/demo.sh --serve [--listen 127.0.0.1:8080]   # then keep serving the pages until Ctrl-C
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/test-env.sh >/dev/null
+scripts/setup.sh toolchain venv
 venv="${PAYDESK_TEST_VENV:-.venv-test}"
+demo_dir=".paydesk-demo"
+mkdir -p "$demo_dir"
+# A fresh database each run; the precompiled component beside it is kept.
+rm -f "$demo_dir"/paydesk.db "$demo_dir"/paydesk.db-wal "$demo_dir"/paydesk.db-shm
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
@@ -33,4 +40,6 @@ for _ in $(seq 1 150); do
 done
 
 export PAYDESK_STRIPE_API_BASE="http://127.0.0.1:$port"
-cargo run --quiet -p paydesk-host -- demo --db "$work/paydesk.db" "$@"
+# The pages load localstripe's fake Stripe.js, so the payment forms work against it.
+export PAYDESK_STRIPE_JS_URL="http://127.0.0.1:$port/js.stripe.com/v3/"
+cargo run --quiet -p paydesk-host -- demo --db "$demo_dir/paydesk.db" "$@"

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with the Rust toolchain, Python 3 and
-# Debian packages: installs the test services into a venv (scripts/test-env.sh) and Chromium,
-# ChromeDriver and pdftotext from Debian (scripts/browser-env.sh), then formats-checks,
+# Debian packages: installs what the machine lacks (scripts/setup.sh: the wasm32-wasip2 target of
+# the pinned toolchain, the test services in a venv, Chromium, ChromeDriver and pdftotext from
+# Debian; fuzz.sh adds the nightly toolchain and cargo-fuzz), then formats-checks,
 # lints (host and the plugin for wasm32-wasip2), runs every test, and gives each fuzz target a short
 # bounded run (scripts/fuzz.sh). The tests start localstripe, aiosmtpd and ChromeDriver themselves on
 # free 127.0.0.1 ports and stop them by PID. After the tests, the secret sweep scans everything they
 # collected (logs, responses, pages, emails, values passed into the component) for Stripe secret keys
-# and webhook signing secrets; its directory is emptied before the tests run.
+# and webhook signing secrets; its directory is emptied before the tests run. Then the modules that
+# talk to Stripe most (connect, payments) run once more with every log line at TRACE — the HTTP
+# client's included — and the sweep checks that pass too: no secret at any log level. Then the host
+# conformance suite (conformance/run.py) plays its scenarios against the Rust and the Python host,
+# after the Python host's own tests of its imports.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/test-env.sh
-scripts/browser-env.sh
+scripts/setup.sh toolchain venv browser
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 --profile plugin -- -D warnings
@@ -19,4 +23,9 @@ sweep_dir="${PAYDESK_SECRET_SWEEP_DIR:-${CARGO_TARGET_DIR:-target}/secret-sweep}
 rm -rf -- "$sweep_dir"
 cargo test
 cargo run -q -p paydesk-tests --bin secret-sweep
+# The suite binary's next run replaces its own artifacts, so the first pass is swept above.
+PAYDESK_LOG=trace cargo test -p paydesk-tests --test suite -- connect:: payments::
+cargo run -q -p paydesk-tests --bin secret-sweep
+"${PAYDESK_TEST_VENV:-.venv-test}/bin/python" -m unittest discover -s hosts/python/tests
+python3 conformance/run.py
 scripts/fuzz.sh 15

@@ -6,11 +6,19 @@
 //! 99th-percentile latency of each delivery, the server's peak RSS, and checks none was lost: every
 //! delivery answered `applied`, and every payment record is `succeeded` with its event's id.
 //!
+//! With `--sign-in-flood N`, the first half of the events is sent at rest and the second half
+//! while N connections — each from its own loopback address — post failed sign-ins to another
+//! tenant without pause, and the two halves' latencies are printed side by side with what the
+//! flood got (401s, 429s).
+//!
 //! ```sh
 //! cargo bench -p paydesk-host --bench webhook_ingest -- --tenants 10 --events 20000 --senders 16
+//! cargo bench -p paydesk-host --bench webhook_ingest -- --tenants 10 --events 8000 --senders 4 --sign-in-flood 32
 //! ```
 
 mod support;
+
+use support::http1;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -38,6 +46,9 @@ struct Args {
     /// Concurrent senders, each with its own keep-alive connection.
     #[arg(long, default_value_t = 16)]
     senders: usize,
+    /// Connections posting failed sign-ins to another tenant during the second half (0: none).
+    #[arg(long, default_value_t = 0)]
+    sign_in_flood: usize,
     /// `cargo bench` passes this; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -137,6 +148,93 @@ fn seed(db: &SqliteDb, args: &Args) -> Vec<Delivery> {
     deliveries
 }
 
+/// The tenant the sign-in flood attacks, with one agent.
+fn seed_flood_tenant(db: &SqliteDb) {
+    use paydesk_host::db::{AuthStore, NewAgent, Principal};
+    let tenant = TenantId::parse("flooded").unwrap();
+    db.create_tenant(&tenant, "Flooded", "billing@flooded.test")
+        .unwrap();
+    let agent = db
+        .create_agent(
+            &tenant,
+            &NewAgent {
+                name: "Victim".into(),
+                email: "victim@flooded.test".into(),
+                can_receive_manual_stripe_payments: false,
+                is_admin: true,
+            },
+        )
+        .unwrap();
+    db.set_password(&tenant, &Principal::Agent(agent), "the victim's password")
+        .unwrap();
+}
+
+/// Failed sign-ins from `connections` loopback addresses until `stop`; (401s, 429s, others).
+fn flood(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    stop: &std::sync::atomic::AtomicBool,
+) -> (usize, usize, usize) {
+    let counts = Mutex::new((0, 0, 0));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    std::thread::scope(|scope| {
+        for n in 0..connections {
+            let counts = &counts;
+            scope.spawn(move || {
+                let from = std::net::Ipv4Addr::new(127, 0, 2, n as u8 + 1);
+                // A connection the server closed (a 429 may end it) is opened again, with a
+                // fresh sign-in form: an attacker keeps going, and retrying on a dead socket
+                // would only spin this thread.
+                let connect = || -> std::io::Result<(http1::Conn, String, String)> {
+                    let mut conn = http1::Conn::open(addr, from)?;
+                    let (csrf, cookie) = http1::login_form(&mut conn)?;
+                    Ok((conn, csrf, cookie))
+                };
+                let mut session = None;
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    let (conn, csrf, cookie) = match session.as_mut() {
+                        Some(s) => s,
+                        None => match connect() {
+                            Ok(s) => session.insert(s),
+                            Err(_) => {
+                                counts.lock().unwrap().2 += 1;
+                                std::thread::sleep(Duration::from_millis(20));
+                                continue;
+                            }
+                        },
+                    };
+                    i += 1;
+                    let email = format!("guess{n}-{i}@flooded.test");
+                    let answer = http1::sign_in(
+                        conn,
+                        (csrf.as_str(), cookie.as_str()),
+                        "flooded",
+                        &email,
+                        "wrong",
+                    );
+                    let closes = answer.as_ref().map_or(true, |a| {
+                        a.headers
+                            .iter()
+                            .any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"))
+                    });
+                    let status = answer.map(|a| a.status).unwrap_or(0);
+                    if closes {
+                        session = None;
+                    }
+                    let mut c = counts.lock().unwrap();
+                    match status {
+                        401 => c.0 += 1,
+                        429 => c.1 += 1,
+                        _ => c.2 += 1,
+                    }
+                }
+            });
+        }
+    });
+    counts.into_inner().unwrap()
+}
+
 /// Stripe's fixture event around Stripe's fixture PaymentIntent, made to say `d` succeeded.
 fn event_body(fixtures: &serde_json::Value, d: &Delivery, amount: i64) -> String {
     let mut pi = fixtures["resources"]["payment_intent"].clone();
@@ -185,7 +283,13 @@ fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("paydesk.db");
-    let deliveries = seed(&SqliteDb::open(&db_path).unwrap(), &args);
+    let deliveries = {
+        let db = SqliteDb::open(&db_path).unwrap();
+        if args.sign_in_flood > 0 {
+            seed_flood_tenant(&db);
+        }
+        seed(&db, &args)
+    };
     let fixtures: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -231,56 +335,95 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let next = AtomicUsize::new(0);
-    let latencies = Mutex::new(Vec::with_capacity(deliveries.len()));
-    let failures = Mutex::new(Vec::new());
-    let clock = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..args.senders {
-            scope.spawn(|| {
-                let agent = agent();
-                let mut mine = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(d) = deliveries.get(i) else { break };
-                    let body = &bodies[i];
-                    let sent = Instant::now();
-                    let answer = agent
-                        .post(format!("{base}/webhooks/stripe/{}", tenant_id(d.tenant)))
-                        .header("Stripe-Signature", sign(body, &secret(d.tenant)))
-                        .header("Content-Type", "application/json")
-                        .send(body.as_str());
-                    let took = sent.elapsed();
-                    mine.push(took);
-                    let ok = match answer {
-                        Ok(mut r) => {
-                            let status = r.status().as_u16();
-                            let text = r.body_mut().read_to_string().unwrap_or_default();
-                            (status == 200 && text.contains("\"applied\""))
-                                .then_some(())
-                                .ok_or(format!("{status} {text}"))
+    let deliver = |range: std::ops::Range<usize>| -> (Vec<Duration>, Vec<String>, Duration) {
+        let next = AtomicUsize::new(range.start);
+        let latencies = Mutex::new(Vec::with_capacity(range.len()));
+        let failures = Mutex::new(Vec::new());
+        let clock = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..args.senders {
+                scope.spawn(|| {
+                    let agent = agent();
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= range.end {
+                            break;
                         }
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(why) = ok {
-                        failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("{}: {why}", d.event_id));
+                        let d = &deliveries[i];
+                        let body = &bodies[i];
+                        let sent = Instant::now();
+                        let answer = agent
+                            .post(format!("{base}/webhooks/stripe/{}", tenant_id(d.tenant)))
+                            .header("Stripe-Signature", sign(body, &secret(d.tenant)))
+                            .header("Content-Type", "application/json")
+                            .send(body.as_str());
+                        mine.push(sent.elapsed());
+                        let ok = match answer {
+                            Ok(mut r) => {
+                                let status = r.status().as_u16();
+                                let text = r.body_mut().read_to_string().unwrap_or_default();
+                                (status == 200 && text.contains("\"applied\""))
+                                    .then_some(())
+                                    .ok_or(format!("{status} {text}"))
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        if let Err(why) = ok {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{}: {why}", d.event_id));
+                        }
                     }
-                }
-                latencies.lock().unwrap().extend(mine);
+                    latencies.lock().unwrap().extend(mine);
+                });
+            }
+        });
+        (
+            latencies.into_inner().unwrap(),
+            failures.into_inner().unwrap(),
+            clock.elapsed(),
+        )
+    };
+    let half = if args.sign_in_flood > 0 {
+        deliveries.len() / 2
+    } else {
+        deliveries.len()
+    };
+    let (mut latencies, mut failures, mut wall) = deliver(0..half);
+    if args.sign_in_flood > 0 {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (at_rest_p50, at_rest_p99) = percentiles(&mut latencies.clone());
+        let ((mut flooded, more_failures, flooded_wall), (f401, f429, other)) =
+            std::thread::scope(|scope| {
+                let attackers = scope.spawn(|| flood(addr, args.sign_in_flood, &stop));
+                // Let the flood reach full strength before measuring.
+                std::thread::sleep(Duration::from_secs(2));
+                let measured = deliver(half..deliveries.len());
+                stop.store(true, Ordering::Relaxed);
+                (measured, attackers.join().unwrap())
             });
-        }
-    });
-    let wall = clock.elapsed();
+        let (p50, p99) = percentiles(&mut flooded);
+        println!(
+            "another tenant's webhooks: at rest median {at_rest_p50:.2?}, p99 {at_rest_p99:.2?} ({half} events); \
+             during the sign-in flood median {p50:.2?}, p99 {p99:.2?} ({} events)",
+            deliveries.len() - half
+        );
+        println!(
+            "  the flood: {} connections, {} failed sign-ins answered 401, {} answered 429, {} other, in {:.2?}",
+            args.sign_in_flood, f401, f429, other, flooded_wall
+        );
+        latencies.extend(flooded);
+        failures.extend(more_failures);
+        wall += flooded_wall;
+    }
     // SAFETY: sending SIGINT to our own child, which shuts down gracefully on it.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let finished = wait_with_rusage(child, started);
 
-    let mut latencies = latencies.into_inner().unwrap();
     let (p50, p99) = percentiles(&mut latencies);
-    let failures = failures.into_inner().unwrap();
     let (succeeded, records) = applied(&db_path);
     println!(
         "webhook ingest: {} signed events ({} KiB of bodies) to {} tenants from {} senders",

@@ -24,6 +24,22 @@ pub fn sees(principal: &Principal, invoice: &Invoice) -> bool {
     }
 }
 
+/// May the portal offer "Add payment method" to a customer (`show_auto_payment_on_portal`, M14)?
+/// Hide: never; only if set: when the customer has an automatic method; show: always — and only
+/// for a customer mapped to Stripe.
+pub fn may_add_method(
+    setting: crate::settings::PortalAccess,
+    customer: &crate::runtime::bindings::Customer,
+) -> bool {
+    use crate::settings::PortalAccess;
+    customer.stripe_customer_id.is_some()
+        && match setting {
+            PortalAccess::Hide => false,
+            PortalAccess::OnlyIfSet => customer.stripe_payment_method_id.is_some(),
+            PortalAccess::Show => true,
+        }
+}
+
 /// `USD 10.50`, `JPY 1050`, `KWD 1.050`: an amount in minor units, for people.
 pub fn money(amount: i64, currency: &str) -> String {
     use paydesk_plugin::domain::money::{Currency, Money};

@@ -56,6 +56,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        options: crate::serve_options::ServeOptions,
     },
     /// Run the daily integrator run once.
     Autopay {
@@ -92,6 +94,13 @@ enum Command {
         common: Common,
         #[command(flatten)]
         tenant: TenantArgs,
+    },
+    /// List and revoke API tokens.
+    Token {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: crate::token_cli::TokenCommand,
     },
 }
 
@@ -223,12 +232,7 @@ fn http_config() -> anyhow::Result<HttpConfig> {
 }
 
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYDESK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::logging::init(default);
 }
 
 /// Parse, run, and print any error as one line.
@@ -245,10 +249,15 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { common, listen } => {
+        Command::Serve {
+            common,
+            listen,
+            options,
+        } => {
             init_logging("info");
             let config = Config::from_common(&common)?;
-            crate::web::serve(config, listen)
+            let web = options.web(&config.stripe_js_url);
+            crate::web::serve(config, listen, web, options.limits())
         }
         Command::Autopay {
             common,
@@ -296,6 +305,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn");
             let config = Config::from_common(&common)?;
             create_tenant(&config, &tenant)
+        }
+        Command::Token { common, command } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            crate::token_cli::run(config.open_db()?.as_ref(), &command)
         }
     }
 }

@@ -4,16 +4,21 @@
 //! paydesk uses [`app::App`] (or implements the same WIT imports itself).
 
 pub mod access;
+pub mod addresses;
 pub mod app;
 pub mod autopay_cli;
 pub mod capabilities;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod logging;
 pub mod mailer;
 pub mod runtime;
 pub mod scheduler;
+pub mod serve_options;
 pub mod settings;
+pub mod signin;
 pub mod tenant;
+pub mod token_cli;
 pub mod web;
 pub mod webhook_signature;

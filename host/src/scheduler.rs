@@ -1,6 +1,7 @@
 //! Background work of `paydesk serve`: the daily integrator run (once per tenant-local day, from
-//! 01:00 in the tenant's time zone), delivering the email outbox (when SMTP is configured) and
-//! reconciling payments stuck in flight, each on its own thread. Each loop logs its failures and
+//! 01:00 in the tenant's time zone), delivering the email outbox (when SMTP is configured),
+//! reconciling payments stuck in flight, and purging expired sessions, browser tokens, old sign-in
+//! counters and page messages, each on its own thread. Each loop logs its failures and
 //! keeps going. Two servers on one database are safe: autopay claims make every charge happen once.
 
 use std::sync::Arc;
@@ -15,6 +16,11 @@ const MAIL_EVERY: Duration = Duration::from_secs(2);
 const RECONCILE_EVERY: Duration = Duration::from_secs(600);
 /// How often the daily run looks whether a tenant's day has come.
 const DAILY_CHECK_EVERY: Duration = Duration::from_secs(300);
+/// How often expired sign-in records are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// How long sign-in counters and page messages are kept after their last use (longer than any
+/// throttling rule remembers a streak).
+const KEEP_SIGN_IN_RECORDS: i64 = 86_400;
 /// The local hour from which a tenant's daily run may start.
 const DAILY_RUN_HOUR: u32 = 1;
 
@@ -46,6 +52,18 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
             })
             .expect("spawning the daily run thread");
     }
+    {
+        let app = app.clone();
+        std::thread::Builder::new()
+            .name("paydesk-purge".into())
+            .spawn(move || {
+                loop {
+                    purge(&app);
+                    std::thread::sleep(PURGE_EVERY);
+                }
+            })
+            .expect("spawning the purge thread");
+    }
     std::thread::Builder::new()
         .name("paydesk-reconcile".into())
         .spawn(move || {
@@ -55,6 +73,25 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
             }
         })
         .expect("spawning the reconcile thread");
+}
+
+/// Delete expired sessions and browser tokens, and sign-in counters and page messages no longer
+/// needed.
+pub fn purge(app: &App) {
+    match app
+        .db()
+        .purge_expired(crate::db::now(), KEEP_SIGN_IN_RECORDS)
+    {
+        Ok(p) if p != crate::db::Purged::default() => tracing::info!(
+            sessions = p.sessions,
+            devices = p.devices,
+            counters = p.counters,
+            messages = p.flashes,
+            "purged expired sign-in records"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "purging expired sign-in records"),
+    }
 }
 
 /// One reconciliation pass over every tenant with the integration enabled.

@@ -70,6 +70,8 @@ fn seed(db_path: &Path, stripe_base: &str, n: usize) -> TenantId {
     tenant
 }
 
+/// `paydesk autopay --date DATE EXTRA` on `db`, with the default Stripe request limits (60 s): a
+/// loaded machine answering slowly must not turn charges into unknown outcomes.
 fn autopay(db: &Path, stripe_base: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_paydesk"));
     cmd.arg("autopay")
@@ -80,8 +82,8 @@ fn autopay(db: &Path, stripe_base: &str, extra: &[&str]) -> Command {
         .arg(db)
         .env("PAYDESK_STRIPE_API_BASE", stripe_base)
         .env("PAYDESK_CACHE_DIR", db.parent().unwrap().join("cache"))
-        .env("PAYDESK_STRIPE_TIMEOUT_SECONDS", "3")
-        .env("PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS", "1")
+        .env_remove("PAYDESK_STRIPE_TIMEOUT_SECONDS")
+        .env_remove("PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
@@ -190,8 +192,15 @@ fn a_run_killed_midway_and_run_again_charges_each_invoice_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("paydesk.db");
     let tenant = seed(&db, &ls.base_url, 200);
-    let mut child = autopay(&db, &rec.base_url, &[]).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Short request limits for the run that is killed, so its claims' lease (stored in each
+    // claim: 2 × (3 + 1) s + 5 s = 13 s) runs out soon; the run after it has the default ones.
+    let mut child = autopay(&db, &rec.base_url, &[])
+        .env("PAYDESK_STRIPE_TIMEOUT_SECONDS", "3")
+        .env("PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS", "1")
+        .spawn()
+        .unwrap();
+    // A bound against hanging, not an expectation of speed (a loaded machine is slow to get there).
+    let deadline = Instant::now() + Duration::from_secs(900);
     while rec
         .requests()
         .iter()
@@ -209,8 +218,8 @@ fn a_run_killed_midway_and_run_again_charges_each_invoice_once() {
     // SIGKILL: no cleanup, possibly in the middle of a charge.
     child.kill().unwrap();
     child.wait().unwrap();
-    // Claims of the killed run hold for their lease (2 × the 4 s request limit + 5 s), then are
-    // resolved by asking Stripe.
+    // Claims of the killed run hold for their lease (13 s from when each was taken, all before
+    // the kill), then are resolved by asking Stripe: 14 s after the kill every lease has run out.
     std::thread::sleep(Duration::from_secs(14));
     let out = kept(autopay(&db, &rec.base_url, &[]).output().unwrap());
     assert!(

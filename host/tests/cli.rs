@@ -1,6 +1,6 @@
-//! The `paydesk` binary as a user runs it: `plugin` describes the component, `demo` runs the story
-//! against localstripe and prints each step, and bad input ends in one line on stderr with a
-//! non-zero exit code and nothing written. What it prints goes to the secret sweep.
+//! The `paydesk` binary as a user runs it: `plugin` describes the component, `tenant` creates an
+//! administrator, and bad input ends in one line on stderr with a non-zero exit code and nothing
+//! written (the demo's story is in `demo.rs`). What it prints goes to the secret sweep.
 
 // The service harness is shared with the end-to-end suite (one source, compiled into both).
 #[path = "../../tests/src/services.rs"]
@@ -64,44 +64,6 @@ fn plugin_prints_the_contract_version_size_and_exports() {
         "{}",
         text(&again.stdout)
     );
-}
-
-#[test]
-fn demo_runs_the_story_against_localstripe() {
-    let stripe = services::LocalStripe::start().expect("localstripe");
-    let dir = tempfile::tempdir().unwrap();
-    let out = paydesk(dir.path(), &stripe.base_url, &["demo"]);
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        text(&out.stderr)
-    );
-    for step in [
-        "1. plugin",
-        "2. connect",
-        "3. tenant",
-        "4. customer",
-        "5. invoice",
-        "6. quote",
-        "done",
-    ] {
-        assert!(stdout.contains(step), "missing `{step}` in:\n{stdout}");
-    }
-    // 2.9 % of USD 123.45 = 358.005¢ → USD 3.58; total USD 127.03.
-    assert!(stdout.contains("USD 3.58 → total USD 127.03"), "{stdout}");
-    let stripe_id = stdout
-        .split_whitespace()
-        .find(|w| w.starts_with("cus_"))
-        .expect("a Stripe customer id");
-    let body = ureq::get(&format!("{}/v1/customers/{stripe_id}", stripe.base_url))
-        .header("Authorization", "Bearer sk_test_x")
-        .call()
-        .expect("the customer exists in localstripe")
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    assert!(body.contains("Demo Customer"), "{body}");
 }
 
 #[test]
@@ -176,5 +138,73 @@ fn tenant_creates_an_administrator_whose_token_opens_the_api() {
         text(&again.stderr).contains("tenant acme exists"),
         "{}",
         text(&again.stderr)
+    );
+}
+
+#[test]
+fn token_list_shows_ids_never_values_and_token_revoke_stops_a_token_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &[
+            "tenant",
+            "--tenant",
+            "acme",
+            "--name",
+            "Acme IT",
+            "--mailbox",
+            "invoices@acme.test",
+            "--admin-name",
+            "Ada",
+            "--admin-email",
+            "ada@acme.test",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    sweep::register_secret(&token);
+    let db = SqliteDb::open(&dir.path().join("paydesk.db")).unwrap();
+    let valid = |db: &SqliteDb| {
+        paydesk_host::db::AuthStore::authenticate(db, &token)
+            .unwrap()
+            .is_some()
+    };
+    assert!(valid(&db));
+    let listed = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["token", "list", "--tenant", "acme"],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listing = text(&listed.stdout);
+    assert!(
+        listing.contains("1  agent ada@acme.test  created by `paydesk tenant`"),
+        "{listing}"
+    );
+    assert!(!listing.contains("pdk_"), "{listing}");
+    let revoked = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["token", "revoke", "--tenant", "acme", "--id", "1"],
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert!(text(&revoked.stdout).contains("token 1 of tenant acme revoked"));
+    assert!(!valid(&db), "the revoked token still authenticates");
+    let missing = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["token", "revoke", "--tenant", "acme", "--id", "99"],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("token 99 not found"),
+        "{}",
+        text(&missing.stderr)
     );
 }

@@ -8,9 +8,12 @@
 //! invoice is paid except those whose payment the kill cut off between being recorded and reaching
 //! Stripe. Those the design holds (it cannot know the request never arrived) until reconciliation
 //! rules the attempt out once none of its requests can still arrive (the claim lease, 145 s with
-//! the default timeouts; simulated here by reconciling with a clock an hour ahead), and then until
-//! the dead call's claim goes stale (2 minutes): they must have no intent in Stripe, and no payment
-//! record may be left in flight.
+//! the default timeouts; simulated here by reconciling with a clock an hour ahead): they must have
+//! no intent in Stripe, and no payment record may be left in flight.
+//!
+//! And two `paydesk serve` processes on one database, each asked to pay the same invoice at the
+//! same instant, round after round: the database's one-open-attempt rule lets exactly one charge
+//! through, the other answers 409, and localstripe agrees.
 //!
 //! What the servers print and answer goes to the secret sweep.
 
@@ -50,6 +53,8 @@ const KEY: &str = "sk_test_serve_processes";
 const TENANT: &str = "acme";
 /// Invoices paid under load.
 const INVOICES: usize = 48;
+/// Rounds of the two-servers race, one invoice each.
+const RACE_ROUNDS: usize = 60;
 /// Clients paying at once.
 const CLIENTS: usize = 4;
 
@@ -98,7 +103,7 @@ struct World {
     admin_token: String,
 }
 
-fn seed_world(db_path: &Path, stripe_base: &str) -> World {
+fn seed_world(db_path: &Path, stripe_base: &str, count: usize) -> World {
     let db = SqliteDb::open(db_path).unwrap();
     sweep::register_secret(KEY);
     let tenant = TenantId::parse(TENANT).unwrap();
@@ -117,7 +122,7 @@ fn seed_world(db_path: &Path, stripe_base: &str) -> World {
         .unwrap();
     let customer = common::customer_with_card(&db, &tenant, stripe_base, KEY);
     let mut invoices = BTreeMap::new();
-    for i in 0..INVOICES {
+    for i in 0..count {
         let amount = 1_000 + i as i64 * 37;
         let invoice = db
             .create_invoice(
@@ -208,7 +213,8 @@ impl Server {
                 child,
                 base: format!("http://127.0.0.1:{port}"),
             };
-            let deadline = Instant::now() + Duration::from_secs(60);
+            // A bound against hanging: a loaded machine may take long to compile the component.
+            let deadline = Instant::now() + Duration::from_secs(600);
             while Instant::now() < deadline {
                 if server.child.try_wait().unwrap().is_some() {
                     break; // the port was taken meanwhile: try another
@@ -379,7 +385,7 @@ fn serve_killed_under_load_and_restarted_charges_each_invoice_at_most_once_and_a
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("paydesk.db");
     let log = dir.path().join("serve.log");
-    let world = seed_world(&db, &ls.base_url);
+    let world = seed_world(&db, &ls.base_url, INVOICES);
 
     // Load: CLIENTS agents paying their share of the invoices at once.
     let mut server = Server::start(&db, &rec.base_url, &log);
@@ -407,7 +413,7 @@ fn serve_killed_under_load_and_restarted_charges_each_invoice_at_most_once_and_a
             .filter(|r| r.method == "POST" && r.path_and_query == "/v1/payment_intents")
             .count()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(600);
     while created() < kill_after {
         assert!(Instant::now() < deadline, "the load did not get going");
         assert!(server.running(), "paydesk serve exited on its own");
@@ -493,8 +499,7 @@ fn serve_killed_under_load_and_restarted_charges_each_invoice_at_most_once_and_a
     app.reconcile(&world.tenant, paydesk_host::db::now() + 3600)
         .expect("an hour-later reconciliation");
     drop(app);
-    // The client tries once more: refused while a dead call's claim is fresh (2 minutes), paid
-    // when it has gone stale.
+    // The client tries once more: the ruled-out attempts no longer hold their invoices.
     let server = Server::start(&db, &rec.base_url, &log);
     retry(&server.base, &world.agent_token, &mut outcomes);
     drop(server);
@@ -637,4 +642,80 @@ fn check_against_stripe(
         world.invoices.len() - unpaid.len(),
         unpaid.len()
     );
+}
+
+#[test]
+fn two_serve_processes_on_one_database_charge_an_invoice_paid_on_both_at_once_exactly_once() {
+    let ls = services::LocalStripe::start().expect("localstripe");
+    let rec = recorder::StripeRecorder::start_stripping(&ls.base_url, &[], &["customer"])
+        .expect("recorder");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("paydesk.db");
+    let world = seed_world(&db, &ls.base_url, RACE_ROUNDS);
+    let servers = [
+        Server::start(&db, &rec.base_url, &dir.path().join("serve-a.log")),
+        Server::start(&db, &rec.base_url, &dir.path().join("serve-b.log")),
+    ];
+    let mut outcomes = BTreeMap::new();
+    let mut losers = Vec::new();
+    for &invoice in world.invoices.keys() {
+        let gate = std::sync::Barrier::new(servers.len());
+        let answers: Vec<Outcome> = std::thread::scope(|scope| {
+            let racers: Vec<_> = servers
+                .iter()
+                .map(|server| {
+                    let (gate, token) = (&gate, &world.agent_token);
+                    scope.spawn(move || {
+                        gate.wait();
+                        pay(&server.base, token, invoice)
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let paid: Vec<&Outcome> = answers
+            .iter()
+            .filter(|o| matches!(o, Outcome::Paid(_)))
+            .collect();
+        assert_eq!(paid.len(), 1, "invoice {invoice}: {answers:?}");
+        for o in &answers {
+            match o {
+                Outcome::Paid(_) => {}
+                // The loser is told plainly: the other payment is in progress, or done.
+                Outcome::AlreadyPaid => losers.push("already paid".to_string()),
+                Outcome::Held(why) if why.contains("payment in progress") => {
+                    losers.push(why.clone())
+                }
+                other => panic!("invoice {invoice}: the loser was told {other:?}"),
+            }
+        }
+        outcomes.insert(invoice, paid[0].clone());
+    }
+    for (name, server) in ["serve-a.log", "serve-b.log"].iter().zip(&servers) {
+        assert!(
+            call(&server.base, None, "GET", "/healthz", None).is_ok(),
+            "{name}: the server died"
+        );
+    }
+    drop(servers);
+    for name in ["serve-a.log", "serve-b.log"] {
+        sweep::record(
+            sweep::Kind::Logs,
+            "paydesk serve",
+            &std::fs::read_to_string(dir.path().join(name)).unwrap_or_default(),
+        );
+    }
+    let held = losers.iter().filter(|l| l.contains("in progress")).count();
+    println!(
+        "{RACE_ROUNDS} rounds: each invoice paid once; the losers: {held} told a payment was in progress, {} told it was already paid",
+        losers.len() - held
+    );
+    let answered: BTreeMap<i64, String> = outcomes
+        .iter()
+        .filter_map(|(i, o)| match o {
+            Outcome::Paid(pi) => Some((*i, pi.clone())),
+            _ => None,
+        })
+        .collect();
+    check_against_stripe(&db, &ls.base_url, &world, &outcomes, &answered);
 }

@@ -114,7 +114,7 @@ impl Browser {
             .await?;
         // Wait (bounded) until the signed-in page has loaded, so the next navigation carries the
         // session cookie and is not overtaken by the sign-in's redirect.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + crate::EVENT_WAIT;
         loop {
             let path = self.client.current_url().await?.path().to_string();
             let ready = self

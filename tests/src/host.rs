@@ -13,7 +13,8 @@ use paydesk_host::db::{Database, NewAgent, Principal, SqliteDb};
 use paydesk_host::runtime::{Limits, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
-use paydesk_host::web::AppState;
+use paydesk_host::web::server::ServerLimits;
+use paydesk_host::web::{AppState, WebConfig};
 
 use crate::sweep::{self, Kind};
 
@@ -25,6 +26,8 @@ pub struct TestHost {
     /// Stripe.js for the pages (localstripe's fake one in browser tests).
     pub stripe_js_url: String,
     pub db_path: PathBuf,
+    /// The export names whose inputs the guest-input observer saw, in order.
+    inputs_seen: Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -64,9 +67,15 @@ impl TestHost {
             },
         )
         .expect("start the app");
-        let observer: GuestInputObserver = Arc::new(|name: &str, value: &dyn std::fmt::Debug| {
-            sweep::record(Kind::GuestInputs, name, &format!("{value:?}"));
-        });
+        let inputs_seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let seen = inputs_seen.clone();
+        let observer: GuestInputObserver =
+            Arc::new(move |name: &str, value: &dyn std::fmt::Debug| {
+                sweep::record(Kind::GuestInputs, name, &format!("{value:?}"));
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(name.to_string());
+            });
         Arc::get_mut(&mut app.services)
             .expect("the new app's services are not shared yet")
             .set_guest_input_observer(observer);
@@ -75,8 +84,17 @@ impl TestHost {
             stripe_js_url: format!("{}/js.stripe.com/v3/", stripe_base.trim_end_matches('/')),
             app: Arc::new(app),
             db_path,
+            inputs_seen,
             _dir: dir,
         }
+    }
+
+    /// The export names whose inputs reached the guest-input observer (and so the secret sweep).
+    pub fn inputs_seen(&self) -> Vec<String> {
+        self.inputs_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The abusive guest with tight limits.
@@ -96,15 +114,18 @@ impl TestHost {
         self.app.db()
     }
 
-    /// Serve the web app on a free loopback port, on a thread of its own, for this host's lifetime.
+    /// Serve the web app on a free loopback port, on a thread of its own, for this host's lifetime,
+    /// with the server loop and limits `paydesk serve` uses.
     pub fn serve(&self) -> ApiClient {
+        self.serve_with(WebConfig::new(self.stripe_js_url.clone()))
+    }
+
+    /// [`TestHost::serve`] with a web configuration of the test's choosing.
+    pub fn serve_with(&self, web: WebConfig) -> ApiClient {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState {
-            app: self.app.clone(),
-            stripe_js_url: self.stripe_js_url.clone(),
-        };
+        let state = AppState::new(self.app.clone(), web).expect("the sign-in workers start");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         self.servers.lock().unwrap().push(stop);
         std::thread::spawn(move || {
@@ -117,12 +138,11 @@ impl TestHost {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let router = paydesk_host::web::router(state)
                     .layer(axum::middleware::from_fn(record_response));
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("serve");
+                paydesk_host::web::server::run(listener, router, ServerLimits::default(), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
             });
         });
         ApiClient { base, token: None }

@@ -25,18 +25,17 @@ impl Write for Sink {
     }
 }
 
-/// Install the capturing subscriber for this process (once): everything paydesk logs, at every
-/// level, and the libraries' lines from INFO up (the compiler's TRACE output is enormous and never
-/// sees a secret).
+/// Install the capturing subscriber for this process (once), through the host's own log setup (so
+/// its redaction holds here too): everything paydesk logs, at every level, and the libraries' lines
+/// from INFO up (the compiler's TRACE output is enormous and never sees a secret) — or, when
+/// `PAYDESK_LOG` is set, exactly what it says (`scripts/test.sh` runs a pass at `trace`).
 pub fn capture() {
     INSTALLED.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "info,paydesk_host=trace,paydesk_tests=trace",
-            ))
-            .with_ansi(false)
-            .with_writer(|| Sink)
-            .try_init();
+        let filter = std::env::var("PAYDESK_LOG")
+            .ok()
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "info,paydesk_host=trace,paydesk_tests=trace".into());
+        paydesk_host::logging::install(tracing_subscriber::EnvFilter::new(filter), || Sink, false);
     });
 }
 

@@ -50,7 +50,7 @@ const PROBE_AUTH: &str = "Basic c2tfdGVzdF94Og==";
 // The Python venv
 // ---------------------------------------------------------------------------------------------
 
-/// Path of the venv's python, with `localstripe` and `aiosmtpd` importable.
+/// Path of the venv's python, with `localstripe`, `aiosmtpd` and `schemathesis` importable.
 ///
 /// The venv is `$PAYDESK_TEST_VENV` or `<repo root>/.venv-test`. When it is missing or incomplete,
 /// this runs `scripts/test-env.sh` once per process (idempotent, flock-guarded, needs PyPI the
@@ -91,7 +91,7 @@ fn venv_dir(root: Option<&Path>) -> Result<PathBuf> {
 fn venv_is_ready(python: &Path) -> bool {
     python.is_file()
         && Command::new(python)
-            .args(["-c", "import localstripe, aiosmtpd"])
+            .args(["-c", "import localstripe, aiosmtpd, schemathesis"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

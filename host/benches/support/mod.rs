@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each bench uses its own part
 
+pub mod http1;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

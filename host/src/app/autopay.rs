@@ -39,7 +39,7 @@ impl App {
         date: &str,
     ) -> Result<Vec<AutopayDecision>, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "events.autopay-plan", &date, |p, s| {
             p.paydesk_stripe_events().call_autopay_plan(s, date)
         })
     }
@@ -52,7 +52,7 @@ impl App {
         date: &str,
     ) -> Result<AutopayResult, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "events.autopay-charge", &(invoice, date), |p, s| {
             p.paydesk_stripe_events()
                 .call_autopay_charge(s, invoice, date)
         })
@@ -183,7 +183,7 @@ impl App {
             report.generated = self.db().generate_due(tenant, &date)?;
             for invoice in &report.generated {
                 let ctx = self.context(tenant, None)?;
-                if let Err(e) = self.call_in(ctx, |p, s| {
+                if let Err(e) = self.call_in(ctx, "events.invoice-created", invoice, |p, s| {
                     p.paydesk_stripe_events().call_invoice_created(s, *invoice)
                 }) {
                     report

@@ -56,12 +56,15 @@ impl App {
         limit: u32,
     ) -> Result<admin::StripeCustomerPage, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("admin.list-stripe-customers", &(starting_after, limit));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_admin()
-                .call_list_stripe_customers(s, starting_after, limit)
-        })
+        self.call_in(
+            ctx,
+            "admin.list-stripe-customers",
+            &(starting_after, limit),
+            |p, s| {
+                p.paydesk_stripe_admin()
+                    .call_list_stripe_customers(s, starting_after, limit)
+            },
+        )
     }
 
     /// Map a customer to a Stripe customer that exists.
@@ -72,12 +75,15 @@ impl App {
         stripe_customer_id: &str,
     ) -> Result<(), CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("admin.add-mapping", &(customer, stripe_customer_id));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_admin()
-                .call_add_mapping(s, customer, stripe_customer_id)
-        })
+        self.call_in(
+            ctx,
+            "admin.add-mapping",
+            &(customer, stripe_customer_id),
+            |p, s| {
+                p.paydesk_stripe_admin()
+                    .call_add_mapping(s, customer, stripe_customer_id)
+            },
+        )
     }
 
     /// Remove a customer's mapping, and the automatic payment method that belonged to it.
@@ -91,8 +97,7 @@ impl App {
     /// "Generate mappings".
     pub fn generate_mappings(&self, tenant: &TenantId) -> Result<admin::MappingReport, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("admin.generate-mappings", &());
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "admin.generate-mappings", &(), |p, s| {
             p.paydesk_stripe_admin().call_generate_mappings(s)
         })
     }
@@ -104,9 +109,7 @@ impl App {
         customer: i64,
     ) -> Result<Vec<admin::PaymentMethodSummary>, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("admin.list-payment-methods", &customer);
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "admin.list-payment-methods", &customer, |p, s| {
             p.paydesk_stripe_admin()
                 .call_list_payment_methods(s, customer)
         })
@@ -120,13 +123,14 @@ impl App {
         payment_method: Option<&str>,
     ) -> Result<Option<String>, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe(
+        self.call_in(
+            ctx,
             "payments.set-automatic-payment-method",
             &(customer, payment_method),
-        );
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments()
-                .call_set_automatic_payment_method(s, customer, payment_method)
-        })
+            |p, s| {
+                p.paydesk_stripe_payments()
+                    .call_set_automatic_payment_method(s, customer, payment_method)
+            },
+        )
     }
 }

@@ -107,15 +107,20 @@ impl App {
         })
     }
 
-    /// Run one export in a fresh sandbox for `ctx` and flatten the outcome.
-    pub fn call_in<R>(
+    /// The one way into the guest: run export `export` in a fresh sandbox for `ctx`, after showing
+    /// `args` — every value handed to the guest — to the services' guest-input observer, and
+    /// flatten the outcome (a trap or an exhausted limit becomes [`CallError`], as for every call).
+    pub fn call_in<A: std::fmt::Debug, R>(
         &self,
         ctx: TenantContext,
+        export: &'static str,
+        args: &A,
         f: impl FnOnce(
             &crate::runtime::Plugin,
             &mut wasmtime::Store<crate::runtime::CallState>,
         ) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, CallError> {
+        self.services.observe(export, args);
         Ok(self.runtime.call(&self.services, ctx, f)??)
     }
 
@@ -127,8 +132,7 @@ impl App {
         method: PaymentMethodType,
     ) -> Result<payments::Quotation, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("payments.quote", &(items, method));
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "payments.quote", &(items, method), |p, s| {
             p.paydesk_stripe_payments().call_quote(s, items, method)
         })
     }
@@ -140,8 +144,7 @@ impl App {
         customer: i64,
     ) -> Result<events::SyncOutcome, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("events.customer-saved", &customer);
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "events.customer-saved", &customer, |p, s| {
             p.paydesk_stripe_events().call_customer_saved(s, customer)
         })
     }
@@ -153,8 +156,9 @@ impl App {
         candidate: Option<Secret>,
     ) -> Result<admin::AccountSummary, CallError> {
         let ctx = self.context(tenant, candidate)?;
-        self.services.observe("admin.test-connection", &());
-        self.call_in(ctx, |p, s| p.paydesk_stripe_admin().call_test_connection(s))
+        self.call_in(ctx, "admin.test-connection", &(), |p, s| {
+            p.paydesk_stripe_admin().call_test_connection(s)
+        })
     }
 }
 

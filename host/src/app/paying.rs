@@ -17,12 +17,15 @@ impl App {
         initiator: Initiator,
     ) -> Result<payments::Quotation, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("payments.quote-invoices", &(invoices, method, initiator));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments()
-                .call_quote_invoices(s, invoices, method, initiator)
-        })
+        self.call_in(
+            ctx,
+            "payments.quote-invoices",
+            &(invoices, method, initiator),
+            |p, s| {
+                p.paydesk_stripe_payments()
+                    .call_quote_invoices(s, invoices, method, initiator)
+            },
+        )
     }
 
     /// Start paying invoices as one PaymentIntent.
@@ -32,8 +35,7 @@ impl App {
         request: &payments::PaymentRequest,
     ) -> Result<payments::PaymentStarted, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("payments.start-payment", &request);
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "payments.start-payment", &request, |p, s| {
             p.paydesk_stripe_payments().call_start_payment(s, request)
         })
     }
@@ -45,8 +47,7 @@ impl App {
         intent: &str,
     ) -> Result<Vec<InvoicePayment>, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("payments.refresh-payment", &intent);
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "payments.refresh-payment", &intent, |p, s| {
             p.paydesk_stripe_payments().call_refresh_payment(s, intent)
         })
     }
@@ -62,8 +63,7 @@ impl App {
             body,
             received_at: crate::db::now(),
         };
-        self.services.observe("events.webhook-received", &event);
-        self.call_in(ctx, |p, s| {
+        self.call_in(ctx, "events.webhook-received", &event, |p, s| {
             p.paydesk_stripe_events().call_webhook_received(s, &event)
         })
     }
@@ -76,8 +76,7 @@ impl App {
         url: &str,
     ) -> Result<admin::WebhookEndpoint, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("admin.ensure-webhook-endpoint", &url);
-        let endpoint = self.call_in(ctx, |p, s| {
+        let endpoint = self.call_in(ctx, "admin.ensure-webhook-endpoint", &url, |p, s| {
             p.paydesk_stripe_admin()
                 .call_ensure_webhook_endpoint(s, url)
         })?;
@@ -95,7 +94,8 @@ impl App {
         now: i64,
     ) -> Result<events::ReconcileReport, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe("events.reconcile", &now);
-        self.call_in(ctx, |p, s| p.paydesk_stripe_events().call_reconcile(s, now))
+        self.call_in(ctx, "events.reconcile", &now, |p, s| {
+            p.paydesk_stripe_events().call_reconcile(s, now)
+        })
     }
 }

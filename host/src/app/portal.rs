@@ -17,19 +17,20 @@ impl App {
         return_url: Option<&str>,
     ) -> Result<payments::PaymentStarted, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services.observe(
+        self.call_in(
+            ctx,
             "payments.confirm-payment",
             &(intent, payment_method, initiator, return_url),
-        );
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments().call_confirm_payment(
-                s,
-                intent,
-                payment_method,
-                initiator,
-                return_url,
-            )
-        })
+            |p, s| {
+                p.paydesk_stripe_payments().call_confirm_payment(
+                    s,
+                    intent,
+                    payment_method,
+                    initiator,
+                    return_url,
+                )
+            },
+        )
     }
 
     /// The client secret Stripe.js needs to authenticate a payment waiting for the payer.
@@ -40,12 +41,15 @@ impl App {
         initiator: Initiator,
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("payments.authentication-secret", &(intent, initiator));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments()
-                .call_authentication_secret(s, intent, initiator)
-        })
+        self.call_in(
+            ctx,
+            "payments.authentication-secret",
+            &(intent, initiator),
+            |p, s| {
+                p.paydesk_stripe_payments()
+                    .call_authentication_secret(s, intent, initiator)
+            },
+        )
     }
 
     /// Start a SetupIntent for the customer (portal "Add payment method", or a new card to pay with).
@@ -56,12 +60,15 @@ impl App {
         initiator: Initiator,
     ) -> Result<payments::SetupStarted, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("payments.start-setup", &(customer, initiator));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments()
-                .call_start_setup(s, customer, initiator)
-        })
+        self.call_in(
+            ctx,
+            "payments.start-setup",
+            &(customer, initiator),
+            |p, s| {
+                p.paydesk_stripe_payments()
+                    .call_start_setup(s, customer, initiator)
+            },
+        )
     }
 
     /// The SetupIntent succeeded: its method becomes the automatic one; its display name.
@@ -72,12 +79,15 @@ impl App {
         setup_intent: &str,
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("payments.complete-setup", &(customer, setup_intent));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments()
-                .call_complete_setup(s, customer, setup_intent)
-        })
+        self.call_in(
+            ctx,
+            "payments.complete-setup",
+            &(customer, setup_intent),
+            |p, s| {
+                p.paydesk_stripe_payments()
+                    .call_complete_setup(s, customer, setup_intent)
+            },
+        )
     }
 
     /// A Stripe customer-portal session URL.
@@ -88,11 +98,14 @@ impl App {
         return_url: &str,
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.services
-            .observe("payments.customer-portal-session", &(customer, return_url));
-        self.call_in(ctx, |p, s| {
-            p.paydesk_stripe_payments()
-                .call_customer_portal_session(s, customer, return_url)
-        })
+        self.call_in(
+            ctx,
+            "payments.customer-portal-session",
+            &(customer, return_url),
+            |p, s| {
+                p.paydesk_stripe_payments()
+                    .call_customer_portal_session(s, customer, return_url)
+            },
+        )
     }
 }

@@ -1,4 +1,5 @@
-//! Saving a tenant's settings: validated by the plugin (every field), the time zone by the host,
+//! Saving a tenant's settings: validated by the plugin (every field), the time zone and the
+//! notification address (`crate::addresses`) by the host,
 //! a new secret key tried against Stripe through the plugin before it is kept — and then settings
 //! and key stored together, or nothing at all.
 
@@ -31,6 +32,21 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// What is wrong with a key's characters, if anything: Stripe keys are letters, digits and `_`,
+/// and a line break or other control character would not survive an HTTP header.
+pub fn key_characters_problem(key: &Secret) -> Option<&'static str> {
+    let k = key.expose();
+    if k.bytes().any(|b| b.is_ascii_control()) {
+        Some(
+            "the key contains a line break or another control character; paste it again as one line",
+        )
+    } else if !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Some("a Stripe key has only letters, digits and underscores (sk_test_…, sk_live_…, rk_…)")
+    } else {
+        None
+    }
+}
+
 impl App {
     /// Validate and store settings (and a new secret key) for `tenant`; on any error nothing changes.
     pub fn save_settings(&self, tenant: &TenantId, save: SettingsSave) -> Result<(), SaveError> {
@@ -45,6 +61,12 @@ impl App {
             None => self.db().secret_key(tenant).map_err(CallError::from)?,
         };
         let mut errors = Vec::new();
+        if let Some(k) = &save.secret_key
+            && let Some(problem) = key_characters_problem(k)
+        {
+            // Refused here: such a key could never be sent in a header, so it is not tried.
+            errors.push(field("stripe_secret_key", problem));
+        }
         if settings.time_zone.parse::<chrono_tz::Tz>().is_err() {
             errors.push(field(
                 "time_zone",
@@ -54,16 +76,30 @@ impl App {
                 ),
             ));
         }
+        if let Some(Err(message)) = settings
+            .stripenotificationemail
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(crate::addresses::check)
+        {
+            errors.push(field("stripenotificationemail", message));
+        }
         let ctx = self.context(tenant, key.clone()).map_err(CallError::from)?;
         let candidate = settings.to_wit(key.as_ref());
-        self.services.observe("admin.validate-settings", &candidate);
-        match self.call_in(ctx, |p, s| {
+        match self.call_in(ctx, "admin.validate-settings", &candidate, |p, s| {
             p.paydesk_stripe_admin()
                 .call_validate_settings(s, &candidate)
         }) {
             Ok(()) => {}
             Err(CallError::Plugin(p)) if !p.field_errors.is_empty() => {
-                errors.extend(p.field_errors)
+                // One message per field: the host's address check says more than the plugin's.
+                let named: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                errors.extend(
+                    p.field_errors
+                        .into_iter()
+                        .filter(|e| !named.contains(&e.field)),
+                )
             }
             Err(e) => return Err(e.into()),
         }

@@ -17,9 +17,7 @@ impl App {
     ) -> Result<String, CallError> {
         let ctx = self.context(tenant, None)?;
         let text = text.to_string();
-        self.services
-            .observe("templates.render-variable", &customer);
-        self.call_in(ctx, move |p, s| {
+        self.call_in(ctx, "templates.render-variable", &customer, move |p, s| {
             let templates = p.paydesk_stripe_templates();
             let mut out = text;
             for name in templates.call_variables(&mut *s)? {

@@ -1,8 +1,10 @@
 //! The `email` import: messages from the tenant's invoice mailbox into the outbox (the embedded
 //! default); `crate::mailer` delivers the outbox over SMTP when configured. A repeated dedup key
-//! queues nothing.
+//! queues nothing. A message with a recipient that is no email address (`crate::addresses`) is
+//! kept in the outbox as failed, with the reason, and the call answers `invalid`.
 
 use super::host_error;
+use crate::addresses;
 use crate::db::NewEmail;
 use crate::runtime::CallState;
 use crate::runtime::bindings::HostError;
@@ -12,14 +14,6 @@ use crate::runtime::bindings::paydesk::stripe::email::{Host, Message};
 const MAX_RECIPIENTS: usize = 50;
 /// Largest body (html + text), bytes.
 const MAX_BODY: usize = 512 << 10;
-
-fn looks_like_address(a: &str) -> bool {
-    let a = a.trim();
-    a.len() <= 254
-        && a.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !a.contains(char::is_whitespace)
-        })
-}
 
 impl Host for CallState {
     fn send(&mut self, message: Message) -> wasmtime::Result<Result<bool, HostError>> {
@@ -38,21 +32,20 @@ impl CallState {
                 "at most {MAX_RECIPIENTS} recipients per message"
             )));
         }
-        if let Some(bad) = message
-            .to
-            .iter()
-            .chain(&message.cc)
-            .find(|a| !looks_like_address(a))
-        {
-            return Err(HostError::Invalid(format!(
-                "`{bad}` is not an email address"
-            )));
-        }
         if message.html.len() + message.text.len() > MAX_BODY {
             return Err(HostError::Invalid(format!(
                 "bodies are at most {MAX_BODY} bytes"
             )));
         }
+        // A recipient that is no address: the message is kept, failed, with the reason, so the
+        // outbox shows what was not sent and why; the caller is told too.
+        let bad: Vec<String> = message
+            .to
+            .iter()
+            .chain(&message.cc)
+            .filter_map(|a| addresses::check(a).err())
+            .collect();
+        let undeliverable = (!bad.is_empty()).then(|| format!("not sent: {}", bad.join("; ")));
         let tenant = self.tenant.id.clone();
         let db = self.services.db.clone();
         let outcome = db.tenant(&tenant).and_then(|t| {
@@ -66,9 +59,14 @@ impl CallState {
                     html: message.html,
                     text: message.text,
                     dedup_key: message.dedup_key,
+                    undeliverable: undeliverable.clone(),
                 },
             )
         });
-        outcome.map_err(|e| host_error(tenant.as_str(), e))
+        let queued = outcome.map_err(|e| host_error(tenant.as_str(), e))?;
+        match undeliverable {
+            Some(why) => Err(HostError::Invalid(why)),
+            None => Ok(queued),
+        }
     }
 }

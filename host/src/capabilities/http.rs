@@ -189,6 +189,17 @@ impl CallState {
             url.push('?');
             url.push_str(&encode(&req.query));
         }
+        if key
+            .expose()
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ')
+        {
+            // ureq would refuse the header only after we asked it to send: say clearly that
+            // nothing went out.
+            return Err(SendError::NotSent(
+                "the stored Stripe secret key has characters no HTTP header can carry (a line break?); nothing was sent — save the key again".into(),
+            ));
+        }
         let auth = format!("Bearer {}", key.expose());
         if let Some(pacer) = &http.pacer {
             pacer.wait_turn();

@@ -1,6 +1,7 @@
 //! Credentials in SQLite: API bearer tokens and web sessions (each stored only as its SHA-256,
 //! shown once when made) belonging to an agent or a portal user of one tenant, and passwords
-//! (argon2id hashes).
+//! (argon2id hashes). A token or session whose owner is disabled or removed, or a token revoked or
+//! expired, authenticates no one. Checking a password at sign-in is `crate::signin`'s.
 
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -21,18 +22,32 @@ fn new_token() -> DbResult<Secret> {
     Ok(Secret::new(format!("pdk_{}", hex::encode(bytes))))
 }
 
+/// The owner of a session or token; `None` when they are gone (removed meanwhile).
 fn principal_of(
     db: &SqliteDb,
     tenant: &TenantId,
     agent: Option<i64>,
     user: Option<i64>,
 ) -> DbResult<Option<Principal>> {
-    Ok(match (agent, user) {
-        (Some(a), _) => Some(Principal::Agent(db.agent(tenant, a)?)),
-        (None, Some(u)) => Some(Principal::User(db.user(tenant, u)?)),
-        (None, None) => None,
-    })
+    let found = match (agent, user) {
+        (Some(a), _) => db.agent(tenant, a).map(Principal::Agent),
+        (None, Some(u)) => db.user(tenant, u).map(Principal::User),
+        (None, None) => return Ok(None),
+    };
+    match found {
+        Ok(p) => Ok(Some(p)),
+        Err(DbError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
+
+/// A live token's id, tenant, agent, user and when it was last used.
+type TokenRow = (i64, String, Option<i64>, Option<i64>, Option<i64>);
+
+/// Rows whose owner is enabled: a join of `sessions` or `api_tokens` (as `c`) with both owners.
+const OWNER_ENABLED: &str = "LEFT JOIN agents a ON a.id = c.agent_id AND a.tenant_id = c.tenant_id
+     LEFT JOIN users u ON u.id = c.user_id AND u.tenant_id = c.tenant_id
+     WHERE (a.id IS NOT NULL OR u.id IS NOT NULL) AND a.disabled_at IS NULL AND u.disabled_at IS NULL";
 
 fn random_hex(bytes: usize) -> DbResult<String> {
     let mut buf = vec![0u8; bytes];
@@ -73,37 +88,6 @@ impl AuthStore for SqliteDb {
         Ok(())
     }
 
-    fn sign_in(
-        &self,
-        tenant: &TenantId,
-        agent: bool,
-        email: &str,
-        password: &str,
-    ) -> DbResult<Option<Principal>> {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let table = if agent { "agents" } else { "users" };
-        let row: Option<(i64, Option<String>)> = self
-            .conn()?
-            .prepare_cached(&format!("SELECT id, password_hash FROM {table} WHERE tenant_id = ?1 AND email = ?2 COLLATE NOCASE"))?.query_row(
-                params![tenant.as_str(), email.trim()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((id, Some(hash))) = row else {
-            return Ok(None);
-        };
-        let Ok(parsed) = PasswordHash::new(&hash) else {
-            return Ok(None);
-        };
-        if argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
-            return Ok(None);
-        }
-        principal_of(self, tenant, agent.then_some(id), (!agent).then_some(id))
-    }
-
     fn create_session(
         &self,
         tenant: &TenantId,
@@ -126,10 +110,13 @@ impl AuthStore for SqliteDb {
     fn session(&self, token: &str) -> DbResult<Option<(TenantId, Principal, String)>> {
         let row: Option<(String, Option<i64>, Option<i64>, String)> = self
             .conn()?
-            .prepare_cached("SELECT tenant_id, agent_id, user_id, csrf FROM sessions WHERE token_sha256 = ?1 AND expires_at > ?2")?.query_row(
-                params![digest(token), now()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
+            .prepare_cached(&format!(
+                "SELECT c.tenant_id, c.agent_id, c.user_id, c.csrf FROM sessions c {OWNER_ENABLED}
+                 AND c.token_sha256 = ?1 AND c.expires_at > ?2"
+            ))?
+            .query_row(params![digest(token), now()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
         let Some((tenant, agent, user, csrf)) = row else {
             return Ok(None);
@@ -145,50 +132,55 @@ impl AuthStore for SqliteDb {
         Ok(())
     }
 
-    fn create_token(
+    fn create_token_until(
         &self,
         tenant: &TenantId,
         principal: &Principal,
         label: &str,
+        expires_at: Option<i64>,
     ) -> DbResult<Secret> {
         let (agent, user) = match principal {
             Principal::Agent(a) => (Some(self.agent(tenant, a.id)?.id), None),
             Principal::User(u) => (None, Some(self.user(tenant, u.id)?.id)),
         };
         let token = new_token()?;
-        self.conn()?.prepare_cached("INSERT INTO api_tokens (token_sha256, tenant_id, agent_id, user_id, label, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
+        self.conn()?.prepare_cached("INSERT INTO api_tokens (token_sha256, tenant_id, agent_id, user_id, label, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
             params![
                 digest(token.expose()),
                 tenant.as_str(),
                 agent,
                 user,
                 label,
-                now()
+                now(),
+                expires_at
             ],
         )?;
         Ok(token)
     }
 
     fn authenticate(&self, token: &str) -> DbResult<Option<(TenantId, Principal)>> {
-        let row: Option<(String, Option<i64>, Option<i64>)> = self
+        let at = now();
+        let row: Option<TokenRow> = self
             .conn()?
-            .prepare_cached(
-                "SELECT tenant_id, agent_id, user_id FROM api_tokens WHERE token_sha256 = ?1",
-            )?
-            .query_row(params![digest(token)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            .prepare_cached(&format!(
+                "SELECT c.id, c.tenant_id, c.agent_id, c.user_id, c.last_used_at FROM api_tokens c {OWNER_ENABLED}
+                 AND c.token_sha256 = ?1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > ?2)"
+            ))?
+            .query_row(params![digest(token), at], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()?;
-        let Some((tenant, agent, user)) = row else {
+        let Some((id, tenant, agent, user, last_used)) = row else {
             return Ok(None);
         };
+        // When a token was last used, to the minute: not a write on every request.
+        if last_used.is_none_or(|t| t < at - 60) {
+            self.conn()?
+                .prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")?
+                .execute(params![id, at])?;
+        }
         let tenant = TenantId::parse(&tenant).map_err(DbError::Invalid)?;
-        let principal = match (agent, user) {
-            (Some(a), _) => Principal::Agent(self.agent(&tenant, a)?),
-            (None, Some(u)) => Principal::User(self.user(&tenant, u)?),
-            (None, None) => return Ok(None),
-        };
-        Ok(Some((tenant, principal)))
+        Ok(principal_of(self, &tenant, agent, user)?.map(|p| (tenant, p)))
     }
 }

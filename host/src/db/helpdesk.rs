@@ -1,7 +1,8 @@
 //! The helpdesk records in SQLite: customers, users, agents, invoices with lines, payment records,
 //! email templates and the audit trail. Every statement filters on the tenant id, so an id of
 //! another tenant is "not found". A payment update and its effect on the invoice (fee line, paid)
-//! happen in one transaction.
+//! happen in one transaction. An invoice's lines are bounded when it is created and what is due is
+//! added up with checked arithmetic, so no amount ever wraps.
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
 
@@ -14,6 +15,8 @@ use crate::runtime::bindings::{
 };
 use crate::settings::method_type;
 use crate::tenant::TenantId;
+use paydesk_plugin::domain::limits;
+use paydesk_plugin::domain::money::MinorUnits;
 
 pub fn access_level_name(l: InvoiceAccessLevel) -> &'static str {
     match l {
@@ -150,6 +153,49 @@ const INVOICE_COLUMNS: &str = "id, number, customer_id, user_id, currency, issue
      recurring_invoice_id, status";
 
 /// Read one invoice with its lines and what is still due.
+/// May a new attempt pay `invoice` for `payment`'s amount? Checked inside the transaction that
+/// writes the attempt's record: awaiting payment, something due, and exactly the amount due in the
+/// invoice's currency (an attempt is always for the whole amount still due).
+fn check_payable(invoice: &Invoice, payment: &NewPayment) -> DbResult<()> {
+    match invoice.status {
+        InvoiceStatus::Paid => {
+            return Err(DbError::Conflict(format!(
+                "invoice {} is already paid",
+                invoice.number
+            )));
+        }
+        InvoiceStatus::Void => {
+            return Err(DbError::Conflict(format!(
+                "invoice {} is void",
+                invoice.number
+            )));
+        }
+        InvoiceStatus::AwaitingPayment => {}
+    }
+    if invoice.amount_due <= 0 {
+        return Err(DbError::Conflict(format!(
+            "invoice {} has nothing left to pay",
+            invoice.number
+        )));
+    }
+    if payment.amount.amount != invoice.amount_due
+        || !payment
+            .amount
+            .currency
+            .eq_ignore_ascii_case(&invoice.currency)
+    {
+        return Err(DbError::Conflict(format!(
+            "invoice {} now has {} {} due, not the {} {} this payment was priced for; price it again",
+            invoice.number,
+            invoice.amount_due,
+            invoice.currency,
+            payment.amount.amount,
+            payment.amount.currency
+        )));
+    }
+    Ok(())
+}
+
 fn load_invoice(conn: &rusqlite::Connection, tenant: &str, id: i64) -> DbResult<Invoice> {
     let mut invoice = conn
         .prepare_cached(&format!(
@@ -185,14 +231,30 @@ fn load_invoice(conn: &rusqlite::Connection, tenant: &str, id: i64) -> DbResult<
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let paid: i64 = conn
+    // Added up here with checked arithmetic, not by SQL: SQLite's `SUM` fails on an i64 overflow
+    // and its `+` turns one into a float. New invoices are bounded when created (no sum of theirs
+    // can overflow); a row that got past that is a clear error, never a wrapped amount due.
+    let paid: Vec<(i64, i64)> = conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(amount + fee), 0) FROM invoice_payments
-         WHERE tenant_id = ?1 AND invoice_id = ?2 AND status = 'succeeded'",
+            "SELECT amount, fee FROM invoice_payments
+         WHERE tenant_id = ?1 AND invoice_id = ?2 AND status = 'succeeded' ORDER BY id",
         )?
-        .query_row(params![tenant, id], |r| r.get(0))?;
-    let total: i64 = invoice.lines.iter().map(|l| l.amount).sum();
-    invoice.amount_due = total - paid;
+        .query_map(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = MinorUnits::checked_sum(invoice.lines.iter().map(|l| MinorUnits(l.amount)));
+    let paid = MinorUnits::checked_sum(
+        paid.into_iter()
+            .flat_map(|(amount, fee)| [MinorUnits(amount), MinorUnits(fee)]),
+    );
+    invoice.amount_due = total
+        .and_then(|total| paid.and_then(|paid| total.checked_sub(paid)))
+        .map_err(|_| {
+            DbError::Invalid(format!(
+                "invoice {}: its lines and payments add up beyond what can be computed; it cannot be paid",
+                invoice.number
+            ))
+        })?
+        .0;
     Ok(invoice)
 }
 
@@ -490,6 +552,14 @@ impl HelpdeskStore for SqliteDb {
     }
 
     fn create_invoice(&self, tenant: &TenantId, new: &NewInvoice) -> DbResult<Invoice> {
+        let amounts: Vec<i64> = new.lines.iter().map(|(_, amount)| *amount).collect();
+        if let Err(problems) = limits::invoice_total(&amounts) {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(DbError::Invalid(format!(
+                "invoice lines: {}",
+                problems.join("; ")
+            )));
+        }
         self.customer(tenant, new.customer_id)?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -563,7 +633,11 @@ impl HelpdeskStore for SqliteDb {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut created = Vec::with_capacity(new.len());
         for p in new {
-            load_invoice(&tx, tenant.as_str(), p.invoice_id)?;
+            // The check that the invoice is payable and the claim are one transaction: the
+            // write lock is taken first (IMMEDIATE), and the unique index on open records
+            // (schema_7) refuses a second open attempt whatever the caller checked before.
+            let invoice = load_invoice(&tx, tenant.as_str(), p.invoice_id)?;
+            check_payable(&invoice, p)?;
             let (kind, initiator_id) = initiator_columns(&p.initiator);
             let at = now();
             tx.prepare_cached("INSERT INTO invoice_payments (tenant_id, invoice_id, group_id, intent_id, status, method, method_type,
@@ -585,7 +659,16 @@ impl HelpdeskStore for SqliteDb {
                     p.attempt,
                     at
                 ],
-            )?;
+            )
+            .map_err(|e| {
+                conflict_on_unique(
+                    e,
+                    &format!(
+                        "invoice {} has a payment in progress; wait for it to finish before paying again",
+                        invoice.number
+                    ),
+                )
+            })?;
             created.push(load_payment(&tx, tenant.as_str(), tx.last_insert_rowid())?);
         }
         tx.commit()?;

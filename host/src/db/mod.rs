@@ -6,7 +6,9 @@
 mod auth;
 mod helpdesk;
 mod migrations;
+mod people;
 mod recurring;
+mod signin;
 mod sqlite;
 mod tenants;
 
@@ -110,6 +112,9 @@ pub struct OutboxMessage {
     pub text: String,
     pub status: String,
     pub attempts: u32,
+    /// Why the last try (or queueing it) failed.
+    pub last_error: Option<String>,
+    pub dedup_key: Option<String>,
 }
 
 /// A message to queue.
@@ -121,6 +126,9 @@ pub struct NewEmail {
     pub html: String,
     pub text: String,
     pub dedup_key: Option<String>,
+    /// Why it cannot be sent (e.g. a recipient that is no email address): kept as `failed`, with
+    /// this as its error, so the outbox shows what happened; never delivered.
+    pub undeliverable: Option<String>,
 }
 
 /// Tenants, their settings and secrets.
@@ -251,6 +259,12 @@ pub trait OutboxStore {
     fn mark_email(&self, id: i64, sent: bool, error: Option<&str>) -> DbResult<()>;
     /// A tenant's messages, newest first.
     fn emails(&self, tenant: &TenantId, limit: u32) -> DbResult<Vec<OutboxMessage>>;
+    /// A tenant's messages whose dedup key starts with `prefix`, oldest first (at most 100).
+    fn emails_with_key_prefix(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+    ) -> DbResult<Vec<OutboxMessage>>;
 }
 
 /// A recurring invoice: the schedule that generates invoices.
@@ -309,16 +323,36 @@ pub enum Principal {
     User(User),
 }
 
+/// How long a new API token lasts unless its maker says otherwise.
+pub const DEFAULT_TOKEN_DAYS: i64 = 90;
+
 /// API credentials.
 pub trait AuthStore {
-    /// A new bearer token for `principal`; the only time its value is seen.
+    /// A new bearer token for `principal` that expires at `expires_at` (Unix seconds; `None`:
+    /// never); the only time its value is seen.
+    fn create_token_until(
+        &self,
+        tenant: &TenantId,
+        principal: &Principal,
+        label: &str,
+        expires_at: Option<i64>,
+    ) -> DbResult<Secret>;
+    /// A new bearer token for `principal`, valid for [`DEFAULT_TOKEN_DAYS`].
     fn create_token(
         &self,
         tenant: &TenantId,
         principal: &Principal,
         label: &str,
-    ) -> DbResult<Secret>;
-    /// The tenant and principal a token belongs to, if it is valid.
+    ) -> DbResult<Secret> {
+        self.create_token_until(
+            tenant,
+            principal,
+            label,
+            Some(now() + DEFAULT_TOKEN_DAYS * 86_400),
+        )
+    }
+    /// The tenant and principal a token belongs to, if it is valid: not revoked, not expired, and
+    /// its owner neither disabled nor removed.
     fn authenticate(&self, token: &str) -> DbResult<Option<(TenantId, Principal)>>;
     /// Set an agent's or portal user's password (at least 10 characters; stored as argon2id).
     fn set_password(
@@ -327,14 +361,6 @@ pub trait AuthStore {
         principal: &Principal,
         password: &str,
     ) -> DbResult<()>;
-    /// The agent (`agent`) or portal user with this email and password, if they match.
-    fn sign_in(
-        &self,
-        tenant: &TenantId,
-        agent: bool,
-        email: &str,
-        password: &str,
-    ) -> DbResult<Option<Principal>>;
     /// A new web session: its token (for the cookie, shown once) and its CSRF token.
     fn create_session(
         &self,
@@ -342,15 +368,122 @@ pub trait AuthStore {
         principal: &Principal,
         ttl_seconds: i64,
     ) -> DbResult<(Secret, String)>;
-    /// The tenant, principal and CSRF token of a live session.
+    /// The tenant, principal and CSRF token of a live session (none once its owner is disabled or
+    /// removed).
     fn session(&self, token: &str) -> DbResult<Option<(TenantId, Principal, String)>>;
     /// Sign out.
     fn end_session(&self, token: &str) -> DbResult<()>;
 }
 
+/// An account as sign-in sees it (enabled agents and portal users only).
+#[derive(Debug, Clone)]
+pub struct SignInAccount {
+    pub id: i64,
+    pub password_hash: Option<String>,
+    pub email: String,
+    pub name: String,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: usize,
+    pub devices: usize,
+    pub counters: usize,
+    pub flashes: usize,
+}
+
+/// Sign-in throttling, remembered browsers, page messages and purging what expired.
+pub trait SignInStore {
+    /// The enabled agent (`agent`) or portal user with this email.
+    fn sign_in_account(
+        &self,
+        tenant: &TenantId,
+        agent: bool,
+        email: &str,
+    ) -> DbResult<Option<SignInAccount>>;
+    /// Let one attempt through every key's rule at `at`, counting it as a failure of each (all
+    /// or none): the counters after it, or the seconds to wait when a key must wait.
+    fn admit_sign_in(
+        &self,
+        keys: &[(String, crate::signin::throttle::Rule)],
+        at: i64,
+    ) -> DbResult<Result<Vec<crate::signin::throttle::Counter>, i64>>;
+    /// Forget a key's failures (a correct sign-in).
+    fn clear_sign_in_counter(&self, key: &str) -> DbResult<()>;
+    /// Remember a browser that signed in to `account`: its token (for a cookie, shown once).
+    fn remember_device(
+        &self,
+        tenant: &TenantId,
+        account: &str,
+        ttl_seconds: i64,
+    ) -> DbResult<Secret>;
+    /// The account a remembered browser signed in to, if its token is live.
+    fn remembered_account(&self, token: &str) -> DbResult<Option<String>>;
+    /// Keep a message for the session's next page: its id, for the URL.
+    fn save_flash(&self, session_token: &str, text: &str) -> DbResult<String>;
+    /// A message kept for this session.
+    fn flash(&self, session_token: &str, id: &str) -> DbResult<Option<String>>;
+    /// Delete expired sessions and browser tokens, and counters and messages older than
+    /// `keep_seconds`.
+    fn purge_expired(&self, at: i64, keep_seconds: i64) -> DbResult<Purged>;
+}
+
+/// An agent or a portal user, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Person {
+    Agent(i64),
+    User(i64),
+}
+
+impl Person {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Person::Agent(_) => "agent",
+            Person::User(_) => "user",
+        }
+    }
+}
+
+/// An API token as its tenant's administrators see it (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub label: String,
+    pub owner: Person,
+    pub owner_email: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// Disabling and removing people; listing and revoking tokens.
+pub trait PeopleStore {
+    /// Disable a person (their sessions end and tokens are revoked at once) or enable them again.
+    fn set_disabled(&self, tenant: &TenantId, person: Person, disabled: bool) -> DbResult<()>;
+    /// Remove a person with their sessions and tokens; a user's invoices stay.
+    fn remove_person(&self, tenant: &TenantId, person: Person) -> DbResult<()>;
+    /// Who is disabled.
+    fn disabled_people(&self, tenant: &TenantId) -> DbResult<Vec<Person>>;
+    /// Every token of the tenant, by id.
+    fn tokens(&self, tenant: &TenantId) -> DbResult<Vec<TokenInfo>>;
+    /// Revoke a token (at once; revoking twice changes nothing).
+    fn revoke_token(&self, tenant: &TenantId, id: i64) -> DbResult<()>;
+}
+
 /// Everything the host stores.
 pub trait Database:
-    TenantStore + KvStore + HelpdeskStore + OutboxStore + AuthStore + RecurringStore + Send + Sync
+    TenantStore
+    + KvStore
+    + HelpdeskStore
+    + OutboxStore
+    + AuthStore
+    + SignInStore
+    + PeopleStore
+    + RecurringStore
+    + Send
+    + Sync
 {
 }
 
@@ -360,6 +493,8 @@ impl<T> Database for T where
         + HelpdeskStore
         + OutboxStore
         + AuthStore
+        + SignInStore
+        + PeopleStore
         + RecurringStore
         + Send
         + Sync

@@ -192,17 +192,18 @@ fn outbox_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
         text: row.get(7)?,
         status: row.get(8)?,
         attempts: row.get(9)?,
+        last_error: row.get(10)?,
+        dedup_key: row.get(11)?,
     })
 }
 
-const OUTBOX_COLUMNS: &str =
-    "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts";
+const OUTBOX_COLUMNS: &str = "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts, last_error, dedup_key";
 
 impl OutboxStore for SqliteDb {
     fn enqueue_email(&self, tenant: &TenantId, from: &str, email: &NewEmail) -> DbResult<bool> {
         let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-        let inserted = self.conn()?.prepare_cached("INSERT INTO email_outbox (tenant_id, dedup_key, from_addr, to_addrs, cc_addrs, subject, html, text, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9)
+        let inserted = self.conn()?.prepare_cached("INSERT INTO email_outbox (tenant_id, dedup_key, from_addr, to_addrs, cc_addrs, subject, html, text, status, last_error, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?9 IS NULL THEN 'queued' ELSE 'failed' END, ?9, ?10)
              ON CONFLICT (tenant_id, dedup_key) DO NOTHING")?.execute(
             params![
                 tenant.as_str(),
@@ -213,6 +214,7 @@ impl OutboxStore for SqliteDb {
                 email.subject,
                 email.html,
                 email.text,
+                email.undeliverable,
                 now()
             ],
         )?;
@@ -247,6 +249,25 @@ impl OutboxStore for SqliteDb {
         ))?;
         let rows = stmt
             .query_map(params![tenant.as_str(), limit], outbox_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn emails_with_key_prefix(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+    ) -> DbResult<Vec<OutboxMessage>> {
+        // A range on the unique (tenant_id, dedup_key) index, not LIKE: no wildcards to escape.
+        let mut end = prefix.to_string();
+        end.push(char::MAX);
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM email_outbox
+             WHERE tenant_id = ?1 AND dedup_key >= ?2 AND dedup_key < ?3 ORDER BY id LIMIT 100"
+        ))?;
+        let rows = stmt
+            .query_map(params![tenant.as_str(), prefix, end], outbox_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }

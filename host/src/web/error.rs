@@ -11,6 +11,9 @@ use crate::app::{CallError, SaveError};
 use crate::db::DbError;
 use crate::runtime::bindings::ErrorKind;
 
+/// The text of [`ApiError::nothing_of_yours`].
+pub const NOTHING_OF_YOURS: &str = "not found: there is no such record for you";
+
 /// One bad field.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
@@ -26,7 +29,9 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_input`, `not_found`, `forbidden`, `unauthorized`, `conflict`, `not_configured`,
+    /// `invalid_input` (422), `bad_request` (400: a body that is not JSON, a parameter that does
+    /// not parse), `unsupported_media_type` (415), `payload_too_large` (413), `not_found` (404),
+    /// `method_not_allowed` (405), `forbidden`, `unauthorized`, `conflict`, `not_configured`,
     /// `stripe_rejected`, `payment_declined`, `authentication_required`, `stripe_unavailable`,
     /// `outcome_unknown`, `unsupported`, `internal`.
     pub kind: &'static str,
@@ -73,6 +78,12 @@ impl ApiError {
             "not_found",
             format!("{what} not found"),
         )
+    }
+
+    /// A record the caller named that does not exist or is not theirs: one answer for both, so
+    /// a caller cannot tell another customer's records from missing ones.
+    pub fn nothing_of_yours() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", NOTHING_OF_YOURS)
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -126,6 +137,13 @@ impl From<DbError> for ApiError {
 impl From<CallError> for ApiError {
     fn from(e: CallError) -> Self {
         match e {
+            // The plugin's "not found" about the helpdesk's records (not Stripe's) says which
+            // record and why; told apart, "not yours" and "not there" would reveal other
+            // customers' records.
+            CallError::Plugin(p) if p.kind == ErrorKind::NotFound && p.stripe.is_none() => {
+                tracing::debug!(message = %p.message, "not found");
+                ApiError::nothing_of_yours()
+            }
             CallError::Plugin(p) => {
                 let (status, kind) = kind(p.kind);
                 let mut api = ApiError::new(status, kind, p.message);

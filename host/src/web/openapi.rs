@@ -1,11 +1,15 @@
 //! The OpenAPI document of the JSON API, generated from the handlers' annotations and served at
-//! `/api/openapi.json`.
+//! `/api/openapi.json`: every constraint the server enforces on a parameter or field is in it, and
+//! every error answer a route can give (the common ones are added here to every operation), so a
+//! request valid by the document is accepted and one that is not is refused in the documented shape.
+//! Stripe's minimum charges are written into the quote and pay routes from the plugin's table.
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{admin, autopay, customers, invoices, settings};
+use super::api::{admin, autopay, customers, invoices, people, settings};
 
 struct BearerAuth;
 
@@ -23,6 +27,124 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The error answers every route of the tenant API can give, documented on each operation that
+/// does not describe them itself: they come from authentication, the tenant in the path, parameter
+/// and body parsing, all in the one error shape (`ErrorBody`).
+struct CommonErrors;
+
+impl CommonErrors {
+    const EVERY_ROUTE: [(&'static str, &'static str); 5] = [
+        (
+            "400",
+            "a path or query parameter does not parse (`bad_request`; the field is named)",
+        ),
+        ("401", "no valid API token (`unauthorized`)"),
+        (
+            "403",
+            "the token's agent or user may not do this (`forbidden`)",
+        ),
+        (
+            "404",
+            "no such tenant for this token, or no such record (`not_found`)",
+        ),
+        (
+            "409",
+            "the Stripe integration is not set up for this, or the record's state does not allow it (`not_configured`, `conflict`)",
+        ),
+    ];
+    const WITH_A_BODY: [(&'static str, &'static str); 3] = [
+        (
+            "413",
+            "the body is larger than the API accepts (`payload_too_large`)",
+        ),
+        (
+            "415",
+            "the body is not `application/json` (`unsupported_media_type`)",
+        ),
+        (
+            "422",
+            "the body is JSON of another shape, or a field's value is refused (`invalid_input`; every bad field is named)",
+        ),
+    ];
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let with_body = operation.request_body.is_some();
+                let common = Self::EVERY_ROUTE.iter().chain(
+                    with_body
+                        .then_some(&Self::WITH_A_BODY)
+                        .into_iter()
+                        .flatten(),
+                );
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| RefOr::T(error_response(description)));
+                }
+            }
+        }
+    }
+}
+
+/// Stripe's minimum charge per currency, from the plugin's one table, in the descriptions of the
+/// routes that hold a charge against it (quote and pay).
+struct StripeLimits;
+
+impl Modify for StripeLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let table = format!(
+            "Stripe's minimum charge per currency: {}.",
+            paydesk_plugin::domain::limits::minimum_charges_text()
+        );
+        for path in [
+            "/api/v1/tenants/{tenant}/payments/quote",
+            "/api/v1/tenants/{tenant}/payments",
+        ] {
+            if let Some(post) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.post.as_mut())
+            {
+                let description = post.description.get_or_insert_with(String::new);
+                if !description.is_empty() {
+                    description.push_str("\n\n");
+                }
+                description.push_str(&table);
+            }
+        }
     }
 }
 
@@ -63,8 +185,17 @@ impl Modify for BearerAuth {
         autopay::status,
         autopay::audit,
         invoices::document,
+        people::list_tokens,
+        people::revoke_token,
+        people::remove_agent,
+        people::disable_agent,
+        people::enable_agent,
+        people::remove_user,
+        people::disable_user,
+        people::enable_user,
     ),
-    modifiers(&BearerAuth)
+    components(schemas(crate::web::error::ErrorBody)),
+    modifiers(&BearerAuth, &CommonErrors, &StripeLimits)
 )]
 pub struct ApiDoc;
 

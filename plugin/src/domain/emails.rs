@@ -38,12 +38,20 @@ pub fn render(template: &str, v: &Variables) -> String {
     out
 }
 
-/// HTML-escape a value before it goes into an HTML body.
+/// HTML-escape a value before it goes into an HTML body: all five of `& < > " '`, so it is safe
+/// in text and in attribute values quoted either way.
 pub fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    html_escape::encode_quoted_attribute(s).into_owned()
+}
+
+/// Plain text as HTML: escaped, blank-line-separated paragraphs, line breaks kept.
+pub fn text_to_html(text: &str) -> String {
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// HTML to plain text, roughly: tags dropped, paragraphs kept as lines.
@@ -58,9 +66,13 @@ pub fn text_of(html: &str) -> String {
             _ => {}
         }
     }
+    // Only the entities the escaper writes (the crate's full decoder carries every HTML5 entity
+    // name, 50 KiB of component); `&amp;` last, so `&amp;lt;` stays `&lt;`.
     out.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
         .replace("&amp;", "&")
 }
 
@@ -92,6 +104,21 @@ pub fn recipients(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_html_special_character_is_escaped_and_comes_back_in_the_text() {
+        let name = r#"O'Brien & "Sons" <b>"#;
+        let html = escape_html(name);
+        assert_eq!(html, "O&#x27;Brien &amp; &quot;Sons&quot; &lt;b&gt;");
+        assert_eq!(
+            text_of(&format!("<p title='{html}'>{html}</p>")),
+            format!("{name}\n")
+        );
+        assert_eq!(
+            text_to_html("Hi <you>,\n\nline one\nline 'two'"),
+            "<p>Hi &lt;you&gt;,</p>\n<p>line one<br>line &#x27;two&#x27;</p>"
+        );
+    }
 
     #[test]
     fn variables_are_filled() {

@@ -5,6 +5,7 @@ pub mod autopay;
 pub mod display;
 pub mod emails;
 pub mod fees;
+pub mod limits;
 pub mod mapping;
 pub mod money;
 pub mod payment_state;

@@ -1,6 +1,8 @@
 //! Money: integer minor units with their currency, and the table of currencies Stripe accepts with
-//! the exponent Stripe counts them in. Owns parsing currency codes and the rules Stripe puts on
-//! amounts (three-decimal currencies must end in 0). Never uses floats; does no I/O.
+//! the exponent Stripe counts them in. Owns parsing currency codes, arithmetic on minor units that
+//! is checked (an overflow is an error value, never a wrap), and the rule Stripe puts on every
+//! amount (three-decimal currencies must end in 0); the limits of one charge live in `limits`. Never
+//! uses floats; does no I/O.
 
 use std::fmt;
 
@@ -63,6 +65,15 @@ impl Currency {
             .ok_or(MoneyError::UnknownCurrency(code.to_string()))
     }
 
+    /// Every currency Stripe accepts: lower-case ISO 4217 codes.
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        ZERO_DECIMAL
+            .iter()
+            .chain(TWO_DECIMAL)
+            .chain(THREE_DECIMAL)
+            .copied()
+    }
+
     /// Lower-case ISO 4217 code.
     pub fn code(self) -> &'static str {
         self.code
@@ -107,6 +118,22 @@ impl MinorUnits {
             .checked_add(other.0)
             .map(MinorUnits)
             .ok_or(MoneyError::Overflow)
+    }
+
+    pub fn checked_sub(self, other: MinorUnits) -> Result<MinorUnits, MoneyError> {
+        self.0
+            .checked_sub(other.0)
+            .map(MinorUnits)
+            .ok_or(MoneyError::Overflow)
+    }
+
+    /// The exact sum of `amounts`, or [`MoneyError::Overflow`] when a running sum leaves i64.
+    pub fn checked_sum(
+        amounts: impl IntoIterator<Item = MinorUnits>,
+    ) -> Result<MinorUnits, MoneyError> {
+        amounts
+            .into_iter()
+            .try_fold(MinorUnits(0), MinorUnits::checked_add)
     }
 }
 
@@ -174,6 +201,19 @@ mod tests {
         assert!(kwd.check_chargeable(MinorUnits(1234)).is_err());
         let usd = Currency::parse("usd").unwrap();
         assert!(usd.check_chargeable(MinorUnits(1234)).is_ok());
+    }
+
+    #[test]
+    fn sums_are_exact_or_an_overflow_error() {
+        let sum = |v: &[i64]| MinorUnits::checked_sum(v.iter().copied().map(MinorUnits));
+        assert_eq!(sum(&[]), Ok(MinorUnits(0)));
+        assert_eq!(sum(&[i64::MAX, -1, 1]), Ok(MinorUnits(i64::MAX)));
+        assert_eq!(sum(&[i64::MAX, 1, -1]), Err(MoneyError::Overflow));
+        assert_eq!(sum(&[i64::MIN, -1]), Err(MoneyError::Overflow));
+        assert_eq!(
+            MinorUnits(i64::MIN).checked_sub(MinorUnits(1)),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]

@@ -5,7 +5,13 @@
 //! create-only / compare-and-swap before Stripe is called and settled after; the attempt's group id
 //! — and so the PaymentIntent's idempotency key — is derived from (tenant, invoice, attempt). A
 //! claim whose lease ran out (its run died) is resolved by asking Stripe for the attempt's intent;
-//! only when Stripe has none is the same attempt, with the same key, made again.
+//! only when Stripe has none is the same attempt, with the same key, made again. The attempt's
+//! payment record is also the invoice's claim in the host's database (one open attempt per
+//! invoice): while a portal or agent payment of the invoice is open, the run gives its attempt
+//! back uncounted, having sent nothing to Stripe, and a later run decides again.
+//!
+//! A charge Stripe would refuse for its amount (below the currency's minimum, above eight digits)
+//! is skipped before any claim, with the reason in the plan and the audit trail: it is no attempt.
 
 use serde::{Deserialize, Serialize};
 
@@ -117,15 +123,19 @@ fn all_invoices(mut filter: InvoiceFilter) -> Result<Vec<Invoice>> {
     }
 }
 
+fn quote_item(invoice: &Invoice) -> fees::QuoteItem {
+    fees::QuoteItem {
+        invoice_id: invoice.id,
+        invoice_number: invoice.number.clone(),
+        currency: invoice.currency.clone(),
+        amount_due: invoice.amount_due,
+    }
+}
+
 /// The total the invoice would be charged (amount due plus its card fee).
 fn charge_amount(invoice: &Invoice, settings: &Settings) -> Option<Money> {
     let q = fees::quote(
-        &[fees::QuoteItem {
-            invoice_id: invoice.id,
-            invoice_number: invoice.number.clone(),
-            currency: invoice.currency.clone(),
-            amount_due: invoice.amount_due,
-        }],
+        &[quote_item(invoice)],
         crate::domain::types::PaymentMethodType::Card,
         &fee_policy(settings).ok()?,
     )
@@ -134,6 +144,22 @@ fn charge_amount(invoice: &Invoice, settings: &Settings) -> Option<Money> {
         amount: q.total.amount.0,
         currency: q.total.currency.code().to_string(),
     })
+}
+
+/// Why Stripe would refuse to charge the invoice with a method of `method_type` (its amount
+/// limits, the three-decimal rule): a reason to skip it, never an attempt. `None`: it may be
+/// charged. A fee setting that does not parse is an error of the run, not of the invoice.
+fn refused_by_stripe_limits(
+    invoice: &Invoice,
+    settings: &Settings,
+    method_type: crate::domain::types::PaymentMethodType,
+) -> Result<Option<String>> {
+    let policy = fee_policy(settings)?;
+    Ok(
+        super::quote::chargeable(&[quote_item(invoice)], method_type, &policy)
+            .err()
+            .map(|e| format!("Stripe would refuse this charge: {}", e.message)),
+    )
 }
 
 /// The daily run's plan for `date`: every recurring invoice awaiting payment and every manual one
@@ -187,7 +213,18 @@ pub fn plan(date: &str) -> Result<Vec<AutopayDecision>> {
             continue;
         }
         let (charge, attempt, reason) = match decision {
-            Decision::Charge { attempt, reason } => (true, attempt, reason),
+            // Priced with the card fee, as the plan's amount is (the charge prices it again with
+            // the method it is made with).
+            Decision::Charge { attempt, reason } => {
+                match refused_by_stripe_limits(
+                    &invoice,
+                    &settings,
+                    crate::domain::types::PaymentMethodType::Card,
+                ) {
+                    Ok(Some(refused)) => (false, 0, refused),
+                    _ => (true, attempt, reason),
+                }
+            }
             Decision::Skip { reason } => (false, 0, reason),
         };
         plan.push(AutopayDecision {
@@ -260,6 +297,15 @@ pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
         }
         Decision::Charge { attempt, reason } => (attempt, reason),
     };
+    // Stripe's amount limits, with the fee of the method it would be charged to, before any claim:
+    // a charge Stripe would refuse is skipped and why recorded, and it is not an attempt.
+    if let Some(pm_id) = customer.stripe_payment_method_id.as_deref() {
+        let (method_type, _) = super::payment_methods::describe(pm_id)?;
+        if let Some(refused) = refused_by_stripe_limits(&invoice, &settings, method_type)? {
+            audit(&invoice, "skip", &refused, None);
+            return Ok(result(&invoice, None, refused));
+        }
+    }
     let group = format!("ap-{}-{}-{attempt}", helpdesk::tenant_ref(), invoice.id);
     let claim = Claim {
         state: "claimed".into(),
@@ -362,23 +408,13 @@ fn attempt_charge(
         )
     })?;
     let (method_type, method_name) = super::payment_methods::describe(&pm_id)?;
-    let q = fees::quote(
-        &[fees::QuoteItem {
-            invoice_id: invoice.id,
-            invoice_number: invoice.number.clone(),
-            currency: invoice.currency.clone(),
-            amount_due: invoice.amount_due,
-        }],
-        method_type,
-        &fee_policy(settings)?,
-    )
-    .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
+    let q = super::quote::chargeable(&[quote_item(invoice)], method_type, &fee_policy(settings)?)?;
     let line = &q.lines[0];
     let currency = q.total.currency.code().to_string();
     let existing = helpdesk::list_payments(&PaymentFilter::Group(claim.group.clone()))
         .map_err(|e| host_error("payments", e))?;
     if existing.is_empty() {
-        helpdesk::create_payments(&[NewPayment {
+        let created = helpdesk::create_payments(&[NewPayment {
             invoice_id: invoice.id,
             group_id: claim.group.clone(),
             intent_id: None,
@@ -396,7 +432,10 @@ fn attempt_charge(
             initiator: Initiator::Autopay,
             attempt,
         }])
-        .map_err(|e| host_error("payment records", e))?;
+        .map_err(super::claim_refused);
+        if let Err(refused) = created {
+            return give_back(invoice, attempt, version, refused);
+        }
     }
     let receipt_email = (settings.stripe_send_recipient_email
         && settings.use_stripe_receipt_emails)
@@ -451,6 +490,35 @@ fn attempt_charge(
         )?,
     };
     settle(invoice, attempt, claim, version, &records)
+}
+
+/// The host would not write the attempt's record: another payment of the invoice is open (a payer
+/// in the portal, an agent) or it stopped being payable. Nothing reached Stripe, so the attempt is
+/// given back — its claim deleted, not counted — and a later run decides again.
+fn give_back(
+    invoice: &Invoice,
+    attempt: u32,
+    version: u64,
+    refused: crate::bindings::paydesk::stripe::types::PluginError,
+) -> Result<AutopayResult> {
+    if refused.kind != ErrorKind::Conflict {
+        return Err(refused);
+    }
+    if let Err(e) = storage::delete(&claim_key(invoice.id, attempt), Some(version)) {
+        log(
+            Level::Warn,
+            &format!(
+                "giving back attempt {attempt} of invoice {}: {e:?}",
+                invoice.number
+            ),
+        );
+    }
+    let message = format!(
+        "attempt {attempt} not made, nothing sent to Stripe: {}",
+        refused.message
+    );
+    audit(invoice, "retry-later", &message, None);
+    Ok(result(invoice, None, message))
 }
 
 /// Record the attempt's outcome on its claim and in the audit trail.

@@ -1,14 +1,18 @@
 //! Payment emails (REQUIREMENTS M15): on success the "Stripe Payment Confirmation" template (264)
 //! when enabled and Stripe is not sending receipts, on failure always "Stripe Payment Failure"
 //! (285); to the notification address, CC the customer's accounts addresses and the paying user.
-//! One outcome, one email: the dedup key is the intent (or group) and the outcome.
+//! One outcome, one email: the dedup key is the intent (or group) and the outcome. An email that
+//! could not be sent goes to the log and to each invoice's audit trail (`email-not-sent`).
 
 use super::{Result, host_error, log};
 use crate::bindings::paydesk::stripe::email::{self, Message};
-use crate::bindings::paydesk::stripe::helpdesk::{self, Initiator, InvoicePayment, PaymentStatus};
+use crate::bindings::paydesk::stripe::helpdesk::{
+    self, AuditEntry, Initiator, InvoicePayment, PaymentStatus,
+};
 use crate::bindings::paydesk::stripe::log::Level;
+use crate::bindings::paydesk::stripe::types::PluginError;
 use crate::domain::emails::{Variables, escape_html, recipients, render, text_of};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::{Currency, MinorUnits, Money, MoneyError};
 
 pub const CONFIRMATION_TEMPLATE: u32 = 264;
 pub const FAILURE_TEMPLATE: u32 = 285;
@@ -74,14 +78,24 @@ pub fn payment_outcome(
         return Ok(());
     };
     let currency = first.amount.currency.clone();
-    let amount: i64 = records.iter().map(|r| r.amount.amount).sum();
-    let fee: i64 = records.iter().map(|r| r.fee.amount).sum();
+    // Checked sums: one charge is at most eight digits, so these never overflow; if records said
+    // otherwise the email says so rather than showing a wrapped figure.
+    let amount = MinorUnits::checked_sum(records.iter().map(|r| MinorUnits(r.amount.amount)));
+    let fee = MinorUnits::checked_sum(records.iter().map(|r| MinorUnits(r.fee.amount)));
+    let total = match (&amount, &fee) {
+        (Ok(a), Ok(f)) => a.checked_add(*f),
+        _ => Err(MoneyError::Overflow),
+    };
+    let shown = |sum: std::result::Result<MinorUnits, MoneyError>| match sum {
+        Ok(m) => format(m.0, &currency),
+        Err(_) => "(too large to add up)".to_string(),
+    };
     let vars = Variables {
         invoice_numbers: numbers,
         customer_name: customer.name.clone(),
-        amount: format(amount, &currency),
-        fee: format(fee, &currency),
-        total: format(amount + fee, &currency),
+        amount: shown(amount),
+        fee: shown(fee),
+        total: shown(total),
         payment_method: first.method.clone().unwrap_or_else(|| "Stripe".into()),
         failure_reason: if status == PaymentStatus::RequiresAction {
             "your bank asks you to confirm this payment; complete it in the portal".into()
@@ -91,7 +105,7 @@ pub fn payment_outcome(
         portal_link: settings
             .portal_base_url
             .as_deref()
-            .map(|base| format!("{}/portal/invoices", base.trim_end_matches('/')))
+            .map(|base| format!("{}/portal", base.trim_end_matches('/')))
             .unwrap_or_default(),
     };
     let escaped = Variables {
@@ -126,4 +140,24 @@ pub fn payment_outcome(
     })
     .map_err(|e| host_error("sending the payment email", e))?;
     Ok(())
+}
+
+/// Report that the email for `records` reaching `status` was not sent: the log, and an audit entry
+/// per invoice (agents see it on the invoice). The payment itself stands as it is.
+pub fn not_sent(records: &[InvoicePayment], status: PaymentStatus, e: &PluginError) {
+    let what = super::records::status_name(status);
+    let reason = format!("the `{what}` payment email was not sent: {}", e.message);
+    log(Level::Warn, &reason);
+    let entries: Vec<AuditEntry> = records
+        .iter()
+        .map(|r| AuditEntry {
+            invoice_id: Some(r.invoice_id),
+            action: "email-not-sent".into(),
+            reason: reason.clone(),
+            amount: None,
+        })
+        .collect();
+    if let Err(e) = helpdesk::audit(&entries) {
+        log(Level::Error, &format!("audit trail: {e:?}"));
+    }
 }

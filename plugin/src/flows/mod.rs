@@ -45,6 +45,16 @@ pub fn host_error(context: &str, e: HostError) -> PluginError {
     error(kind, format!("{context}: {detail}"))
 }
 
+/// The host refused to write an attempt's payment records (the claim): another attempt holds one
+/// of the invoices, or an invoice stopped being payable for the amount priced. The host's words are
+/// the payer's answer (409), with nothing in front.
+pub fn claim_refused(e: HostError) -> PluginError {
+    match e {
+        HostError::Conflict(detail) => error(ErrorKind::Conflict, detail),
+        other => host_error("payment records", other),
+    }
+}
+
 /// Write a log line through the host.
 pub fn log(level: log::Level, message: &str) {
     log::write(level, message);

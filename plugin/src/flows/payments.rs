@@ -1,8 +1,12 @@
 //! Taking payments (REQUIREMENTS M9–M13, B5): who may pay which invoices, the exact quote, one
 //! PaymentIntent for one or many invoices with a payment record per invoice, saved method confirmed
 //! at once or new details for Stripe.js. Records are written before Stripe is called (so an intent
-//! whose answer is lost is found again by its group), and a per-invoice claim in storage stops two
-//! payments of one invoice from starting at once.
+//! whose answer is lost is found again by its group), and writing them is the claim: the host
+//! writes an attempt's records only if every invoice is still payable for exactly the amount priced
+//! and has no open attempt (a uniqueness rule in its database), all invoices or none. The claim
+//! lasts until the attempt's outcome is in the records (succeeded, failed, canceled), not until
+//! this call returns; an attempt that can no longer finish is cancelled at Stripe before another
+//! may claim the invoice.
 
 use super::intents::{Created, create_once};
 use super::quote::{fee_policy, quotation};
@@ -18,7 +22,6 @@ use crate::bindings::paydesk::stripe::helpdesk::{
     self, Customer, Initiator, Invoice, InvoiceAccessLevel, InvoiceStatus, NewPayment,
     PaymentFilter, PaymentStatus,
 };
-use crate::bindings::paydesk::stripe::storage;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
 use crate::domain::fees::{self, FeePolicy};
 use crate::domain::types::PaymentMethodType as Domain;
@@ -26,8 +29,9 @@ use crate::stripe::payment_intents::{self, NewIntent, PaymentIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 use crate::stripe::{self, StripeFailure};
 
-/// A claim on an invoice older than this is from a call that died; it may be taken over.
-const CLAIM_STALE_SECONDS: i64 = 120;
+/// A payment waiting for the payer's authentication (3-D Secure) this long after Stripe last said so
+/// is abandoned: paying the invoice again cancels it at Stripe first, so it never blocks for ever.
+pub const AUTHENTICATION_ABANDONED_AFTER_SECONDS: i64 = 24 * 60 * 60;
 
 /// Unix seconds now (WASI clock).
 pub fn now() -> i64 {
@@ -166,6 +170,16 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
                 }
             }
         }
+        // Authentication the payer never completed: once abandoned, cancel it like new details.
+        if paying
+            && p.status == PaymentStatus::RequiresAction
+            && let Some(intent) = p.intent_id.as_deref()
+            && now().saturating_sub(p.observed_at.unwrap_or(p.updated_at))
+                > AUTHENTICATION_ABANDONED_AFTER_SECONDS
+        {
+            abandon(intent)?;
+            continue;
+        }
         if status.is_in_flight() || unresolved {
             return Err(error(
                 ErrorKind::Conflict,
@@ -180,9 +194,14 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
                 ),
             ));
         }
-        if let (true, PaymentStatus::RequiresPaymentMethod, Some(intent)) =
-            (paying, p.status, p.intent_id.as_deref())
-        {
+        // New details never confirmed, or declined in the payer's browser, where Stripe.js could
+        // still confirm the same intent with another card: cancel it before another attempt.
+        let reusable = match p.status {
+            PaymentStatus::RequiresPaymentMethod => true,
+            PaymentStatus::Failed => !matches!(p.initiator, Initiator::Autopay),
+            _ => false,
+        };
+        if let (true, true, Some(intent)) = (paying, reusable, p.intent_id.as_deref()) {
             abandon(intent)?;
         }
     }
@@ -237,9 +256,9 @@ fn items(invoices: &[Invoice]) -> Vec<fees::QuoteItem> {
         .collect()
 }
 
+/// The charge for `invoices`, within Stripe's amount limits (quote and pay alike).
 fn quote_for(invoices: &[Invoice], method: Domain, policy: &FeePolicy) -> Result<fees::Quote> {
-    fees::quote(&items(invoices), method, policy)
-        .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))
+    super::quote::chargeable(&items(invoices), method, policy)
 }
 
 /// Price invoices as `initiator` would pay them.
@@ -273,42 +292,6 @@ fn new_group_id(invoices: &[Invoice]) -> String {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     format!("pg_{hash:016x}{:08x}", (nanos & 0xffff_ffff) as u32)
-}
-
-/// Claim every invoice for this payment; released by `release`.
-fn claim(invoices: &[Invoice], group: &str) -> Result<Vec<String>> {
-    let mut keys = Vec::new();
-    for invoice in invoices {
-        let key = format!("paying/{}", invoice.id);
-        let taken = match storage::put_new(&key, group.as_bytes()) {
-            Ok(_) => true,
-            Err(_) => match storage::get(&key) {
-                Ok(Some(e)) if now() - e.updated_at > CLAIM_STALE_SECONDS => {
-                    storage::compare_and_swap(&key, e.version, group.as_bytes()).is_ok()
-                }
-                Ok(None) => storage::put_new(&key, group.as_bytes()).is_ok(),
-                _ => false,
-            },
-        };
-        if !taken {
-            release(&keys);
-            return Err(error(
-                ErrorKind::Conflict,
-                format!(
-                    "a payment of invoice {} is being started right now; try again in a moment",
-                    invoice.number
-                ),
-            ));
-        }
-        keys.push(key);
-    }
-    Ok(keys)
-}
-
-fn release(keys: &[String]) {
-    for key in keys {
-        let _ = storage::delete(key, None);
-    }
 }
 
 /// Start paying invoices as one PaymentIntent.
@@ -372,8 +355,9 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
                     types.clone()
                 };
                 if let Some(t) = types.iter().find(|t| !allowed.contains(t)) {
+                    // The tenant's settings refuse it, not the request's shape: 409, not 422.
                     return Err(error(
-                        ErrorKind::InvalidInput,
+                        ErrorKind::NotConfigured,
                         format!(
                             "{} is not allowed for manual payments",
                             method_type_from_wit(*t)
@@ -405,8 +389,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
     }
     let currency = quote.total.currency.code().to_string();
     let group = new_group_id(&payable.invoices);
-    let keys = claim(&payable.invoices, &group)?;
-    let result = create_and_confirm(
+    create_and_confirm(
         &request,
         &payable,
         &settings,
@@ -416,9 +399,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
         &stripe_customer,
         &group,
         &currency,
-    );
-    release(&keys);
-    result
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -456,7 +437,7 @@ fn create_and_confirm(
             })
             .collect::<Vec<_>>(),
     )
-    .map_err(|e| host_error("payment records", e))?;
+    .map_err(super::claim_refused)?;
 
     let receipt_email = (settings.stripe_send_recipient_email
         && settings.use_stripe_receipt_emails)

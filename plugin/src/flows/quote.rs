@@ -1,5 +1,6 @@
 //! Quotes: the tenant's fee settings (read through `helpdesk`) applied to a set of invoices by
-//! `domain::fees`. Reads only.
+//! `domain::fees`, and a priced charge held against Stripe's amount limits (`domain::limits`).
+//! Reads only.
 
 use std::str::FromStr;
 
@@ -8,8 +9,11 @@ use rust_decimal::Decimal;
 use super::{Result, error, method_type_from_wit};
 use crate::bindings::exports::paydesk::stripe::payments::{Quotation, QuoteItem, QuoteLine};
 use crate::bindings::paydesk::stripe::helpdesk;
-use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
+use crate::bindings::paydesk::stripe::types::{
+    ErrorKind, FieldError, Money, PaymentMethodType, PluginError, Settings,
+};
 use crate::domain::fees::{self, FeePolicy, FeeRule};
+use crate::domain::limits;
 use crate::domain::money::{self, MinorUnits};
 
 /// The fee policy the settings describe.
@@ -41,6 +45,30 @@ pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
         default_cap: settings.stripe_fee_cap.map(MinorUnits),
         rules,
     })
+}
+
+/// A quote's or a charge's refusal as `invalid-input` naming `invoice_ids`: the invoices chosen
+/// are what the payer would change.
+pub fn invoices_refused(message: String) -> PluginError {
+    let mut e = error(ErrorKind::InvalidInput, message.clone());
+    e.field_errors.push(FieldError {
+        field: "invoice_ids".into(),
+        message,
+    });
+    e
+}
+
+/// Price invoices for a charge: the quote, and Stripe's limits on its total (the minimum of the
+/// currency, eight digits at most, three-decimal amounts ending in 0) checked before anything is
+/// sent to Stripe.
+pub fn chargeable(
+    items: &[fees::QuoteItem],
+    method_type: crate::domain::types::PaymentMethodType,
+    policy: &FeePolicy,
+) -> Result<fees::Quote> {
+    let q = fees::quote(items, method_type, policy).map_err(|e| invoices_refused(e.to_string()))?;
+    limits::check_quote(&q).map_err(|e| invoices_refused(e.to_string()))?;
+    Ok(q)
 }
 
 fn to_wit(m: money::Money) -> Money {

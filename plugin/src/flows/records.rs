@@ -2,7 +2,9 @@
 //! to every record of the intent's group if the state machine lets it (`domain::payment_state`),
 //! with compare-and-swap on the record's version so concurrent deliveries apply once. On success
 //! the host adds the fee line and marks the invoice paid in the same transaction; an outcome that
-//! first reaches `succeeded` or `failed` sends its one email.
+//! first reaches `succeeded` or `failed` sends its one email. The records are what happened: an
+//! email that cannot be sent (a bad address, a template problem) is reported on its own and never
+//! turns the outcome into an error.
 
 use super::{Result, host_error};
 use crate::bindings::paydesk::stripe::helpdesk::{
@@ -201,8 +203,8 @@ pub fn apply(
     }
     let records = helpdesk::list_payments(&PaymentFilter::Group(group.clone()))
         .map_err(|e| host_error("payments", e))?;
-    if moved_to_outcome {
-        super::emails::payment_outcome(&records, status, intent)?;
+    if moved_to_outcome && let Err(e) = super::emails::payment_outcome(&records, status, intent) {
+        super::emails::not_sent(&records, status, &e);
     }
     Ok(records)
 }

@@ -10,9 +10,10 @@
 //! message) and carries none of the victim's canary strings, read first as the victim's admin: its
 //! customer's name, Stripe customer id and accounts email, its invoice numbers, its PaymentIntent
 //! id, its masked secret key, any `whsec_`, its portal user's email. The raw secrets appear in no
-//! answer at all. Positive controls show the victim's own admin (and portal user) get those routes
-//! and see those canaries; afterwards nothing the victim's admin can read has changed, and Stripe
-//! got no write with the victim's key from any of the callers.
+//! answer at all, and every error answer of the API is the documented `{"error": {…}}` shape.
+//! Positive controls show the victim's own admin (and portal user) get those routes and see those
+//! canaries; afterwards nothing the victim's admin can read has changed, and Stripe got no write
+//! with the victim's key from any of the callers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -137,7 +138,7 @@ const CONFIRM: &str = r#"{"intent_id": "{intent}", "payment_method": "pm_card_vi
 /// admin, another customer's portal user, the `none` portal user, the agent without permission.
 /// Placeholders: `{customer}` the victim customer, `{invoice}` its invoice with a payment,
 /// `{open}` its unpaid invoice, `{intent}` that payment's PaymentIntent, `{clerk}` the agent
-/// without permission, `{no_access}` the `none` portal user.
+/// without permission, `{no_access}` the `none` portal user, `{token}` an API token of the victim's.
 const PAGES: &[PageCase] = &[
     page("GET", "/", Body::None, [O, O, O, O, O]),
     page("GET", "/static/paydesk.js", Body::None, [O, O, O, O, O]),
@@ -256,6 +257,48 @@ const PAGES: &[PageCase] = &[
         "POST",
         "/app/people/users/{no_access}",
         Body::Form(&[("level", "customer")]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/agents/{clerk}/disable",
+        Body::Form(&[]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/agents/{clerk}/enable",
+        Body::Form(&[]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/agents/{clerk}/remove",
+        Body::Form(&[]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/users/{no_access}/disable",
+        Body::Form(&[]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/users/{no_access}/enable",
+        Body::Form(&[]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/users/{no_access}/remove",
+        Body::Form(&[]),
+        [R, R, R, R, R],
+    ),
+    page(
+        "POST",
+        "/app/people/tokens/{token}/revoke",
+        Body::Form(&[]),
         [R, R, R, R, R],
     ),
     page("GET", "/portal", Body::None, [R, R, O, R, R]),
@@ -422,6 +465,8 @@ struct World {
     victim_user: i64,
     no_access_user: i64,
     clerk: i64,
+    /// An API token of the victim's (its `none` portal user's).
+    victim_token: i64,
     other_admin_token: String,
     bystander_token: String,
     no_access_token: String,
@@ -573,9 +618,19 @@ fn world(name: &str) -> World {
         text(&settings["webhook_signing_secret"]).starts_with("whsec_"),
         "{settings}"
     );
+    let victim_token = shop
+        .host
+        .db()
+        .tokens(&tenant)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.owner == paydesk_host::db::Person::User(no_access_user))
+        .expect("the `none` portal user's token")
+        .id;
     shop.recorder.clear();
     World {
         name: name.to_string(),
+        victim_token,
         other_tenant,
         invoice,
         open_invoice,
@@ -637,6 +692,8 @@ impl World {
                     "customers" | "mappings" => self.shop.customer_id.to_string(),
                     "invoices" => self.invoice.to_string(),
                     "users" => self.victim_user.to_string(),
+                    "agents" => self.clerk.to_string(),
+                    "tokens" => self.victim_token.to_string(),
                     "email-templates" => "264".to_string(),
                     other => panic!(
                         "{template}: which of the victim's ids fits `{other}/{{id}}`? Add it to the authorization matrix"
@@ -696,6 +753,7 @@ impl World {
             .replace("{intent}", &self.intent)
             .replace("{clerk}", &self.clerk.to_string())
             .replace("{no_access}", &self.no_access_user.to_string())
+            .replace("{token}", &self.victim_token.to_string())
     }
 
     /// Whether an answer meets `expect`: the status, the victim's canaries (except those the
@@ -705,13 +763,14 @@ impl World {
         expect: Expect,
         status: u16,
         location: &str,
+        flash: &str,
         text: &str,
         sent: &str,
     ) -> Result<(), String> {
         let to_login = status == 303 && (location == "/login" || location.starts_with("/login?"));
         let status_ok = match expect {
             Expect::Refused(codes) => codes.contains(&status) || to_login,
-            Expect::Bounced(message) => status == 303 && flash(location).starts_with(message),
+            Expect::Bounced(message) => status == 303 && flash.starts_with(message),
             Expect::Own => status < 500,
             // A Stripe refusal means the call passed every permission check and reached Stripe:
             // shop()'s recorder strips `customer` from list queries, so localstripe refuses the
@@ -827,23 +886,13 @@ fn without_timestamps(v: &mut Value) {
     match v {
         Value::Object(map) => {
             map.remove("updated_at");
+            map.remove("last_used_at");
             map.remove("webhook_received_at");
             map.values_mut().for_each(without_timestamps);
         }
         Value::Array(items) => items.iter_mut().for_each(without_timestamps),
         _ => {}
     }
-}
-
-/// The `msg` of a redirect's query.
-fn flash(location: &str) -> String {
-    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|(k, _)| k == "msg")
-        .map(|(_, v)| v)
-        .unwrap_or_default()
 }
 
 fn compare(before: &[(String, String)], after: &[(String, String)], failures: &mut Vec<String>) {
@@ -863,6 +912,46 @@ fn compare(before: &[(String, String)], after: &[(String, String)], failures: &m
             before.len(),
             after.len()
         ));
+    }
+}
+
+/// An API error answer is the documented shape: `{"error": {"kind", "message", "fields"?,
+/// "stripe_request_id"?}}` and nothing else, with a kind and a message.
+fn error_shape(status: u16, text: &str) -> Result<(), String> {
+    if status < 400 {
+        return Ok(());
+    }
+    let shown: String = text.chars().take(200).collect();
+    let body: Value = serde_json::from_str(text)
+        .map_err(|e| format!("error answer {status} is not JSON ({e}): {shown}"))?;
+    let error = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.get("error"))
+        .and_then(Value::as_object)
+        .ok_or_else(|| format!("error answer {status} is not {{\"error\": {{…}}}}: {shown}"))?;
+    let known = ["kind", "message", "fields", "stripe_request_id"];
+    let well_formed = error.keys().all(|k| known.contains(&k.as_str()))
+        && error
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| !k.is_empty())
+        && error
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| !m.is_empty())
+        && error.get("fields").is_none_or(|f| {
+            f.as_array().is_some_and(|f| {
+                f.iter()
+                    .all(|p| p["field"].is_string() && p["message"].is_string())
+            })
+        });
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "error answer {status} is not the documented shape: {shown}"
+        ))
     }
 }
 
@@ -926,6 +1015,7 @@ fn route_of(path: &str) -> String {
         "{open}",
         "{clerk}",
         "{no_access}",
+        "{token}",
     ]
     .iter()
     .fold(path.to_string(), |p, placeholder| {
@@ -992,7 +1082,10 @@ fn every_api_route_refuses_every_caller_who_may_not_see_or_touch_the_victims_dat
             );
             let answer = client.request(method, &path, body);
             cells += 1;
-            if let Err(why) = w.judge(expect, answer.status, "", &answer.text, &sent) {
+            if let Err(why) = w.judge(expect, answer.status, "", "", &answer.text, &sent) {
+                failures.push(format!("{} {method} {path}: {why}", caller.describe()));
+            }
+            if let Err(why) = error_shape(answer.status, &answer.text) {
                 failures.push(format!("{} {method} {path}: {why}", caller.describe()));
             }
         }
@@ -1020,7 +1113,7 @@ fn every_api_route_refuses_every_caller_who_may_not_see_or_touch_the_victims_dat
         );
         let answer = anonymous.request(method, &path, body);
         cells += 1;
-        if let Err(why) = w.judge(expect, answer.status, "", &answer.text, &sent) {
+        if let Err(why) = w.judge(expect, answer.status, "", "", &answer.text, &sent) {
             failures.push(format!("anonymous caller {method} {path}: {why}"));
         }
     }
@@ -1034,7 +1127,7 @@ fn every_api_route_refuses_every_caller_who_may_not_see_or_touch_the_victims_dat
     for (method, template) in operations.iter().filter(|(m, _)| m == "GET") {
         let path = w.api_path(template);
         let answer = w.shop.admin.get(&path);
-        if let Err(why) = w.judge(Expect::Allowed, answer.status, "", &answer.text, "") {
+        if let Err(why) = w.judge(Expect::Allowed, answer.status, "", "", &answer.text, "") {
             failures.push(format!("the victim's admin {method} {path}: {why}"));
         }
         shown.push_str(&answer.text);
@@ -1069,7 +1162,6 @@ struct Session {
 struct Reply {
     status: u16,
     location: String,
-    set_cookie: String,
     text: String,
 }
 
@@ -1112,33 +1204,18 @@ fn send_page(
             .unwrap_or("")
             .to_string()
     };
-    let (location, set_cookie) = (header("location"), header("set-cookie"));
+    let location = header("location");
     let bytes = response.body_mut().read_to_vec().unwrap_or_default();
     Reply {
         status: response.status().as_u16(),
         location,
-        set_cookie,
         text: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
 fn sign_in(w: &World, tenant: &TenantId, email: &str, agent: bool) -> Session {
-    let form = serde_urlencoded::to_string([
-        ("tenant", tenant.as_str()),
-        ("email", email),
-        ("password", PASSWORD),
-        ("role", if agent { "agent" } else { "portal" }),
-    ])
-    .unwrap();
-    let reply = send_page(
-        w.base(),
-        "POST",
-        "/login",
-        None,
-        Some(("application/x-www-form-urlencoded", form)),
-    );
-    assert_eq!(reply.status, 303, "signing in as {email}: {}", reply.text);
-    let cookie = reply.set_cookie.split(';').next().unwrap_or("").to_string();
+    let cookie =
+        paydesk_tests::signin::session_cookie(w.base(), tenant.as_str(), email, PASSWORD, agent);
     let token = cookie
         .strip_prefix("paydesk_session=")
         .expect("the session cookie");
@@ -1204,7 +1281,26 @@ fn every_page_refuses_every_caller_who_may_not_see_or_touch_the_victims_data() {
             );
             let reply = send_page(w.base(), case.method, &path, session, body);
             cells += 1;
-            if let Err(why) = w.judge(expect, reply.status, &reply.location, &reply.text, &sent) {
+            // A page's "not done" message is kept by the server for the session; the redirect
+            // names it by id.
+            let shown = match (reply.location.split_once("msg="), session) {
+                (Some((_, id)), Some(s)) if reply.status == 303 => w
+                    .shop
+                    .host
+                    .db()
+                    .flash(s.cookie.trim_start_matches("paydesk_session="), id)
+                    .unwrap()
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            if let Err(why) = w.judge(
+                expect,
+                reply.status,
+                &reply.location,
+                &shown,
+                &reply.text,
+                &sent,
+            ) {
                 failures.push(format!(
                     "{} {} {path}: {why}",
                     caller.describe(),
@@ -1238,6 +1334,7 @@ fn every_page_refuses_every_caller_who_may_not_see_or_touch_the_victims_data() {
             Expect::Allowed,
             reply.status,
             &reply.location,
+            "",
             &reply.text,
             "",
         ) {

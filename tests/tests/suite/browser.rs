@@ -60,7 +60,7 @@ fn a_portal_user_pays_all_outstanding_with_a_new_card() {
         b.sign_in(shop.tenant.as_str(), PAYER, PASSWORD, false)
             .await?;
         let page = b
-            .wait_for_text("My Invoices", Duration::from_secs(10))
+            .wait_for_text("My Invoices", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(
             page.contains("INV-0001") && page.contains("INV-0002"),
@@ -74,7 +74,7 @@ fn a_portal_user_pays_all_outstanding_with_a_new_card() {
         b.client.find(Locator::Id("pay-all")).await?.click().await?;
         // The total and each fee before paying: 2.9 % of 25.00 = 0.725 → 0.73; of 120.00 = 3.48.
         let quote = b
-            .wait_for_text("Processing fee", Duration::from_secs(10))
+            .wait_for_text("Processing fee", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(
             quote.contains("USD 0.73")
@@ -89,7 +89,7 @@ fn a_portal_user_pays_all_outstanding_with_a_new_card() {
             .await?
             .click()
             .await?;
-        let done = b.wait_for_text("Paid", Duration::from_secs(20)).await;
+        let done = b.wait_for_text("Paid", paydesk_tests::EVENT_WAIT).await;
         if let Err(e) = &done {
             for el in b.client.find_all(Locator::Css(".pay-error")).await? {
                 eprintln!("pay error: {}", el.text().await?);
@@ -110,7 +110,7 @@ fn a_portal_user_pays_all_outstanding_with_a_new_card() {
         "one PaymentIntent"
     );
     shop.deliver_mail();
-    let mail = shop.smtp.wait_for(1, Duration::from_secs(10));
+    let mail = shop.smtp.wait_for(1, paydesk_tests::EVENT_WAIT);
     assert!(mail[0].cc.iter().any(|c| c == PAYER), "{:?}", mail[0].cc);
 }
 
@@ -124,14 +124,14 @@ fn add_payment_method_follows_the_portal_setting() {
         let b = Browser::start(&shop.admin.base, 1200).await?;
         b.sign_in(shop.tenant.as_str(), PAYER, PASSWORD, false)
             .await?;
-        b.wait_for_text("My Invoices", Duration::from_secs(10))
+        b.wait_for_text("My Invoices", paydesk_tests::EVENT_WAIT)
             .await?;
         b.client
             .find(Locator::Id("add-payment-method"))
             .await?
             .click()
             .await?;
-        b.wait_for_text("Add payment method", Duration::from_secs(10))
+        b.wait_for_text("Add payment method", paydesk_tests::EVENT_WAIT)
             .await?;
         b.fill_card(".add-method", "4000056655665556").await?;
         b.client
@@ -140,7 +140,7 @@ fn add_payment_method_follows_the_portal_setting() {
             .click()
             .await?;
         let page = b
-            .wait_for_text("ending 5556", Duration::from_secs(20))
+            .wait_for_text("ending 5556", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(
             page.contains("Automatic payment method: Visa ending 5556"),
@@ -194,7 +194,7 @@ fn add_payment_method_follows_the_portal_setting() {
             let b = Browser::start(&shop.admin.base, 1200).await?;
             b.sign_in(shop.tenant.as_str(), email, PASSWORD, false)
                 .await?;
-            b.wait_for_text("My Invoices", Duration::from_secs(10))
+            b.wait_for_text("My Invoices", paydesk_tests::EVENT_WAIT)
                 .await?;
             Ok(b.client
                 .find_all(Locator::Id("add-payment-method"))
@@ -227,7 +227,7 @@ fn receive_payment_is_for_agents_with_the_permission() {
             .await?;
         b.goto(&format!("/app/invoices/{invoice}")).await?;
         let page = b
-            .wait_for_text("Invoice INV-0001", Duration::from_secs(10))
+            .wait_for_text("Invoice INV-0001", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(
             !page.contains("Receive Payment (Manual)"),
@@ -240,7 +240,7 @@ fn receive_payment_is_for_agents_with_the_permission() {
         b.sign_in(shop.tenant.as_str(), CASHIER, PASSWORD, true)
             .await?;
         b.goto(&format!("/app/invoices/{invoice}")).await?;
-        b.wait_for_text("Receive Payment (Manual)", Duration::from_secs(10))
+        b.wait_for_text("Receive Payment (Manual)", paydesk_tests::EVENT_WAIT)
             .await?;
         b.screenshot("agent-invoice").await?;
         b.client
@@ -249,7 +249,7 @@ fn receive_payment_is_for_agents_with_the_permission() {
             .click()
             .await?;
         let page = b
-            .wait_for_text("succeeded", Duration::from_secs(20))
+            .wait_for_text("succeeded", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(
             page.contains("Processing fee (2.9%)"),
@@ -277,7 +277,7 @@ fn the_setup_page_saves_shows_field_errors_never_a_secret_and_generates_mappings
         b.sign_in(shop.tenant.as_str(), ADMIN, PASSWORD, true)
             .await?;
         b.goto("/app/setup").await?;
-        b.wait_for_text("Stripe integration", Duration::from_secs(10))
+        b.wait_for_text("Stripe integration", paydesk_tests::EVENT_WAIT)
             .await?;
         let source = b.client.source().await?;
         assert!(
@@ -303,7 +303,7 @@ fn the_setup_page_saves_shows_field_errors_never_a_secret_and_generates_mappings
             .click()
             .await?;
         let page = b
-            .wait_for_text("The settings were not saved", Duration::from_secs(10))
+            .wait_for_text("The settings were not saved", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(page.contains("stripe_secret_key"), "{page}");
         Ok(())
@@ -329,7 +329,7 @@ fn the_setup_page_saves_shows_field_errors_never_a_secret_and_generates_mappings
             .await?
             .click()
             .await?;
-        b.wait_for_text("Settings saved.", Duration::from_secs(10))
+        b.wait_for_text("Settings saved.", paydesk_tests::EVENT_WAIT)
             .await?;
         b.client
             .find(Locator::Css(
@@ -340,7 +340,7 @@ fn the_setup_page_saves_shows_field_errors_never_a_secret_and_generates_mappings
             .await?;
         // The button's own label is on the page before the click lands: wait for the result.
         let page = b
-            .wait_for_text("Mapped Exact Match Ltd to cus_", Duration::from_secs(10))
+            .wait_for_text("Mapped Exact Match Ltd to cus_", paydesk_tests::EVENT_WAIT)
             .await?;
         assert!(page.contains("Mapped Exact Match Ltd to cus_"), "{page}");
         Ok(())
@@ -357,34 +357,18 @@ fn the_invoice_pdf_carries_the_payment_method_line() {
     people(&shop);
     let invoice = shop.invoice("usd", 4_200);
     // Sign in as the portal user with a plain HTTP client and fetch the PDF with the session cookie.
+    let cookie = paydesk_tests::signin::session_cookie(
+        &shop.admin.base,
+        shop.tenant.as_str(),
+        PAYER,
+        PASSWORD,
+        false,
+    );
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
         .new_agent();
-    let login = agent
-        .post(&format!("{}/login", shop.admin.base))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(
-            serde_urlencoded::to_string([
-                ("tenant", shop.tenant.as_str()),
-                ("email", PAYER),
-                ("password", PASSWORD),
-                ("role", "portal"),
-            ])
-            .unwrap(),
-        )
-        .unwrap();
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
     let mut pdf = agent
         .get(&format!(
             "{}/portal/invoices/{invoice}/pdf",
@@ -430,7 +414,7 @@ fn the_portal_fits_a_phone_screen() {
         let b = Browser::start(&shop.admin.base, 390).await?;
         b.sign_in(shop.tenant.as_str(), PAYER, PASSWORD, false)
             .await?;
-        b.wait_for_text("My Invoices", Duration::from_secs(10))
+        b.wait_for_text("My Invoices", paydesk_tests::EVENT_WAIT)
             .await?;
         let overflow = b
             .client
@@ -497,8 +481,11 @@ fn a_payment_waiting_for_authentication_is_completed_from_the_portal_banner() {
         let b = Browser::start(&shop.admin.base, 1200).await?;
         b.sign_in(shop.tenant.as_str(), PAYER, PASSWORD, false)
             .await?;
-        b.wait_for_text("needs you to confirm the payment", Duration::from_secs(10))
-            .await?;
+        b.wait_for_text(
+            "needs you to confirm the payment",
+            paydesk_tests::EVENT_WAIT,
+        )
+        .await?;
         b.screenshot("portal-authentication-banner").await?;
         b.client
             .find(Locator::Css(".complete-action"))
@@ -506,7 +493,7 @@ fn a_payment_waiting_for_authentication_is_completed_from_the_portal_banner() {
             .click()
             .await?;
         // localstripe's fake Stripe.js asks in a dialog of its own.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + paydesk_tests::EVENT_WAIT;
         loop {
             let buttons = b
                 .client
@@ -522,7 +509,7 @@ fn a_payment_waiting_for_authentication_is_completed_from_the_portal_banner() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let page = b.wait_for_text("Paid", Duration::from_secs(20)).await?;
+        let page = b.wait_for_text("Paid", paydesk_tests::EVENT_WAIT).await?;
         assert!(!page.contains("needs you to confirm"), "{page}");
         Ok(())
     });

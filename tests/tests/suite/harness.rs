@@ -373,7 +373,7 @@ fn webhook_registration_delivers_signed_events() {
     assert_eq!(json_str(&body, "status"), "succeeded");
 
     let (head, payload) = deliveries
-        .recv_timeout(Duration::from_secs(10))
+        .recv_timeout(paydesk_tests::EVENT_WAIT)
         .unwrap_or_else(|_| panic!("no webhook delivery; localstripe log:\n{}", stripe.log()));
     assert!(
         head.to_ascii_lowercase().contains("stripe-signature: t="),
@@ -414,7 +414,7 @@ with smtplib.SMTP('127.0.0.1', port) as s:
         .expect("python");
     assert!(status.success());
 
-    let mails = smtp.wait_for(2, Duration::from_secs(10));
+    let mails = smtp.wait_for(2, paydesk_tests::EVENT_WAIT);
     assert_eq!(mails.len(), 2);
     let m = &mails[0];
     assert_eq!(m.from, "billing@desk.test");
@@ -521,7 +521,7 @@ fn run_child_process(mode: &str) -> (Vec<u32>, Vec<PathBuf>) {
     );
     for &pid in &pids {
         assert!(
-            wait_until_dead(pid, Duration::from_secs(5)),
+            wait_until_dead(pid, paydesk_tests::EVENT_WAIT),
             "{mode}: service pid {pid} survived the test process ({status})"
         );
     }

@@ -5,11 +5,17 @@
 mod authz;
 mod autopay;
 mod browser;
+mod concurrency;
 mod connect;
 mod faults;
 mod fees;
 mod harness;
 mod isolation;
+mod lifecycle;
+mod limits;
+mod openapi;
 mod payments;
 mod sandbox;
+mod signin;
 mod stripe_calls;
+mod told;

@@ -19,7 +19,8 @@ use crate::stripe_calls::assert_valid_for_stripe;
 const NOTIFY: &str = "payments@tenant.test";
 const ACCOUNTS: &str = "ap@customer.test";
 const ACCOUNTS_CC: &str = "controller@customer.test";
-const PAYER: &str = "payer@customer.test";
+/// The email of `shop()`'s portal user.
+pub(crate) const PAYER: &str = "payer@customer.test";
 
 pub(crate) fn stripe_request(
     stripe: &LocalStripe,
@@ -201,12 +202,11 @@ impl Shop {
         self.admin.get(&self.path(&format!("/invoices/{id}"))).body
     }
 
-    /// Deliver the outbox to the SMTP server now.
     /// Deliver the outbox now, as `serve`'s mailer does: a message whose delivery fails (a busy
-    /// machine) stays queued and is tried again, here within a bounded few seconds.
+    /// machine) stays queued and is tried again, within a bound ([`paydesk_tests::EVENT_WAIT`]).
     pub(crate) fn deliver_mail(&self) {
         let mailer = Mailer::new(&format!("smtp://127.0.0.1:{}", self.smtp.port)).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
         loop {
             mailer.deliver(self.host.db(), 100).unwrap();
             if self.host.db().queued_emails(1).unwrap().is_empty() || Instant::now() > deadline {
@@ -242,7 +242,7 @@ impl Shop {
 
     /// Wait (bounded) until `check` holds for the invoice.
     fn wait_for_invoice(&self, id: i64, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
         loop {
             let view = self.invoice_view(id);
             if check(&view) || Instant::now() > deadline {
@@ -343,7 +343,7 @@ fn pay_all_outstanding(currency: &str, amounts: [i64; 3], fees: [i64; 3]) {
     assert_valid_for_stripe(&shop.recorder.requests());
 
     shop.deliver_mail();
-    let mail = shop.smtp.wait_for(1, Duration::from_secs(10));
+    let mail = shop.smtp.wait_for(1, paydesk_tests::EVENT_WAIT);
     assert_eq!(mail.len(), 1, "one payment, one confirmation");
     assert_eq!(mail[0].to, vec![NOTIFY.to_string()]);
     let mut cc = mail[0].cc.clone();
@@ -439,7 +439,7 @@ fn localstripes_signed_webhooks_drive_the_records_and_fees_come_only_with_succes
     assert!(view["payments"][0]["failure_reason"].is_string());
     // Failures always notify, even with success emails off.
     shop.deliver_mail();
-    let mail = shop.smtp.wait_for(1, Duration::from_secs(10));
+    let mail = shop.smtp.wait_for(1, paydesk_tests::EVENT_WAIT);
     assert_eq!(mail.len(), 1);
     assert!(mail[0].subject.contains("failed"), "{}", mail[0].subject);
 }
@@ -694,12 +694,27 @@ fn a_missed_webhook_is_caught_by_reconciliation() {
         )
         .unwrap();
     confirm_at_stripe(&shop.stripe, &intent, "pm_card_visa");
-    std::thread::sleep(Duration::from_millis(1500));
+    // localstripe tried to deliver the event and failed (its log says so): the webhook is lost.
+    let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
+    while !shop
+        .stripe
+        .log()
+        .contains("webhook \"payment_intent.succeeded\" failed")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no delivery attempt: {}",
+            shop.stripe.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(shop.invoice_view(invoice)["status"], "awaiting_payment");
+    // An hour (the tenant's `reconcile_after_minutes`) and a second later, whichever second the
+    // record was written in.
     let report = shop
         .host
         .app
-        .reconcile(&shop.tenant, paydesk_host::db::now() + 3600)
+        .reconcile(&shop.tenant, paydesk_host::db::now() + 3600 + 1)
         .expect("reconcile");
     assert_eq!((report.checked, report.updated), (1, 1));
     let view = shop.invoice_view(invoice);

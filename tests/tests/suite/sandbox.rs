@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use paydesk_host::app::CallError;
 use paydesk_host::runtime::bindings::PaymentMethodType;
@@ -63,17 +63,13 @@ fn an_endless_loop_runs_out_of_fuel_and_the_next_call_works() {
 fn a_loop_with_fuel_to_spare_hits_the_wall_clock_deadline() {
     let deadline = Duration::from_millis(300);
     let host = host_with_tenants(limits(u64::MAX / 2, deadline));
-    let started = Instant::now();
     let err = quote(&host, "alpha", "loop").expect_err("the deadline must stop it");
+    // With fuel for ages, only the wall-clock deadline can have stopped it (how close to the
+    // deadline it stops is a timing figure, not something a test can assert on a busy machine).
     assert!(
-        matches!(err, CallError::Sandbox(SandboxError::Deadline { .. })),
+        matches!(&err, CallError::Sandbox(SandboxError::Deadline { tenant, deadline: d })
+            if tenant == "alpha" && *d == deadline),
         "{err:?}"
-    );
-    // Stopped near its deadline, not allowed to run on (the bound is generous for a busy machine).
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
     );
     assert_eq!(
         quote(&host, "alpha", "usd").expect("the next call works"),

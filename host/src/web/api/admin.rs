@@ -2,7 +2,9 @@
 //! portal users and their API tokens, and reconciling stuck payments now.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use super::extract::{JsonBody, Path};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,11 @@ use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
+    /// An http(s) URL; default this server's `PAYDESK_PUBLIC_URL` + `/webhooks/stripe/{tenant}`.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
+    )]
     pub url: Option<String>,
 }
 
@@ -38,11 +45,14 @@ pub struct WebhookView {
 pub async fn ensure_webhooks(
     State(state): State<AppState>,
     caller: Caller,
-    body: Option<Json<WebhookInput>>,
+    body: Option<JsonBody<WebhookInput>>,
 ) -> Result<Json<WebhookView>, ApiError> {
     caller.admin()?;
     let tenant = caller.tenant.clone();
-    let input = body.map(|Json(b)| b).unwrap_or_default();
+    let input = body.map(|JsonBody(b)| b).unwrap_or_default();
+    if let Some(url) = &input.url {
+        super::checks::http_url("url", url)?;
+    }
     blocking(&state, move |app| {
         let url = match input.url.or_else(|| app.public_url.as_ref().map(|base| format!("{}/webhooks/stripe/{tenant}", base.trim_end_matches('/')))) {
             Some(u) => u,
@@ -63,13 +73,27 @@ pub async fn ensure_webhooks(
 
 /// An email template (264 "Stripe Payment Confirmation", 285 "Stripe Payment Failure").
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TemplateView {
+    /// 264 or 285 (ignored when sent: the path names the template).
     #[serde(default)]
     pub id: u32,
+    #[schema(max_length = 200)]
     pub name: String,
     /// Variables: `$INVOICENUMBER`, `$CUSTOMERNAME`, `$AMOUNT`, `$FEE`, `$TOTAL`, `$PAYMENTMETHOD`,
-    /// `$FAILUREREASON`, `$PORTALLINK`.
+    /// `$FAILUREREASON`, `$PORTALLINK`. Not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
     pub subject: String,
+    /// HTML, with the same variables. Not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
     pub body: String,
 }
 
@@ -106,18 +130,35 @@ pub async fn put_template(
     State(state): State<AppState>,
     caller: Caller,
     Path(path): Path<IdPath>,
-    Json(input): Json<TemplateView>,
+    JsonBody(input): JsonBody<TemplateView>,
 ) -> Result<Json<TemplateView>, ApiError> {
     caller.admin()?;
     let tenant = caller.tenant.clone();
     let id = u32::try_from(path.id).map_err(|_| ApiError::not_found("email template"))?;
-    if input.subject.trim().is_empty() || input.body.trim().is_empty() {
+    let problems: Vec<FieldProblem> = [
+        (
+            "name",
+            if input.name.chars().count() > 200 {
+                Err("at most 200 characters".to_string())
+            } else {
+                Ok(())
+            },
+        ),
+        ("subject", super::checks::text(&input.subject, 500)),
+        ("body", super::checks::text(&input.body, 100_000)),
+    ]
+    .into_iter()
+    .filter_map(|(field, r)| {
+        r.err().map(|message| FieldProblem {
+            field: field.into(),
+            message,
+        })
+    })
+    .collect();
+    if !problems.is_empty() {
         return Err(ApiError::invalid(
-            "a template needs a subject and a body",
-            vec![FieldProblem {
-                field: "subject".into(),
-                message: "subject and body must not be empty".into(),
-            }],
+            "the template was not saved; see the fields",
+            problems,
         ));
     }
     blocking(&state, move |app| {
@@ -144,10 +185,26 @@ pub async fn put_template(
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     pub customer_id: i64,
+    /// Not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
     pub name: String,
+    /// An email address with a dotted domain; unique in the tenant.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// `none`, `own` or `customer` (REQUIREMENTS M13).
+    /// Which invoices the user sees and pays: none, their own, or all of their customer's.
+    #[schema(schema_with = access_level_schema)]
     pub invoice_access_level: String,
+}
+
+fn access_level_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["none", "own", "customer"]))
+        .build()
 }
 
 /// A portal user.
@@ -167,31 +224,47 @@ pub struct UserView {
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<UserInput>,
+    JsonBody(input): JsonBody<UserInput>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     caller.admin()?;
+    let mut problems = Vec::new();
     let level = match input.invoice_access_level.as_str() {
-        "none" => InvoiceAccessLevel::None,
-        "own" => InvoiceAccessLevel::AddressedToUser,
-        "customer" => InvoiceAccessLevel::Customer,
+        "none" => Some(InvoiceAccessLevel::None),
+        "own" => Some(InvoiceAccessLevel::AddressedToUser),
+        "customer" => Some(InvoiceAccessLevel::Customer),
         other => {
-            return Err(ApiError::invalid(
-                "the user was not created",
-                vec![FieldProblem {
-                    field: "invoice_access_level".into(),
-                    message: format!("`{other}`: use none, own or customer"),
-                }],
-            ));
+            problems.push(FieldProblem {
+                field: "invoice_access_level".into(),
+                message: format!("`{other}`: use none, own or customer"),
+            });
+            None
         }
     };
+    let (name, email) = (input.name.trim(), input.email.as_str());
+    if let Err(message) = super::checks::text(&input.name, 200) {
+        problems.push(FieldProblem {
+            field: "name".into(),
+            message,
+        });
+    }
+    if let Err(message) = crate::addresses::check(email) {
+        problems.push(FieldProblem {
+            field: "email".into(),
+            message,
+        });
+    }
+    let Some(level) = level.filter(|_| problems.is_empty()) else {
+        return Err(ApiError::invalid("the user was not created", problems));
+    };
+    let (name, email) = (name.to_string(), email.to_string());
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
         let u = app.db().create_user(
             &tenant,
             &NewUser {
                 customer_id: input.customer_id,
-                name: input.name,
-                email: input.email,
+                name,
+                email,
                 invoice_access_level: level,
             },
         )?;

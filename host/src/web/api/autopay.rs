@@ -2,7 +2,9 @@
 //! planning it: dry run), its last run and last error, and the audit trail of its decisions.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::extract::{JsonBody, Query};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -13,64 +15,106 @@ use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 
 /// A recurring invoice: generates an invoice every `interval_months` from `next_date`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecurringView {
-    #[serde(default)]
     pub id: i64,
     pub customer_id: i64,
-    #[serde(default)]
     pub user_id: Option<i64>,
     pub currency: String,
     pub description: String,
     /// Minor units.
     pub amount: i64,
-    #[serde(default = "one")]
     pub interval_months: u32,
     /// Next issue date, `YYYY-MM-DD` (tenant's time zone).
     pub next_date: String,
     /// Days from issue to due date.
-    #[serde(default)]
     pub due_days: u32,
-    #[serde(default = "yes")]
     pub active: bool,
+}
+
+/// A new recurring invoice.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringInput {
+    pub customer_id: i64,
+    /// The portal user its invoices are addressed to.
+    #[serde(default)]
+    pub user_id: Option<i64>,
+    #[schema(schema_with = super::checks::currency_schema)]
+    pub currency: String,
+    /// The line of each invoice; not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
+    pub description: String,
+    /// Minor units, positive.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000i64)]
+    pub amount: i64,
+    /// Months between invoices, 1–120 (default 1).
+    #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 120)]
+    pub interval_months: u32,
+    /// First issue date, `YYYY-MM-DD` (tenant's time zone), in 2000–2099: invoices due since
+    /// then are generated at the next run.
+    #[schema(format = Date, pattern = r"^20[0-9]{2}-")]
+    pub next_date: String,
+    /// Days from issue to due date, 0–365.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 365)]
+    pub due_days: u32,
+}
+
+/// The years a recurring invoice may start in and a run may be for: a recurring invoice made to
+/// start in year 1 would generate some 24,000 invoices at its first run.
+fn in_range(date: chrono::NaiveDate) -> bool {
+    use chrono::Datelike as _;
+    (2000..=2099).contains(&date.year())
 }
 
 fn one() -> u32 {
     1
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// Create a recurring invoice (agents).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/recurring-invoices", tag = "autopay",
-    params(("tenant" = String, Path)), request_body = RecurringView,
+    params(("tenant" = String, Path)), request_body = RecurringInput,
     responses((status = 201, body = RecurringView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_recurring(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<RecurringView>,
+    JsonBody(input): JsonBody<RecurringInput>,
 ) -> Result<(StatusCode, Json<RecurringView>), ApiError> {
     caller.agent()?;
     let mut problems = Vec::new();
-    if chrono::NaiveDate::parse_from_str(&input.next_date, "%Y-%m-%d").is_err() {
+    let mut bad = |field: &str, message: String| {
         problems.push(FieldProblem {
-            field: "next_date".into(),
-            message: "a date, YYYY-MM-DD".into(),
-        });
+            field: field.into(),
+            message,
+        })
+    };
+    if !super::checks::date(&input.next_date).is_some_and(in_range) {
+        bad("next_date", "a date in 2000–2099, YYYY-MM-DD".into());
     }
-    if input.amount <= 0 {
-        problems.push(FieldProblem {
-            field: "amount".into(),
-            message: "a positive amount in minor units".into(),
-        });
+    if !(1..=1_000_000_000_000).contains(&input.amount) {
+        bad("amount", "a positive amount in minor units".into());
     }
-    if paydesk_plugin::domain::money::Currency::parse(&input.currency).is_err() {
-        problems.push(FieldProblem {
-            field: "currency".into(),
-            message: format!("`{}` is not a currency Stripe accepts", input.currency),
-        });
+    if !(1..=120).contains(&input.interval_months) {
+        bad("interval_months", "1 to 120 months".into());
+    }
+    if input.due_days > 365 {
+        bad("due_days", "0 to 365 days".into());
+    }
+    if let Err(message) = super::checks::text(&input.description, 500) {
+        bad("description", message);
+    }
+    let currency = super::checks::currency(&input.currency);
+    if currency.is_none() {
+        bad(
+            "currency",
+            format!("`{}` is not a currency Stripe accepts", input.currency),
+        );
     }
     if !problems.is_empty() {
         return Err(ApiError::invalid(
@@ -85,7 +129,7 @@ pub async fn create_recurring(
             &NewRecurring {
                 customer_id: input.customer_id,
                 user_id: input.user_id,
-                currency: input.currency,
+                currency: currency.unwrap_or_default().to_string(),
                 description: input.description,
                 amount: input.amount,
                 interval_months: input.interval_months,
@@ -129,12 +173,13 @@ pub async fn list_recurring(
     .map(Json)
 }
 
-/// Run the daily integrator now.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+/// Run the daily integrator now; the body is required (`{}` runs it for today and charges).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunInput {
-    /// The tenant-local date to run for; default today.
+    /// The tenant-local date to run for, `YYYY-MM-DD` in 2000–2099; default today.
     #[serde(default)]
+    #[schema(format = Date, pattern = r"^20[0-9]{2}-")]
     pub date: Option<String>,
     /// Only plan: change nothing.
     #[serde(default)]
@@ -149,18 +194,17 @@ pub struct RunInput {
 pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
-    body: Option<Json<RunInput>>,
+    JsonBody(input): JsonBody<RunInput>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.admin()?;
-    let input = body.map(|Json(b)| b).unwrap_or_default();
     if let Some(d) = &input.date
-        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+        && !super::checks::date(d).is_some_and(in_range)
     {
         return Err(ApiError::invalid(
             "not a date",
             vec![FieldProblem {
                 field: "date".into(),
-                message: "YYYY-MM-DD".into(),
+                message: "a date in 2000–2099, YYYY-MM-DD".into(),
             }],
         ));
     }
@@ -215,7 +259,8 @@ pub struct AuditView {
     /// Unix seconds.
     pub at: i64,
     pub invoice_id: Option<i64>,
-    /// `charge`, `skip`, `succeeded`, `failed`, `requires_action`, `resolved`, `resume`, `unknown`, …
+    /// `charge`, `skip`, `succeeded`, `failed`, `requires_action`, `resolved`, `resume`, `unknown`,
+    /// `email-not-sent` (a payment's email could not be sent; the payment stands), …
     pub action: String,
     pub reason: String,
     pub amount: Option<i64>,
@@ -225,6 +270,8 @@ pub struct AuditView {
 /// How much of the trail.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {
+    /// How many entries, 1–10000 (default 500).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
 }
 
@@ -237,11 +284,12 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
     caller.admin()?;
+    let limit = super::checks::limit(q.limit, 500, 10_000)?;
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
         Ok(app
             .db()
-            .audit_entries(&tenant, q.limit.unwrap_or(500))?
+            .audit_entries(&tenant, limit)?
             .into_iter()
             .map(|r| AuditView {
                 id: r.id,

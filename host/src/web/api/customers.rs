@@ -3,7 +3,9 @@
 //! methods and its automatic payment method.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::extract::{JsonBody, Path, Query};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +15,7 @@ use crate::runtime::bindings::Customer;
 use crate::runtime::bindings::exports::paydesk::stripe::admin::{self, SkipReason};
 use crate::web::AppState;
 use crate::web::auth::Caller;
-use crate::web::error::{ApiError, ErrorBody};
+use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 
 /// A customer with its Stripe fields.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -48,30 +50,55 @@ impl From<Customer> for CustomerView {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
+    /// Must contain a character that is not white space; stored trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
     pub name: String,
+    /// An email address with a dotted domain (`ap@globex.test`); null for none.
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub accounts_email: Option<String>,
+    /// An email address with a dotted domain; null for none.
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub accounts_cc_email: Option<String>,
 }
 
 impl CustomerInput {
     fn validated(self) -> Result<NewCustomer, ApiError> {
         let name = self.name.trim().to_string();
-        if name.is_empty() {
+        let mut problems = Vec::new();
+        if let Err(message) = super::checks::text(&name, 200) {
+            problems.push(FieldProblem {
+                field: "name".into(),
+                message,
+            });
+        }
+        let (accounts_email, accounts_cc_email) = (self.accounts_email, self.accounts_cc_email);
+        for (field, address) in [
+            ("accounts_email", &accounts_email),
+            ("accounts_cc_email", &accounts_cc_email),
+        ] {
+            if let Some(Err(message)) = address.as_deref().map(crate::addresses::check) {
+                problems.push(FieldProblem {
+                    field: field.into(),
+                    message,
+                });
+            }
+        }
+        if !problems.is_empty() {
             return Err(ApiError::invalid(
-                "a customer needs a name",
-                vec![crate::web::error::FieldProblem {
-                    field: "name".into(),
-                    message: "must not be empty".into(),
-                }],
+                "the customer was not saved; see the fields",
+                problems,
             ));
         }
-        let clean = |e: Option<String>| e.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         Ok(NewCustomer {
             name,
-            accounts_email: clean(self.accounts_email),
-            accounts_cc_email: clean(self.accounts_cc_email),
+            accounts_email,
+            accounts_cc_email,
         })
     }
 }
@@ -87,7 +114,10 @@ pub struct SavedCustomerView {
 /// Customers, by id.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct Page {
+    /// Customers with a larger id than this.
     pub after_id: Option<i64>,
+    /// How many, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -100,11 +130,12 @@ pub async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<CustomerView>>, ApiError> {
     caller.agent()?;
+    let limit = super::checks::limit(page.limit, 100, 1000)?;
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
         Ok(app
             .db()
-            .customers(&tenant, page.after_id, page.limit.unwrap_or(100).min(1000))?
+            .customers(&tenant, page.after_id, limit)?
             .into_iter()
             .map(Into::into)
             .collect())
@@ -137,7 +168,7 @@ pub async fn get_one(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<CustomerInput>,
+    JsonBody(input): JsonBody<CustomerInput>,
 ) -> Result<(StatusCode, Json<SavedCustomerView>), ApiError> {
     caller.agent()?;
     let new = input.validated()?;
@@ -163,7 +194,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(path): Path<IdPath>,
-    Json(input): Json<CustomerInput>,
+    JsonBody(input): JsonBody<CustomerInput>,
 ) -> Result<Json<SavedCustomerView>, ApiError> {
     caller.agent()?;
     let new = input.validated()?;
@@ -222,6 +253,8 @@ pub async fn mappings(
 #[serde(deny_unknown_fields)]
 pub struct MappingInput {
     pub customer_id: i64,
+    /// A Stripe customer id (`cus_…`).
+    #[schema(pattern = r"^cus_[A-Za-z0-9]{1,64}$")]
     pub stripe_customer_id: String,
 }
 
@@ -232,9 +265,10 @@ pub struct MappingInput {
 pub async fn add_mapping(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<MappingInput>,
+    JsonBody(input): JsonBody<MappingInput>,
 ) -> Result<(StatusCode, Json<MappingView>), ApiError> {
     caller.admin()?;
+    super::checks::stripe_id("stripe_customer_id", &input.stripe_customer_id, "cus")?;
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
         app.add_mapping(&tenant, input.customer_id, &input.stripe_customer_id)?;
@@ -354,7 +388,11 @@ pub struct StripeCustomerPageView {
 /// Where to start a page of Stripe customers.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StripePage {
+    /// The last Stripe customer id (`cus_…`) of the page before.
+    #[param(pattern = r"^cus_[A-Za-z0-9]{1,64}$")]
     pub starting_after: Option<String>,
+    /// How many, 1–100 (default 100; Stripe's own limit).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -367,13 +405,18 @@ pub async fn stripe_customers(
     Query(page): Query<StripePage>,
 ) -> Result<Json<StripeCustomerPageView>, ApiError> {
     caller.admin()?;
+    let limit = super::checks::limit(page.limit, 100, 100)?;
+    if let Some(after) = &page.starting_after
+        && super::checks::stripe_id("starting_after", after, "cus").is_err()
+    {
+        return Err(super::checks::parameter(
+            "starting_after",
+            format!("`{after}` is not a Stripe customer id `cus_…`"),
+        ));
+    }
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
-        let p = app.list_stripe_customers(
-            &tenant,
-            page.starting_after.as_deref(),
-            page.limit.unwrap_or(100),
-        )?;
+        let p = app.list_stripe_customers(&tenant, page.starting_after.as_deref(), limit)?;
         Ok(StripeCustomerPageView {
             has_more: p.has_more,
             customers: p
@@ -433,6 +476,8 @@ pub async fn payment_methods(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutomaticMethodInput {
+    /// One of the customer's listed payment methods (`pm_…`); null clears it.
+    #[schema(pattern = r"^pm_[A-Za-z0-9]{1,64}$")]
     pub payment_method_id: Option<String>,
 }
 
@@ -444,9 +489,12 @@ pub async fn set_automatic_payment_method(
     State(state): State<AppState>,
     caller: Caller,
     Path(path): Path<IdPath>,
-    Json(input): Json<AutomaticMethodInput>,
+    JsonBody(input): JsonBody<AutomaticMethodInput>,
 ) -> Result<Json<CustomerView>, ApiError> {
     caller.agent()?;
+    if let Some(pm) = &input.payment_method_id {
+        super::checks::stripe_id("payment_method_id", pm, "pm")?;
+    }
     let (tenant, id) = (caller.tenant.clone(), path.id);
     blocking(&state, move |app| {
         app.set_automatic_payment_method(&tenant, id, input.payment_method_id.as_deref())?;

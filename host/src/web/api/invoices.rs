@@ -3,11 +3,13 @@
 //! plugin decides who may pay what), and read an intent back after Stripe.js.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::extract::{JsonBody, Path, Query};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{IdPath, blocking};
+use super::{IdPath, blocking, checks};
 use crate::db::{
     NewInvoice, Principal, invoice_status_name, method_type_name, payment_status_name,
 };
@@ -19,6 +21,7 @@ use crate::settings::method_type;
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use paydesk_plugin::domain::limits::{self, LinesError, MAX_LINE_AMOUNT, MAX_LINES};
 
 /// A route's `{tenant}` and `{intent}`.
 #[derive(Debug, Deserialize)]
@@ -153,61 +156,113 @@ fn initiator(principal: &Principal) -> Initiator {
     }
 }
 
+/// A line of a new invoice.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    /// Not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
+    pub description: String,
+    /// Minor units of the invoice currency (negative for a credit).
+    #[schema(minimum = -1_000_000_000_000i64, maximum = 1_000_000_000_000i64)]
+    pub amount: i64,
+    /// Ignored: processing-fee lines are added by paydesk when a payment succeeds.
+    #[serde(default)]
+    pub is_processing_fee: bool,
+}
+
+// The document's bounds on `amount` above are the domain's.
+const _: () = assert!(MAX_LINE_AMOUNT == 1_000_000_000_000);
+
 /// A new invoice.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceInput {
+    /// Not only white space; unique in the tenant.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"[^\s\u001c-\u001f\u0085\ufeff]"
+    )]
     pub number: String,
     pub customer_id: i64,
+    /// The portal user it is addressed to (one of the customer's).
     #[serde(default)]
     pub user_id: Option<i64>,
+    #[schema(schema_with = checks::currency_schema)]
     pub currency: String,
     /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub issue_date: String,
     /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub due_date: String,
-    pub lines: Vec<LineView>,
+    /// 1–100 lines, each within ±10¹² minor units (so no sum of them can overflow; an invoice
+    /// above Stripe's largest charge may be created, and is refused when it is quoted or paid).
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineInput>,
 }
 
 /// Create an invoice (agents).
+///
+/// Refused with 422 naming the field when a line is beyond ±10¹² minor units
+/// (`lines[i].amount`) or the lines cannot be added up (`lines`), so no amount due ever wraps.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/invoices", tag = "invoices",
     params(("tenant" = String, Path)), request_body = InvoiceInput,
     responses((status = 201, body = InvoiceView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<InvoiceInput>,
+    JsonBody(input): JsonBody<InvoiceInput>,
 ) -> Result<(StatusCode, Json<InvoiceView>), ApiError> {
     caller.agent()?;
     let mut problems = Vec::new();
+    let mut bad = |field: String, message: String| problems.push(FieldProblem { field, message });
     for (field, date) in [
         ("issue_date", &input.issue_date),
         ("due_date", &input.due_date),
     ] {
-        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
-            problems.push(FieldProblem {
-                field: field.into(),
-                message: format!("`{date}` is not a date (YYYY-MM-DD)"),
-            });
+        if checks::date(date).is_none() {
+            bad(field.into(), format!("`{date}` is not a date (YYYY-MM-DD)"));
         }
     }
-    if input.number.trim().is_empty() {
-        problems.push(FieldProblem {
-            field: "number".into(),
-            message: "must not be empty".into(),
-        });
+    if let Err(message) = checks::text(&input.number, 64) {
+        bad("number".into(), message);
     }
-    if input.lines.is_empty() {
-        problems.push(FieldProblem {
-            field: "lines".into(),
-            message: "an invoice needs at least one line".into(),
-        });
+    if input.lines.is_empty() || input.lines.len() > MAX_LINES {
+        bad(
+            "lines".into(),
+            format!("an invoice has 1 to {MAX_LINES} lines"),
+        );
     }
-    if paydesk_plugin::domain::money::Currency::parse(&input.currency).is_err() {
-        problems.push(FieldProblem {
-            field: "currency".into(),
-            message: format!("`{}` is not a currency Stripe accepts", input.currency),
-        });
+    for (i, line) in input.lines.iter().enumerate() {
+        if let Err(message) = checks::text(&line.description, 500) {
+            bad(format!("lines[{i}].description"), message);
+        }
+    }
+    // Every line and every running sum of them checked, never added up where it could wrap.
+    let amounts: Vec<i64> = input.lines.iter().map(|l| l.amount).collect();
+    if let Err(problems) = limits::invoice_total(&amounts) {
+        for problem in problems {
+            match &problem {
+                LinesError::LineTooLarge { index, .. } => bad(
+                    format!("lines[{index}].amount"),
+                    format!("at most {MAX_LINE_AMOUNT} minor units either way"),
+                ),
+                LinesError::SumTooLarge { .. } => bad("lines".into(), problem.to_string()),
+            }
+        }
+    }
+    let currency = checks::currency(&input.currency);
+    if currency.is_none() {
+        bad(
+            "currency".into(),
+            format!("`{}` is not a currency Stripe accepts", input.currency),
+        );
     }
     if !problems.is_empty() {
         return Err(ApiError::invalid(
@@ -223,7 +278,7 @@ pub async fn create(
                 number: input.number.trim().to_string(),
                 customer_id: input.customer_id,
                 user_id: input.user_id,
-                currency: input.currency.to_ascii_lowercase(),
+                currency: currency.unwrap_or_default().to_string(),
                 issue_date: input.issue_date,
                 due_date: input.due_date,
                 recurring_invoice_id: None,
@@ -245,11 +300,15 @@ pub async fn create(
 /// Which invoices to list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct InvoiceQuery {
+    /// Only this customer's (agents; a portal user always sees only their customer's).
     pub customer_id: Option<i64>,
     /// Only unpaid ones.
     #[serde(default)]
     pub unpaid: bool,
+    /// Invoices with a larger id than this.
     pub after_id: Option<i64>,
+    /// How many, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -268,6 +327,7 @@ pub async fn list(
             "this account has no access to invoices",
         ));
     }
+    let limit = checks::limit(q.limit, 100, 1000)?;
     let (tenant, principal) = (caller.tenant.clone(), caller.principal.clone());
     blocking(&state, move |app| {
         let customer_id = match &principal {
@@ -282,7 +342,7 @@ pub async fn list(
             due_on_or_before: None,
             recurring_only: false,
             after_id: q.after_id,
-            limit: q.limit.unwrap_or(100).min(1000),
+            limit,
         };
         app.db()
             .invoices(&tenant, &filter)?
@@ -320,8 +380,11 @@ pub async fn get_one(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteInput {
+    /// 1–100 invoices, each once.
+    #[schema(schema_with = checks::invoice_ids_schema)]
     pub invoice_ids: Vec<i64>,
     /// Stripe's type name (`card`, `sepa_debit`, …).
+    #[schema(schema_with = checks::method_type_schema)]
     pub method_type: String,
 }
 
@@ -379,14 +442,23 @@ fn parse_type(name: &str) -> Result<crate::runtime::bindings::PaymentMethodType,
 }
 
 /// Quote invoices for the caller: each fee line and the exact total.
+///
+/// The total is held against Stripe's limits for one payment before anything is sent: at least
+/// the currency's minimum charge (listed below; more than zero in a currency Stripe lists none
+/// for), at most 99999999 minor units, and in three-decimal currencies (BHD, JOD, KWD, OMR, TND) a
+/// multiple of 10. A total outside them is refused with 422 naming the invoices and the limit
+/// (field `invoice_ids`).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/payments/quote", tag = "payments",
     params(("tenant" = String, Path)), request_body = QuoteInput,
-    responses((status = 200, body = QuoteView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = QuoteView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a field is refused, or the total is outside Stripe's amount limits (`invalid_input`, field `invoice_ids`: the invoices and the limit)")),
+    security(("bearer" = [])))]
 pub async fn quote(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<QuoteInput>,
+    JsonBody(input): JsonBody<QuoteInput>,
 ) -> Result<Json<QuoteView>, ApiError> {
+    checks::invoice_ids(&input.invoice_ids)?;
     let method = parse_type(&input.method_type)?;
     let (tenant, who) = (caller.tenant.clone(), initiator(&caller.principal));
     blocking(&state, move |app| {
@@ -399,22 +471,60 @@ pub async fn quote(
 }
 
 /// How to pay.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayWithInput {
     /// The customer's automatic payment method, confirmed at once.
     SavedMethod,
     /// New details in Stripe.js, of these types (one fee between them).
-    NewDetails(Vec<String>),
+    NewDetails(checks::MethodTypes),
 }
+
+/// `"saved_method"`, or `{"new_details": [types]}` and nothing else.
+impl utoipa::PartialSchema for PayWithInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["saved_method"]))
+                    .description(Some(
+                        "the customer's automatic payment method, confirmed at once",
+                    )),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("new_details", checks::method_types_schema())
+                    .required("new_details")
+                    .additional_properties(Some(
+                        utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                    ))
+                    .description(Some(
+                        "new details in Stripe.js, of these types (one fee between them)",
+                    )),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PayWithInput {}
 
 /// A payment to start.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentInput {
+    /// 1–100 invoices, each once.
+    #[schema(schema_with = checks::invoice_ids_schema)]
     pub invoice_ids: Vec<i64>,
     pub pay_with: PayWithInput,
+    /// Where Stripe sends the payer back after authenticating (an http(s) URL).
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
+    )]
     pub return_url: Option<String>,
 }
 
@@ -449,23 +559,52 @@ impl From<PaymentStarted> for PaymentStartedView {
 
 /// Pay invoices as one Stripe payment: an agent's "Receive Payment (Manual)" (needs "Can Receive
 /// Manual Stripe Payments") or a portal user's Pay / Pay all outstanding.
+///
+/// One open payment per invoice: the payment's records are written — for all its invoices or
+/// none — only while each invoice awaits payment for exactly the amount priced and has no other
+/// payment open. Otherwise 409 says which invoice and why (a payment in progress, already paid,
+/// the amount due changed), and nothing is sent to Stripe.
+///
+/// The amount sent (every invoice's amount due and fee) must be within Stripe's limits for one
+/// payment, as the quote's are (the currency's minimum charge, listed below; at most 99999999
+/// minor units; three-decimal amounts ending in 0): otherwise 422 naming the invoices and the
+/// limit (field `invoice_ids`), and no PaymentIntent is made.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/payments", tag = "payments",
     params(("tenant" = String, Path)), request_body = PaymentInput,
-    responses((status = 201, body = PaymentStartedView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = PaymentStartedView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "an invoice has another payment in progress, is already paid or void, or its amount due changed since it was priced; or the integration is not set up for this"),
+        (status = 422, body = ErrorBody, description = "a field is refused, or the amount is outside Stripe's amount limits (`invalid_input`, field `invoice_ids`: the invoices and the limit)")),
     security(("bearer" = [])))]
 pub async fn pay(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<PaymentInput>,
+    JsonBody(input): JsonBody<PaymentInput>,
 ) -> Result<(StatusCode, Json<PaymentStartedView>), ApiError> {
+    checks::invoice_ids(&input.invoice_ids)?;
+    if let Some(url) = &input.return_url {
+        checks::http_url("return_url", url)?;
+    }
     let pay_with = match input.pay_with {
         PayWithInput::SavedMethod => PayWith::SavedMethod,
-        PayWithInput::NewDetails(types) => PayWith::NewDetails(
-            types
-                .iter()
-                .map(|t| parse_type(t))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        PayWithInput::NewDetails(checks::MethodTypes(types)) => {
+            let mut unique = types.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            if types.is_empty() || unique.len() != types.len() {
+                return Err(ApiError::invalid(
+                    "see the fields",
+                    vec![FieldProblem {
+                        field: "pay_with.new_details".into(),
+                        message: "name each payment method type once, at least one".into(),
+                    }],
+                ));
+            }
+            PayWith::NewDetails(
+                types
+                    .iter()
+                    .map(|t| parse_type(t))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        }
     };
     let request = PaymentRequest {
         invoices: input.invoice_ids,
@@ -500,7 +639,7 @@ pub async fn refresh(
         // Only someone who may see the invoices may refresh their payment.
         for p in &known {
             if !visible(&principal, &app.db().invoice(&tenant, p.invoice_id)?) {
-                return Err(ApiError::not_found("payment"));
+                return Err(ApiError::nothing_of_yours());
             }
         }
         Ok(app

@@ -4,8 +4,11 @@
 
 pub mod admin;
 pub mod autopay;
+pub mod checks;
 pub mod customers;
+pub mod extract;
 pub mod invoices;
+pub mod people;
 pub mod settings;
 
 use axum::Router;
@@ -113,5 +116,34 @@ pub fn routes() -> Router<AppState> {
         .route(
             &format!("{t}/invoices/{{id}}/document"),
             get(invoices::document),
+        )
+        .route(&format!("{t}/tokens"), get(people::list_tokens))
+        .route(
+            &format!("{t}/tokens/{{id}}"),
+            axum::routing::delete(people::revoke_token),
+        )
+        .route(
+            &format!("{t}/agents/{{id}}"),
+            axum::routing::delete(people::remove_agent),
+        )
+        .route(
+            &format!("{t}/agents/{{id}}/disable"),
+            post(people::disable_agent),
+        )
+        .route(
+            &format!("{t}/agents/{{id}}/enable"),
+            post(people::enable_agent),
+        )
+        .route(
+            &format!("{t}/users/{{id}}"),
+            axum::routing::delete(people::remove_user),
+        )
+        .route(
+            &format!("{t}/users/{{id}}/disable"),
+            post(people::disable_user),
+        )
+        .route(
+            &format!("{t}/users/{{id}}/enable"),
+            post(people::enable_user),
         )
 }

@@ -4,6 +4,8 @@
 
 use axum::Json;
 use axum::extract::State;
+
+use super::extract::JsonBody;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -61,7 +63,7 @@ pub async fn get_settings(
 pub async fn patch_settings(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<SettingsView>, ApiError> {
     caller.admin()?;
     let Value::Object(mut fields) = body else {

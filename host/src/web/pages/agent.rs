@@ -1,7 +1,7 @@
 //! The agent side: invoices, the Stripe setup page (every setting with the guide's wording, inline
 //! errors, masked secrets, test connection, mappings and "Generate mappings", webhooks, the daily
 //! run with a dry-run preview), a customer's Billing › Stripe section, an invoice with "Receive
-//! Payment (Manual)" for agents with the permission, and people (permissions, invoice access).
+//! Payment (Manual)" for agents with the permission. People are in `people.rs`.
 
 use askama::Template;
 use axum::Json;
@@ -13,11 +13,9 @@ use serde_json::json;
 
 use super::{Flash, PageError, Viewer, blocking, field, form_pairs, money, redirect_with, render};
 use crate::app::{App, SaveError, SettingsSave};
-use crate::db::{Principal, access_level_name, invoice_status_name, payment_status_name};
+use crate::db::{Principal, invoice_status_name, payment_status_name};
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
-use crate::runtime::bindings::{
-    Agent, Initiator, InvoiceAccessLevel, InvoiceFilter, PaymentFilter, PaymentMethodType,
-};
+use crate::runtime::bindings::{Agent, Initiator, InvoiceFilter, PaymentFilter, PaymentMethodType};
 use crate::settings::{PortalAccess, TenantSettings};
 use crate::tenant::{Secret, TenantId};
 use crate::web::AppState;
@@ -40,7 +38,7 @@ fn agent(viewer: &Viewer) -> Result<&Agent, PageError> {
     }
 }
 
-fn admin(viewer: &Viewer) -> Result<&Agent, PageError> {
+pub(super) fn admin(viewer: &Viewer) -> Result<&Agent, PageError> {
     let a = agent(viewer)?;
     if a.is_admin {
         Ok(a)
@@ -87,7 +85,9 @@ pub async fn dashboard(
 ) -> Result<Response, PageError> {
     agent(&viewer)?;
     let tenant = viewer.tenant.clone();
-    let (invoices, customers) = blocking(&state, move |app| {
+    let v = viewer.clone();
+    let (invoices, customers, flash) = blocking(&state, move |app| {
+        let flash = flash.text(app, &v);
         let customers = app.db().customers(&tenant, None, 1000)?;
         let name = |id: i64| {
             customers
@@ -122,11 +122,12 @@ pub async fn dashboard(
         Ok((
             invoices,
             customers.into_iter().map(|c| (c.id, c.name)).collect(),
+            flash,
         ))
     })
     .await?;
     Ok(render(Dashboard {
-        flash: flash.msg,
+        flash,
         csrf: viewer.csrf.clone(),
         is_admin: viewer.is_admin(),
         invoices,
@@ -239,7 +240,7 @@ pub async fn setup(
             app,
             &viewer,
             SetupExtras {
-                flash: flash.msg,
+                flash: flash.text(app, &viewer),
                 ..Default::default()
             },
         )
@@ -365,10 +366,12 @@ pub async fn save_setup(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, super::render(page)).into_response());
         }
         if !webhooks {
-            return Ok(redirect_with("/app/setup", "Settings saved."));
+            return Ok(redirect_with(app, &viewer, "/app/setup", "Settings saved."));
         }
         let Some(base) = app.public_url.clone() else {
             return Ok(redirect_with(
+                app,
+                &viewer,
                 "/app/setup",
                 "Settings saved. Webhooks need the server's public URL (PAYDESK_PUBLIC_URL).",
             ));
@@ -380,6 +383,8 @@ pub async fn save_setup(
         );
         Ok(match app.ensure_webhooks(&viewer.tenant, &url) {
             Ok(e) => redirect_with(
+                app,
+                &viewer,
                 "/app/setup",
                 &format!(
                     "Settings saved. Webhook endpoint {} sends the five payment events to {url}.",
@@ -387,6 +392,8 @@ pub async fn save_setup(
                 ),
             ),
             Err(e) => redirect_with(
+                app,
+                &viewer,
                 "/app/setup",
                 &format!(
                     "Settings saved, but the webhook endpoint failed: {}",
@@ -408,6 +415,8 @@ pub async fn test_connection(
     blocking(&state, move |app| {
         Ok(match app.test_connection(&viewer.tenant, None) {
             Ok(s) => redirect_with(
+                app,
+                &viewer,
                 "/app/setup",
                 if s.livemode {
                     "Connected to Stripe (live mode)."
@@ -416,6 +425,8 @@ pub async fn test_connection(
                 },
             ),
             Err(e) => redirect_with(
+                app,
+                &viewer,
                 "/app/setup",
                 &format!("Stripe connection failed: {}", PageError::from(e).message),
             ),
@@ -442,8 +453,10 @@ pub async fn add_mapping(
     blocking(&state, move |app| {
         Ok(
             match app.add_mapping(&viewer.tenant, customer, &stripe_id) {
-                Ok(()) => redirect_with("/app/setup", "Mapping added."),
+                Ok(()) => redirect_with(app, &viewer, "/app/setup", "Mapping added."),
                 Err(e) => redirect_with(
+                    app,
+                    &viewer,
                     "/app/setup",
                     &format!("Mapping not added: {}", PageError::from(e).message),
                 ),
@@ -463,7 +476,12 @@ pub async fn remove_mapping(
     viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
     blocking(&state, move |app| {
         app.remove_mapping(&viewer.tenant, id)?;
-        Ok(redirect_with("/app/setup", "Mapping removed."))
+        Ok(redirect_with(
+            app,
+            &viewer,
+            "/app/setup",
+            "Mapping removed.",
+        ))
     })
     .await
 }
@@ -612,7 +630,7 @@ pub async fn customer(
             (Vec::new(), String::new())
         };
         Ok(CustomerPage {
-            flash: flash.msg,
+            flash: flash.text(app, &viewer),
             csrf: viewer.csrf.clone(),
             is_admin: viewer.is_admin(),
             id,
@@ -651,11 +669,21 @@ pub async fn set_automatic_method(
         let path = format!("/app/customers/{id}");
         Ok(
             match app.set_automatic_payment_method(&viewer.tenant, id, pm.as_deref()) {
-                Ok(Some(name)) => {
-                    redirect_with(&path, &format!("Automatic payments now use {name}."))
-                }
-                Ok(None) => redirect_with(&path, "The automatic payment method was cleared."),
+                Ok(Some(name)) => redirect_with(
+                    app,
+                    &viewer,
+                    &path,
+                    &format!("Automatic payments now use {name}."),
+                ),
+                Ok(None) => redirect_with(
+                    app,
+                    &viewer,
+                    &path,
+                    "The automatic payment method was cleared.",
+                ),
                 Err(e) => redirect_with(
+                    app,
+                    &viewer,
                     &path,
                     &format!("Not changed: {}", PageError::from(e).message),
                 ),
@@ -682,11 +710,51 @@ struct InvoicePage {
     lines: Vec<(String, String, bool)>,
     amount_due: String,
     payments: Vec<(String, &'static str, String, String, String, String, String)>,
+    /// The payment emails: (outcome, recipients, outbox status, why it failed).
+    emails: Vec<(String, String, String, String)>,
     can_pay: bool,
+    /// Why a payment of it would be refused now (empty: it can be paid).
+    refused: String,
     saved: String,
     total: String,
     publishable_key: String,
     stripe_js: String,
+}
+
+/// The outbox rows of the emails about `payments` (keyed `payment/{intent or group}/{outcome}`):
+/// what was sent, and what could not be, with the reason.
+fn payment_emails(
+    app: &crate::app::App,
+    tenant: &crate::tenant::TenantId,
+    payments: &[crate::runtime::bindings::InvoicePayment],
+) -> Result<Vec<(String, String, String, String)>, PageError> {
+    let mut keys: Vec<&str> = payments
+        .iter()
+        .flat_map(|p| [p.intent_id.as_deref(), Some(p.group_id.as_str())])
+        .flatten()
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut rows = Vec::new();
+    for key in keys {
+        let prefix = format!("payment/{key}/");
+        for m in app.db().emails_with_key_prefix(tenant, &prefix)? {
+            let outcome = m
+                .dedup_key
+                .as_deref()
+                .and_then(|k| k.strip_prefix(&prefix))
+                .unwrap_or_default()
+                .replace('_', " ");
+            let recipients = m.to.iter().chain(&m.cc).cloned().collect::<Vec<_>>();
+            rows.push((
+                outcome,
+                recipients.join(", "),
+                m.status,
+                m.last_error.unwrap_or_default(),
+            ));
+        }
+    }
+    Ok(rows)
 }
 
 /// Who started a payment, for people.
@@ -713,26 +781,30 @@ pub async fn invoice(
         let payments = app
             .db()
             .payments(&viewer.tenant, &PaymentFilter::Invoice(id))?;
+        let emails = payment_emails(app, &viewer.tenant, &payments)?;
         let payable = i.status == crate::runtime::bindings::InvoiceStatus::AwaitingPayment
             && i.amount_due > 0;
         let can_pay = a.can_receive_manual_stripe_payments
             && payable
             && c.stripe_customer_id.is_some()
             && settings.enabled;
-        let total = if can_pay {
-            app.quote_invoices(
+        // The charge as paying would price it; when it would be refused (Stripe's amount limits,
+        // a payment in progress) the page says why instead of offering a payment that cannot go.
+        let (total, refused) = if can_pay {
+            match app.quote_invoices(
                 &viewer.tenant,
                 &[id],
                 PaymentMethodType::Card,
                 Initiator::Agent(a.id),
-            )
-            .map(|q| money(q.total.amount, &q.total.currency))
-            .unwrap_or_default()
+            ) {
+                Ok(q) => (money(q.total.amount, &q.total.currency), String::new()),
+                Err(e) => (String::new(), PageError::from(e).message),
+            }
         } else {
-            String::new()
+            (String::new(), String::new())
         };
         Ok(InvoicePage {
-            flash: flash.msg,
+            flash: flash.text(app, &viewer),
             csrf: viewer.csrf.clone(),
             is_admin: viewer.is_admin(),
             id,
@@ -770,7 +842,9 @@ pub async fn invoice(
                     )
                 })
                 .collect(),
+            emails,
             can_pay,
+            refused,
             saved: c.stripe_payment_method_name.unwrap_or_default(),
             total,
             publishable_key: settings.stripe_public_key.unwrap_or_default(),
@@ -800,6 +874,8 @@ pub async fn pay_saved(
         let path = format!("/app/invoices/{id}");
         Ok(match app.start_payment(&viewer.tenant, &request) {
             Ok(p) => redirect_with(
+                app,
+                &viewer,
                 &path,
                 &format!(
                     "Payment {}: {}.",
@@ -808,6 +884,8 @@ pub async fn pay_saved(
                 ),
             ),
             Err(e) => redirect_with(
+                app,
+                &viewer,
                 &path,
                 &format!("Not charged: {}", PageError::from(e).message),
             ),
@@ -864,113 +942,4 @@ pub fn json_result(r: Result<serde_json::Value, PageError>) -> Result<Response, 
         Ok(v) => Json(v).into_response(),
         Err(e) => (e.status, Json(json!({"error": {"message": e.message}}))).into_response(),
     })
-}
-
-#[derive(Template)]
-#[template(path = "people.html")]
-struct PeoplePage {
-    flash: String,
-    csrf: String,
-    is_admin: bool,
-    agents: Vec<(i64, String, bool, bool)>,
-    users: Vec<(i64, String, String, &'static str)>,
-}
-
-pub async fn people(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(flash): Query<Flash>,
-) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let page = blocking(&state, move |app| {
-        let customers = app.db().customers(&viewer.tenant, None, 1000)?;
-        let name = |id: i64| {
-            customers
-                .iter()
-                .find(|c| c.id == id)
-                .map(|c| c.name.clone())
-                .unwrap_or_default()
-        };
-        Ok(PeoplePage {
-            flash: flash.msg,
-            csrf: viewer.csrf.clone(),
-            is_admin: true,
-            agents: app
-                .db()
-                .agents(&viewer.tenant)?
-                .into_iter()
-                .map(|a| {
-                    (
-                        a.id,
-                        format!("{} <{}>", a.name, a.email),
-                        a.can_receive_manual_stripe_payments,
-                        a.is_admin,
-                    )
-                })
-                .collect(),
-            users: app
-                .db()
-                .users(&viewer.tenant)?
-                .into_iter()
-                .map(|u| {
-                    (
-                        u.id,
-                        format!("{} <{}>", u.name, u.email),
-                        name(u.customer_id),
-                        access_level_name(u.invoice_access_level),
-                    )
-                })
-                .collect(),
-        })
-    })
-    .await?;
-    Ok(render(page))
-}
-
-pub async fn save_agent(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let me = admin(&viewer)?.id;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let (can_receive, is_admin) = (
-        field(&pairs, "can_receive").is_some(),
-        field(&pairs, "is_admin").is_some(),
-    );
-    if id == me && !is_admin {
-        return Ok(redirect_with(
-            "/app/people",
-            "You can't take away your own administrator rights.",
-        ));
-    }
-    blocking(&state, move |app| {
-        app.db()
-            .set_agent_permissions(&viewer.tenant, id, can_receive, is_admin)?;
-        Ok(redirect_with("/app/people", "Agent saved."))
-    })
-    .await
-}
-
-pub async fn save_user(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let level = match field(&pairs, "level") {
-        Some("own") => InvoiceAccessLevel::AddressedToUser,
-        Some("customer") => InvoiceAccessLevel::Customer,
-        _ => InvoiceAccessLevel::None,
-    };
-    blocking(&state, move |app| {
-        app.db().set_invoice_access(&viewer.tenant, id, level)?;
-        Ok(redirect_with("/app/people", "User saved."))
-    })
-    .await
 }

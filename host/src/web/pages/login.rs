@@ -1,41 +1,159 @@
-//! Signing in and out: agents and portal users of a tenant, by email and password; the session
-//! lives in an HttpOnly, SameSite=Lax cookie (Secure when the server's public URL is https).
+//! Signing in and out: agents and portal users of a tenant, by email and password, through
+//! [`crate::signin`] (throttled, checked on the password pool). The form carries a CSRF token that
+//! must match a cookie set with it (a cross-site form cannot sign a victim's browser in as
+//! someone else), and a cross-site `Origin` is refused. A wrong sign-in answers 401, a throttled
+//! or busy one 429 with `Retry-After`. The session lives in an HttpOnly, SameSite=Lax cookie,
+//! `Secure` when the app is reached over https; a browser that signed in is remembered by a
+//! device cookie, so strangers' failures do not lock its owner out. The sign-in page shows only
+//! the messages named by a key of [`Notice`].
 
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use subtle::ConstantTimeEq;
 
 use super::{
-    Flash, PageError, SESSION_COOKIE, SESSION_SECONDS, Viewer, blocking, field, form_pairs, render,
-    session_token,
+    Flash, PageError, SESSION_COOKIE, SESSION_SECONDS, Viewer, blocking, cookie, field, form_pairs,
+    render,
 };
 use crate::db::Principal;
+use crate::signin::{Attempt, DEVICE_SECONDS, Outcome};
 use crate::tenant::TenantId;
 use crate::web::AppState;
+
+/// The cookie the sign-in form's CSRF token is checked against.
+const LOGIN_CSRF_COOKIE: &str = "paydesk_login";
+/// The cookie that remembers a browser that signed in.
+const DEVICE_COOKIE: &str = "paydesk_device";
+
+/// The messages the sign-in page shows, by the key in its URL (`/login?msg=signed-out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    SignedOut,
+    SessionEnded,
+}
+
+impl Notice {
+    pub fn key(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "signed-out",
+            Notice::SessionEnded => "session-ended",
+        }
+    }
+
+    fn text(key: &str) -> &'static str {
+        match key {
+            "signed-out" => "You have signed out.",
+            "session-ended" => "Your session has ended. Sign in again.",
+            _ => "",
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
     flash: String,
     error: String,
+    csrf: String,
     tenant: String,
     email: String,
     role: String,
 }
 
-pub async fn form(Query(flash): Query<Flash>) -> Response {
-    render(LoginPage {
-        flash: flash.msg,
-        error: String::new(),
-        tenant: String::new(),
-        email: String::new(),
-        role: "portal".into(),
-    })
+fn random_token() -> Result<String, PageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| PageError::unavailable())?;
+    Ok(hex::encode(bytes))
 }
 
-pub async fn submit(State(state): State<AppState>, body: Bytes) -> Result<Response, PageError> {
+/// The sign-in page with a fresh CSRF token (in the form and in its cookie).
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    flash: &str,
+    error: &str,
+    form: (&str, &str, &str),
+) -> Result<Response, PageError> {
+    let csrf = random_token()?;
+    let mut response = (
+        status,
+        render(LoginPage {
+            flash: flash.into(),
+            error: error.into(),
+            csrf: csrf.clone(),
+            tenant: form.0.into(),
+            email: form.1.into(),
+            role: form.2.into(),
+        }),
+    )
+        .into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie(
+            state,
+            LOGIN_CSRF_COOKIE,
+            &csrf,
+            "/login",
+            Some(3600),
+            "Strict",
+        )?,
+    );
+    Ok(response)
+}
+
+pub async fn form(State(state): State<AppState>, Query(flash): Query<Flash>) -> Response {
+    login_page(
+        &state,
+        StatusCode::OK,
+        Notice::text(&flash.msg),
+        "",
+        ("", "", "portal"),
+    )
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The value of cookie `name`.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A cross-site form: `Origin` is sent and names neither the host asked nor the public URL's.
+fn cross_site(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let public = public_url
+        .and_then(crate::web::headers::origin_of)
+        .map(|o| {
+            o.split_once("://")
+                .map_or(String::new(), |(_, h)| h.to_string())
+        })
+        .unwrap_or_default();
+    !(origin_host.eq_ignore_ascii_case(host)
+        || (!public.is_empty() && origin_host.eq_ignore_ascii_case(&public)))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    parts: Parts,
+    body: Bytes,
+) -> Result<Response, PageError> {
     let pairs = form_pairs(&body);
     let tenant_text = field(&pairs, "tenant")
         .unwrap_or("")
@@ -44,78 +162,128 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> Result<Respon
     let email = field(&pairs, "email").unwrap_or("").trim().to_string();
     let password = field(&pairs, "password").unwrap_or("").to_string();
     let role = field(&pairs, "role").unwrap_or("portal").to_string();
-    let secure = state
-        .app
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"));
-    let page = LoginPage {
-        flash: String::new(),
-        error: String::new(),
-        tenant: tenant_text.clone(),
-        email: email.clone(),
-        role: role.clone(),
+    let expected = cookie_value(&parts.headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let sent = field(&pairs, "csrf").unwrap_or("");
+    if expected.is_empty()
+        || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
+        || cross_site(&parts.headers, state.app.public_url.as_deref())
+    {
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "",
+            "The sign-in form expired. Sign in again.",
+            (&tenant_text, &email, &role),
+        );
+    }
+    let refused = |status: StatusCode, error: &str| {
+        login_page(&state, status, "", error, (&tenant_text, &email, &role))
     };
     let Ok(tenant) = TenantId::parse(&tenant_text) else {
-        return Ok(render(LoginPage {
-            error: "Unknown organisation, email or password.".into(),
-            ..page
-        }));
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "Unknown organisation, email or password.",
+        );
     };
-    let agent = role == "agent";
-    let (email_c, tenant_c) = (email.clone(), tenant.clone());
-    let session = blocking(&state, move |app| {
-        let Some(principal) = app
-            .db()
-            .sign_in(&tenant_c, agent, &email_c, &password)
-            .ok()
-            .flatten()
-        else {
-            return Ok(None);
-        };
-        let (token, _) = app
-            .db()
-            .create_session(&tenant_c, &principal, SESSION_SECONDS)?;
-        Ok(Some((principal, token)))
+    let attempt = Attempt {
+        tenant,
+        agent: role == "agent",
+        email: email.clone(),
+        password,
+        client: crate::web::client::address(&parts, state.trust_forwarded_for),
+        device: cookie_value(&parts.headers, DEVICE_COOKIE),
+    };
+    let tenant = attempt.tenant.clone();
+    let outcome = state
+        .sign_in
+        .attempt(&state.app, attempt)
+        .await
+        .map_err(PageError::from)?;
+    let (principal, device) = match outcome {
+        Outcome::SignedIn { principal, device } => (principal, device),
+        Outcome::Refused => {
+            return refused(
+                StatusCode::UNAUTHORIZED,
+                "Unknown organisation, email or password.",
+            );
+        }
+        Outcome::Wait(seconds) => {
+            let mut r = refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    crate::web::pages::duration_words(seconds)
+                ),
+            )?;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            return Ok(r);
+        }
+        Outcome::Busy => {
+            let mut r = refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins at this moment. Try again in a few seconds.",
+            )?;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            return Ok(r);
+        }
+    };
+    let p = principal.clone();
+    let (token, _) = blocking(&state, move |app| {
+        Ok(app.db().create_session(&tenant, &p, SESSION_SECONDS)?)
     })
     .await?;
-    let Some((principal, token)) = session else {
-        return Ok(render(LoginPage {
-            error: "Unknown organisation, email or password.".into(),
-            ..page
-        }));
-    };
     let target = match principal {
         Principal::Agent(_) => "/app",
         Principal::User(_) => "/portal",
     };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{}",
-        token.expose(),
-        if secure { "; Secure" } else { "" }
-    );
     let mut response = Redirect::to(target).into_response();
-    response.headers_mut().insert(
+    let h = response.headers_mut();
+    h.append(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|_| PageError::not_found())?,
+        cookie(
+            &state,
+            SESSION_COOKIE,
+            token.expose(),
+            "/",
+            Some(SESSION_SECONDS),
+            "Lax",
+        )?,
     );
+    h.append(
+        header::SET_COOKIE,
+        cookie(&state, LOGIN_CSRF_COOKIE, "", "/login", Some(0), "Strict")?,
+    );
+    if let Some(device) = device {
+        h.append(
+            header::SET_COOKIE,
+            cookie(
+                &state,
+                DEVICE_COOKIE,
+                device.expose(),
+                "/login",
+                Some(DEVICE_SECONDS),
+                "Strict",
+            )?,
+        );
+    }
     Ok(response)
 }
 
 pub async fn logout(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
     viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
-    if let Some(token) = session_token(&headers) {
-        blocking(&state, move |app| Ok(app.db().end_session(&token)?)).await?;
-    }
-    let mut response = Redirect::to("/login").into_response();
+    let token = viewer.token.clone();
+    blocking(&state, move |app| Ok(app.db().end_session(&token)?)).await?;
+    let mut response =
+        Redirect::to(&format!("/login?msg={}", Notice::SignedOut.key())).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("paydesk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        cookie(&state, SESSION_COOKIE, "", "/", Some(0), "Lax")?,
     );
     Ok(response)
 }

@@ -1,11 +1,14 @@
 //! The reference app's pages: sign-in, the agent side (invoices, the Stripe setup page, a
 //! customer's Billing › Stripe section, an invoice with "Receive Payment (Manual)", people) and the
 //! portal's "My Invoices". Server-rendered with askama; the only script is `static/paydesk.js`
-//! for Stripe.js. Owns sessions (cookie), CSRF checks and page errors; the work itself is `App`'s.
+//! for Stripe.js. Owns sessions (cookie), CSRF checks, page errors and the messages a page shows
+//! after a redirect — kept by the server for the session, the URL carries only their id; the work
+//! itself is `App`'s.
 
 mod agent;
 mod login;
 mod pdf;
+mod people;
 mod portal;
 
 use askama::Template;
@@ -59,9 +62,19 @@ pub fn routes() -> Router<AppState> {
         .route("/app/invoices/{id}/pay-new", post(agent::pay_new))
         .route("/app/invoices/{id}/pdf", get(pdf::agent_pdf))
         .route("/app/payments/confirm", post(portal::confirm))
-        .route("/app/people", get(agent::people))
-        .route("/app/people/agents/{id}", post(agent::save_agent))
-        .route("/app/people/users/{id}", post(agent::save_user))
+        .route("/app/people", get(people::people))
+        .route("/app/people/agents/{id}", post(people::save_agent))
+        .route("/app/people/users/{id}", post(people::save_user))
+        .route(
+            "/app/people/agents/{id}/disable",
+            post(people::disable_agent),
+        )
+        .route("/app/people/agents/{id}/enable", post(people::enable_agent))
+        .route("/app/people/agents/{id}/remove", post(people::remove_agent))
+        .route("/app/people/users/{id}/disable", post(people::disable_user))
+        .route("/app/people/users/{id}/enable", post(people::enable_user))
+        .route("/app/people/users/{id}/remove", post(people::remove_user))
+        .route("/app/people/tokens/{id}/revoke", post(people::revoke_token))
         .route("/portal", get(portal::invoices))
         .route("/portal/pay", get(portal::pay_page).post(portal::choose))
         .route("/portal/pay/confirm", post(portal::pay_saved))
@@ -156,11 +169,13 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
+    /// A live session's viewer; without one, the sign-in page (saying the session ended when the
+    /// browser still had one: expired, signed out elsewhere, or its owner disabled or removed).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = session_token(&parts.headers) else {
+        let Some(token) = session_token(&parts.headers).filter(|t| !t.is_empty()) else {
             return Err(Redirect::to("/login").into_response());
         };
         let app = state.app.clone();
@@ -176,7 +191,10 @@ impl FromRequestParts<AppState> for Viewer {
                 csrf,
                 token,
             }),
-            None => Err(Redirect::to("/login").into_response()),
+            None => Err(
+                Redirect::to(&format!("/login?msg={}", login::Notice::SessionEnded.key()))
+                    .into_response(),
+            ),
         }
     }
 }
@@ -224,6 +242,14 @@ impl PageError {
     pub fn forbidden(message: &str) -> PageError {
         PageError::new(StatusCode::FORBIDDEN, "Not allowed", message)
     }
+
+    pub fn unavailable() -> PageError {
+        PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Something went wrong",
+            "Try again in a moment.",
+        )
+    }
 }
 
 #[derive(Template)]
@@ -268,6 +294,10 @@ impl From<DbError> for PageError {
 impl From<CallError> for PageError {
     fn from(e: CallError) -> Self {
         let api = super::error::ApiError::from(e);
+        if api.body.error.message == super::error::NOTHING_OF_YOURS {
+            // One answer for "not there" and "not yours".
+            return PageError::not_found();
+        }
         PageError::new(api.status, "That did not work", api.body.error.message)
     }
 }
@@ -315,16 +345,84 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A redirect with a message shown on the next page.
-pub fn redirect_with(path: &str, message: &str) -> Response {
+/// A redirect to `path` with a message the next page shows: the server keeps the text for this
+/// session and the URL carries only its id (`?msg=…`). If it cannot be kept, the redirect goes
+/// without it.
+pub fn redirect_with(
+    app: &crate::app::App,
+    viewer: &Viewer,
+    path: &str,
+    message: &str,
+) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
-    let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-    Redirect::to(&format!("{path}{sep}msg={encoded}")).into_response()
+    match app.db().save_flash(&viewer.token, message) {
+        Ok(id) => Redirect::to(&format!("{path}{sep}msg={id}")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "keeping a page message");
+            Redirect::to(path).into_response()
+        }
+    }
 }
 
-/// `?msg=` of the request, for the flash line.
+/// [`redirect_with`] from async code.
+pub async fn bounce(
+    state: &AppState,
+    viewer: &Viewer,
+    path: &str,
+    message: &str,
+) -> Result<Response, PageError> {
+    let (v, path, message) = (viewer.clone(), path.to_string(), message.to_string());
+    blocking(state, move |app| {
+        Ok(redirect_with(app, &v, &path, &message))
+    })
+    .await
+}
+
+/// `?msg=` of the request: the id of a message the server kept for this session.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Flash {
     #[serde(default)]
     pub msg: String,
+}
+
+impl Flash {
+    /// The message's text, if the server kept one under this id for `viewer`'s session.
+    pub fn text(&self, app: &crate::app::App, viewer: &Viewer) -> String {
+        if self.msg.is_empty() || self.msg.len() > 64 {
+            return String::new();
+        }
+        app.db()
+            .flash(&viewer.token, &self.msg)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+}
+
+/// A `Set-Cookie` value: HttpOnly, `SameSite` as given, `Secure` when the app is on https.
+pub fn cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<i64>,
+    same_site: &str,
+) -> Result<axum::http::HeaderValue, PageError> {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.https {
+        c.push_str("; Secure");
+    }
+    axum::http::HeaderValue::from_str(&c).map_err(|_| PageError::unavailable())
+}
+
+/// `12 seconds`, `3 minutes`: a wait, for people.
+pub fn duration_words(seconds: i64) -> String {
+    match seconds.max(1) {
+        1 => "1 second".into(),
+        s if s < 90 => format!("{s} seconds"),
+        s => format!("{} minutes", (s + 59) / 60),
+    }
 }

@@ -21,7 +21,6 @@ use crate::runtime::bindings::{
     Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoiceStatus, PaymentFilter,
     PaymentMethodType, PaymentStatus, User,
 };
-use crate::settings::PortalAccess;
 use crate::web::AppState;
 
 fn user(viewer: &Viewer) -> Result<&User, PageError> {
@@ -125,19 +124,14 @@ pub async fn invoices(
         }
         let s = &tenant.settings;
         Ok(PortalPage {
-            flash: flash.msg,
+            flash: flash.text(app, &viewer),
             csrf: viewer.csrf.clone(),
             user_name: u.name.clone(),
             automatic: customer
                 .stripe_payment_method_name
                 .clone()
                 .unwrap_or_else(|| "No automatic payment setup".into()),
-            can_add_method: customer.stripe_customer_id.is_some()
-                && match s.show_auto_payment_on_portal {
-                    PortalAccess::Hide => false,
-                    PortalAccess::OnlyIfSet => customer.stripe_payment_method_id.is_some(),
-                    PortalAccess::Show => true,
-                },
+            can_add_method: crate::access::may_add_method(s.show_auto_payment_on_portal, &customer),
             portal_link: s.stripe_customer_portal_enabled && customer.stripe_customer_id.is_some(),
             customer: customer.name,
             any_payable: rows.iter().any(|r| r.payable),
@@ -243,7 +237,9 @@ pub async fn pay_page(
     let u = user(&viewer)?.clone();
     let ids = parse_ids(&q.ids);
     let stripe_js = state.stripe_js_url.clone();
+    let v = viewer.clone();
     let page = blocking(&state, move |app| {
+        let viewer = v;
         let quote = app.quote_invoices(
             &viewer.tenant,
             &ids,
@@ -282,10 +278,15 @@ pub async fn pay_page(
     .await;
     match page {
         Ok(p) => Ok(render(p)),
-        Err(e) => Ok(redirect_with(
-            "/portal",
-            &format!("Not paid: {}", e.message),
-        )),
+        Err(e) => {
+            super::bounce(
+                &state,
+                &viewer,
+                "/portal",
+                &format!("Not paid: {}", e.message),
+            )
+            .await
+        }
     }
 }
 
@@ -322,9 +323,11 @@ pub async fn pay_saved(
                         p.failure_reason.unwrap_or_default()
                     ),
                 };
-                redirect_with("/portal", &word)
+                redirect_with(app, &viewer, "/portal", &word)
             }
             Err(e) => redirect_with(
+                app,
+                &viewer,
                 "/portal",
                 &format!("Not paid: {}", PageError::from(e).message),
             ),
@@ -424,22 +427,26 @@ struct MethodPage {
     stripe_js: String,
 }
 
+/// Refused unless the setting offers "Add payment method" to the user's customer: the publishable key.
+fn adding_allowed(app: &crate::app::App, viewer: &Viewer, u: &User) -> Result<String, PageError> {
+    let settings = app.db().tenant(&viewer.tenant)?.settings;
+    let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
+    if !crate::access::may_add_method(settings.show_auto_payment_on_portal, &customer) {
+        return Err(PageError::forbidden(
+            "Adding a payment method in the portal is not enabled for your organisation.",
+        ));
+    }
+    Ok(settings.stripe_public_key.unwrap_or_default())
+}
+
 pub async fn method_page(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Response, PageError> {
-    user(&viewer)?;
+    let u = user(&viewer)?.clone();
     let stripe_js = state.stripe_js_url.clone();
     let csrf = viewer.csrf.clone();
-    let key = blocking(&state, move |app| {
-        Ok(app
-            .db()
-            .tenant(&viewer.tenant)?
-            .settings
-            .stripe_public_key
-            .unwrap_or_default())
-    })
-    .await?;
+    let key = blocking(&state, move |app| adding_allowed(app, &viewer, &u)).await?;
     Ok(render(MethodPage {
         flash: String::new(),
         csrf,
@@ -457,6 +464,7 @@ pub async fn start_method(
     viewer.check_csrf_header(&headers)?;
     json_result(
         blocking(&state, move |app| {
+            adding_allowed(app, &viewer, &u)?;
             let s = app.start_setup(&viewer.tenant, u.customer_id, Initiator::PortalUser(u.id))?;
             Ok(json!({"setup_intent_id": s.setup_intent_id, "client_secret": s.client_secret}))
         })
@@ -504,6 +512,8 @@ pub async fn stripe_portal(
             match app.customer_portal_session(&viewer.tenant, u.customer_id, &back) {
                 Ok(url) => Redirect::to(&url).into_response(),
                 Err(e) => redirect_with(
+                    app,
+                    &viewer,
                     "/portal",
                     &format!(
                         "The Stripe portal is not available: {}",

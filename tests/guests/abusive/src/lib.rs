@@ -1,8 +1,12 @@
-//! A deliberately misbehaving plugin for the sandbox tests. It implements the whole
-//! `paydesk:stripe` world so the host loads it like the real plugin; `payments.quote` misbehaves
-//! according to the first item's currency — `loop` spins forever, `hog` grows memory without end,
-//! `panic` panics, `sleep` busy-waits on the clock (for the deadline) — and otherwise answers a
-//! plain, fee-free quote so tests can show the next call works. Every other export refuses.
+//! A deliberately misbehaving plugin for the sandbox tests and the host conformance suite. It
+//! implements the whole `paydesk:stripe` world so a host loads it like the real plugin;
+//! `payments.quote` misbehaves according to the first item's currency — `loop` spins forever, `hog`
+//! grows memory without end, `panic` panics, `sleep` busy-waits on the clock (for the deadline) —
+//! or probes the host's walls and reports what it got in the line's fee description: `egress`
+//! asks `http` for other hosts and paths (and one Stripe path), `stash` writes a storage key, `peek` reads the customer,
+//! invoice and storage key of the id in `invoice-id` (another tenant's, in the suite). Otherwise it
+//! answers a plain, fee-free quote so tests can show the next call works. Every other export
+//! refuses.
 
 // Only the component has a body: natively, WIT export names are not valid shared-library symbols.
 #[cfg(target_arch = "wasm32")]
@@ -12,12 +16,146 @@ mod guest {
     }
 
     use bindings::exports::paydesk::stripe::{admin, events, payments, templates};
-    use bindings::paydesk::stripe::helpdesk::InvoicePayment;
+    use bindings::paydesk::stripe::helpdesk::{self, InvoicePayment};
     use bindings::paydesk::stripe::types::{
-        ErrorKind, Money, PaymentMethodType, PluginError, Settings,
+        ErrorKind, HostError, Money, PaymentMethodType, PluginError, Settings,
     };
+    use bindings::paydesk::stripe::{http, storage};
 
     struct Abusive;
+
+    /// The storage key `stash` writes and `peek` looks for.
+    const STASH: &str = "conformance/stash";
+
+    /// A host error's case, as the contract names it.
+    trait Case {
+        fn case(&self) -> &'static str;
+    }
+
+    impl Case for HostError {
+        fn case(&self) -> &'static str {
+            match self {
+                HostError::NotFound(_) => "not-found",
+                HostError::Denied(_) => "denied",
+                HostError::Conflict(_) => "conflict",
+                HostError::Invalid(_) => "invalid",
+                HostError::Unavailable(_) => "unavailable",
+            }
+        }
+    }
+
+    impl Case for http::SendError {
+        fn case(&self) -> &'static str {
+            match self {
+                http::SendError::Denied(_) => "denied",
+                http::SendError::NotSent(_) => "not-sent",
+                http::SendError::OutcomeUnknown(_) => "outcome-unknown",
+            }
+        }
+    }
+
+    /// What a host answered: `found` of the value, or the error's case.
+    fn outcome<T, E: Case>(r: &Result<T, E>, found: impl Fn(&T) -> String) -> String {
+        match r {
+            Ok(v) => found(v),
+            Err(e) => e.case().to_string(),
+        }
+    }
+
+    /// A fee-free quote of `items` in `currency`, with `note` as each line's fee description.
+    fn plain_quote(
+        items: &[payments::QuoteItem],
+        method_type: PaymentMethodType,
+        currency: &str,
+        note: String,
+    ) -> payments::Quotation {
+        let money = |amount| Money {
+            amount,
+            currency: currency.to_string(),
+        };
+        payments::Quotation {
+            lines: items
+                .iter()
+                .map(|i| payments::QuoteLine {
+                    invoice_id: i.invoice_id,
+                    invoice_number: i.invoice_number.clone(),
+                    amount_due: money(i.amount_due),
+                    fee: money(0),
+                    fee_description: note.clone(),
+                    total: money(i.amount_due),
+                })
+                .collect(),
+            total: money(items.iter().map(|i| i.amount_due).sum()),
+            method_type,
+        }
+    }
+
+    /// Ask `http` for other hosts, other paths and a traversal, then for a Stripe path; each outcome.
+    fn egress() -> String {
+        let paths = [
+            "https://evil.example/v1/customers",
+            "//evil.example/v1/customers",
+            "/v1/../admin",
+            "/v2/customers",
+            "/v1/customers?limit=1",
+            "@evil.example/v1/customers",
+            // The one allowed: it must reach the tenant's own Stripe base, with its own key.
+            "/v1/customers",
+        ];
+        paths
+            .iter()
+            .map(|path| {
+                let sent = http::send(&http::Request {
+                    method: http::Method::Get,
+                    path: path.to_string(),
+                    query: Vec::new(),
+                    form: Vec::new(),
+                    idempotency_key: None,
+                });
+                format!(
+                    "{path} {}",
+                    outcome(&sent, |r| format!("answered {}", r.status))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Read (and try to write) records and storage that are not this tenant's.
+    fn peek(id: i64) -> String {
+        [
+            format!(
+                "customer {}",
+                outcome(&helpdesk::get_customer(id), |_| "found".into())
+            ),
+            format!(
+                "invoice {}",
+                outcome(&helpdesk::get_invoice(id), |_| "found".into())
+            ),
+            format!(
+                "map {}",
+                outcome(
+                    &helpdesk::set_stripe_customer_id(id, Some("cus_forged")),
+                    |_| "changed".to_string()
+                )
+            ),
+            format!(
+                "customers {}",
+                outcome(&helpdesk::list_customers(None, 100), |c| c
+                    .len()
+                    .to_string())
+            ),
+            format!(
+                "storage {}",
+                outcome(&storage::get(STASH), |e| if e.is_some() {
+                    "found".to_string()
+                } else {
+                    "none".to_string()
+                })
+            ),
+        ]
+        .join("; ")
+    }
 
     fn refuse<T>() -> Result<T, PluginError> {
         Err(PluginError {
@@ -59,36 +197,17 @@ mod guest {
                     }
                     refuse()
                 }
-                _ => {
-                    let total: i64 = items.iter().map(|i| i.amount_due).sum();
-                    Ok(payments::Quotation {
-                        lines: items
-                            .iter()
-                            .map(|i| payments::QuoteLine {
-                                invoice_id: i.invoice_id,
-                                invoice_number: i.invoice_number.clone(),
-                                amount_due: Money {
-                                    amount: i.amount_due,
-                                    currency: currency.clone(),
-                                },
-                                fee: Money {
-                                    amount: 0,
-                                    currency: currency.clone(),
-                                },
-                                fee_description: String::new(),
-                                total: Money {
-                                    amount: i.amount_due,
-                                    currency: currency.clone(),
-                                },
-                            })
-                            .collect(),
-                        total: Money {
-                            amount: total,
-                            currency,
-                        },
-                        method_type,
-                    })
+                probe @ ("egress" | "stash" | "peek") => {
+                    let report = match probe {
+                        "egress" => egress(),
+                        "stash" => outcome(&storage::put_new(STASH, b"not yours"), |v| {
+                            format!("version {v}")
+                        }),
+                        _ => peek(items.first().map_or(0, |i| i.invoice_id)),
+                    };
+                    Ok(plain_quote(&items, method_type, "usd", report))
                 }
+                _ => Ok(plain_quote(&items, method_type, &currency, String::new())),
             }
         }
 

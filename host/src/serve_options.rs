@@ -1,0 +1,69 @@
+//! The options of `paydesk serve` beyond the common ones: the server's limits (timeouts and the
+//! connection cap), the sign-in pool's size, and whether a TLS proxy is in front — each a flag
+//! with an environment variable — checked and turned into the web side's configuration.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::signin::passwords::PoolConfig;
+use crate::web::WebConfig;
+use crate::web::server::ServerLimits;
+
+/// Options of `paydesk serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeOptions {
+    /// Seconds a client has to send a request's headers: from connecting for the first request,
+    /// from the request's first byte for later ones (1 to 600).
+    #[arg(long, env = "PAYDESK_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_read_timeout: u64,
+    /// Seconds within which a request must be answered, or it gets 504 (1 to 3600).
+    #[arg(long, env = "PAYDESK_REQUEST_TIMEOUT_SECONDS", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+    /// Seconds a kept-alive connection may sit idle between requests (1 to 3600).
+    #[arg(long, env = "PAYDESK_IDLE_TIMEOUT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Connections served at once; more wait to be accepted (1 to 100000).
+    #[arg(long, env = "PAYDESK_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+    /// Threads that check passwords at sign-in, each with its own 19 MiB (1 to 16).
+    #[arg(long, env = "PAYDESK_SIGN_IN_WORKERS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub sign_in_workers: u16,
+    /// Sign-ins that may wait for a password thread; more are answered 429 (1 to 1024).
+    #[arg(long, env = "PAYDESK_SIGN_IN_QUEUE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub sign_in_queue: u16,
+    /// A TLS-terminating proxy is in front: cookies are Secure, HSTS is sent, and the client's
+    /// address is the last entry of X-Forwarded-For.
+    #[arg(long, env = "PAYDESK_BEHIND_TLS_PROXY")]
+    pub behind_tls_proxy: bool,
+}
+
+impl ServeOptions {
+    /// The server's limits.
+    pub fn limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections as usize,
+        }
+    }
+
+    /// The web side's configuration, with Stripe.js from `stripe_js_url`.
+    pub fn web(&self, stripe_js_url: &str) -> WebConfig {
+        WebConfig {
+            stripe_js_url: stripe_js_url.to_string(),
+            behind_tls_proxy: self.behind_tls_proxy,
+            sign_in: PoolConfig {
+                workers: usize::from(self.sign_in_workers),
+                queue: usize::from(self.sign_in_queue),
+            },
+        }
+    }
+}

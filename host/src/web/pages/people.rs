@@ -1,0 +1,293 @@
+//! People, for administrators: agents' permissions and portal users' "Invoice Access Level";
+//! disabling a person (their sessions end and their API tokens stop working at once), enabling
+//! them again, removing them; and every API token of the tenant, with its expiry and last use,
+//! revocable here. An administrator cannot disable, remove or demote themselves.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+
+use super::agent::admin;
+use super::{Flash, PageError, Viewer, blocking, field, form_pairs, redirect_with, render};
+use crate::db::{Person, access_level_name};
+use crate::runtime::bindings::InvoiceAccessLevel;
+use crate::web::AppState;
+
+/// A token row: id, owner, label, created, expires, state (active / revoked / expired), last used.
+pub type TokenRow = (i64, String, String, String, String, String, String);
+
+/// A date for people (`2026-12-01 14:05 UTC`), or `never` / `-`.
+pub fn when(t: Option<i64>, none: &str) -> String {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| none.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    flash: String,
+    csrf: String,
+    is_admin: bool,
+    /// id, name and email, can receive, admin, disabled.
+    agents: Vec<(i64, String, bool, bool, bool)>,
+    /// id, name and email, customer, access level, disabled.
+    users: Vec<(i64, String, String, &'static str, bool)>,
+    tokens: Vec<TokenRow>,
+}
+
+pub async fn people(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(flash): Query<Flash>,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    let page = blocking(&state, move |app| {
+        let customers = app.db().customers(&viewer.tenant, None, 1000)?;
+        let disabled = app.db().disabled_people(&viewer.tenant)?;
+        let now = crate::db::now();
+        let tokens = app
+            .db()
+            .tokens(&viewer.tenant)?
+            .into_iter()
+            .map(|t| {
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(r), _) => format!("revoked {}", when(Some(r), "")),
+                    (None, Some(e)) if e <= now => "expired".to_string(),
+                    _ => "active".to_string(),
+                };
+                (
+                    t.id,
+                    format!("{} {}", t.owner.kind(), t.owner_email),
+                    t.label,
+                    when(Some(t.created_at), "-"),
+                    when(t.expires_at, "never"),
+                    state,
+                    when(t.last_used_at, "never"),
+                )
+            })
+            .collect();
+        let name = |id: i64| {
+            customers
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        };
+        Ok(PeoplePage {
+            flash: flash.text(app, &viewer),
+            csrf: viewer.csrf.clone(),
+            is_admin: true,
+            agents: app
+                .db()
+                .agents(&viewer.tenant)?
+                .into_iter()
+                .map(|a| {
+                    (
+                        a.id,
+                        format!("{} <{}>", a.name, a.email),
+                        a.can_receive_manual_stripe_payments,
+                        a.is_admin,
+                        disabled.contains(&Person::Agent(a.id)),
+                    )
+                })
+                .collect(),
+            users: app
+                .db()
+                .users(&viewer.tenant)?
+                .into_iter()
+                .map(|u| {
+                    (
+                        u.id,
+                        format!("{} <{}>", u.name, u.email),
+                        name(u.customer_id),
+                        access_level_name(u.invoice_access_level),
+                        disabled.contains(&Person::User(u.id)),
+                    )
+                })
+                .collect(),
+            tokens,
+        })
+    })
+    .await?;
+    Ok(render(page))
+}
+
+pub async fn save_agent(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let me = admin(&viewer)?.id;
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let (can_receive, is_admin) = (
+        field(&pairs, "can_receive").is_some(),
+        field(&pairs, "is_admin").is_some(),
+    );
+    if id == me && !is_admin {
+        return super::bounce(
+            &state,
+            &viewer,
+            "/app/people",
+            "You can't take away your own administrator rights.",
+        )
+        .await;
+    }
+    blocking(&state, move |app| {
+        app.db()
+            .set_agent_permissions(&viewer.tenant, id, can_receive, is_admin)?;
+        Ok(redirect_with(app, &viewer, "/app/people", "Agent saved."))
+    })
+    .await
+}
+
+pub async fn save_user(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let level = match field(&pairs, "level") {
+        Some("own") => InvoiceAccessLevel::AddressedToUser,
+        Some("customer") => InvoiceAccessLevel::Customer,
+        _ => InvoiceAccessLevel::None,
+    };
+    blocking(&state, move |app| {
+        app.db().set_invoice_access(&viewer.tenant, id, level)?;
+        Ok(redirect_with(app, &viewer, "/app/people", "User saved."))
+    })
+    .await
+}
+
+/// What an administrator does to a person.
+#[derive(Clone, Copy)]
+enum Change {
+    Disable,
+    Enable,
+    Remove,
+}
+
+async fn change(
+    state: AppState,
+    viewer: Viewer,
+    person: Person,
+    change: Change,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let me = admin(&viewer)?.id;
+    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    if person == Person::Agent(me) && !matches!(change, Change::Enable) {
+        return super::bounce(
+            &state,
+            &viewer,
+            "/app/people",
+            "Not changed: you can't disable or remove yourself.",
+        )
+        .await;
+    }
+    blocking(&state, move |app| {
+        let db = app.db();
+        let done = match change {
+            Change::Disable => {
+                db.set_disabled(&viewer.tenant, person, true)?;
+                "disabled: their sessions ended and their API tokens no longer work"
+            }
+            Change::Enable => {
+                db.set_disabled(&viewer.tenant, person, false)?;
+                "enabled again (their old sessions and tokens stay ended)"
+            }
+            Change::Remove => {
+                db.remove_person(&viewer.tenant, person)?;
+                "removed, with their sessions and API tokens"
+            }
+        };
+        let who = match person {
+            Person::Agent(id) => format!("Agent {id}"),
+            Person::User(id) => format!("Portal user {id}"),
+        };
+        tracing::info!(tenant = %viewer.tenant, person = ?person, by_agent = me, done, "person changed");
+        Ok(redirect_with(app, &viewer, "/app/people", &format!("{who} {done}.")))
+    })
+    .await
+}
+
+pub async fn disable_agent(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    b: Bytes,
+) -> Result<Response, PageError> {
+    change(s, v, Person::Agent(id), Change::Disable, b).await
+}
+
+pub async fn enable_agent(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    b: Bytes,
+) -> Result<Response, PageError> {
+    change(s, v, Person::Agent(id), Change::Enable, b).await
+}
+
+pub async fn remove_agent(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    b: Bytes,
+) -> Result<Response, PageError> {
+    change(s, v, Person::Agent(id), Change::Remove, b).await
+}
+
+pub async fn disable_user(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    b: Bytes,
+) -> Result<Response, PageError> {
+    change(s, v, Person::User(id), Change::Disable, b).await
+}
+
+pub async fn enable_user(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    b: Bytes,
+) -> Result<Response, PageError> {
+    change(s, v, Person::User(id), Change::Enable, b).await
+}
+
+pub async fn remove_user(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    b: Bytes,
+) -> Result<Response, PageError> {
+    change(s, v, Person::User(id), Change::Remove, b).await
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    blocking(&state, move |app| {
+        app.db().revoke_token(&viewer.tenant, id)?;
+        tracing::info!(tenant = %viewer.tenant, token = id, "API token revoked");
+        Ok(redirect_with(
+            app,
+            &viewer,
+            "/app/people",
+            &format!("Token {id} revoked."),
+        ))
+    })
+    .await
+}

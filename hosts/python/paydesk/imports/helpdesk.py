@@ -1,0 +1,37 @@
+"""The `helpdesk` import: the tenant's records as the plugin sees them, through `Services.records`
+(the SQLite `Records`, or the embedding helpdesk's own object with the same methods). Arguments are
+handed over as plain values; the settings come from the call's context with the secret key reduced
+to its `key-info`."""
+
+from ..settings import to_wit
+from ..wit import plain
+from .answer import answer
+
+
+def get_settings(ctx):
+    return to_wit(ctx.settings, ctx.secret_key, ctx.services.http.claim_lease_seconds())
+
+
+def tenant_ref(ctx):
+    return ctx.tenant
+
+
+def _records(method: str):
+    """The import that calls `records.<method>(tenant, *args)` with the arguments made plain."""
+
+    def call(ctx, *args):
+        f = getattr(ctx.services.records, method)
+        return answer(ctx, lambda: f(ctx.tenant, *map(plain, args)))
+
+    return call
+
+
+FUNCTIONS = {
+    "get-settings": get_settings,
+    "tenant-ref": tenant_ref,
+    **{name: _records(name.replace("-", "_")) for name in (
+        "get-customer", "list-customers", "set-stripe-customer-id", "set-automatic-payment-method",
+        "set-stripe-sync-error", "get-user", "get-agent", "get-invoice", "list-invoices",
+        "create-payments", "update-payment", "list-payments", "get-email-template", "audit",
+    )},
+}

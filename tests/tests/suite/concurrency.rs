@@ -1,0 +1,416 @@
+//! Money moves once, whoever clicks at the same moment: payers racing on one invoice through the
+//! JSON API against localstripe, released together by a barrier, round after round — two portal
+//! users of one customer, one user four times, an agent and a portal user, two overlapping
+//! "Pay all" requests ({1,2} and {2,3}), and the daily run charging an invoice a portal user is
+//! paying. (Two `paydesk serve` processes on one database race in `host/tests/serve_processes.rs`.)
+//!
+//! After each scenario, from localstripe's side: every invoice has exactly one succeeded
+//! PaymentIntent, its record and invoice agree, it carries exactly one fee line, and every loser was
+//! told so with a 409 in the documented error shape (or, for the daily run, gave its attempt back).
+
+use std::collections::BTreeMap;
+use std::sync::Barrier;
+
+use serde_json::{Value, json};
+
+use paydesk_host::db::{NewInvoice, NewRecurring};
+use paydesk_host::runtime::bindings::PaymentStatus;
+use paydesk_tests::host::{Answer, ApiClient};
+
+use crate::payments::{Shop, fee_lines, shop, stripe_request};
+
+/// Rounds per scenario.
+const ROUNDS: usize = 50;
+
+/// One racer: a call made when the gate opens.
+type Racer<'a> = Box<dyn FnOnce() -> Told + Send + 'a>;
+
+/// What one racer was told.
+#[derive(Debug)]
+enum Told {
+    /// 201: the payment, with its intent and status.
+    Paid { intent: String, status: String },
+    /// 409 in the documented shape, with its message.
+    Refused(String),
+    /// The daily run gave its attempt back (or skipped): nothing sent to Stripe.
+    RunStoodBack(String),
+    /// The daily run charged.
+    RunCharged(PaymentStatus),
+}
+
+fn told(answer: Answer) -> Told {
+    match answer.status {
+        201 => Told::Paid {
+            intent: answer.body["intent_id"].as_str().unwrap_or("").to_string(),
+            status: answer.body["status"].as_str().unwrap_or("").to_string(),
+        },
+        409 => {
+            let error = &answer.body["error"];
+            assert_eq!(error["kind"], "conflict", "{}", answer.text);
+            let message = error["message"].as_str().unwrap_or("");
+            assert!(!message.is_empty(), "{}", answer.text);
+            Told::Refused(message.to_string())
+        }
+        other => panic!("a racer was answered {other}: {}", answer.text),
+    }
+}
+
+/// Release `racers` together and collect what each was told, in order.
+fn race(racers: Vec<Racer<'_>>) -> Vec<Told> {
+    let gate = Barrier::new(racers.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = racers
+            .into_iter()
+            .map(|racer| {
+                let gate = &gate;
+                scope.spawn(move || {
+                    gate.wait();
+                    racer()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// A portal payment of `invoices` with the customer's saved card by `client`.
+fn pay<'a>(client: &'a ApiClient, path: &'a str, invoices: Vec<i64>) -> Racer<'a> {
+    Box::new(move || {
+        told(client.post(
+            path,
+            json!({"invoice_ids": invoices, "pay_with": "saved_method"}),
+        ))
+    })
+}
+
+/// Another portal user of the shop's customer, seeing all its invoices; their API client.
+fn second_user(shop: &Shop) -> ApiClient {
+    let user = shop.admin.post(
+        &shop.path("/users"),
+        json!({"customer_id": shop.customer_id, "name": "Sam Second", "email": "second@customer.test", "invoice_access_level": "customer"}),
+    );
+    assert_eq!(user.status, 201, "{}", user.text);
+    let token = shop.admin.post(
+        &shop.path(&format!("/users/{}/tokens", user.body["id"])),
+        json!({}),
+    );
+    shop.admin.with_token(token.body["token"].as_str().unwrap())
+}
+
+/// Every PaymentIntent localstripe holds, page by page.
+fn all_intents(shop: &Shop) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut path = "/v1/payment_intents?limit=100".to_string();
+        if let Some(a) = &after {
+            path.push_str(&format!("&starting_after={a}"));
+        }
+        let page = stripe_request(&shop.stripe, "GET", &path, &[]);
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        after = data
+            .last()
+            .and_then(|pi| pi["id"].as_str().map(String::from));
+        all.extend(data);
+        if page["has_more"] != true || after.is_none() {
+            return all;
+        }
+    }
+}
+
+/// localstripe's side and paydesk's records after a scenario: each of `invoices` has exactly one
+/// succeeded intent — the one a winner was told, if a payer won — is paid, and has one fee line.
+fn check_paid_once(shop: &Shop, invoices: &[i64], winners: &BTreeMap<i64, String>) {
+    let mut succeeded: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for pi in all_intents(shop) {
+        if pi["status"] != "succeeded" {
+            continue;
+        }
+        let ids = pi["metadata"]["paydesk_invoice_ids"].as_str().unwrap_or("");
+        for id in ids.split(',').filter_map(|s| s.trim().parse::<i64>().ok()) {
+            succeeded
+                .entry(id)
+                .or_default()
+                .push(pi["id"].as_str().unwrap().to_string());
+        }
+    }
+    for invoice in invoices {
+        let intents = succeeded.get(invoice).cloned().unwrap_or_default();
+        assert_eq!(
+            intents.len(),
+            1,
+            "invoice {invoice}: succeeded intents in Stripe {intents:?}"
+        );
+        if let Some(told) = winners.get(invoice) {
+            assert_eq!(
+                &intents[0], told,
+                "invoice {invoice}: the winner was told another intent"
+            );
+        }
+        let view = shop.invoice_view(*invoice);
+        assert_eq!(view["status"], "paid", "invoice {invoice}: {view}");
+        assert_eq!(fee_lines(&view).len(), 1, "invoice {invoice}: {view}");
+        let records = view["payments"].as_array().cloned().unwrap_or_default();
+        let paid: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["status"] == "succeeded")
+            .collect();
+        assert_eq!(paid.len(), 1, "invoice {invoice}: {records:?}");
+        assert_eq!(
+            paid[0]["intent_id"],
+            intents[0].as_str(),
+            "invoice {invoice}"
+        );
+    }
+}
+
+/// Run `ROUNDS` rounds of `racers_for(round invoices)` on fresh invoices: exactly one racer wins
+/// each round, every other is refused with a 409; then check localstripe.
+fn rounds<'a>(
+    shop: &Shop,
+    invoices_per_round: usize,
+    racers_for: &dyn Fn(&[i64]) -> Vec<Racer<'a>>,
+) {
+    let mut all = Vec::new();
+    let mut winners = BTreeMap::new();
+    let mut refusals: BTreeMap<String, usize> = BTreeMap::new();
+    let mut odd = Vec::new();
+    for round in 0..ROUNDS {
+        let invoices: Vec<i64> = (0..invoices_per_round)
+            .map(|i| shop.invoice("usd", 2_000 + (round * 10 + i) as i64))
+            .collect();
+        let answers = race(racers_for(&invoices));
+        let won: Vec<&Told> = answers
+            .iter()
+            .filter(|t| matches!(t, Told::Paid { .. } | Told::RunCharged(_)))
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "round {round}, invoices {invoices:?}: {answers:?}"
+        );
+        for t in &answers {
+            match t {
+                Told::Paid { intent, status } => {
+                    assert_eq!(status, "succeeded", "round {round}: {answers:?}");
+                    for i in &invoices {
+                        winners.insert(*i, intent.clone());
+                    }
+                }
+                Told::RunCharged(status) => {
+                    assert_eq!(
+                        *status,
+                        PaymentStatus::Succeeded,
+                        "round {round}: {answers:?}"
+                    )
+                }
+                Told::Refused(message) | Told::RunStoodBack(message) => {
+                    let kind = if message.contains("in progress") {
+                        "a payment in progress"
+                    } else if message.contains("already paid") {
+                        "already paid"
+                    } else {
+                        "something else"
+                    };
+                    if kind == "something else" {
+                        odd.push(format!("round {round}: {message}"));
+                    }
+                    *refusals.entry(kind.to_string()).or_default() += 1;
+                }
+            }
+        }
+        all.extend(invoices);
+    }
+    println!("{ROUNDS} rounds, every invoice paid once; the losers were told {refusals:?}");
+    check_paid_once(shop, &all, &winners);
+    assert!(
+        odd.is_empty(),
+        "losers told neither why nor what to do: {odd:?}"
+    );
+}
+
+#[test]
+fn two_portal_users_paying_one_invoice_at_once_charge_it_once() {
+    let shop = shop("race-two-users", "usd", |_| {});
+    let second = second_user(&shop);
+    let path = shop.path("/payments");
+    rounds(&shop, 1, &|inv| {
+        vec![
+            pay(&shop.user, &path, inv.to_vec()),
+            pay(&second, &path, inv.to_vec()),
+        ]
+    });
+}
+
+#[test]
+fn one_user_sending_four_payments_at_once_is_charged_once() {
+    let shop = shop("race-four-times", "usd", |_| {});
+    let path = shop.path("/payments");
+    rounds(&shop, 1, &|inv| {
+        (0..4)
+            .map(|_| pay(&shop.user, &path, inv.to_vec()))
+            .collect()
+    });
+}
+
+#[test]
+fn an_agent_and_a_portal_user_paying_at_once_charge_once() {
+    let shop = shop("race-agent-user", "usd", |_| {});
+    let agent = shop
+        .admin
+        .with_token(&shop.host.agent_token(&shop.tenant, false, true));
+    let path = shop.path("/payments");
+    rounds(&shop, 1, &|inv| {
+        vec![
+            pay(&agent, &path, inv.to_vec()),
+            pay(&shop.user, &path, inv.to_vec()),
+        ]
+    });
+}
+
+#[test]
+fn overlapping_pay_alls_claim_all_their_invoices_or_none() {
+    let shop = shop("race-pay-alls", "usd", |_| {});
+    let second = second_user(&shop);
+    let path = shop.path("/payments");
+    let mut all = Vec::new();
+    let mut refused = 0;
+    let mut odd = Vec::new();
+    for round in 0..ROUNDS {
+        let inv: Vec<i64> = (0..3)
+            .map(|i| shop.invoice("usd", 3_000 + (round * 10 + i) as i64))
+            .collect();
+        let answers = race(vec![
+            pay(&shop.user, &path, vec![inv[0], inv[1]]),
+            pay(&second, &path, vec![inv[1], inv[2]]),
+        ]);
+        let won: Vec<usize> = (0..2)
+            .filter(|k| matches!(answers[*k], Told::Paid { .. }))
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}, invoices {inv:?}: {answers:?}");
+        let loser = &answers[1 - won[0]];
+        if matches!(loser, Told::Refused(m) if m.contains("in progress") || m.contains("already paid"))
+        {
+            refused += 1;
+        } else {
+            odd.push(format!("round {round}: {answers:?}"));
+        }
+        // The loser claimed none of its invoices: its other invoice is still payable, alone.
+        let (paid_pair, other) = if won[0] == 0 {
+            (vec![inv[0], inv[1]], inv[2])
+        } else {
+            (vec![inv[1], inv[2]], inv[0])
+        };
+        let view = shop.invoice_view(other);
+        assert_eq!(view["status"], "awaiting_payment", "round {round}: {view}");
+        assert!(
+            view["payments"].as_array().is_none_or(|p| p.is_empty()),
+            "round {round}: the losing pay-all left a record on invoice {other}: {view}"
+        );
+        let alone = told(shop.user.post(
+            &path,
+            json!({"invoice_ids": [other], "pay_with": "saved_method"}),
+        ));
+        assert!(
+            matches!(&alone, Told::Paid { status, .. } if status == "succeeded"),
+            "{alone:?}"
+        );
+        all.extend(paid_pair);
+        all.push(other);
+    }
+    println!("{ROUNDS} rounds: one pay-all won each, {refused} refused whole");
+    check_paid_once(&shop, &all, &BTreeMap::new());
+    assert!(
+        odd.is_empty(),
+        "losers told neither why nor what to do: {odd:?}"
+    );
+}
+
+#[test]
+fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
+    let shop = shop("race-autopay", "usd", |s| {
+        s.enableautostripepayment = true;
+        s.halointegrator_stripe = true;
+        s.stripetakepaymentonduedate = true;
+    });
+    let db = shop.host.db();
+    let recurring = db
+        .create_recurring(
+            &shop.tenant,
+            &NewRecurring {
+                customer_id: shop.customer_id,
+                user_id: None,
+                currency: "usd".into(),
+                description: "Monthly support".into(),
+                amount: 4_000,
+                interval_months: 1,
+                // Never generates by itself during the test: the invoices are made below.
+                next_date: "2099-01-01".into(),
+                due_days: 0,
+            },
+        )
+        .unwrap();
+    let path = shop.path("/payments");
+    let mut all = Vec::new();
+    let mut winners = BTreeMap::new();
+    let mut who_won: BTreeMap<&str, usize> = BTreeMap::new();
+    for round in 0..ROUNDS {
+        let invoice = db
+            .create_invoice(
+                &shop.tenant,
+                &NewInvoice {
+                    number: format!("R-{round:03}"),
+                    customer_id: shop.customer_id,
+                    user_id: None,
+                    currency: "usd".into(),
+                    issue_date: "2026-11-01".into(),
+                    due_date: "2026-11-30".into(),
+                    recurring_invoice_id: Some(recurring.id),
+                    lines: vec![("Monthly support".into(), 4_000 + round as i64)],
+                },
+            )
+            .unwrap()
+            .id;
+        let app = &shop.host.app;
+        let tenant = &shop.tenant;
+        let answers = race(vec![
+            Box::new(move || {
+                let r = app
+                    .autopay_charge(tenant, invoice, "2026-12-01")
+                    .expect("the run's charge answers");
+                match r.status {
+                    Some(status) => Told::RunCharged(status),
+                    None => Told::RunStoodBack(r.message),
+                }
+            }),
+            pay(&shop.user, &path, vec![invoice]),
+        ]);
+        match &answers[..] {
+            [Told::RunCharged(PaymentStatus::Succeeded), Told::Refused(m)]
+                if m.contains("in progress") || m.contains("already paid") =>
+            {
+                *who_won.entry("the daily run").or_default() += 1
+            }
+            [Told::RunStoodBack(m), Told::Paid { intent, status }]
+                if status == "succeeded"
+                    && (m.contains("in progress")
+                        || m.contains("nothing is due")
+                        || m.contains("pending")
+                        || m.contains("already paid")) =>
+            {
+                winners.insert(invoice, intent.clone());
+                *who_won.entry("the portal user").or_default() += 1
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+        all.push(invoice);
+    }
+    println!("{ROUNDS} rounds, every invoice paid once; won by {who_won:?}");
+    check_paid_once(&shop, &all, &winners);
+    // An attempt given back is not counted: the audit trail says why, and no invoice was given up.
+    let audit = shop.admin.get(&shop.path("/autopay/audit")).body;
+    assert!(
+        !audit.to_string().contains("give-up"),
+        "a race made the run give up: {audit}"
+    );
+}
