@@ -45,7 +45,7 @@ fn plugin_prints_the_contract_version_size_and_exports() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("package     paydesk:stripe"), "{stdout}");
-    assert!(stdout.contains("version     0.1.0"), "{stdout}");
+    assert!(stdout.contains("version     0.2.0"), "{stdout}");
     let size: usize = stdout
         .lines()
         .find_map(|l| l.strip_prefix("size        "))
@@ -54,7 +54,7 @@ fn plugin_prints_the_contract_version_size_and_exports() {
         .expect("a size line");
     assert!(size > 10_000, "{size}");
     assert!(
-        stdout.contains("paydesk:stripe/payments@0.1.0: quote"),
+        stdout.contains("paydesk:stripe/payments@0.2.0: quote"),
         "{stdout}"
     );
     // The second start loads the precompiled component from the cache.

@@ -1,4 +1,4 @@
-//! paydesk's Stripe plugin: the glue between the WIT contract `paydesk:stripe@0.1.0` and the plugin's
+//! paydesk's Stripe plugin: the glue between the WIT contract `paydesk:stripe@0.2.0` and the plugin's
 //! modules. The bindings live in a private module; each export converts its arguments and calls
 //! `flows` (work that needs the host) or `domain` (pure logic). Nothing else belongs here.
 //!

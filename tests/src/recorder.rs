@@ -11,7 +11,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -70,6 +70,9 @@ struct Shared {
     agent: ureq::Agent,
     recorded: Mutex<Vec<RecordedRequest>>,
     stopping: AtomicBool,
+    /// Seconds added to the upstream's `Date` header: Stripe's clock as the client sees it, set
+    /// apart from the client's own clock.
+    clock_offset: AtomicI64,
 }
 
 /// A fault the recorder can inject between the client and the upstream.
@@ -102,6 +105,8 @@ struct Incoming {
 struct Outgoing {
     status: u16,
     content_type: Option<String>,
+    /// The upstream's `Date` (shifted by the clock offset), passed on as Stripe sends one.
+    date: Option<String>,
     body: Vec<u8>,
 }
 
@@ -140,6 +145,7 @@ impl StripeRecorder {
             agent,
             recorded: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
+            clock_offset: AtomicI64::new(0),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -154,6 +160,12 @@ impl StripeRecorder {
             shared,
             acceptor: Some(acceptor),
         })
+    }
+
+    /// Put Stripe's clock `seconds` ahead of (or, negative, behind) the machine's: every `Date`
+    /// passed on from the upstream is shifted by it. What a host with a skewed clock would see.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.shared.clock_offset.store(seconds, Ordering::SeqCst);
     }
 
     /// Drop the answer of the next `count` requests of `method` whose path starts with `prefix`,
@@ -216,6 +228,7 @@ impl Shared {
             Err(e) => Outgoing {
                 status: 502,
                 content_type: Some("text/plain; charset=utf-8".into()),
+                date: None,
                 body: format!("stripe recorder: upstream {} failed: {e:#}", self.upstream)
                     .into_bytes(),
             },
@@ -268,6 +281,20 @@ impl Shared {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let offset = self.clock_offset.load(Ordering::SeqCst);
+        let date = response
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .map(|at| {
+                let shifted = if offset >= 0 {
+                    at + Duration::from_secs(offset.unsigned_abs())
+                } else {
+                    at - Duration::from_secs(offset.unsigned_abs())
+                };
+                httpdate::fmt_http_date(shifted)
+            });
         let body = response
             .body_mut()
             .with_config()
@@ -277,6 +304,7 @@ impl Shared {
         Ok(Outgoing {
             status: response.status().as_u16(),
             content_type,
+            date,
             body,
         })
     }
@@ -314,6 +342,7 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
             let bad = Outgoing {
                 status: 400,
                 content_type: Some("text/plain; charset=utf-8".into()),
+                date: None,
                 body: format!("stripe recorder: bad request: {e}").into_bytes(),
             };
             let _ = write_response(&stream, &bad, false);
@@ -341,6 +370,7 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
         }) => Outgoing {
             status: *status,
             content_type: Some("application/json".into()),
+            date: None,
             body: format!(
                 r#"{{"error":{{"type":"api_error","message":"injected {status}{}"}}}}"#,
                 retry_after
@@ -352,6 +382,7 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
         Some(Fault::ResetBeforeForward) => Outgoing {
             status: 0,
             content_type: None,
+            date: None,
             body: Vec::new(),
         },
         Some(Fault::Delay(d)) => {
@@ -530,6 +561,9 @@ fn write_response_full(
     let mut head = format!("HTTP/1.1 {} {reason}\r\n", outgoing.status);
     if let Some(content_type) = &outgoing.content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    if let Some(date) = &outgoing.date {
+        head.push_str(&format!("Date: {date}\r\n"));
     }
     for (name, value) in extra {
         head.push_str(&format!("{name}: {value}\r\n"));

@@ -11,7 +11,9 @@ use std::time::Duration;
 use super::pacing::Pacer;
 
 use crate::runtime::CallState;
-use crate::runtime::bindings::paydesk::stripe::http::{Host, Method, Request, Response, SendError};
+use crate::runtime::bindings::paydesk::stripe::http::{
+    DatedResponse, Host, Method, Request, Response, SendError,
+};
 use crate::tenant::Secret;
 
 /// The Stripe API version every request pins.
@@ -172,7 +174,8 @@ fn transport_error(e: ureq::Error) -> SendError {
 }
 
 impl CallState {
-    fn send_to_stripe(&self, req: &Request) -> Result<Response, SendError> {
+    /// Stripe's answer, with its `Date` header in Unix seconds (Stripe's clock) when valid.
+    fn send_to_stripe(&self, req: &Request) -> Result<(Response, Option<i64>), SendError> {
         check_path(&req.path).map_err(SendError::Denied)?;
         let key: &Secret = self.tenant.stripe.secret_key.as_ref().ok_or_else(|| {
             SendError::Denied(
@@ -243,6 +246,7 @@ impl CallState {
         };
         let request_id = header("request-id");
         let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
+        let date = header("date").and_then(|v| stripe_date(&v));
         let body = response
             .body_mut()
             .with_config()
@@ -264,12 +268,15 @@ impl CallState {
             "stripe request"
         );
         let body = self.take_signing_secret(req, status, body);
-        Ok(Response {
-            status,
-            request_id,
-            retry_after,
-            body,
-        })
+        Ok((
+            Response {
+                status,
+                request_id,
+                retry_after,
+                body,
+            },
+            date,
+        ))
     }
 
     /// A webhook endpoint Stripe just created carries its signing secret: keep it in the host and
@@ -301,15 +308,45 @@ impl CallState {
 
 impl Host for CallState {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, SendError>> {
-        Ok(self
-            .services
-            .observed("http.send", self.send_to_stripe(&request)))
+        let answer = self.send_to_stripe(&request).map(|(response, _)| response);
+        Ok(self.services.observed("http.send", answer))
     }
+
+    fn send_dated(
+        &mut self,
+        request: Request,
+    ) -> wasmtime::Result<Result<DatedResponse, SendError>> {
+        let answer = self
+            .send_to_stripe(&request)
+            .map(|(response, date)| DatedResponse { response, date });
+        Ok(self.services.observed("http.send-dated", answer))
+    }
+}
+
+/// An HTTP `Date` header (RFC 9110's IMF-fixdate, or the obsolete forms) in Unix seconds.
+fn stripe_date(value: &str) -> Option<i64> {
+    let at = httpdate::parse_http_date(value.trim()).ok()?;
+    let secs = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stripe_dates_are_read_as_unix_seconds() {
+        assert_eq!(
+            stripe_date("Wed, 02 Dec 2026 17:05:09 GMT"),
+            Some(1_796_231_109)
+        );
+        assert_eq!(
+            stripe_date("Wednesday, 02-Dec-26 17:05:09 GMT"),
+            Some(1_796_231_109)
+        );
+        assert_eq!(stripe_date("yesterday"), None);
+        assert_eq!(stripe_date(""), None);
+    }
 
     #[test]
     fn only_stripe_api_paths_are_allowed() {

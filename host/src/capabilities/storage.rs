@@ -5,7 +5,7 @@ use super::host_error;
 use crate::db::KvEntry;
 use crate::runtime::CallState;
 use crate::runtime::bindings::HostError;
-use crate::runtime::bindings::paydesk::stripe::storage::{Entry, Host};
+use crate::runtime::bindings::paydesk::stripe::storage::{Entry, Host, LookupResult};
 
 pub const MAX_KEY: usize = 512;
 pub const MAX_VALUE: usize = 64 << 10;
@@ -72,6 +72,18 @@ impl Host for CallState {
             &got.as_ref().map(|e| e.as_ref().map(Observed)),
         );
         Ok(got)
+    }
+
+    fn lookup(&mut self, key: String) -> wasmtime::Result<Result<LookupResult, HostError>> {
+        let db = self.services.db.clone();
+        let got = self
+            .kv(&key, None, |t| db.kv_get(t, &key))
+            .map(|e| e.map(entry));
+        self.services.observe(
+            "storage.lookup",
+            &got.as_ref().map(|e| e.as_ref().map(Observed)),
+        );
+        Ok(got.map(|entry| LookupResult { entry }))
     }
 
     fn put_new(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, HostError>> {

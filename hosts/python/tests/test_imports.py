@@ -55,6 +55,12 @@ class HttpTest(Host):
     def test_an_unreachable_stripe_is_not_sent(self):
         # Port 9 (discard) on loopback: nothing listens, the connection is refused.
         self.assertEqual(http.send(self.ctx("a"), self.request("/v1/customers")).tag, "not-sent")
+        self.assertEqual(http.send_dated(self.ctx("a"), self.request("/v1/customers")).tag, "not-sent")
+
+    def test_stripe_dates_are_read_as_unix_seconds(self):
+        self.assertEqual(http._stripe_date("Wed, 02 Dec 2026 17:05:09 GMT"), 1_796_231_109)
+        self.assertIsNone(http._stripe_date("yesterday"))
+        self.assertIsNone(http._stripe_date(None))
 
 
 class StorageTest(Host):
@@ -73,6 +79,14 @@ class StorageTest(Host):
         self.assertEqual(storage.put_new(self.ctx("a"), "k", b"x" * ((64 << 10) + 1)).tag, "invalid")
         with self.assertRaises(storage.GuestAbuse):
             storage.get(self.ctx("a"), "k" * 513)
+
+    def test_lookup_answers_a_bad_key_as_a_value_and_wraps_what_it_found(self):
+        a = self.ctx("a")
+        self.assertEqual(storage.lookup(a, "k" * 513).tag, "invalid")
+        self.assertIsNone(storage.lookup(a, "claim/9").entry)
+        storage.put_new(a, "claim/9", b"v")
+        self.assertEqual(storage.lookup(a, "claim/9").entry.value, b"v")
+        self.assertIsNone(storage.lookup(self.ctx("b"), "claim/9").entry)
 
 
 class EmailTest(Host):

@@ -19,7 +19,7 @@ use super::intents::{Created, create_once, find_intent};
 use super::payments::now;
 use super::quote::fee_policy;
 use super::records::{Observation, apply_intent, apply_to_group, status_name};
-use super::{Result, error, host_error, log, method_type_to_wit};
+use super::{Result, error, host_error, log, method_type_to_wit, stripe_now};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
@@ -371,7 +371,7 @@ fn resume(
                 ),
                 None,
             );
-            let records = apply_intent(&pi, Observation::read(now()))?;
+            let records = apply_intent(&pi, Observation::read(stripe_now()))?;
             settle(invoice, attempt, claim, version, &records)
         }
         None => {
@@ -457,12 +457,12 @@ fn attempt_charge(
         attempt,
     });
     let records = match create_once(&request, &stripe_customer, &claim.group) {
-        Created::Intent(pi) => apply_intent(&pi, Observation::read(now()))?,
+        Created::Intent(pi) => apply_intent(&pi, Observation::read(stripe_now()))?,
         Created::Declined {
             intent: Some(pi),
             message,
             code,
-        } => apply_intent(&pi, Observation::failed(now(), message, code))?,
+        } => apply_intent(&pi, Observation::failed(stripe_now(), message, code))?,
         Created::Declined {
             intent: None,
             message,
@@ -471,7 +471,7 @@ fn attempt_charge(
             &claim.group,
             None,
             PaymentStatus::Failed,
-            Observation::failed(now(), message, code),
+            Observation::failed(stripe_now(), message, code),
         )?,
         Created::Unknown(message) => {
             // The claim keeps its lease; the next run resolves it with Stripe.
@@ -486,7 +486,7 @@ fn attempt_charge(
             &claim.group,
             None,
             PaymentStatus::Failed,
-            Observation::failed(now(), e.message.clone(), None),
+            Observation::failed(stripe_now(), e.message.clone(), None),
         )?,
     };
     settle(invoice, attempt, claim, version, &records)

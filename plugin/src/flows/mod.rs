@@ -60,6 +60,19 @@ pub fn log(level: log::Level, message: &str) {
     log::write(level, message);
 }
 
+std::thread_local! {
+    /// The `Date` of Stripe's latest answer in this call (each call has a fresh instance).
+    static STRIPE_DATE: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Stripe's clock: the `Date` of its latest answer in this call, in Unix seconds. What an API read
+/// saw is recorded at this instant, so records are ordered against events' `created` on Stripe's
+/// clock alone; a host whose clock is off never makes a real event look stale. Before any answer
+/// (or from a host that gives no `Date`) it falls back to the WASI clock.
+pub fn stripe_now() -> i64 {
+    STRIPE_DATE.with(|d| d.get()).unwrap_or_else(payments::now)
+}
+
 /// Send one request to Stripe. The only call of the `http` import in the plugin.
 pub fn stripe_send(req: &stripe::Request) -> Result<stripe::Response> {
     let request = http::Request {
@@ -73,13 +86,18 @@ pub fn stripe_send(req: &stripe::Request) -> Result<stripe::Response> {
         form: req.form.clone(),
         idempotency_key: req.idempotency_key.clone(),
     };
-    match http::send(&request) {
-        Ok(r) => Ok(stripe::Response {
-            status: r.status,
-            request_id: r.request_id,
-            retry_after: r.retry_after,
-            body: r.body,
-        }),
+    match http::send_dated(&request) {
+        Ok(http::DatedResponse { response: r, date }) => {
+            if date.is_some() {
+                STRIPE_DATE.with(|d| d.set(date));
+            }
+            Ok(stripe::Response {
+                status: r.status,
+                request_id: r.request_id,
+                retry_after: r.retry_after,
+                body: r.body,
+            })
+        }
         Err(http::SendError::Denied(d)) => Err(error(ErrorKind::NotConfigured, d)),
         Err(http::SendError::NotSent(d)) => Err(error(
             ErrorKind::StripeUnavailable,

@@ -80,7 +80,7 @@ fn remember(pm_id: &str, pm: &PaymentMethod) {
 /// Payment method `pm_id`'s type (card when Stripe names one we don't know) and display name:
 /// from the tenant's storage when kept there, else from Stripe (then kept).
 pub fn describe(pm_id: &str) -> Result<(PaymentMethodType, String)> {
-    if let Ok(Some(entry)) = storage::get(&described_key(pm_id))
+    if let Ok(storage::LookupResult { entry: Some(entry) }) = storage::lookup(&described_key(pm_id))
         && let Ok(text) = std::str::from_utf8(&entry.value)
         && let Some((kind, name)) = text.split_once('\n')
     {

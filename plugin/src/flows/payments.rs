@@ -13,7 +13,7 @@ use super::quote::{fee_policy, quotation};
 use super::records::{Observation, apply_to_group};
 use super::{
     Result, error, host_error, method_type_from_wit, method_type_to_wit, stripe_call,
-    stripe_failure, stripe_send,
+    stripe_failure, stripe_now, stripe_send,
 };
 use crate::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
@@ -217,7 +217,7 @@ fn abandon(intent: &str) -> Result<()> {
         Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent))?,
         Err(other) => return Err(stripe_failure(other)),
     };
-    super::records::apply_intent(&pi, Observation::read(now()))?;
+    super::records::apply_intent(&pi, Observation::read(stripe_now()))?;
     if pi.status != "canceled" {
         return Err(error(
             ErrorKind::Conflict,
@@ -473,7 +473,7 @@ fn create_and_confirm(
             code,
         } => {
             // Stripe refused the payment method (or wants the payer to authenticate).
-            let observation = Observation::failed(now(), message.clone(), code);
+            let observation = Observation::failed(stripe_now(), message.clone(), code);
             let payments = match &intent {
                 Some(pi) => super::records::apply_intent(pi, observation)?,
                 None => apply_to_group(group, None, PaymentStatus::Failed, observation)?,
@@ -510,12 +510,12 @@ fn create_and_confirm(
                 group,
                 None,
                 PaymentStatus::Canceled,
-                Observation::failed(now(), e.message.clone(), None),
+                Observation::failed(stripe_now(), e.message.clone(), None),
             )?;
             return Err(e);
         }
     };
-    let payments = super::records::apply_intent(&intent, Observation::read(now()))?;
+    let payments = super::records::apply_intent(&intent, Observation::read(stripe_now()))?;
     let status = payments
         .first()
         .map(|p| p.status)
@@ -557,7 +557,7 @@ pub fn refresh_payment(intent_id: &str) -> Result<Vec<helpdesk::InvoicePayment>>
         ));
     }
     let pi: PaymentIntent = stripe_call(&payment_intents::retrieve(intent_id))?;
-    super::records::apply_intent(&pi, Observation::read(now()))
+    super::records::apply_intent(&pi, Observation::read(stripe_now()))
 }
 
 /// Confirm a started payment with a method the payer just added through Stripe.js.
@@ -621,7 +621,7 @@ pub fn confirm_payment(
         Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent_id))?,
         Err(other) => return Err(stripe_failure(other)),
     };
-    let payments = super::records::apply_intent(&pi, Observation::read(now()))?;
+    let payments = super::records::apply_intent(&pi, Observation::read(stripe_now()))?;
     let status = payments.first().map(|p| p.status).unwrap_or(first.status);
     Ok(PaymentStarted {
         group_id: first.group_id.clone(),
@@ -654,7 +654,7 @@ pub fn authentication_secret(intent_id: &str, initiator: &Initiator) -> Result<S
         check_access(initiator, &invoice)?;
     }
     let pi: PaymentIntent = stripe_call(&payment_intents::retrieve(intent_id))?;
-    super::records::apply_intent(&pi, Observation::read(now()))?;
+    super::records::apply_intent(&pi, Observation::read(stripe_now()))?;
     if pi.status != "requires_action" {
         return Err(error(
             ErrorKind::Conflict,

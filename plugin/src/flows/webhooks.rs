@@ -2,9 +2,8 @@
 //! Create/Update Webhooks in Stripe"), verified events applied once each and never backwards, and
 //! reconciliation of payments whose webhook never came.
 
-use super::payments::now;
 use super::records::{Observation, apply, apply_intent, records_of};
-use super::{Result, error, host_error, log, stripe_call, stripe_send};
+use super::{Result, error, host_error, log, stripe_call, stripe_now, stripe_send};
 use crate::bindings::exports::paydesk::stripe::admin::WebhookEndpoint;
 use crate::bindings::exports::paydesk::stripe::events::{
     EventOutcome, ReconcileReport, StripeEvent,
@@ -63,8 +62,9 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
         )));
     };
     let seen_key = format!("event/{}", parsed.id);
-    if storage::get(&seen_key)
+    if storage::lookup(&seen_key)
         .map_err(|e| host_error("storage", e))?
+        .entry
         .is_some()
     {
         return Ok(EventOutcome::Duplicate);
@@ -150,7 +150,7 @@ pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
         let versions_before = record.version;
         let outcome = match record.intent_id.as_deref() {
             Some(intent) => stripe_call::<PaymentIntent>(&payment_intents::retrieve(intent))
-                .and_then(|pi| apply_intent(&pi, Observation::read(now()))),
+                .and_then(|pi| apply_intent(&pi, Observation::read(stripe_now()))),
             None => resolve_unknown(&record.group_id, record.created_at, now_at),
         };
         match outcome {
@@ -236,12 +236,12 @@ pub fn resolve_unknown(
         None => None,
     };
     match found {
-        Some(pi) => apply_intent(&pi, Observation::read(now())),
+        Some(pi) => apply_intent(&pi, Observation::read(stripe_now())),
         None if now_at > ruled_out_at => super::records::apply_to_group(
             group,
             None,
             PaymentStatus::Canceled,
-            Observation::failed(now(), "Stripe never made this payment".into(), None),
+            Observation::failed(stripe_now(), "Stripe never made this payment".into(), None),
         ),
         None => Ok(records),
     }

@@ -5,6 +5,7 @@
 mod authz;
 mod autopay;
 mod browser;
+mod clock;
 mod concurrency;
 mod connect;
 mod faults;

@@ -463,7 +463,6 @@ pub(crate) fn pending_payment(shop: &Shop, amount: i64) -> (i64, String, String,
 #[test]
 fn fixture_built_processing_canceled_and_requires_action_events_update_the_records() {
     let shop = shop("fixtures", "usd", |_| {});
-    let now = paydesk_host::db::now();
     for (event_type, status, expected) in [
         ("payment_intent.processing", "processing", "processing"),
         (
@@ -474,12 +473,15 @@ fn fixture_built_processing_canceled_and_requires_action_events_update_the_recor
         ("payment_intent.canceled", "canceled", "canceled"),
     ] {
         let (invoice, intent, group, total) = pending_payment(&shop, 2_000);
+        // Stripe's event comes after the answer that created the intent (whose `Date` the record
+        // holds), never before it: the same second at the earliest, when the state's rank decides.
+        let after_the_read = paydesk_host::db::now();
         let pi = fixture_intent(&intent, status, total, "usd", &group);
         let (code, body) = shop.send_event(&fixture_event(
             event_type,
             &format!("evt_{status}_{invoice}"),
             &pi,
-            now,
+            after_the_read,
         ));
         assert_eq!(code, 200, "{body}");
         assert!(body.contains("applied"), "{body}");

@@ -62,6 +62,9 @@ pub struct PaymentView {
     pub failure_reason: Option<String>,
     pub failure_code: Option<String>,
     pub webhook_received_at: Option<i64>,
+    /// When the state held was observed at Stripe, on Stripe's clock (the event's `created`, or
+    /// the `Date` of Stripe's answer to a read), Unix seconds. Records are ordered by it alone.
+    pub observed_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -90,6 +93,7 @@ impl From<InvoicePayment> for PaymentView {
             failure_reason: p.failure_reason,
             failure_code: p.failure_code,
             webhook_received_at: p.webhook_received_at,
+            observed_at: p.observed_at,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }

@@ -6,6 +6,7 @@ endpoint's signing secret out of the answer before the guest sees it. The secret
 only, where the header is built.
 """
 
+import email.utils
 import http.client
 import json
 import re
@@ -59,12 +60,37 @@ def _read_capped(sock, response: http.client.HTTPResponse, cap: int, deadline: f
 
 
 def send(ctx, req):
+    answer, _date = _send(ctx, req)
+    return answer
+
+
+def send_dated(ctx, req):
+    """`send` with Stripe's `Date` header in Unix seconds (contract 0.2): Stripe's clock."""
+    answer, date = _send(ctx, req)
+    if isinstance(answer, Variant):
+        return answer
+    return record(response=answer, date=date)
+
+
+def _stripe_date(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        at = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:
+        return None
+    return int(at.timestamp())
+
+
+def _send(ctx, req):
     denied = check_path(req.path)
     if denied:
-        return Variant("denied", denied)
+        return Variant("denied", denied), None
     key: Secret | None = ctx.secret_key
     if key is None:
-        return Variant("denied", "the Stripe integration has no secret key; save one on the setup page")
+        return Variant("denied", "the Stripe integration has no secret key; save one on the setup page"), None
     limits = ctx.services.http
     base = urllib.parse.urlsplit(ctx.api_base.rstrip("/"))
     target = base.path + req.path + (f"?{urllib.parse.urlencode(req.query)}" if req.query else "")
@@ -83,7 +109,7 @@ def send(ctx, req):
         try:
             conn.connect()
         except OSError as e:  # refused, unresolvable, connect timeout: surely not sent
-            return Variant("not-sent", f"could not connect to Stripe: {e}")
+            return Variant("not-sent", f"could not connect to Stripe: {e}"), None
         sock = conn.sock
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
@@ -91,7 +117,7 @@ def send(ctx, req):
             response = conn.getresponse()
             text = _read_capped(sock, response, limits.max_response_bytes, deadline).decode("utf-8", "replace")
         except (OSError, http.client.HTTPException, TimeoutError, OverflowError) as e:
-            return Variant("outcome-unknown", f"no answer from Stripe: {e}")
+            return Variant("outcome-unknown", f"no answer from Stripe: {e}"), None
     finally:
         conn.close()
     retry_after = response.getheader("Retry-After")
@@ -102,7 +128,7 @@ def send(ctx, req):
         request_id=response.getheader("Request-Id"),
         retry_after=int(retry_after) if retry_after and retry_after.strip().isdigit() else None,
         body=_take_signing_secret(ctx, req, response.status, text),
-    )
+    ), _stripe_date(response.getheader("Date"))
 
 
 def _take_signing_secret(ctx, req, status: int, body: str) -> str:
@@ -122,4 +148,4 @@ def _take_signing_secret(ctx, req, status: int, body: str) -> str:
     return json.dumps(answer)
 
 
-FUNCTIONS = {"send": send}
+FUNCTIONS = {"send": send, "send-dated": send_dated}

@@ -1,7 +1,8 @@
 """The `storage` import: the plugin's key/value state, scoped to the calling tenant, with versions
 for compare-and-swap. Keys are 1–512 bytes, values at most 64 KiB; a bad size is an `invalid`
 value — except for `get`, whose `result<option<entry>, host-error>` wasmtime-py cannot lower as an
-error (see README: "What the contract costs"), so a bad key there traps the call instead.
+error (see README: "What the contract costs"), so a bad key there traps the call instead. `lookup`
+(contract 0.2) answers the same in a `lookup-result` record, so its errors are values again.
 """
 
 from ..store import Invalid, RecordError
@@ -38,6 +39,15 @@ def get(ctx, key: str):
     return _entry(row) if row else None
 
 
+def lookup(ctx, key: str):
+    def run():
+        _check(key)
+        row = ctx.services.kv.get(ctx.tenant, key)
+        return record(entry=_entry(row) if row else None)
+
+    return answer(ctx, run)
+
+
 def _checked(ctx, key: str, value, op):
     def run():
         _check(key, value)
@@ -70,4 +80,5 @@ FUNCTIONS = {
     "compare-and-swap": compare_and_swap,
     "delete": delete,
     "list-prefix": list_prefix,
+    "lookup": lookup,
 }
