@@ -322,7 +322,17 @@ fn main() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let started = Instant::now();
-    let child = server.spawn().unwrap();
+    let mut child = server.spawn().unwrap();
+    // The server's log (a warning per failed sign-in during the flood) is read as it comes: a
+    // pipe nobody reads fills up and blocks the server on its next log line.
+    let log = child.stderr.take().unwrap();
+    let log_lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(log)
+            .lines()
+            .map_while(Result::ok)
+            .count()
+    });
     let agent = || {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -422,6 +432,7 @@ fn main() {
     // SAFETY: sending SIGINT to our own child, which shuts down gracefully on it.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let finished = wait_with_rusage(child, started);
+    let log_lines = log_lines.join().unwrap_or(0);
 
     let (p50, p99) = percentiles(&mut latencies);
     let (succeeded, records) = applied(&db_path);
@@ -440,7 +451,7 @@ fn main() {
         p99
     );
     println!(
-        "  paydesk serve: peak RSS {}, CPU {:.2?}",
+        "  paydesk serve: peak RSS {}, CPU {:.2?}, {log_lines} log lines",
         mib(finished.peak_rss_bytes),
         finished.cpu
     );
