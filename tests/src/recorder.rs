@@ -183,6 +183,15 @@ impl StripeRecorder {
             .push((method.to_string(), prefix.to_string(), fault, count));
     }
 
+    /// Forget the faults not yet applied.
+    pub fn clear_faults(&self) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Every request recorded so far (since the last `clear`), oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.recorded().clone()

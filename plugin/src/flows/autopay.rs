@@ -337,8 +337,12 @@ pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
     attempt_charge(&invoice, &customer, attempt, claim, version, &settings)
 }
 
-/// Take over a claim whose lease ran out: find its intent in Stripe and apply it; if Stripe never
-/// made one, make the same attempt again with the same idempotency key.
+/// Take over a claim whose lease ran out: find its intent in Stripe and apply it. If Stripe never
+/// made one and the attempt never wrote its records, it never sent anything: make it now, with the
+/// same idempotency key. If its records exist, whatever it sent went out under the lease of the
+/// run that wrote them, which has run out, so Stripe's "none" is final: the attempt is cancelled
+/// and never sent again (a resend could charge after reconciliation has cancelled its records,
+/// and the next attempt would charge once more); the retry policy makes the next attempt.
 fn resume(
     invoice: &Invoice,
     customer: &Customer,
@@ -375,13 +379,30 @@ fn resume(
             settle(invoice, attempt, claim, version, &records)
         }
         None => {
+            let written = helpdesk::list_payments(&PaymentFilter::Group(claim.group.clone()))
+                .map_err(|e| host_error("payments", e))?;
+            if written.is_empty() {
+                audit(
+                    invoice,
+                    "resume",
+                    &format!("attempt {attempt} never reached Stripe; making it now"),
+                    None,
+                );
+                return attempt_charge(invoice, customer, attempt, claim, version, settings);
+            }
             audit(
                 invoice,
-                "resume",
-                &format!("attempt {attempt} never reached Stripe; making it now"),
+                "resolved",
+                &format!("attempt {attempt}: Stripe never made this payment; it is not sent again"),
                 None,
             );
-            attempt_charge(invoice, customer, attempt, claim, version, settings)
+            let records = apply_to_group(
+                &claim.group,
+                None,
+                PaymentStatus::Canceled,
+                Observation::failed(stripe_now(), "Stripe never made this payment".into(), None),
+            )?;
+            settle(invoice, attempt, claim, version, &records)
         }
     }
 }

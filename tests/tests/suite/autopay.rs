@@ -481,3 +481,70 @@ fn every_plugin_call_of_the_daily_run_shows_its_inputs_to_the_secret_sweep() {
         );
     }
 }
+
+#[test]
+fn an_attempt_stripe_never_got_is_not_sent_again_once_ruled_out_and_the_next_attempt_charges_once()
+{
+    let shop = autopay_shop("neverarrived", true);
+    recurring(&shop, shop.customer_id, 4_200, D0, 0);
+    // Every try of the creation is cut before it reaches Stripe: the run cannot know whether it
+    // arrived, so its claim stays open.
+    shop.recorder.inject(
+        "POST",
+        "/v1/payment_intents",
+        paydesk_tests::recorder::Fault::ResetBeforeForward,
+        100,
+    );
+    run(&shop, D0);
+    shop.recorder.clear_faults();
+    let invoice = recurring_invoice_of(&shop, shop.customer_id);
+    let id = invoice["id"].as_i64().unwrap();
+    assert_eq!(invoice["status"], "awaiting_payment", "{invoice}");
+
+    // Two days on, as time would: reconciliation asks Stripe, finds nothing and rules the attempt
+    // out; the run that held the claim is long gone (its lease has passed).
+    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
+    db.execute(
+        "UPDATE invoice_payments SET created_at = created_at - 172800,
+             updated_at = updated_at - 172800 WHERE invoice_id = ?1",
+        [id],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE plugin_kv SET value = CAST(json_set(CAST(value AS TEXT), '$.lease_until', 0) AS BLOB)
+         WHERE key LIKE 'autopay/' || ?1 || '/%'",
+        [id],
+    )
+    .unwrap();
+    shop.host
+        .app
+        .reconcile(&shop.tenant, paydesk_host::db::now() + 172_800)
+        .expect("reconcile");
+    let view = shop.invoice_view(id);
+    assert_eq!(view["payments"][0]["status"], "canceled", "{view}");
+
+    // The next run takes the claim over: Stripe has no intent and the attempt's records were
+    // written, so it is over — nothing is sent for it again.
+    shop.recorder.clear();
+    run(&shop, "2026-12-02");
+    assert!(
+        shop.intent_creations().is_empty(),
+        "the ruled-out attempt must not be sent again"
+    );
+    // The retry policy's next attempt charges, once.
+    run(&shop, "2026-12-03");
+    let view = shop.invoice_view(id);
+    assert_eq!(view["status"], "paid", "{view}");
+    assert_eq!(fee_lines(&view).len(), 1, "{view}");
+    let intents = stripe_request(&shop.stripe, "GET", "/v1/payment_intents?limit=100", &[]);
+    let succeeded = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pi| pi["status"] == "succeeded")
+        .count();
+    assert_eq!(
+        succeeded, 1,
+        "one charge at Stripe for the invoice: {intents}"
+    );
+}
