@@ -37,8 +37,10 @@
  * same refusal as "already paid").
  *
  * Variants (spin -D…): NO_UNIQUE drops the unique rule (the old bug: two payers both pass
- * `check_not_in_flight` and both write records); FIX_AUTOPAY_RESUME changes autopay's resume as
- * proposed in the README (see `attempt_charge_fixed`); HOSTS, OPS, MAXCRASH, TRIES, NMAN set the bounds.
+ * `check_not_in_flight` and both write records); OLD_AUTOPAY_RESUME restores autopay's resume as
+ * it was before this model found its double charge (it sent a ruled-out attempt again; see
+ * `attempt_charge_fixed` for what `autopay.rs` `resume` does now); HOSTS, OPS, MAXCRASH, TRIES,
+ * NMAN set the bounds.
  */
 
 #ifndef HOSTS
@@ -61,7 +63,7 @@
 #define MAXATT 2       /* autopay attempts per invoice (Settings::autopay_max_attempts) */
 #define NAUTO (NI * MAXATT)
 #define NG (NAUTO + NMAN)
-#define MAXREC 6
+#define MAXREC (NAUTO + NI * NMAN)   /* every record a run can write: one per autopay attempt, up to NI per manual payment */
 
 /* A payment record's status (records.rs / domain/payment_state.rs). OPEN is
  * `requires_payment_method` without an intent: the attempt's answer has not come (yet). */
@@ -351,8 +353,8 @@ inline settle(ii, aa) {
   }
 }
 
-#ifdef FIX_AUTOPAY_RESUME
-/* The proposed `resume` when Stripe has no intent: if the attempt's records were written, its
+#ifndef OLD_AUTOPAY_RESUME
+/* `resume` (autopay.rs) when Stripe has no intent: if the attempt's records were written, its
  * request may have been sent, but only under the lease that has passed, so Stripe never made it:
  * cancel the records (if reconciliation has not) and settle the claim, never send again. Only
  * an attempt whose records were never written (nothing was sent) is made now. */
@@ -393,7 +395,7 @@ inline resume(ii, aa) {
   :: atomic { intent[g] != NONE -> res = intent[g]; sending[g]--; mine = NOTFOUND };
      CP; atomic { apply_group(g, res) }; CP; settle(ii, aa)
   :: atomic { intent[g] == NONE };
-#ifdef FIX_AUTOPAY_RESUME
+#ifndef OLD_AUTOPAY_RESUME
      CP;
      attempt_charge_fixed(ii, aa)
 #else
