@@ -2,7 +2,7 @@
 # Installs what a fresh machine lacks for the project's commands, one step at a time, each step
 # idempotent and printing one line:
 #
-#   scripts/setup.sh STEP...      steps: toolchain venv browser fuzz
+#   scripts/setup.sh STEP...      steps: toolchain venv browser fuzz model
 #
 #   toolchain  the toolchain rust-toolchain.toml pins, with its components and targets
 #              (wasm32-wasip2). rustup installs a pinned toolchain that is missing with the
@@ -13,6 +13,8 @@
 #   browser    Chromium, ChromeDriver and pdftotext from Debian (scripts/browser-env.sh)
 #   fuzz       the nightly toolchain and cargo-fuzz that scripts/fuzz.sh needs; when either can't
 #              be had it says why in one line and exits 3, which fuzz.sh takes as "skip fuzzing"
+#   model      Debian's `spin` model checker (and gcc, which compiles its verifiers), for
+#              scripts/model-check.sh; apt-get installs what is missing (needs root)
 #
 # Installs run under an flock, so two of these at once don't both install.
 set -euo pipefail
@@ -156,15 +158,40 @@ step_fuzz() {
     fi
 }
 
+step_model() {
+    local missing=()
+    command -v spin >/dev/null || missing+=(spin)
+    command -v gcc >/dev/null || missing+=(gcc)
+    if [ ${#missing[@]} -gt 0 ]; then
+        lock
+        missing=()
+        command -v spin >/dev/null || missing+=(spin)
+        command -v gcc >/dev/null || missing+=(gcc)
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        # The package lists may be missing or stale on a fresh machine: refresh them only then.
+        if ! apt-cache policy "${missing[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            quietly "${sudo[@]}" apt-get update || fail "model: apt-get update failed (its output is above)"
+        fi
+        quietly "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
+            fail "model: could not install ${missing[*]} (apt-get's output is above); try: apt-get install ${missing[*]}"
+        echo "setup: model: installed ${missing[*]} ($(spin -V | head -n 1))"
+    else
+        echo "setup: model: $(spin -V | head -n 1) and gcc are installed"
+    fi
+}
+
 if [ $# -eq 0 ]; then
-    echo "usage: scripts/setup.sh STEP...   (steps: toolchain venv browser fuzz)" >&2
+    echo "usage: scripts/setup.sh STEP...   (steps: toolchain venv browser fuzz model)" >&2
     exit 2
 fi
 for step in "$@"; do
     case "$step" in
-        toolchain | venv | browser | fuzz) "step_$step" ;;
+        toolchain | venv | browser | fuzz | model) "step_$step" ;;
         *)
-            echo "setup: unknown step '$step' (steps: toolchain venv browser fuzz)" >&2
+            echo "setup: unknown step '$step' (steps: toolchain venv browser fuzz model)" >&2
             exit 2
             ;;
     esac

@@ -28,4 +28,6 @@ PAYDESK_LOG=trace cargo test -p paydesk-tests --test suite -- connect:: payments
 cargo run -q -p paydesk-tests --bin secret-sweep
 "${PAYDESK_TEST_VENV:-.venv-test}/bin/python" -m unittest discover -s hosts/python/tests
 python3 conformance/run.py
+scripts/setup.sh model
+scripts/model-check.sh
 scripts/fuzz.sh 15
