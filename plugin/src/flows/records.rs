@@ -205,11 +205,11 @@ pub fn anomaly(
             log(Level::Error, &format!("audit trail: {e:?}"));
         }
     }
-    Ok(Some(format!(
-        "{} was not applied: {}",
-        pi.id,
-        reasons[0].split_once(": ").map_or("", |(_, why)| why)
-    )))
+    Ok(Some(
+        reasons[0]
+            .split_once(": ")
+            .map_or(String::new(), |(_, why)| why.to_string()),
+    ))
 }
 
 /// Apply `status` to every record of `group`.
