@@ -10,6 +10,8 @@ use crate::payments::{
 };
 use paydesk_tests::webhook::{fixture_event, fixture_intent};
 
+const PASSWORD: &str = "settle only what was paid password";
+
 /// The tenant's audit entries with action `anomaly`, as the API lists them.
 fn audited_anomalies(shop: &Shop) -> Vec<Value> {
     let trail = shop.admin.get(&shop.path("/autopay/audit"));
@@ -107,6 +109,22 @@ fn a_foreign_intent_naming_a_pending_group_is_an_anomaly_and_the_own_intent_stil
     assert_eq!(view["payments"][0]["status"], "succeeded");
     assert_eq!(view["payments"][0]["intent_id"], own.as_str());
     assert_eq!(view["anomalies"].as_array().unwrap().len(), 1);
+
+    // The API document describes them.
+    let doc = shop.admin.get("/api/openapi.json").body;
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["InvoiceView"]["properties"]["anomalies"].is_object(),
+        "{}",
+        schemas["InvoiceView"]
+    );
+    for field in ["payment_id", "reason", "at"] {
+        assert!(
+            schemas["AnomalyView"]["properties"][field].is_object(),
+            "{field}: {}",
+            schemas["AnomalyView"]
+        );
+    }
 }
 
 #[test]
@@ -151,4 +169,30 @@ fn an_intent_whose_amount_was_lowered_at_stripe_does_not_settle() {
     assert_eq!(view["anomalies"].as_array().unwrap().len(), 1, "{view}");
     assert_eq!(audited_anomalies(&shop).len(), 1);
     assert_eq!(anomaly_mail(&shop).len(), 1);
+
+    // The agent's invoice page warns above the payments table.
+    shop.host
+        .agent_with_password(&shop.tenant, "ada@lowered.test", PASSWORD, true, true);
+    let cookie = paydesk_tests::signin::session_cookie(
+        &shop.admin.base,
+        shop.tenant.as_str(),
+        "ada@lowered.test",
+        PASSWORD,
+        true,
+    );
+    let mut page = ureq::get(format!("{}/app/invoices/{invoice}", shop.admin.base))
+        .header("Cookie", &cookie)
+        .call()
+        .expect("the invoice page answers");
+    let html = page.body_mut().read_to_string().unwrap();
+    let (before_table, _) = html
+        .split_once("id=\"payments\"")
+        .expect("the payments table");
+    let warning = before_table
+        .split("id=\"payment-anomalies\"")
+        .nth(1)
+        .expect("a warning before the payments table");
+    assert!(warning.contains("not applied"), "{warning}");
+    assert!(warning.contains(intent.as_str()), "{warning}");
+    assert!(warning.contains("USD 1.00"), "{warning}");
 }
