@@ -50,6 +50,7 @@ def dump_to_disk(self):
     with open(os.path.join(sys.argv[2], "localstripe.pickle"), "wb") as f:
         pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
 resources.Store.dump_to_disk = dump_to_disk
+exec(open(sys.argv[3]).read())  # tests/localstripe_fields.py: Stripe fields localstripe lacks
 from aiohttp import web
 from localstripe.server import app
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
@@ -69,7 +70,8 @@ class LocalStripe:
         self.dir = tempfile.mkdtemp(prefix="paydesk-conformance-localstripe-")
         self.port = free_port()
         self.log = open(Path(self.dir) / "localstripe.log", "wb")
-        self.process = subprocess.Popen([python, "-c", LOCALSTRIPE_PY, str(self.port), self.dir],
+        self.process = subprocess.Popen([python, "-c", LOCALSTRIPE_PY, str(self.port), self.dir,
+                                         str(REPO / "tests" / "localstripe_fields.py")],
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "TMPDIR": self.dir})
         self.base = f"http://127.0.0.1:{self.port}"
@@ -240,7 +242,8 @@ def signed_event(spec: dict, secret: str) -> tuple[str, str]:
     fixtures = json.loads(FIXTURES.read_text())["resources"]
     pi = dict(fixtures["payment_intent"], id=spec["intent"], status=spec["status"], amount=spec["amount"],
               currency=spec["currency"], client_secret=f"{spec['intent']}_secret_fixture",
-              metadata={"paydesk_group": spec["group"]})
+              metadata={"paydesk_group": spec["group"]},
+              amount_received=spec["amount"] if spec["status"] == "succeeded" else 0)
     event = dict(fixtures["event"], id=spec["id"], type=spec["type"], created=spec["created"])
     event["data"] = {"object": pi}
     body = json.dumps(event)

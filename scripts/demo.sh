@@ -19,13 +19,14 @@ work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
 # localstripe writes its state to a fixed /tmp/localstripe.pickle; point it into our own directory.
-"$venv/bin/python" - "$port" "$work" >"$work/localstripe.log" 2>&1 <<'PY' &
+"$venv/bin/python" - "$port" "$work" tests/localstripe_fields.py >"$work/localstripe.log" 2>&1 <<'PY' &
 import os, pickle, sys
 import localstripe.resources as resources
 def dump_to_disk(self):
     with open(os.path.join(sys.argv[2], "localstripe.pickle"), "wb") as f:
         pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
 resources.Store.dump_to_disk = dump_to_disk
+exec(open(sys.argv[3]).read())  # Stripe fields localstripe lacks
 from aiohttp import web
 from localstripe.server import app
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)

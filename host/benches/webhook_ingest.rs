@@ -241,6 +241,7 @@ fn event_body(fixtures: &serde_json::Value, d: &Delivery, amount: i64) -> String
     pi["id"] = d.intent.clone().into();
     pi["status"] = "succeeded".into();
     pi["amount"] = amount.into();
+    pi["amount_received"] = amount.into();
     pi["currency"] = "usd".into();
     pi["client_secret"] = format!("{}_secret_fixture", d.intent).into();
     pi["metadata"] = serde_json::json!({"paydesk_group": d.group});

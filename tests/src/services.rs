@@ -381,10 +381,15 @@ fn http_agent(timeout: Duration) -> ureq::Agent {
 /// pickle, which 1.15.10 hard-codes to `/tmp/localstripe.pickle` (it ignores TMPDIR), is redirected
 /// into this instance's own temp dir so parallel instances neither share nor fight over one file.
 /// A direct start never reads the pickle back, so this changes no behaviour.
-const LOCALSTRIPE_PY: &str = r#"
+const LOCALSTRIPE_PY: &str = concat!(
+    r#"
 import logging, os, pickle, tempfile
 logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(levelname)s %(message)s')
 import localstripe.resources as _resources
+resources = _resources
+"#,
+    include_str!("../localstripe_fields.py"),
+    r#"
 _pickle_path = os.path.join(tempfile.gettempdir(), 'localstripe.pickle')
 def _dump_to_disk(self):
     with open(_pickle_path, 'wb') as f:
@@ -392,7 +397,8 @@ def _dump_to_disk(self):
 _resources.Store.dump_to_disk = _dump_to_disk
 from aiohttp import web; from localstripe.server import app
 web.run_app(app, host='127.0.0.1', port=__PORT__, print=None)
-"#;
+"#
+);
 
 /// A localstripe server on 127.0.0.1, stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct LocalStripe {

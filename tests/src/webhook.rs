@@ -33,7 +33,8 @@ pub fn fixture_event(
     event.to_string()
 }
 
-/// Stripe's fixture PaymentIntent with `id`, `status`, `amount`, `currency` and `metadata` replaced.
+/// Stripe's fixture PaymentIntent with `id`, `status`, `amount`, `currency` and `metadata` replaced;
+/// a succeeded one received its whole amount, as at Stripe.
 pub fn fixture_intent(
     id: &str,
     status: &str,
@@ -48,6 +49,7 @@ pub fn fixture_intent(
     pi["currency"] = currency.into();
     pi["client_secret"] = format!("{id}_secret_fixture").into();
     pi["metadata"] = serde_json::json!({"paydesk_group": group});
+    pi["amount_received"] = if status == "succeeded" { amount } else { 0 }.into();
     pi
 }
 

@@ -7,7 +7,9 @@
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
 
 use super::sqlite::{SqliteDb, conflict_on_unique};
-use super::{DbError, DbResult, HelpdeskStore, NewAgent, NewCustomer, NewInvoice, NewUser, now};
+use super::{
+    Anomaly, DbError, DbResult, HelpdeskStore, NewAgent, NewCustomer, NewInvoice, NewUser, now,
+};
 use crate::runtime::bindings::{
     Agent, AuditEntry, Customer, EmailTemplate, Initiator, Invoice, InvoiceAccessLevel,
     InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceStatus, Money, NewPayment, PaymentFilter,
@@ -794,7 +796,8 @@ impl HelpdeskStore for SqliteDb {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now();
         for e in entries {
-            tx.prepare_cached("INSERT INTO audit_log (tenant_id, at, invoice_id, action, reason, amount, currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
+            // An anomaly already kept is not kept again (`audit_log_one_anomaly`).
+            tx.prepare_cached("INSERT INTO audit_log (tenant_id, at, invoice_id, action, reason, amount, currency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")?.execute(
                 params![
                     tenant.as_str(),
                     at,
@@ -808,5 +811,23 @@ impl HelpdeskStore for SqliteDb {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn anomalies(&self, tenant: &TenantId, invoice_id: i64) -> DbResult<Vec<Anomaly>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT at, reason FROM audit_log WHERE tenant_id = ?1 AND invoice_id = ?2 AND action = 'anomaly' ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![tenant.as_str(), invoice_id], |r| {
+                let reason: String = r.get(1)?;
+                Ok(Anomaly {
+                    payment_id: paydesk_plugin::domain::settlement::payment_of_reason(&reason),
+                    reason,
+                    at: r.get(0)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 }

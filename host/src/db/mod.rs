@@ -247,7 +247,21 @@ pub trait HelpdeskStore {
     fn payments(&self, tenant: &TenantId, filter: &PaymentFilter) -> DbResult<Vec<InvoicePayment>>;
     fn email_template(&self, tenant: &TenantId, id: u32) -> DbResult<EmailTemplate>;
     fn save_email_template(&self, tenant: &TenantId, template: &EmailTemplate) -> DbResult<()>;
+    /// Append to the audit trail; an `anomaly` already kept for the invoice is not kept again.
     fn audit(&self, tenant: &TenantId, entries: &[AuditEntry]) -> DbResult<()>;
+    /// The payment anomalies kept for an invoice, oldest first.
+    fn anomalies(&self, tenant: &TenantId, invoice_id: i64) -> DbResult<Vec<Anomaly>>;
+}
+
+/// An intent Stripe reported that was not applied to a payment record (it was another intent than
+/// the record's own, or its success did not cover what the record expects), from the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anomaly {
+    /// The payment record it is about (read from the reason's `payment {id}: `).
+    pub payment_id: Option<i64>,
+    pub reason: String,
+    /// When it was first kept (Unix seconds).
+    pub at: i64,
 }
 
 /// The email outbox.

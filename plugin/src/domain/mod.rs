@@ -10,4 +10,5 @@ pub mod mapping;
 pub mod money;
 pub mod payment_state;
 pub mod settings;
+pub mod settlement;
 pub mod types;

@@ -161,3 +161,48 @@ pub fn not_sent(records: &[InvoicePayment], status: PaymentStatus, e: &PluginErr
         log(Level::Error, &format!("audit trail: {e:?}"));
     }
 }
+
+/// Tell the notification address that Stripe reported for `records` an intent paydesk did not
+/// apply (`reasons`: one per record, as audited). Once per `key` (the intent, the group's first
+/// record and the status), however often the event comes.
+pub fn anomaly(records: &[InvoicePayment], reasons: &[String], key: &str) -> Result<()> {
+    let settings = helpdesk::get_settings();
+    let Some(to) = settings
+        .stripenotificationemail
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    else {
+        log(
+            Level::Warn,
+            "no notification address to send the payment anomaly email to",
+        );
+        return Ok(());
+    };
+    let mut numbers = Vec::new();
+    for r in records {
+        let invoice = helpdesk::get_invoice(r.invoice_id).map_err(|e| host_error("invoice", e))?;
+        numbers.push(invoice.number);
+    }
+    let listed = match numbers.len() {
+        0..=3 => numbers.join(", "),
+        n => format!("{} (+{} more)", numbers[..3].join(", "), n - 3),
+    };
+    let mut html = format!(
+        "<p>Stripe reported a payment for invoice {} that paydesk did not apply. The invoice is not marked paid; check the payment in Stripe before settling it by hand.</p>",
+        escape_html(&listed)
+    );
+    for reason in reasons {
+        html.push_str(&format!("<p>{}</p>", escape_html(reason)));
+    }
+    email::send(&Message {
+        to: vec![to.to_string()],
+        cc: Vec::new(),
+        subject: format!("Payment anomaly on invoice {listed}: not settled"),
+        text: text_of(&html),
+        html,
+        dedup_key: Some(key.to_string()),
+    })
+    .map_err(|e| host_error("sending the payment anomaly email", e))?;
+    Ok(())
+}

@@ -4,14 +4,20 @@
 //! the host adds the fee line and marks the invoice paid in the same transaction; an outcome that
 //! first reaches `succeeded` or `failed` sends its one email. The records are what happened: an
 //! email that cannot be sent (a bad address, a template problem) is reported on its own and never
-//! turns the outcome into an error.
+//! turns the outcome into an error. An intent that is not the records' own, or whose success does
+//! not cover them, is never applied: it is kept as an anomaly ([`anomaly`]).
 
-use super::{Result, host_error};
+use super::{Result, host_error, log};
+use crate::bindings::paydesk::stripe::helpdesk::AuditEntry;
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, InvoicePayment, PaymentFilter, PaymentStatus, PaymentUpdate,
 };
+use crate::bindings::paydesk::stripe::log::Level;
+use crate::bindings::paydesk::stripe::types::Money;
 use crate::domain::fees;
+use crate::domain::money::MinorUnits;
 use crate::domain::payment_state::{self, Status};
+use crate::domain::settlement;
 use crate::stripe::payment_intents::PaymentIntent;
 
 /// What was seen at Stripe, and when.
@@ -107,12 +113,103 @@ pub fn apply_intent(
             e.decline_code.clone().or_else(|| e.code.clone()),
         ));
     }
-    apply(
-        records_of(pi)?,
-        Some(&pi.id),
-        from_domain(status),
-        &observation,
+    let records = records_of(pi)?;
+    if anomaly(pi, from_domain(status), &records)?.is_some() {
+        return Ok(records);
+    }
+    apply(records, Some(&pi.id), from_domain(status), &observation)
+}
+
+/// Whether `pi` must not be applied with `status` to `records` (the records it names,
+/// [`records_of`]): it is another intent than theirs, or they have none yet and it does not match
+/// them exactly, or it succeeded without covering them (`domain::settlement`). Then the anomaly is
+/// kept — an audit entry (`anomaly`) per record, which agents see on the invoice, and one email to
+/// the notification address — and its summary is returned; the records are left as they are.
+pub fn anomaly(
+    pi: &PaymentIntent,
+    status: PaymentStatus,
+    records: &[InvoicePayment],
+) -> Result<Option<String>> {
+    let Some(first) = records.first() else {
+        return Ok(None);
+    };
+    let own = records.iter().find_map(|r| r.intent_id.as_deref());
+    let total = MinorUnits::checked_sum(
+        records
+            .iter()
+            .flat_map(|r| [MinorUnits(r.amount.amount), MinorUnits(r.fee.amount)]),
     )
+    .ok()
+    .map(|m| m.0);
+    // The Stripe customer counts only when an intent is linked to records that have none.
+    let customer = match own {
+        Some(_) => None,
+        None => {
+            let invoice =
+                helpdesk::get_invoice(first.invoice_id).map_err(|e| host_error("invoice", e))?;
+            helpdesk::get_customer(invoice.customer_id)
+                .map_err(|e| host_error("customer", e))?
+                .stripe_customer_id
+        }
+    };
+    let expected = settlement::Expected {
+        intent_id: own,
+        total,
+        currency: &first.amount.currency,
+        customer: customer.as_deref(),
+    };
+    let facts = pi.facts();
+    let Err(mismatch) = settlement::check(&facts, &expected, status == PaymentStatus::Succeeded)
+    else {
+        return Ok(None);
+    };
+    let reasons: Vec<String> = records
+        .iter()
+        .map(|r| settlement::reason(r.id, &facts, &expected, &mismatch))
+        .collect();
+    let received = if status == PaymentStatus::Succeeded {
+        pi.amount_received
+    } else {
+        pi.amount
+    };
+    let entries: Vec<AuditEntry> = records
+        .iter()
+        .zip(&reasons)
+        .map(|(r, reason)| AuditEntry {
+            invoice_id: Some(r.invoice_id),
+            action: "anomaly".into(),
+            reason: reason.clone(),
+            amount: Some(Money {
+                amount: received,
+                currency: pi.currency.clone(),
+            }),
+        })
+        .collect();
+    // Kept before anything else: if this fails, the event is refused and Stripe delivers it again.
+    helpdesk::audit(&entries).map_err(|e| host_error("audit trail", e))?;
+    log(Level::Warn, &reasons[0]);
+    let key = format!("anomaly/{}/{}/{}", pi.id, first.id, status_name(status));
+    if let Err(e) = super::emails::anomaly(records, &reasons, &key) {
+        let reason = format!("the payment anomaly email was not sent: {}", e.message);
+        log(Level::Warn, &reason);
+        let entries: Vec<AuditEntry> = records
+            .iter()
+            .map(|r| AuditEntry {
+                invoice_id: Some(r.invoice_id),
+                action: "email-not-sent".into(),
+                reason: reason.clone(),
+                amount: None,
+            })
+            .collect();
+        if let Err(e) = helpdesk::audit(&entries) {
+            log(Level::Error, &format!("audit trail: {e:?}"));
+        }
+    }
+    Ok(Some(
+        reasons[0]
+            .split_once(": ")
+            .map_or(String::new(), |(_, why)| why.to_string()),
+    ))
 }
 
 /// Apply `status` to every record of `group`.

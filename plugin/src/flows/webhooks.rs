@@ -2,7 +2,7 @@
 //! Create/Update Webhooks in Stripe"), verified events applied once each and never backwards, and
 //! reconciliation of payments whose webhook never came.
 
-use super::records::{Observation, apply, apply_intent, records_of};
+use super::records::{Observation, anomaly, apply, apply_intent, records_of};
 use super::{Result, error, host_error, log, stripe_call, stripe_now, stripe_send};
 use crate::bindings::exports::paydesk::stripe::admin::WebhookEndpoint;
 use crate::bindings::exports::paydesk::stripe::events::{
@@ -85,6 +85,13 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
             pi.id
         )));
     }
+    let status = super::records::from_domain(status);
+    // Another intent naming a group, or a success short of what its records expect: kept on the
+    // records as an anomaly and never applied; the event is done with.
+    if let Some(why) = anomaly(&pi, status, &records)? {
+        let _ = storage::put_new(&seen_key, parsed.created.to_string().as_bytes());
+        return Ok(EventOutcome::Ignored(why));
+    }
     let before: Vec<_> = records.iter().map(|r| (r.id, r.version)).collect();
     let mut observation = Observation {
         at: parsed.created,
@@ -99,12 +106,7 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
             e.decline_code.clone().or_else(|| e.code.clone()),
         ));
     }
-    let after = apply(
-        records,
-        Some(&pi.id),
-        super::records::from_domain(status),
-        &observation,
-    )?;
+    let after = apply(records, Some(&pi.id), status, &observation)?;
     // Seen only once applied: a delivery that failed half-way is applied again on Stripe's retry.
     let _ = storage::put_new(&seen_key, parsed.created.to_string().as_bytes());
     let moved = after

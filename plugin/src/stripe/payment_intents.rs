@@ -138,7 +138,13 @@ pub struct PaymentIntent {
     pub id: String,
     pub status: String,
     pub amount: i64,
+    /// What Stripe says arrived; an intent settles the records only when it covers them.
+    #[serde(default)]
+    pub amount_received: i64,
     pub currency: String,
+    /// The Stripe customer it charges.
+    #[serde(default)]
+    pub customer: Option<IdOrObject>,
     pub client_secret: Option<String>,
     pub last_payment_error: Option<PaymentError>,
     pub payment_method: Option<IdOrObject>,
@@ -151,6 +157,18 @@ impl PaymentIntent {
     /// The payment group it pays, from its metadata.
     pub fn group(&self) -> Option<&str> {
         self.metadata.get("paydesk_group").map(String::as_str)
+    }
+
+    /// The facts [`crate::domain::settlement::check`] decides on.
+    pub fn facts(&self) -> crate::domain::settlement::IntentFacts<'_> {
+        crate::domain::settlement::IntentFacts {
+            id: &self.id,
+            status: &self.status,
+            amount: self.amount,
+            amount_received: self.amount_received,
+            currency: &self.currency,
+            customer: self.customer.as_ref().map(IdOrObject::id),
+        }
     }
 }
 

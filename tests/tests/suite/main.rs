@@ -17,6 +17,7 @@ mod limits;
 mod openapi;
 mod payments;
 mod sandbox;
+mod settle;
 mod signin;
 mod stripe_calls;
 mod told;

@@ -16,7 +16,7 @@ use paydesk_tests::webhook::{fixture_event, fixture_intent, signature_header};
 
 use crate::stripe_calls::assert_valid_for_stripe;
 
-const NOTIFY: &str = "payments@tenant.test";
+pub(crate) const NOTIFY: &str = "payments@tenant.test";
 const ACCOUNTS: &str = "ap@customer.test";
 const ACCOUNTS_CC: &str = "controller@customer.test";
 /// The email of `shop()`'s portal user.
@@ -241,7 +241,7 @@ impl Shop {
     }
 
     /// Wait (bounded) until `check` holds for the invoice.
-    fn wait_for_invoice(&self, id: i64, check: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for_invoice(&self, id: i64, check: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
         loop {
             let view = self.invoice_view(id);

@@ -116,14 +116,43 @@ pub struct InvoiceView {
     pub lines: Vec<LineView>,
     pub amount_due: i64,
     pub payments: Vec<PaymentView>,
+    /// What Stripe reported for this invoice's payments that was not applied — another intent
+    /// than the payment's own, or a success that did not cover what the payment expects — so the
+    /// invoice was not settled by it. Agents only: always empty for portal users.
+    pub anomalies: Vec<AnomalyView>,
+}
+
+/// A payment anomaly: an intent Stripe reported that was kept aside, never applied.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AnomalyView {
+    /// The payment record it is about.
+    pub payment_id: Option<i64>,
+    /// What Stripe reported and what was expected (names the intent, both amounts).
+    pub reason: String,
+    /// When it was first seen (Unix seconds).
+    pub at: i64,
 }
 
 fn invoice_view(
     app: &crate::app::App,
     tenant: &crate::tenant::TenantId,
+    principal: &Principal,
     i: Invoice,
 ) -> Result<InvoiceView, ApiError> {
     let payments = app.db().payments(tenant, &PaymentFilter::Invoice(i.id))?;
+    let anomalies = match principal {
+        Principal::Agent(_) => app
+            .db()
+            .anomalies(tenant, i.id)?
+            .into_iter()
+            .map(|a| AnomalyView {
+                payment_id: a.payment_id,
+                reason: a.reason,
+                at: a.at,
+            })
+            .collect(),
+        Principal::User(_) => Vec::new(),
+    };
     Ok(InvoiceView {
         id: i.id,
         number: i.number,
@@ -145,6 +174,7 @@ fn invoice_view(
             .collect(),
         amount_due: i.amount_due,
         payments: payments.into_iter().map(Into::into).collect(),
+        anomalies,
     })
 }
 
@@ -274,7 +304,7 @@ pub async fn create(
             problems,
         ));
     }
-    let tenant = caller.tenant.clone();
+    let (tenant, principal) = (caller.tenant.clone(), caller.principal.clone());
     blocking(&state, move |app| {
         let invoice = app.db().create_invoice(
             &tenant,
@@ -295,7 +325,7 @@ pub async fn create(
         )?;
         Ok((
             StatusCode::CREATED,
-            Json(invoice_view(app, &tenant, invoice)?),
+            Json(invoice_view(app, &tenant, &principal, invoice)?),
         ))
     })
     .await
@@ -352,7 +382,7 @@ pub async fn list(
             .invoices(&tenant, &filter)?
             .into_iter()
             .filter(|i| visible(&principal, i))
-            .map(|i| invoice_view(app, &tenant, i))
+            .map(|i| invoice_view(app, &tenant, &principal, i))
             .collect()
     })
     .await
@@ -374,7 +404,7 @@ pub async fn get_one(
         if !visible(&principal, &invoice) {
             return Err(ApiError::not_found(&format!("invoice {id}")));
         }
-        invoice_view(app, &tenant, invoice)
+        invoice_view(app, &tenant, &principal, invoice)
     })
     .await
     .map(Json)

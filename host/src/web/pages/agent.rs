@@ -710,6 +710,8 @@ struct InvoicePage {
     lines: Vec<(String, String, bool)>,
     amount_due: String,
     payments: Vec<(String, &'static str, String, String, String, String, String)>,
+    /// Intents Stripe reported that were not applied (when first seen, why).
+    anomalies: Vec<(String, String)>,
     /// The payment emails: (outcome, recipients, outbox status, why it failed).
     emails: Vec<(String, String, String, String)>,
     can_pay: bool,
@@ -782,6 +784,19 @@ pub async fn invoice(
             .db()
             .payments(&viewer.tenant, &PaymentFilter::Invoice(id))?;
         let emails = payment_emails(app, &viewer.tenant, &payments)?;
+        let anomalies = app
+            .db()
+            .anomalies(&viewer.tenant, id)?
+            .into_iter()
+            .map(|a| {
+                (
+                    chrono::DateTime::from_timestamp(a.at, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                    a.reason,
+                )
+            })
+            .collect();
         let payable = i.status == crate::runtime::bindings::InvoiceStatus::AwaitingPayment
             && i.amount_due > 0;
         let can_pay = a.can_receive_manual_stripe_payments
@@ -842,6 +857,7 @@ pub async fn invoice(
                     )
                 })
                 .collect(),
+            anomalies,
             emails,
             can_pay,
             refused,
