@@ -592,7 +592,12 @@ impl HelpdeskStore for SqliteDb {
     }
 
     fn invoice(&self, tenant: &TenantId, id: i64) -> DbResult<Invoice> {
-        load_invoice(&*self.conn()?, tenant.as_str(), id)
+        // One snapshot: the invoice row, its lines and its payments are read in one transaction,
+        // so a settlement committing meanwhile is seen whole or not at all (never "awaiting
+        // payment" with nothing due).
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        load_invoice(&tx, tenant.as_str(), id)
     }
 
     fn invoices(&self, tenant: &TenantId, filter: &InvoiceFilter) -> DbResult<Vec<Invoice>> {
@@ -616,13 +621,14 @@ impl HelpdeskStore for SqliteDb {
         sql.push_str(" AND id > ? ORDER BY id LIMIT ?");
         args.push(Value::Integer(filter.after_id.unwrap_or(0)));
         args.push(Value::Integer(i64::from(filter.limit.min(1000))));
-        let conn = self.conn()?;
-        let ids = conn
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let ids = tx
             .prepare_cached(&sql)?
             .query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         ids.into_iter()
-            .map(|id| load_invoice(&conn, tenant.as_str(), id))
+            .map(|id| load_invoice(&tx, tenant.as_str(), id))
             .collect()
     }
 

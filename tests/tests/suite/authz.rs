@@ -881,11 +881,13 @@ impl World {
     }
 }
 
-/// Drop what moves by itself (a webhook or a read-back touches a record's timestamps).
+/// Drop what moves by itself (a webhook or a read-back touches a record's timestamps, and a
+/// read-back re-observes a payment at Stripe's later `Date`).
 fn without_timestamps(v: &mut Value) {
     match v {
         Value::Object(map) => {
             map.remove("updated_at");
+            map.remove("observed_at");
             map.remove("last_used_at");
             map.remove("webhook_received_at");
             map.values_mut().for_each(without_timestamps);
