@@ -338,11 +338,14 @@ pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
 }
 
 /// Take over a claim whose lease ran out: find its intent in Stripe and apply it. If Stripe never
-/// made one and the attempt never wrote its records, it never sent anything: make it now, with the
-/// same idempotency key. If its records exist, whatever it sent went out under the lease of the
-/// run that wrote them, which has run out, so Stripe's "none" is final: the attempt is cancelled
-/// and never sent again (a resend could charge after reconciliation has cancelled its records,
-/// and the next attempt would charge once more); the retry policy makes the next attempt.
+/// made one, the attempt is made now with the same idempotency key when that cannot race its own
+/// ruling-out: it never wrote its records, or they are all still open without an intent and this
+/// request's lease ends before reconciliation may rule them out (a day after they were written,
+/// within Stripe's idempotency window, so a late first request and this one are one charge).
+/// Otherwise Stripe's "none" is final — whatever the attempt sent went out under a lease that has
+/// run out — so it is cancelled and never sent again: a resend after reconciliation cancelled its
+/// records would charge on records that no longer count, and the next attempt would charge again
+/// (found by the protocol model). The retry policy makes the next attempt.
 fn resume(
     invoice: &Invoice,
     customer: &Customer,
@@ -381,7 +384,15 @@ fn resume(
         None => {
             let written = helpdesk::list_payments(&PaymentFilter::Group(claim.group.clone()))
                 .map_err(|e| host_error("payments", e))?;
-            if written.is_empty() {
+            let lease = i64::from(settings.autopay_claim_lease_seconds);
+            let still_open = written.iter().all(|r| {
+                r.status == PaymentStatus::RequiresPaymentMethod
+                    && r.intent_id.is_none()
+                    && now().saturating_add(lease)
+                        < r.created_at
+                            .saturating_add(super::webhooks::ruled_out_after(r))
+            });
+            if still_open {
                 audit(
                     invoice,
                     "resume",
