@@ -17,9 +17,37 @@ use paydesk_host::tenant::TenantId;
 
 /// Run `paydesk`; what it printed also goes to the secret sweep.
 fn paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
+    let out = run_paydesk(dir, stripe, args);
+    let label = format!("paydesk {}", args.join(" "));
+    sweep::record(sweep::Kind::Cli, &label, &text(&out.stdout));
+    sweep::record(sweep::Kind::Logs, &label, &text(&out.stderr));
+    out
+}
+
+/// A command whose purpose is to show a new API token once, on its last line: the token is
+/// registered with the secret sweep, and its output is swept with that one line masked, so the
+/// token showing up anywhere else (its log, other lines, any later command) is still a finding.
+fn paydesk_issuing_a_token(dir: &std::path::Path, stripe: &str, args: &[&str]) -> (Output, String) {
+    let out = run_paydesk(dir, stripe, args);
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().unwrap_or("").trim().to_string();
+    sweep::register_secret(&token);
+    let label = format!("paydesk {}", args.join(" "));
+    let (shown, last) = stdout.trim_end().rsplit_once('\n').unwrap_or(("", &stdout));
+    assert_eq!(last.trim(), token);
+    sweep::record(
+        sweep::Kind::Cli,
+        &label,
+        &format!("{shown}\n<the new token, shown once>\n"),
+    );
+    sweep::record(sweep::Kind::Logs, &label, &text(&out.stderr));
+    (out, token)
+}
+
+fn run_paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
     // `demo` connects with this placeholder key when PAYDESK_STRIPE_SECRET_KEY is unset.
     sweep::register_secret("sk_test_paydesk_demo_key");
-    let out = Command::new(env!("CARGO_BIN_EXE_paydesk"))
+    Command::new(env!("CARGO_BIN_EXE_paydesk"))
         .args(args)
         .arg("--db")
         .arg(dir.join("paydesk.db"))
@@ -27,11 +55,7 @@ fn paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
         .env_remove("PAYDESK_STRIPE_SECRET_KEY")
         .env_remove("PAYDESK_LOG")
         .output()
-        .expect("run paydesk");
-    let label = format!("paydesk {}", args.join(" "));
-    sweep::record(sweep::Kind::Cli, &label, &text(&out.stdout));
-    sweep::record(sweep::Kind::Logs, &label, &text(&out.stderr));
-    out
+        .expect("run paydesk")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -144,7 +168,7 @@ fn tenant_creates_an_administrator_whose_token_opens_the_api() {
 #[test]
 fn token_list_shows_ids_never_values_and_token_revoke_stops_a_token_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let created = paydesk(
+    let (created, token) = paydesk_issuing_a_token(
         dir.path(),
         "http://127.0.0.1:9",
         &[
@@ -162,13 +186,6 @@ fn token_list_shows_ids_never_values_and_token_revoke_stops_a_token_at_once() {
         ],
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
-    let token = text(&created.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
-    sweep::register_secret(&token);
     let db = SqliteDb::open(&dir.path().join("paydesk.db")).unwrap();
     let valid = |db: &SqliteDb| {
         paydesk_host::db::AuthStore::authenticate(db, &token)
