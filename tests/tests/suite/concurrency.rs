@@ -2,7 +2,7 @@
 //! JSON API against localstripe, released together by a barrier, round after round — two portal
 //! users of one customer, one user four times, an agent and a portal user, two overlapping
 //! "Pay all" requests ({1,2} and {2,3}), and the daily run charging an invoice a portal user is
-//! paying. (Two `paydesk serve` processes on one database race in `host/tests/serve_processes.rs`.)
+//! paying, and two daily runs taking over one abandoned attempt. (Two `paydesk serve` processes on one database race in `host/tests/serve_processes.rs`.)
 //!
 //! After each scenario, from localstripe's side: every invoice has exactly one succeeded
 //! PaymentIntent, its record and invoice agree, it carries exactly one fee line, and every loser was
@@ -326,15 +326,17 @@ fn overlapping_pay_alls_claim_all_their_invoices_or_none() {
     );
 }
 
-#[test]
-fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
-    let shop = shop("race-autopay", "usd", |s| {
+/// A shop whose daily run charges due recurring invoices, with one recurring invoice that never
+/// generates by itself during a test (its invoices are made by [`due_recurring_invoice`]).
+fn autopay_race_shop(name: &str) -> (Shop, i64) {
+    let shop = shop(name, "usd", |s| {
         s.enableautostripepayment = true;
         s.halointegrator_stripe = true;
         s.stripetakepaymentonduedate = true;
     });
-    let db = shop.host.db();
-    let recurring = db
+    let recurring = shop
+        .host
+        .db()
         .create_recurring(
             &shop.tenant,
             &NewRecurring {
@@ -344,33 +346,45 @@ fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
                 description: "Monthly support".into(),
                 amount: 4_000,
                 interval_months: 1,
-                // Never generates by itself during the test: the invoices are made below.
                 next_date: "2099-01-01".into(),
                 due_days: 0,
             },
         )
-        .unwrap();
+        .unwrap()
+        .id;
+    (shop, recurring)
+}
+
+/// Round `round`'s invoice of `recurring`, due before the run of 2026-12-01.
+fn due_recurring_invoice(shop: &Shop, recurring: i64, round: usize) -> i64 {
+    shop.host
+        .db()
+        .create_invoice(
+            &shop.tenant,
+            &NewInvoice {
+                number: format!("R-{round:03}"),
+                customer_id: shop.customer_id,
+                user_id: None,
+                currency: "usd".into(),
+                issue_date: "2026-11-01".into(),
+                due_date: "2026-11-30".into(),
+                recurring_invoice_id: Some(recurring),
+                lines: vec![("Monthly support".into(), 4_000 + round as i64)],
+            },
+        )
+        .unwrap()
+        .id
+}
+
+#[test]
+fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
+    let (shop, recurring) = autopay_race_shop("race-autopay");
     let path = shop.path("/payments");
     let mut all = Vec::new();
     let mut winners = BTreeMap::new();
     let mut who_won: BTreeMap<&str, usize> = BTreeMap::new();
     for round in 0..ROUNDS {
-        let invoice = db
-            .create_invoice(
-                &shop.tenant,
-                &NewInvoice {
-                    number: format!("R-{round:03}"),
-                    customer_id: shop.customer_id,
-                    user_id: None,
-                    currency: "usd".into(),
-                    issue_date: "2026-11-01".into(),
-                    due_date: "2026-11-30".into(),
-                    recurring_invoice_id: Some(recurring.id),
-                    lines: vec![("Monthly support".into(), 4_000 + round as i64)],
-                },
-            )
-            .unwrap()
-            .id;
+        let invoice = due_recurring_invoice(&shop, recurring, round);
         let app = &shop.host.app;
         let tenant = &shop.tenant;
         let answers = race(vec![
@@ -413,4 +427,70 @@ fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
         !audit.to_string().contains("give-up"),
         "a race made the run give up: {audit}"
     );
+}
+
+#[test]
+fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
+    let (shop, recurring) = autopay_race_shop("race-takeover");
+    let app = &shop.host.app;
+    let tenant = &shop.tenant;
+    let run = move |invoice: i64| -> Told {
+        let r = app
+            .autopay_charge(tenant, invoice, "2026-12-01")
+            .expect("the run's charge answers");
+        match r.status {
+            Some(status) => Told::RunCharged(status),
+            None => Told::RunStoodBack(r.message),
+        }
+    };
+    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
+    let mut all = Vec::new();
+    let mut took_over = 0;
+    for round in 0..ROUNDS {
+        let invoice = due_recurring_invoice(&shop, recurring, round);
+        // A run whose request never got an answer, and then died: its records are written, its
+        // claim is held, and its lease has run out.
+        shop.recorder.inject(
+            "POST",
+            "/v1/payment_intents",
+            paydesk_tests::recorder::Fault::ResetBeforeForward,
+            100,
+        );
+        let first = run(invoice);
+        shop.recorder.clear_faults();
+        assert!(
+            matches!(first, Told::RunCharged(_) | Told::RunStoodBack(_)),
+            "round {round}: {first:?}"
+        );
+        db.execute(
+            "UPDATE plugin_kv SET value = CAST(json_set(CAST(value AS TEXT), '$.lease_until', 0) AS BLOB)
+             WHERE key LIKE 'autopay/' || ?1 || '/%'",
+            [invoice],
+        )
+        .unwrap();
+        // Two runs (two hosts) take the abandoned attempt over at the same moment.
+        let answers = race(vec![
+            Box::new(move || run(invoice)),
+            Box::new(move || run(invoice)),
+        ]);
+        let charged = answers
+            .iter()
+            .filter(|t| matches!(t, Told::RunCharged(PaymentStatus::Succeeded)))
+            .count();
+        assert_eq!(charged, 1, "round {round}: {answers:?}");
+        for t in &answers {
+            if let Told::RunStoodBack(m) = t {
+                assert!(
+                    m.contains("being resolved by another run")
+                        || m.contains("being charged or resolved")
+                        || m.contains("nothing is due"),
+                    "round {round}: {answers:?}"
+                );
+                took_over += 1;
+            }
+        }
+        all.push(invoice);
+    }
+    println!("{ROUNDS} rounds, every invoice paid once; {took_over} runs stood back");
+    check_paid_once(&shop, &all, &BTreeMap::new());
 }
