@@ -142,11 +142,11 @@ pub fn payment_outcome(
     Ok(())
 }
 
-/// Report that the email for `records` reaching `status` was not sent: the log, and an audit entry
-/// per invoice (agents see it on the invoice). The payment itself stands as it is.
-pub fn not_sent(records: &[InvoicePayment], status: PaymentStatus, e: &PluginError) {
-    let what = super::records::status_name(status);
-    let reason = format!("the `{what}` payment email was not sent: {}", e.message);
+/// Report that `email` (e.g. "the `succeeded` payment email") about `records` was not sent: the
+/// log, and an audit entry per invoice (agents see it on the invoice). The payment itself stands as
+/// it is.
+pub fn not_sent(records: &[InvoicePayment], email: &str, e: &PluginError) {
+    let reason = format!("{email} was not sent: {}", e.message);
     log(Level::Warn, &reason);
     let entries: Vec<AuditEntry> = records
         .iter()

@@ -190,20 +190,7 @@ pub fn anomaly(
     log(Level::Warn, &reasons[0]);
     let key = format!("anomaly/{}/{}/{}", pi.id, first.id, status_name(status));
     if let Err(e) = super::emails::anomaly(records, &reasons, &key) {
-        let reason = format!("the payment anomaly email was not sent: {}", e.message);
-        log(Level::Warn, &reason);
-        let entries: Vec<AuditEntry> = records
-            .iter()
-            .map(|r| AuditEntry {
-                invoice_id: Some(r.invoice_id),
-                action: "email-not-sent".into(),
-                reason: reason.clone(),
-                amount: None,
-            })
-            .collect();
-        if let Err(e) = helpdesk::audit(&entries) {
-            log(Level::Error, &format!("audit trail: {e:?}"));
-        }
+        super::emails::not_sent(records, "the payment anomaly email", &e);
     }
     Ok(Some(
         reasons[0]
@@ -301,7 +288,8 @@ pub fn apply(
     let records = helpdesk::list_payments(&PaymentFilter::Group(group.clone()))
         .map_err(|e| host_error("payments", e))?;
     if moved_to_outcome && let Err(e) = super::emails::payment_outcome(&records, status, intent) {
-        super::emails::not_sent(&records, status, &e);
+        let email = format!("the `{}` payment email", status_name(status));
+        super::emails::not_sent(&records, &email, &e);
     }
     Ok(records)
 }
