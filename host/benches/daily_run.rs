@@ -19,9 +19,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use paydesk_host::db::{
-    HelpdeskStore, NewCustomer, NewRecurring, RecurringStore, SqliteDb, TenantStore,
-};
+use paydesk_host::db::stores::*;
+use paydesk_host::db::{NewCustomer, NewRecurring, RecurringStore, SqliteDb, TenantStore};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 use support::{Rate, StripeStandIn, mib, paydesk, rates, wait_with_rusage};

@@ -3,8 +3,8 @@
 //! customer's. One rule for the API, the pages and the PDFs; the plugin applies the same rule to
 //! payments itself.
 
+use crate::contract::{Invoice, InvoiceAccessLevel, User};
 use crate::db::Principal;
-use crate::runtime::bindings::{Invoice, InvoiceAccessLevel, User};
 
 /// May portal user `u` see `invoice`?
 pub fn user_sees(u: &User, invoice: &Invoice) -> bool {
@@ -29,7 +29,7 @@ pub fn sees(principal: &Principal, invoice: &Invoice) -> bool {
 /// for a customer mapped to Stripe.
 pub fn may_add_method(
     setting: crate::settings::PortalAccess,
-    customer: &crate::runtime::bindings::Customer,
+    customer: &crate::contract::Customer,
 ) -> bool {
     use crate::settings::PortalAccess;
     customer.stripe_customer_id.is_some()

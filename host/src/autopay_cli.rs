@@ -19,7 +19,7 @@ pub struct AutopayArgs {
     pub json: bool,
 }
 
-fn money(m: &Option<crate::runtime::bindings::Money>) -> String {
+fn money(m: &Option<crate::contract::Money>) -> String {
     m.as_ref().map_or_else(
         || "-".into(),
         |m| crate::access::money(m.amount, &m.currency),

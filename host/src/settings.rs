@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::bindings as wit;
-use crate::tenant::Secret;
+use crate::contract as wit;
+use crate::secret::Secret;
 
 /// A fee rule for one payment method type (B7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -22,9 +22,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use paydesk_host::db::{
-    Database, HelpdeskStore, NewInvoice, NewRecurring, RecurringStore, SqliteDb, TenantStore,
-};
+use paydesk_host::db::stores::*;
+use paydesk_host::db::{Database, NewInvoice, NewRecurring, RecurringStore, SqliteDb, TenantStore};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 

@@ -121,7 +121,7 @@ fn a_thousand_failed_sign_ins_from_32_connections_keep_memory_bounded_and_answer
         let tenant = TenantId::parse("flood").unwrap();
         paydesk_host::db::TenantStore::create_tenant(&db, &tenant, "Flood", "invoices@flood.test")
             .unwrap();
-        let agent = paydesk_host::db::HelpdeskStore::create_agent(
+        let agent = paydesk_host::db::UserStore::create_agent(
             &db,
             &tenant,
             &NewAgent {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::Utc;
 
 use super::{App, CallError};
-use crate::runtime::bindings::exports::paydesk::stripe::events::{AutopayDecision, AutopayResult};
+use crate::contract::exports::paydesk::stripe::events::{AutopayDecision, AutopayResult};
 use crate::tenant::TenantId;
 
 /// What one tenant's run did (or, dry, would do).

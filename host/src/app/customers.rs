@@ -2,9 +2,9 @@
 //! a Stripe failure leaves the save standing and shows on the customer), mappings, payment methods.
 
 use super::{App, CallError};
+use crate::contract::Customer;
+use crate::contract::exports::paydesk::stripe::admin;
 use crate::db::NewCustomer;
-use crate::runtime::bindings::Customer;
-use crate::runtime::bindings::exports::paydesk::stripe::admin;
 use crate::tenant::TenantId;
 
 /// A saved customer and what syncing it did.

@@ -17,9 +17,9 @@ pub use settings::{SaveError, SettingsSave};
 use std::sync::Arc;
 
 use crate::capabilities::{HttpConfig, Services};
+use crate::contract::exports::paydesk::stripe::{admin, events, payments};
+use crate::contract::{PaymentMethodType, PluginError};
 use crate::db::{Database, DbError};
-use crate::runtime::bindings::exports::paydesk::stripe::{admin, events, payments};
-use crate::runtime::bindings::{PaymentMethodType, PluginError};
 use crate::runtime::{Runtime, RuntimeConfig, SandboxError};
 use crate::tenant::{Secret, StripeAccess, TenantContext, TenantId};
 
@@ -165,7 +165,7 @@ impl App {
 /// A failed call's error as a list of field errors, when it is one (`invalid-input`).
 pub fn field_errors(
     e: &CallError,
-) -> Option<&[crate::runtime::bindings::paydesk::stripe::types::FieldError]> {
+) -> Option<&[crate::contract::paydesk::stripe::types::FieldError]> {
     match e {
         CallError::Plugin(p) if !p.field_errors.is_empty() => Some(&p.field_errors),
         _ => None,

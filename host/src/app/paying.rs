@@ -3,8 +3,8 @@
 //! Stripe", and reconciliation of stuck payments.
 
 use super::{App, CallError};
-use crate::runtime::bindings::exports::paydesk::stripe::{admin, events, payments};
-use crate::runtime::bindings::{Initiator, InvoicePayment, PaymentMethodType};
+use crate::contract::exports::paydesk::stripe::{admin, events, payments};
+use crate::contract::{Initiator, InvoicePayment, PaymentMethodType};
 use crate::tenant::TenantId;
 
 impl App {

@@ -2,8 +2,8 @@
 //! "Add payment method" (SetupIntent) and the Stripe customer-portal link.
 
 use super::{App, CallError};
-use crate::runtime::bindings::Initiator;
-use crate::runtime::bindings::exports::paydesk::stripe::payments;
+use crate::contract::Initiator;
+use crate::contract::exports::paydesk::stripe::payments;
 use crate::tenant::TenantId;
 
 impl App {

@@ -4,7 +4,7 @@
 //! and key stored together, or nothing at all.
 
 use super::{App, CallError};
-use crate::runtime::bindings::paydesk::stripe::types::FieldError;
+use crate::contract::paydesk::stripe::types::FieldError;
 use crate::settings::{TenantSettings, key_info};
 use crate::tenant::{Secret, TenantId};
 

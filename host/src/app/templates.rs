@@ -2,7 +2,7 @@
 //! renders and substitutes their values for a customer in invoice documents and emails.
 
 use super::{App, CallError};
-use crate::runtime::bindings::PluginError;
+use crate::contract::PluginError;
 use crate::tenant::TenantId;
 
 impl App {

@@ -3,26 +3,36 @@
 //! queues nothing. A message with a recipient that is no email address (`crate::addresses`) is
 //! kept in the outbox as failed, with the reason, and the call answers `invalid`.
 
-use super::host_error;
+use std::sync::Arc;
+
+use super::{Observer, host_error};
 use crate::addresses;
+use crate::contract::HostError;
+use crate::contract::paydesk::stripe::email::{Host, Message};
+use crate::db::Database;
 use crate::db::NewEmail;
-use crate::runtime::CallState;
-use crate::runtime::bindings::HostError;
-use crate::runtime::bindings::paydesk::stripe::email::{Host, Message};
+use crate::tenant::TenantId;
+
+/// The email capability of one call: the tenant whose mailbox sends and whose outbox queues.
+pub struct EmailCtx {
+    pub(super) tenant: TenantId,
+    pub(super) db: Arc<dyn Database>,
+    pub(super) observer: Observer,
+}
 
 /// Most recipients (to + cc) on one message.
 const MAX_RECIPIENTS: usize = 50;
 /// Largest body (html + text), bytes.
 const MAX_BODY: usize = 512 << 10;
 
-impl Host for CallState {
+impl Host for EmailCtx {
     fn send(&mut self, message: Message) -> wasmtime::Result<Result<bool, HostError>> {
         let outcome = self.enqueue(message);
-        Ok(self.services.observed("email.send", outcome))
+        Ok(self.observer.observed("email.send", outcome))
     }
 }
 
-impl CallState {
+impl EmailCtx {
     fn enqueue(&self, message: Message) -> Result<bool, HostError> {
         if message.to.is_empty() {
             return Err(HostError::Invalid("a message needs a recipient".into()));
@@ -46,8 +56,8 @@ impl CallState {
             .filter_map(|a| addresses::check(a).err())
             .collect();
         let undeliverable = (!bad.is_empty()).then(|| format!("not sent: {}", bad.join("; ")));
-        let tenant = self.tenant.id.clone();
-        let db = self.services.db.clone();
+        let tenant = self.tenant.clone();
+        let db = self.db.clone();
         let outcome = db.tenant(&tenant).and_then(|t| {
             db.enqueue_email(
                 &tenant,

@@ -2,20 +2,31 @@
 //! database scoped to the calling tenant; the settings come from the call's tenant context, with the
 //! secret key reduced to its `key-info`.
 
-use super::host_error;
-use crate::db::DbResult;
-use crate::runtime::CallState;
-use crate::runtime::bindings::paydesk::stripe::helpdesk::Host;
-use crate::runtime::bindings::{
+use std::sync::Arc;
+
+use super::{Observer, host_error};
+use crate::contract::paydesk::stripe::helpdesk::Host;
+use crate::contract::{
     Agent, AuditEntry, Customer, EmailTemplate, HostError, Invoice, InvoiceFilter, InvoicePayment,
     NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
 };
+use crate::db::DbResult;
+use crate::tenant::TenantContext;
 use crate::tenant::TenantId;
+
+/// The helpdesk capability of one call: the tenant's context (settings, key presence) and records.
+pub struct HelpdeskCtx {
+    pub(super) tenant: TenantContext,
+    pub(super) db: Arc<dyn crate::db::Database>,
+    /// How long an autopay claim must hold, from the HTTP limits ([`super::http::StripeHttp`]).
+    pub(super) claim_lease_seconds: u32,
+    pub(super) observer: Observer,
+}
 
 /// Most rows one list call returns.
 const MAX_PAGE: u32 = 1000;
 
-impl CallState {
+impl HelpdeskCtx {
     /// Run `op` on the calling tenant's records; the answer is what import `name` returns.
     fn records<T: std::fmt::Debug>(
         &self,
@@ -23,25 +34,24 @@ impl CallState {
         op: impl FnOnce(&dyn crate::db::Database, &TenantId) -> DbResult<T>,
     ) -> wasmtime::Result<Result<T, HostError>> {
         let tenant = &self.tenant.id;
-        let answer =
-            op(self.services.db.as_ref(), tenant).map_err(|e| host_error(tenant.as_str(), e));
-        Ok(self.services.observed(name, answer))
+        let answer = op(self.db.as_ref(), tenant).map_err(|e| host_error(tenant.as_str(), e));
+        Ok(self.observer.observed(name, answer))
     }
 }
 
-impl Host for CallState {
+impl Host for HelpdeskCtx {
     fn get_settings(&mut self) -> wasmtime::Result<Settings> {
         let mut settings = self
             .tenant
             .settings
             .to_wit(self.tenant.stripe.secret_key.as_ref());
-        settings.autopay_claim_lease_seconds = self.services.http.claim_lease_seconds();
-        Ok(self.services.observed("helpdesk.get-settings", settings))
+        settings.autopay_claim_lease_seconds = self.claim_lease_seconds;
+        Ok(self.observer.observed("helpdesk.get-settings", settings))
     }
 
     fn tenant_ref(&mut self) -> wasmtime::Result<String> {
         Ok(self
-            .services
+            .observer
             .observed("helpdesk.tenant-ref", self.tenant.id.to_string()))
     }
 

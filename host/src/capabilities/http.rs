@@ -8,13 +8,17 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use super::pacing::Pacer;
+use std::sync::Arc;
 
-use crate::runtime::CallState;
-use crate::runtime::bindings::paydesk::stripe::http::{
+use super::Observer;
+use super::pacing::Pacer;
+use crate::db::Database;
+use crate::tenant::{StripeAccess, TenantId};
+
+use crate::contract::paydesk::stripe::http::{
     DatedResponse, Host, Method, Request, Response, SendError,
 };
-use crate::tenant::Secret;
+use crate::secret::Secret;
 
 /// The Stripe API version every request pins.
 pub const STRIPE_VERSION: &str = "2023-08-16";
@@ -40,6 +44,17 @@ impl Default for HttpConfig {
             max_requests_per_second: None,
         }
     }
+}
+
+/// The http capability of one call: the tenant's Stripe access (base URL and key, which stays
+/// here) and the shared client.
+pub struct HttpCtx {
+    pub(super) tenant: TenantId,
+    pub(super) stripe: StripeAccess,
+    pub(super) http: Arc<StripeHttp>,
+    /// Where a webhook signing secret taken out of an answer is kept.
+    pub(super) db: Arc<dyn Database>,
+    pub(super) observer: Observer,
 }
 
 /// The shared HTTP client.
@@ -173,21 +188,17 @@ fn transport_error(e: ureq::Error) -> SendError {
     }
 }
 
-impl CallState {
+impl HttpCtx {
     /// Stripe's answer, with its `Date` header in Unix seconds (Stripe's clock) when valid.
     fn send_to_stripe(&self, req: &Request) -> Result<(Response, Option<i64>), SendError> {
         check_path(&req.path).map_err(SendError::Denied)?;
-        let key: &Secret = self.tenant.stripe.secret_key.as_ref().ok_or_else(|| {
+        let key: &Secret = self.stripe.secret_key.as_ref().ok_or_else(|| {
             SendError::Denied(
                 "the Stripe integration has no secret key; save one on the setup page".into(),
             )
         })?;
-        let http = &self.services.http;
-        let mut url = format!(
-            "{}{}",
-            self.tenant.stripe.api_base.trim_end_matches('/'),
-            req.path
-        );
+        let http = &self.http;
+        let mut url = format!("{}{}", self.stripe.api_base.trim_end_matches('/'), req.path);
         if !req.query.is_empty() {
             url.push('?');
             url.push_str(&encode(&req.query));
@@ -260,7 +271,7 @@ impl CallState {
                 other => transport_error(other),
             })?;
         tracing::debug!(
-            tenant = self.tenant.id.as_str(),
+            tenant = self.tenant.as_str(),
             method = ?req.method,
             path = req.path,
             status,
@@ -294,22 +305,18 @@ impl CallState {
         let Some(secret) = json.get("secret").and_then(|s| s.as_str()).map(Secret::new) else {
             return body;
         };
-        if let Err(e) = self
-            .services
-            .db
-            .set_webhook_secret(&self.tenant.id, &secret)
-        {
-            tracing::error!(tenant = self.tenant.id.as_str(), error = %e, "could not store the webhook signing secret");
+        if let Err(e) = self.db.set_webhook_secret(&self.tenant, &secret) {
+            tracing::error!(tenant = self.tenant.as_str(), error = %e, "could not store the webhook signing secret");
         }
         json["secret"] = serde_json::Value::String(secret.masked());
         json.to_string()
     }
 }
 
-impl Host for CallState {
+impl Host for HttpCtx {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, SendError>> {
         let answer = self.send_to_stripe(&request).map(|(response, _)| response);
-        Ok(self.services.observed("http.send", answer))
+        Ok(self.observer.observed("http.send", answer))
     }
 
     fn send_dated(
@@ -319,7 +326,7 @@ impl Host for CallState {
         let answer = self
             .send_to_stripe(&request)
             .map(|(response, date)| DatedResponse { response, date });
-        Ok(self.services.observed("http.send-dated", answer))
+        Ok(self.observer.observed("http.send-dated", answer))
     }
 }
 

@@ -1,11 +1,21 @@
 //! The `storage` import: the plugin's key/value state, scoped to the calling tenant, with versions
 //! for compare-and-swap. Keys ≤ 512 bytes, values ≤ 64 KiB; larger is an `invalid` value, not a trap.
 
-use super::host_error;
+use std::sync::Arc;
+
+use super::{Observer, host_error};
+use crate::contract::HostError;
+use crate::contract::paydesk::stripe::storage::{Entry, Host, LookupResult};
+use crate::db::Database;
 use crate::db::KvEntry;
-use crate::runtime::CallState;
-use crate::runtime::bindings::HostError;
-use crate::runtime::bindings::paydesk::stripe::storage::{Entry, Host, LookupResult};
+use crate::tenant::TenantId;
+
+/// The storage capability of one call: the tenant whose keys it reads and writes.
+pub struct StorageCtx {
+    pub(super) tenant: TenantId,
+    pub(super) db: Arc<dyn Database>,
+    pub(super) observer: Observer,
+}
 
 pub const MAX_KEY: usize = 512;
 pub const MAX_VALUE: usize = 64 << 10;
@@ -49,25 +59,25 @@ fn entry(e: KvEntry) -> Entry {
     }
 }
 
-impl CallState {
+impl StorageCtx {
     fn kv<T>(
         &self,
         key: &str,
         value: Option<&[u8]>,
-        op: impl FnOnce(&crate::tenant::TenantId) -> crate::db::DbResult<T>,
+        op: impl FnOnce(&TenantId) -> crate::db::DbResult<T>,
     ) -> Result<T, HostError> {
         check(key, value)?;
-        op(&self.tenant.id).map_err(|e| host_error(self.tenant.id.as_str(), e))
+        op(&self.tenant).map_err(|e| host_error(self.tenant.as_str(), e))
     }
 }
 
-impl Host for CallState {
+impl Host for StorageCtx {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, HostError>> {
-        let db = self.services.db.clone();
+        let db = self.db.clone();
         let got = self
             .kv(&key, None, |t| db.kv_get(t, &key))
             .map(|e| e.map(entry));
-        self.services.observe(
+        self.observer.observe(
             "storage.get",
             &got.as_ref().map(|e| e.as_ref().map(Observed)),
         );
@@ -75,11 +85,11 @@ impl Host for CallState {
     }
 
     fn lookup(&mut self, key: String) -> wasmtime::Result<Result<LookupResult, HostError>> {
-        let db = self.services.db.clone();
+        let db = self.db.clone();
         let got = self
             .kv(&key, None, |t| db.kv_get(t, &key))
             .map(|e| e.map(entry));
-        self.services.observe(
+        self.observer.observe(
             "storage.lookup",
             &got.as_ref().map(|e| e.as_ref().map(Observed)),
         );
@@ -87,9 +97,9 @@ impl Host for CallState {
     }
 
     fn put_new(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, HostError>> {
-        let db = self.services.db.clone();
+        let db = self.db.clone();
         let put = self.kv(&key, Some(&value), |t| db.kv_put_new(t, &key, &value));
-        Ok(self.services.observed("storage.put-new", put))
+        Ok(self.observer.observed("storage.put-new", put))
     }
 
     fn compare_and_swap(
@@ -98,11 +108,11 @@ impl Host for CallState {
         expected_version: u64,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<u64, HostError>> {
-        let db = self.services.db.clone();
+        let db = self.db.clone();
         let swapped = self.kv(&key, Some(&value), |t| {
             db.kv_compare_and_swap(t, &key, expected_version, &value)
         });
-        Ok(self.services.observed("storage.compare-and-swap", swapped))
+        Ok(self.observer.observed("storage.compare-and-swap", swapped))
     }
 
     fn delete(
@@ -110,9 +120,9 @@ impl Host for CallState {
         key: String,
         expected_version: Option<u64>,
     ) -> wasmtime::Result<Result<bool, HostError>> {
-        let db = self.services.db.clone();
+        let db = self.db.clone();
         let deleted = self.kv(&key, None, |t| db.kv_delete(t, &key, expected_version));
-        Ok(self.services.observed("storage.delete", deleted))
+        Ok(self.observer.observed("storage.delete", deleted))
     }
 
     fn list_prefix(
@@ -121,13 +131,13 @@ impl Host for CallState {
         start_after: Option<String>,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<Entry>, HostError>> {
-        let db = self.services.db.clone();
-        let tenant = self.tenant.id.clone();
+        let db = self.db.clone();
+        let tenant = self.tenant.clone();
         let listed: Result<Vec<Entry>, HostError> = db
             .kv_list(&tenant, &prefix, start_after.as_deref(), limit)
             .map(|v| v.into_iter().map(entry).collect())
             .map_err(|e| host_error(tenant.as_str(), e));
-        self.services.observe(
+        self.observer.observe(
             "storage.list-prefix",
             &listed
                 .as_ref()

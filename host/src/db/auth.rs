@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::sqlite::SqliteDb;
-use super::{AuthStore, DbError, DbResult, HelpdeskStore, Principal, now};
+use super::{AuthStore, DbError, DbResult, Principal, UserStore, now};
 use crate::tenant::{Secret, TenantId};
 
 fn digest(token: &str) -> String {

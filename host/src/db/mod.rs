@@ -3,19 +3,25 @@
 //! (tenants, new records, outbox rows); helpdesk records are the WIT types themselves. Every method
 //! takes the tenant id, and implementations must filter every statement on it.
 
+mod audit;
 mod auth;
-mod helpdesk;
+mod customers;
+mod invoices;
 mod migrations;
+mod names;
+mod payments;
 mod people;
 mod recurring;
 mod signin;
 mod sqlite;
+mod templates;
 mod tenants;
+mod users;
 
-pub use helpdesk::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
+pub use names::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
 pub use sqlite::SqliteDb;
 
-use crate::runtime::bindings::{
+use crate::contract::{
     Agent, AuditEntry, Customer, EmailTemplate, Invoice, InvoiceAccessLevel, InvoiceFilter,
     InvoicePayment, NewPayment, PaymentFilter, PaymentUpdate, User,
 };
@@ -177,8 +183,8 @@ pub trait KvStore {
     ) -> DbResult<Vec<KvEntry>>;
 }
 
-/// The helpdesk records.
-pub trait HelpdeskStore {
+/// The helpdesk's customers (`db/customers.rs`).
+pub trait CustomerStore {
     fn create_customer(&self, tenant: &TenantId, new: &NewCustomer) -> DbResult<Customer>;
     fn update_customer(&self, tenant: &TenantId, id: i64, new: &NewCustomer) -> DbResult<Customer>;
     fn customer(&self, tenant: &TenantId, id: i64) -> DbResult<Customer>;
@@ -206,6 +212,10 @@ pub trait HelpdeskStore {
         id: i64,
         error: Option<&str>,
     ) -> DbResult<()>;
+}
+
+/// The helpdesk's portal users and agents (`db/users.rs`).
+pub trait UserStore {
     fn create_user(&self, tenant: &TenantId, new: &NewUser) -> DbResult<User>;
     fn user(&self, tenant: &TenantId, id: i64) -> DbResult<User>;
     fn create_agent(&self, tenant: &TenantId, new: &NewAgent) -> DbResult<Agent>;
@@ -229,9 +239,17 @@ pub trait HelpdeskStore {
         id: i64,
         level: InvoiceAccessLevel,
     ) -> DbResult<()>;
+}
+
+/// Invoices with their lines and what is due (`db/invoices.rs`).
+pub trait InvoiceStore {
     fn create_invoice(&self, tenant: &TenantId, new: &NewInvoice) -> DbResult<Invoice>;
     fn invoice(&self, tenant: &TenantId, id: i64) -> DbResult<Invoice>;
     fn invoices(&self, tenant: &TenantId, filter: &InvoiceFilter) -> DbResult<Vec<Invoice>>;
+}
+
+/// Payment records and their effect on the invoice (`db/payments.rs`).
+pub trait PaymentStore {
     fn create_payments(
         &self,
         tenant: &TenantId,
@@ -245,12 +263,40 @@ pub trait HelpdeskStore {
         update: &PaymentUpdate,
     ) -> DbResult<InvoicePayment>;
     fn payments(&self, tenant: &TenantId, filter: &PaymentFilter) -> DbResult<Vec<InvoicePayment>>;
+}
+
+/// The tenant's email templates (`db/templates.rs`).
+pub trait TemplateStore {
     fn email_template(&self, tenant: &TenantId, id: u32) -> DbResult<EmailTemplate>;
     fn save_email_template(&self, tenant: &TenantId, template: &EmailTemplate) -> DbResult<()>;
+}
+
+/// The audit trail and the anomalies kept in it (`db/audit.rs`).
+pub trait AuditStore {
     /// Append to the audit trail; an `anomaly` already kept for the invoice is not kept again.
     fn audit(&self, tenant: &TenantId, entries: &[AuditEntry]) -> DbResult<()>;
     /// The payment anomalies kept for an invoice, oldest first.
     fn anomalies(&self, tenant: &TenantId, invoice_id: i64) -> DbResult<Vec<Anomaly>>;
+}
+
+/// The helpdesk records, every kind: what the `helpdesk` capability reads and writes.
+pub trait HelpdeskStore:
+    CustomerStore + UserStore + InvoiceStore + PaymentStore + TemplateStore + AuditStore
+{
+}
+
+impl<T> HelpdeskStore for T where
+    T: CustomerStore + UserStore + InvoiceStore + PaymentStore + TemplateStore + AuditStore
+{
+}
+
+/// Every store trait, for code that calls the database on a concrete type (`use db::stores::*`).
+pub mod stores {
+    pub use super::{
+        AuditStore, AuthStore, CustomerStore, Database, HelpdeskStore, InvoiceStore, KvStore,
+        OutboxStore, PaymentStore, PeopleStore, RecurringStore, SignInStore, TemplateStore,
+        TenantStore, UserStore,
+    };
 }
 
 /// An intent Stripe reported that was not applied to a payment record (it was another intent than
@@ -420,9 +466,9 @@ pub trait SignInStore {
     /// or none): the counters after it, or the seconds to wait when a key must wait.
     fn admit_sign_in(
         &self,
-        keys: &[(String, crate::signin::throttle::Rule)],
+        keys: &[(String, crate::throttle::Rule)],
         at: i64,
-    ) -> DbResult<Result<Vec<crate::signin::throttle::Counter>, i64>>;
+    ) -> DbResult<Result<Vec<crate::throttle::Counter>, i64>>;
     /// Forget a key's failures (a correct sign-in).
     fn clear_sign_in_counter(&self, key: &str) -> DbResult<()>;
     /// Remember a browser that signed in to `account`: its token (for a cookie, shown once).

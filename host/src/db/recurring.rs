@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::sqlite::{SqliteDb, conflict_on_unique};
 use super::{AuditRecord, DbError, DbResult, NewRecurring, Recurring, RecurringStore, now};
-use crate::runtime::bindings::AuditEntry;
+use crate::contract::AuditEntry;
 use crate::tenant::TenantId;
 
 const RECURRING_COLUMNS: &str = "id, customer_id, user_id, currency, description, amount, interval_months, next_date, due_days, active";
@@ -157,9 +157,9 @@ impl RecurringStore for SqliteDb {
                         invoice_id: r.get(2)?,
                         action: r.get(3)?,
                         reason: r.get(4)?,
-                        amount: amount.zip(currency).map(|(amount, currency)| {
-                            crate::runtime::bindings::Money { amount, currency }
-                        }),
+                        amount: amount
+                            .zip(currency)
+                            .map(|(amount, currency)| crate::contract::Money { amount, currency }),
                     },
                 })
             })?

@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::sqlite::SqliteDb;
 use super::{DbError, DbResult, Purged, SignInAccount, SignInStore, now};
-use crate::signin::throttle::{Counter, Rule};
 use crate::tenant::{Secret, TenantId};
+use crate::throttle::{Counter, Rule};
 
 fn digest(token: &str) -> String {
     use sha2::{Digest, Sha256};

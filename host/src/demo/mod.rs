@@ -21,9 +21,9 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use crate::app::{App, CallError};
-use crate::cli::Config;
-use crate::runtime::bindings::PaymentMethodType;
-use crate::runtime::bindings::exports::paydesk::stripe::payments::QuoteItem;
+use crate::config::Config;
+use crate::contract::PaymentMethodType;
+use crate::contract::exports::paydesk::stripe::payments::QuoteItem;
 use crate::settings::{PortalAccess, TenantSettings};
 use crate::tenant::{Secret, StripeAccess, TenantContext, TenantId};
 
@@ -96,7 +96,7 @@ fn explain(e: CallError) -> anyhow::Error {
 }
 
 /// `USD 123.45` — display only; the plugin computed the amounts.
-fn show(m: &crate::runtime::bindings::Money) -> String {
+fn show(m: &crate::contract::Money) -> String {
     crate::access::money(m.amount, &m.currency)
 }
 

@@ -12,13 +12,13 @@ use anyhow::{Context as _, bail};
 use super::stripe_side::{StripeSide, TEST_CARD};
 use super::{DemoArgs, explain, random_token, show, step};
 use crate::app::App;
-use crate::db::{NewAgent, NewCustomer, NewInvoice, NewRecurring, NewUser, Principal};
-use crate::runtime::bindings::exports::paydesk::stripe::events::SyncOutcome;
-use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
-use crate::runtime::bindings::{
+use crate::contract::exports::paydesk::stripe::events::SyncOutcome;
+use crate::contract::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
+use crate::contract::{
     Customer, Initiator, InvoiceAccessLevel, InvoicePayment, InvoiceStatus, PaymentFilter,
     PaymentMethodType, PaymentStatus,
 };
+use crate::db::{NewAgent, NewCustomer, NewInvoice, NewRecurring, NewUser, Principal};
 use crate::tenant::TenantId;
 
 /// How long the demo waits for Stripe's webhook (localstripe sends it about a second after the
@@ -403,7 +403,7 @@ impl Story<'_> {
 }
 
 /// The processing fee line of an invoice: (description, amount).
-fn fee_line(lines: &[crate::runtime::bindings::InvoiceLine]) -> Option<(String, i64)> {
+fn fee_line(lines: &[crate::contract::InvoiceLine]) -> Option<(String, i64)> {
     lines
         .iter()
         .find(|l| l.is_processing_fee)

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::tenant::Secret;
+use crate::secret::Secret;
 
 /// Stripe's test card that always succeeds (Visa ending 4242).
 pub const TEST_CARD: &str = "pm_card_visa";

@@ -5,8 +5,10 @@
 //! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
 //! as a panic.
 
-pub mod bindings;
 pub mod engine;
+
+/// The contract's generated bindings, by their older path (they live in [`crate::contract`]).
+pub use crate::contract as bindings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,15 +16,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use bindings::{Plugin, PluginPre};
+pub use crate::contract::{Plugin, PluginPre};
 pub use engine::LoadedFrom;
 
-use crate::capabilities::Services;
+use crate::capabilities::{self, Capabilities, HasCapabilities, Services};
 use crate::tenant::TenantContext;
 
 /// The component this binary was built with.
@@ -98,10 +100,9 @@ pub enum SandboxError {
     Instantiate { tenant: String, message: String },
 }
 
-/// The state of one plugin call: the tenant it runs for, the host services, and the sandbox.
+/// The state of one plugin call: the capabilities granted for its tenant, and the sandbox.
 pub struct CallState {
-    pub(crate) tenant: TenantContext,
-    pub(crate) services: Arc<Services>,
+    capabilities: Capabilities,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -109,7 +110,7 @@ pub struct CallState {
 
 impl CallState {
     fn new(
-        services: Arc<Services>,
+        services: &Services,
         tenant: TenantContext,
         limits: &Limits,
         stdout: MemoryOutputPipe,
@@ -124,8 +125,7 @@ impl CallState {
             .allow_ip_name_lookup(false)
             .build();
         CallState {
-            tenant,
-            services,
+            capabilities: Capabilities::new(services, tenant),
             wasi,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
@@ -135,23 +135,11 @@ impl CallState {
                 .build(),
         }
     }
+}
 
-    /// A call state with no instance behind it, to exercise the capabilities through their host
-    /// traits directly (capability tests; hosts embedding paydesk checking their wiring).
-    pub fn detached(services: Arc<Services>, tenant: TenantContext) -> CallState {
-        let limits = Limits::default();
-        CallState::new(
-            services,
-            tenant,
-            &limits,
-            MemoryOutputPipe::new(limits.output_bytes),
-            MemoryOutputPipe::new(limits.output_bytes),
-        )
-    }
-
-    /// The tenant this call runs for.
-    pub fn tenant(&self) -> &TenantContext {
-        &self.tenant
+impl HasCapabilities for CallState {
+    fn capabilities(&mut self) -> &mut Capabilities {
+        &mut self.capabilities
     }
 }
 
@@ -186,7 +174,7 @@ impl Runtime {
             engine::load_component(&engine, wasm, &digest, config.cache_dir.as_deref())?;
         let mut linker = Linker::<CallState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        capabilities::add_to_linker(&mut linker)?;
         let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
         let wasm_sha256 = hex::encode(digest);
         let ticker = Arc::new(AtomicBool::new(true));
@@ -268,7 +256,7 @@ impl Runtime {
         let stdout = MemoryOutputPipe::new(self.limits.output_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.output_bytes);
         let state = CallState::new(
-            services.clone(),
+            services,
             tenant,
             &self.limits,
             stdout.clone(),

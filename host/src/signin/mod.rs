@@ -9,7 +9,7 @@
 //! by email (through the outbox), once per streak. Every failure is logged (never a password).
 
 pub mod passwords;
-pub mod throttle;
+pub use crate::throttle;
 
 use std::net::IpAddr;
 

@@ -21,7 +21,7 @@ use axum::Router;
 use axum::routing::get;
 
 use crate::app::App;
-use crate::cli::Config;
+use crate::config::Config;
 
 /// How the web side is set up.
 #[derive(Debug, Clone)]

@@ -2,19 +2,19 @@
 //! secret key goes only on its own Stripe calls, and what the guest can read of the settings never
 //! holds the key.
 
+use paydesk_host::capabilities::Capabilities;
 use paydesk_host::capabilities::Services;
 use paydesk_host::db::NewCustomer;
-use paydesk_host::runtime::CallState;
 use paydesk_host::runtime::bindings::paydesk::stripe::helpdesk::Host as _;
 use paydesk_host::runtime::bindings::paydesk::stripe::storage::Host as Storage;
 use paydesk_tests::host::TestHost;
 use paydesk_tests::recorder::StripeRecorder;
 use paydesk_tests::services::LocalStripe;
 
-fn state(host: &TestHost, tenant: &str) -> CallState {
+fn state(host: &TestHost, tenant: &str) -> Capabilities {
     let id = paydesk_host::tenant::TenantId::parse(tenant).unwrap();
     let services: std::sync::Arc<Services> = host.app.services.clone();
-    CallState::detached(services, host.app.context(&id, None).unwrap())
+    Capabilities::new(&services, host.app.context(&id, None).unwrap())
 }
 
 #[test]
@@ -26,38 +26,38 @@ fn storage_written_for_one_tenant_is_invisible_to_another() {
     let mut b = state(&host, "tenant-b");
 
     assert_eq!(
-        Storage::put_new(&mut a, "claim/inv-1".into(), b"a's".to_vec()).unwrap(),
+        Storage::put_new(&mut a.storage, "claim/inv-1".into(), b"a's".to_vec()).unwrap(),
         Ok(1)
     );
     assert_eq!(
-        Storage::get(&mut b, "claim/inv-1".into()).unwrap(),
+        Storage::get(&mut b.storage, "claim/inv-1".into()).unwrap(),
         Ok(None)
     );
     assert_eq!(
-        Storage::list_prefix(&mut b, "".into(), None, 100).unwrap(),
+        Storage::list_prefix(&mut b.storage, "".into(), None, 100).unwrap(),
         Ok(vec![])
     );
     assert_eq!(
-        Storage::delete(&mut b, "claim/inv-1".into(), None).unwrap(),
+        Storage::delete(&mut b.storage, "claim/inv-1".into(), None).unwrap(),
         Ok(false)
     );
     // B's own key of the same name is separate, and A's value is untouched by B's writes.
     assert_eq!(
-        Storage::put_new(&mut b, "claim/inv-1".into(), b"b's".to_vec()).unwrap(),
+        Storage::put_new(&mut b.storage, "claim/inv-1".into(), b"b's".to_vec()).unwrap(),
         Ok(1)
     );
-    let a_entry = Storage::get(&mut a, "claim/inv-1".into())
+    let a_entry = Storage::get(&mut a.storage, "claim/inv-1".into())
         .unwrap()
         .unwrap()
         .unwrap();
     assert_eq!(a_entry.value, b"a's");
     // Compare-and-swap sees versions: a stale version loses.
     assert_eq!(
-        Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v2".to_vec()).unwrap(),
+        Storage::compare_and_swap(&mut a.storage, "claim/inv-1".into(), 1, b"v2".to_vec()).unwrap(),
         Ok(2)
     );
     assert!(
-        Storage::compare_and_swap(&mut a, "claim/inv-1".into(), 1, b"v3".to_vec())
+        Storage::compare_and_swap(&mut a.storage, "claim/inv-1".into(), 1, b"v3".to_vec())
             .unwrap()
             .is_err()
     );
@@ -79,9 +79,10 @@ fn records_of_another_tenant_are_not_found_even_by_id() {
         )
         .unwrap();
     let mut b = state(&host, "rec-b");
-    assert!(b.get_customer(customer.id).unwrap().is_err());
+    assert!(b.helpdesk.get_customer(customer.id).unwrap().is_err());
     assert!(
-        b.set_stripe_customer_id(customer.id, Some("cus_forged".into()))
+        b.helpdesk
+            .set_stripe_customer_id(customer.id, Some("cus_forged".into()))
             .unwrap()
             .is_err()
     );
@@ -139,7 +140,7 @@ fn the_settings_the_guest_reads_hold_no_secret_key() {
     let host = TestHost::new("http://127.0.0.1:9");
     host.tenant("masked", "sk_live_SuperSecretKey9876", |_| {});
     let mut s = state(&host, "masked");
-    let settings = s.get_settings().unwrap();
+    let settings = s.helpdesk.get_settings().unwrap();
     let info = settings.secret_key.clone().expect("key info");
     assert_eq!(info.masked, "sk_live_…9876");
     assert!(!format!("{settings:?}").contains("SuperSecretKey"));
@@ -161,13 +162,15 @@ fn the_guest_input_observer_hears_every_import_answer_and_never_the_key() {
             .unwrap()
             .push((name.to_string(), format!("{value:?}")));
     }));
-    let mut s = CallState::detached(Arc::new(services), host.app.context(&id, None).unwrap());
-    s.get_settings().unwrap();
-    Storage::put_new(&mut s, "note".into(), b"plain text".to_vec())
+    let mut s = Capabilities::new(&services, host.app.context(&id, None).unwrap());
+    s.helpdesk.get_settings().unwrap();
+    Storage::put_new(&mut s.storage, "note".into(), b"plain text".to_vec())
         .unwrap()
         .unwrap();
-    Storage::get(&mut s, "note".into()).unwrap().unwrap();
-    s.get_invoice(404).unwrap().unwrap_err();
+    Storage::get(&mut s.storage, "note".into())
+        .unwrap()
+        .unwrap();
+    s.helpdesk.get_invoice(404).unwrap().unwrap_err();
     let heard = heard.lock().unwrap();
     let names: Vec<&str> = heard.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -205,7 +208,7 @@ fn a_webhook_signing_secret_is_kept_by_the_host_and_never_reaches_the_guest() {
     // What the guest's `http.send` returns: the secret masked, the real one stored in the host.
     let mut state = state(&host, "hooks");
     let answer = Http::send(
-        &mut state,
+        &mut state.http,
         Request {
             method: Method::Post,
             path: "/v1/webhook_endpoints".into(),
@@ -265,7 +268,7 @@ fn the_guest_can_reach_only_stripe_api_paths() {
         "/v1/customers?x=1",
     ] {
         let outcome = Http::send(
-            &mut state,
+            &mut state.http,
             Request {
                 method: Method::Get,
                 path: path.into(),

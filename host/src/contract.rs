@@ -1,3 +1,5 @@
+//! The contract as Rust types: the generated bindings of the `plugin` world (`wit/`), on the ground
+//! floor so storage, capabilities and the runtime all use them without depending on each other.
 //! Every `bindgen!` option for the plugin world in one place. Imports are trappable: a host function
 //! returns `wasmtime::Result<T>`, whose `Err` traps the guest (host bug or guest abuse), while the WIT
 //! `result` inside is a value the plugin handles.
