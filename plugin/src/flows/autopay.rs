@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::intents::{Created, create_once, find_intent};
 use super::payments::now;
 use super::quote::fee_policy;
-use super::records::{Observation, apply_intent, apply_to_group, status_name};
-use super::{Result, error, host_error, log, method_type_to_wit, stripe_now};
+use super::records::{Observation, apply_intent, apply_to_group};
+use super::{Result, error, host_error, log, stripe_now};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
@@ -32,6 +32,8 @@ use crate::bindings::paydesk::stripe::storage;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, Settings, TakePaymentOn};
 use crate::domain::autopay::{self, Attempt, Candidate, Decision, Policy};
 use crate::domain::fees;
+use crate::domain::lease::lease_until;
+use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_intents::{self, NewIntent};
 
 /// An attempt's claim, as stored.
@@ -136,7 +138,7 @@ fn quote_item(invoice: &Invoice) -> fees::QuoteItem {
 fn charge_amount(invoice: &Invoice, settings: &Settings) -> Option<Money> {
     let q = fees::quote(
         &[quote_item(invoice)],
-        crate::domain::types::PaymentMethodType::Card,
+        vocab::PaymentMethodType::Card,
         &fee_policy(settings).ok()?,
     )
     .ok()?;
@@ -152,7 +154,7 @@ fn charge_amount(invoice: &Invoice, settings: &Settings) -> Option<Money> {
 fn refused_by_stripe_limits(
     invoice: &Invoice,
     settings: &Settings,
-    method_type: crate::domain::types::PaymentMethodType,
+    method_type: vocab::PaymentMethodType,
 ) -> Result<Option<String>> {
     let policy = fee_policy(settings)?;
     Ok(
@@ -216,11 +218,8 @@ pub fn plan(date: &str) -> Result<Vec<AutopayDecision>> {
             // Priced with the card fee, as the plan's amount is (the charge prices it again with
             // the method it is made with).
             Decision::Charge { attempt, reason } => {
-                match refused_by_stripe_limits(
-                    &invoice,
-                    &settings,
-                    crate::domain::types::PaymentMethodType::Card,
-                ) {
+                match refused_by_stripe_limits(&invoice, &settings, vocab::PaymentMethodType::Card)
+                {
                     Ok(Some(refused)) => (false, 0, refused),
                     _ => (true, attempt, reason),
                 }
@@ -311,7 +310,7 @@ pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
         state: "claimed".into(),
         date: date.to_string(),
         group: group.clone(),
-        lease_until: now() + i64::from(settings.autopay_claim_lease_seconds),
+        lease_until: lease_until(now(), settings.autopay_claim_lease_seconds),
         failure_code: None,
     };
     let key = claim_key(invoice.id, attempt);
@@ -355,7 +354,7 @@ fn resume(
     settings: &Settings,
 ) -> Result<AutopayResult> {
     let key = claim_key(invoice.id, attempt);
-    claim.lease_until = now() + i64::from(settings.autopay_claim_lease_seconds);
+    claim.lease_until = lease_until(now(), settings.autopay_claim_lease_seconds);
     let bytes =
         serde_json::to_vec(&claim).map_err(|e| error(ErrorKind::Internal, e.to_string()))?;
     let Ok(version) = storage::compare_and_swap(&key, version, &bytes).map(|v| v.max(version + 1))
@@ -384,11 +383,11 @@ fn resume(
         None => {
             let written = helpdesk::list_payments(&PaymentFilter::Group(claim.group.clone()))
                 .map_err(|e| host_error("payments", e))?;
-            let lease = i64::from(settings.autopay_claim_lease_seconds);
+            let lease_ends = lease_until(now(), settings.autopay_claim_lease_seconds);
             let still_open = written.iter().all(|r| {
                 r.status == PaymentStatus::RequiresPaymentMethod
                     && r.intent_id.is_none()
-                    && now().saturating_add(lease)
+                    && lease_ends
                         < r.created_at
                             .saturating_add(super::webhooks::ruled_out_after(r))
             });
@@ -452,7 +451,7 @@ fn attempt_charge(
             intent_id: None,
             status: PaymentStatus::RequiresPaymentMethod,
             method: Some(method_name),
-            method_type: Some(method_type_to_wit(method_type)),
+            method_type: Some(method_type.into()),
             amount: Money {
                 amount: line.amount_due.amount.0,
                 currency: currency.clone(),
@@ -565,7 +564,8 @@ fn settle(
     let status = record
         .map(|r| r.status)
         .unwrap_or(PaymentStatus::RequiresPaymentMethod);
-    claim.state = status_name(status).to_string();
+    let name = vocab::PaymentStatus::from(status).wire_name();
+    claim.state = name.to_string();
     claim.failure_code = record.and_then(|r| r.failure_code.clone());
     let bytes =
         serde_json::to_vec(&claim).map_err(|e| error(ErrorKind::Internal, e.to_string()))?;
@@ -584,10 +584,10 @@ fn settle(
             format!("attempt {attempt}: the payer must authenticate; emailed a link")
         }
         (PaymentStatus::Processing, _) => format!("attempt {attempt}: processing"),
-        (_, Some(reason)) => format!("attempt {attempt}: {} ({reason})", status_name(status)),
-        _ => format!("attempt {attempt}: {}", status_name(status)),
+        (_, Some(reason)) => format!("attempt {attempt}: {name} ({reason})"),
+        _ => format!("attempt {attempt}: {name}"),
     };
-    audit(invoice, status_name(status), &message, None);
+    audit(invoice, name, &message, None);
     Ok(result(invoice, Some(status), message))
 }
 

@@ -18,7 +18,6 @@ pub mod webhooks;
 use crate::bindings::paydesk::stripe::http;
 use crate::bindings::paydesk::stripe::log;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, HostError, PluginError, StripeError};
-use crate::domain::types::PaymentMethodType;
 use crate::stripe::{self, StripeFailure};
 
 pub type Result<T> = std::result::Result<T, PluginError>;
@@ -163,34 +162,11 @@ pub fn stripe_failure(failure: StripeFailure) -> PluginError {
     }
 }
 
-/// WIT payment method type → domain.
-pub fn method_type_from_wit(
-    t: crate::bindings::paydesk::stripe::types::PaymentMethodType,
-) -> PaymentMethodType {
-    use crate::bindings::paydesk::stripe::types::PaymentMethodType as W;
-    match t {
-        W::Card => PaymentMethodType::Card,
-        W::UsBankAccount => PaymentMethodType::UsBankAccount,
-        W::AcssDebit => PaymentMethodType::AcssDebit,
-        W::SepaDebit => PaymentMethodType::SepaDebit,
-        W::BacsDebit => PaymentMethodType::BacsDebit,
-        W::AuBecsDebit => PaymentMethodType::AuBecsDebit,
-        W::Link => PaymentMethodType::Link,
-    }
-}
-
-/// Domain payment method type → WIT.
-pub fn method_type_to_wit(
-    t: PaymentMethodType,
-) -> crate::bindings::paydesk::stripe::types::PaymentMethodType {
-    use crate::bindings::paydesk::stripe::types::PaymentMethodType as W;
-    match t {
-        PaymentMethodType::Card => W::Card,
-        PaymentMethodType::UsBankAccount => W::UsBankAccount,
-        PaymentMethodType::AcssDebit => W::AcssDebit,
-        PaymentMethodType::SepaDebit => W::SepaDebit,
-        PaymentMethodType::BacsDebit => W::BacsDebit,
-        PaymentMethodType::AuBecsDebit => W::AuBecsDebit,
-        PaymentMethodType::Link => W::Link,
-    }
+// The WIT enums of the vocabulary and the domain's, converted by variant name
+// (`domain::vocabulary`): `vocab::PaymentMethodType::from(wit)`, `wit::PaymentStatus::from(domain)`.
+crate::wit_vocabulary! {
+    PaymentMethodType => crate::bindings::paydesk::stripe::types::PaymentMethodType,
+    PaymentStatus => crate::bindings::paydesk::stripe::helpdesk::PaymentStatus,
+    InvoiceStatus => crate::bindings::paydesk::stripe::helpdesk::InvoiceStatus,
+    InvoiceAccessLevel => crate::bindings::paydesk::stripe::helpdesk::InvoiceAccessLevel,
 }

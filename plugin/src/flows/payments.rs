@@ -11,20 +11,17 @@
 use super::intents::{Created, create_once};
 use super::quote::{fee_policy, quotation};
 use super::records::{Observation, apply_to_group};
-use super::{
-    Result, error, host_error, method_type_from_wit, method_type_to_wit, stripe_call,
-    stripe_failure, stripe_now, stripe_send,
-};
+use super::{Result, error, host_error, stripe_call, stripe_failure, stripe_now, stripe_send};
 use crate::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
 };
 use crate::bindings::paydesk::stripe::helpdesk::{
-    self, Customer, Initiator, Invoice, InvoiceAccessLevel, InvoiceStatus, NewPayment,
-    PaymentFilter, PaymentStatus,
+    self, Customer, Initiator, Invoice, InvoiceStatus, NewPayment, PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
+use crate::domain::access::{self, InvoiceOwner, Reader};
 use crate::domain::fees::{self, FeePolicy};
-use crate::domain::types::PaymentMethodType as Domain;
+use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_intents::{self, NewIntent, PaymentIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 use crate::stripe::{self, StripeFailure};
@@ -69,12 +66,17 @@ fn check_access(initiator: &Initiator, invoice: &Invoice) -> Result<()> {
         }
         Initiator::PortalUser(id) => {
             let user = helpdesk::get_user(*id).map_err(|e| host_error("user", e))?;
-            let visible = user.customer_id == invoice.customer_id
-                && match user.invoice_access_level {
-                    InvoiceAccessLevel::None => false,
-                    InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(user.id),
-                    InvoiceAccessLevel::Customer => true,
-                };
+            let visible = access::user_sees_invoice(
+                Reader {
+                    user_id: user.id,
+                    customer_id: user.customer_id,
+                    level: user.invoice_access_level.into(),
+                },
+                InvoiceOwner {
+                    customer_id: invoice.customer_id,
+                    user_id: invoice.user_id,
+                },
+            );
             if visible {
                 Ok(())
             } else {
@@ -149,7 +151,7 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
     let payments = helpdesk::list_payments(&PaymentFilter::Invoice(invoice.id))
         .map_err(|e| host_error("payments", e))?;
     for p in payments {
-        let status = super::records::to_domain(p.status);
+        let status = vocab::PaymentStatus::from(p.status);
         let unresolved = p.intent_id.is_none() && p.status == PaymentStatus::RequiresPaymentMethod;
         // An attempt that died before Stripe answered (its records written, no intent known):
         // once none of its requests can still arrive, ask Stripe now rather than make the payer
@@ -164,7 +166,7 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
                         format!(
                             "an earlier payment of invoice {} turned out to be {} at Stripe; reload before paying again",
                             invoice.number,
-                            super::records::status_name(other).replace('_', " ")
+                            vocab::PaymentStatus::from(other).label()
                         ),
                     ));
                 }
@@ -189,7 +191,7 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
                     if unresolved {
                         "its outcome is being confirmed with Stripe".to_string()
                     } else {
-                        super::records::status_name(p.status).replace('_', " ")
+                        vocab::PaymentStatus::from(p.status).label().to_string()
                     }
                 ),
             ));
@@ -257,7 +259,11 @@ fn items(invoices: &[Invoice]) -> Vec<fees::QuoteItem> {
 }
 
 /// The charge for `invoices`, within Stripe's amount limits (quote and pay alike).
-fn quote_for(invoices: &[Invoice], method: Domain, policy: &FeePolicy) -> Result<fees::Quote> {
+fn quote_for(
+    invoices: &[Invoice],
+    method: vocab::PaymentMethodType,
+    policy: &FeePolicy,
+) -> Result<fees::Quote> {
     super::quote::chargeable(&items(invoices), method, policy)
 }
 
@@ -271,7 +277,7 @@ pub fn quote_invoices(
     let payable = payable(ids, initiator, false)?;
     let q = quote_for(
         &payable.invoices,
-        method_type_from_wit(method),
+        vocab::PaymentMethodType::from(method),
         &fee_policy(&settings)?,
     )?;
     Ok(quotation(q, method))
@@ -335,7 +341,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
                 let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
                 let t = pm
                     .known_type()
-                    .map(method_type_to_wit)
+                    .map(PaymentMethodType::from)
                     .filter(|t| allowed.contains(t))
                     .ok_or_else(|| {
                         error(
@@ -360,7 +366,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
                         ErrorKind::NotConfigured,
                         format!(
                             "{} is not allowed for manual payments",
-                            method_type_from_wit(*t)
+                            vocab::PaymentMethodType::from(*t)
                         ),
                     ));
                 }
@@ -376,11 +382,18 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
     // One amount for the intent: every offered type must give the same fees.
     let quote = quote_for(
         &payable.invoices,
-        method_type_from_wit(method_types[0]),
+        vocab::PaymentMethodType::from(method_types[0]),
         &policy,
     )?;
     for t in &method_types[1..] {
-        if quote_for(&payable.invoices, method_type_from_wit(*t), &policy)?.total != quote.total {
+        if quote_for(
+            &payable.invoices,
+            vocab::PaymentMethodType::from(*t),
+            &policy,
+        )?
+        .total
+            != quote.total
+        {
             return Err(error(
                 ErrorKind::InvalidInput,
                 "the offered payment method types carry different fees; choose one type",
@@ -446,9 +459,9 @@ fn create_and_confirm(
     let invoice_ids: Vec<i64> = payable.invoices.iter().map(|i| i.id).collect();
     let numbers: Vec<String> = payable.invoices.iter().map(|i| i.number.clone()).collect();
     let tenant_ref = helpdesk::tenant_ref();
-    let domain_types: Vec<Domain> = method_types
+    let domain_types: Vec<vocab::PaymentMethodType> = method_types
         .iter()
-        .map(|t| method_type_from_wit(*t))
+        .map(|t| vocab::PaymentMethodType::from(*t))
         .collect();
     let create = payment_intents::create(&NewIntent {
         amount: quote.total.amount.0,
@@ -602,7 +615,7 @@ pub fn confirm_payment(
     let allowed = allowed_manual_types(&helpdesk::get_settings());
     if !pm
         .known_type()
-        .map(method_type_to_wit)
+        .map(PaymentMethodType::from)
         .is_some_and(|t| allowed.contains(&t))
     {
         return Err(error(

@@ -16,8 +16,9 @@ use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::Money;
 use crate::domain::fees;
 use crate::domain::money::MinorUnits;
-use crate::domain::payment_state::{self, Status};
+use crate::domain::payment_state;
 use crate::domain::settlement;
+use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_intents::PaymentIntent;
 
 /// What was seen at Stripe, and when.
@@ -45,40 +46,6 @@ impl Observation {
             failure: Some((message, code)),
             event: None,
         }
-    }
-}
-
-pub fn to_domain(s: PaymentStatus) -> Status {
-    match s {
-        PaymentStatus::RequiresPaymentMethod => Status::RequiresPaymentMethod,
-        PaymentStatus::RequiresAction => Status::RequiresAction,
-        PaymentStatus::Processing => Status::Processing,
-        PaymentStatus::Succeeded => Status::Succeeded,
-        PaymentStatus::Failed => Status::Failed,
-        PaymentStatus::Canceled => Status::Canceled,
-    }
-}
-
-pub fn from_domain(s: Status) -> PaymentStatus {
-    match s {
-        Status::RequiresPaymentMethod => PaymentStatus::RequiresPaymentMethod,
-        Status::RequiresAction => PaymentStatus::RequiresAction,
-        Status::Processing => PaymentStatus::Processing,
-        Status::Succeeded => PaymentStatus::Succeeded,
-        Status::Failed => PaymentStatus::Failed,
-        Status::Canceled => PaymentStatus::Canceled,
-    }
-}
-
-/// Stripe's name of a status.
-pub fn status_name(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::RequiresPaymentMethod => "requires_payment_method",
-        PaymentStatus::RequiresAction => "requires_action",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Canceled => "canceled",
     }
 }
 
@@ -114,10 +81,10 @@ pub fn apply_intent(
         ));
     }
     let records = records_of(pi)?;
-    if anomaly(pi, from_domain(status), &records)?.is_some() {
+    if anomaly(pi, status.into(), &records)?.is_some() {
         return Ok(records);
     }
-    apply(records, Some(&pi.id), from_domain(status), &observation)
+    apply(records, Some(&pi.id), status.into(), &observation)
 }
 
 /// Whether `pi` must not be applied with `status` to `records` (the records it names,
@@ -188,7 +155,12 @@ pub fn anomaly(
     // Kept before anything else: if this fails, the event is refused and Stripe delivers it again.
     helpdesk::audit(&entries).map_err(|e| host_error("audit trail", e))?;
     log(Level::Warn, &reasons[0]);
-    let key = format!("anomaly/{}/{}/{}", pi.id, first.id, status_name(status));
+    let key = format!(
+        "anomaly/{}/{}/{}",
+        pi.id,
+        first.id,
+        vocab::PaymentStatus::from(status)
+    );
     if let Err(e) = super::emails::anomaly(records, &reasons, &key) {
         super::emails::not_sent(records, "the payment anomaly email", &e);
     }
@@ -229,16 +201,16 @@ pub fn apply(
         let mut current = record;
         loop {
             if !payment_state::should_apply(
-                to_domain(current.status),
+                current.status.into(),
                 current.observed_at,
-                to_domain(status),
+                status.into(),
                 observation.at,
             ) {
                 break;
             }
-            let method_type = current.method_type.map(super::method_type_from_wit);
-            let (percent, _) = policy
-                .rule_for(method_type.unwrap_or(crate::domain::types::PaymentMethodType::Card));
+            let method_type = current.method_type.map(vocab::PaymentMethodType::from);
+            let (percent, _) =
+                policy.rule_for(method_type.unwrap_or(vocab::PaymentMethodType::Card));
             let ended_badly = matches!(status, PaymentStatus::Failed | PaymentStatus::Canceled);
             let update = PaymentUpdate {
                 status,
@@ -288,7 +260,7 @@ pub fn apply(
     let records = helpdesk::list_payments(&PaymentFilter::Group(group.clone()))
         .map_err(|e| host_error("payments", e))?;
     if moved_to_outcome && let Err(e) = super::emails::payment_outcome(&records, status, intent) {
-        let email = format!("the `{}` payment email", status_name(status));
+        let email = format!("the `{}` payment email", vocab::PaymentStatus::from(status));
         super::emails::not_sent(&records, &email, &e);
     }
     Ok(records)

@@ -12,7 +12,7 @@ use crate::bindings::paydesk::stripe::helpdesk::{self, PaymentFilter, PaymentSta
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::storage;
 use crate::bindings::paydesk::stripe::types::ErrorKind;
-use crate::domain::payment_state;
+use crate::domain::{lease, payment_state};
 use crate::stripe::events::Event;
 use crate::stripe::payment_intents::{self, PaymentIntent};
 use crate::stripe::{self, webhook_endpoints};
@@ -85,7 +85,7 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
             pi.id
         )));
     }
-    let status = super::records::from_domain(status);
+    let status = PaymentStatus::from(status);
     // Another intent naming a group, or a success short of what its records expect: kept on the
     // records as an anomaly and never applied; the event is done with.
     if let Some(why) = anomaly(&pi, status, &records)? {
@@ -204,14 +204,13 @@ fn forget_old_events(now_at: i64) -> Result<()> {
     }
 }
 
-/// How long after its records were written an attempt Stripe has no intent for is ruled out.
-/// A payment someone started: once no request of it can still be on its way to Stripe — the
-/// claim lease the host sets, twice its longest request plus a margin. An automatic attempt is
-/// resumed by the next daily run under its own claim (sending the same request again), so its
-/// records wait a day, as long as Stripe keeps idempotency keys.
+/// How long after its records were written an attempt Stripe has no intent for is ruled out
+/// A payment someone started: once no request of it can still be on its way to Stripe — its claim
+/// lease (`domain::lease`). An automatic attempt: after
+/// [`lease::AUTOMATIC_RULED_OUT_AFTER_SECONDS`].
 pub fn ruled_out_after(record: &helpdesk::InvoicePayment) -> i64 {
     match record.initiator {
-        helpdesk::Initiator::Autopay => 24 * 3600,
+        helpdesk::Initiator::Autopay => lease::AUTOMATIC_RULED_OUT_AFTER_SECONDS,
         _ => i64::from(helpdesk::get_settings().autopay_claim_lease_seconds),
     }
 }
