@@ -1,6 +1,7 @@
 //! paydesk's Stripe plugin: the glue between the WIT contract `paydesk:stripe@0.2.0` and the plugin's
-//! modules. The bindings live in a private module; each export converts its arguments and calls
-//! `flows` (work that needs the host) or `domain` (pure logic). Nothing else belongs here.
+//! modules. The bindings are generated in `bindings` (the ground floor of the component); each
+//! export converts its arguments and calls `flows` (work that needs the host). Nothing else belongs
+//! here.
 //!
 //! Built for `wasm32-wasip2` this crate is the component the host loads; built natively it is an
 //! rlib whose `domain` and `stripe` modules are unit-tested and benchmarked without a sandbox.
@@ -11,15 +12,9 @@ pub mod stripe;
 // The glue exists only in the component: natively, WIT export names are not valid symbol names
 // for a shared library, and the domain needs no host.
 #[cfg(target_arch = "wasm32")]
-mod flows;
-
+mod bindings;
 #[cfg(target_arch = "wasm32")]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "plugin",
-    });
-}
+mod flows;
 
 #[cfg(target_arch = "wasm32")]
 mod glue {
@@ -99,7 +94,7 @@ mod glue {
         }
 
         fn reconcile(now: i64) -> Result<events::ReconcileReport, PluginError> {
-            flows::webhooks::reconcile(now)
+            flows::reconcile::reconcile(now)
         }
     }
 

@@ -16,10 +16,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::intents::{Created, create_once, find_intent};
-use super::payments::now;
 use super::quote::fee_policy;
 use super::records::{Observation, apply_intent, apply_to_group};
-use super::{Result, error, host_error, log, stripe_now};
+use super::{Result, error, host_error, log, now, stripe_now};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
@@ -389,7 +388,7 @@ fn resume(
                     && r.intent_id.is_none()
                     && lease_ends
                         < r.created_at
-                            .saturating_add(super::webhooks::ruled_out_after(r))
+                            .saturating_add(super::reconcile::ruled_out_after(r))
             });
             if still_open {
                 audit(

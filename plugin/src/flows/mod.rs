@@ -1,6 +1,7 @@
 //! Flows: the plugin's work that needs the host — read records and settings through `helpdesk`,
-//! call Stripe through `http`, hand the data to `domain`, write results back. Owns the mapping of
-//! host and Stripe failures to `plugin-error` values, and the one function that sends to Stripe.
+//! call Stripe through `http`, hand the data to `domain`, write results back. This file is the
+//! folder's ground floor, importing none of the flows: the mapping of host and Stripe failures to
+//! `plugin-error` values, the clocks, and the one function that sends to Stripe.
 
 pub mod admin;
 pub mod autopay;
@@ -10,6 +11,7 @@ pub mod intents;
 pub mod payment_methods;
 pub mod payments;
 pub mod quote;
+pub mod reconcile;
 pub mod records;
 pub mod setup;
 pub mod templates;
@@ -59,6 +61,14 @@ pub fn log(level: log::Level, message: &str) {
     log::write(level, message);
 }
 
+/// Unix seconds now (WASI clock).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 std::thread_local! {
     /// The `Date` of Stripe's latest answer in this call (each call has a fresh instance).
     static STRIPE_DATE: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
@@ -69,7 +79,7 @@ std::thread_local! {
 /// clock alone; a host whose clock is off never makes a real event look stale. Before any answer
 /// (or from a host that gives no `Date`) it falls back to the WASI clock.
 pub fn stripe_now() -> i64 {
-    STRIPE_DATE.with(|d| d.get()).unwrap_or_else(payments::now)
+    STRIPE_DATE.with(|d| d.get()).unwrap_or_else(now)
 }
 
 /// Send one request to Stripe. The only call of the `http` import in the plugin.
@@ -160,13 +170,4 @@ pub fn stripe_failure(failure: StripeFailure) -> PluginError {
             }),
         },
     }
-}
-
-// The WIT enums of the vocabulary and the domain's, converted by variant name
-// (`domain::vocabulary`): `vocab::PaymentMethodType::from(wit)`, `wit::PaymentStatus::from(domain)`.
-crate::wit_vocabulary! {
-    PaymentMethodType => crate::bindings::paydesk::stripe::types::PaymentMethodType,
-    PaymentStatus => crate::bindings::paydesk::stripe::helpdesk::PaymentStatus,
-    InvoiceStatus => crate::bindings::paydesk::stripe::helpdesk::InvoiceStatus,
-    InvoiceAccessLevel => crate::bindings::paydesk::stripe::helpdesk::InvoiceAccessLevel,
 }

@@ -11,7 +11,7 @@
 use super::intents::{Created, create_once};
 use super::quote::{fee_policy, quotation};
 use super::records::{Observation, apply_to_group};
-use super::{Result, error, host_error, stripe_call, stripe_failure, stripe_now, stripe_send};
+use super::{Result, error, host_error, now, stripe_call, stripe_failure, stripe_now, stripe_send};
 use crate::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
 };
@@ -29,14 +29,6 @@ use crate::stripe::{self, StripeFailure};
 /// A payment waiting for the payer's authentication (3-D Secure) this long after Stripe last said so
 /// is abandoned: paying the invoice again cancels it at Stripe first, so it never blocks for ever.
 pub const AUTHENTICATION_ABANDONED_AFTER_SECONDS: i64 = 24 * 60 * 60;
-
-/// Unix seconds now (WASI clock).
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// The invoices to pay, checked: they exist for this caller, share one customer, are awaiting
 /// payment with something due, and have no payment in flight.
@@ -156,8 +148,9 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
         // An attempt that died before Stripe answered (its records written, no intent known):
         // once none of its requests can still arrive, ask Stripe now rather than make the payer
         // wait for reconciliation.
-        if unresolved && now().saturating_sub(p.created_at) > super::webhooks::ruled_out_after(&p) {
-            let after = super::webhooks::resolve_unknown(&p.group_id, p.created_at, now())?;
+        if unresolved && now().saturating_sub(p.created_at) > super::reconcile::ruled_out_after(&p)
+        {
+            let after = super::reconcile::resolve_unknown(&p.group_id, p.created_at, now())?;
             match after.iter().find(|r| r.id == p.id).map(|r| r.status) {
                 Some(PaymentStatus::Canceled) | None => continue,
                 Some(other) => {
