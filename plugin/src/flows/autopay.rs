@@ -16,8 +16,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::intents::{Created, create_once, find_intent};
+use super::outcomes::{apply_intent, apply_to_group};
 use super::quote::fee_policy;
-use super::records::{Observation, apply_intent, apply_to_group};
+use super::records::Observation;
 use super::{Result, error, host_error, log, now, stripe_now};
 use crate::bindings::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,

@@ -8,6 +8,7 @@ pub mod autopay;
 pub mod customers;
 pub mod emails;
 pub mod intents;
+pub mod outcomes;
 pub mod payment_methods;
 pub mod payments;
 pub mod quote;

@@ -9,8 +9,9 @@
 //! may claim the invoice.
 
 use super::intents::{Created, create_once};
+use super::outcomes::{apply_intent, apply_to_group};
 use super::quote::{fee_policy, quotation};
-use super::records::{Observation, apply_to_group};
+use super::records::Observation;
 use super::{Result, error, host_error, now, stripe_call, stripe_failure, stripe_now, stripe_send};
 use crate::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
@@ -212,7 +213,7 @@ fn abandon(intent: &str) -> Result<()> {
         Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent))?,
         Err(other) => return Err(stripe_failure(other)),
     };
-    super::records::apply_intent(&pi, Observation::read(stripe_now()))?;
+    apply_intent(&pi, Observation::read(stripe_now()))?;
     if pi.status != "canceled" {
         return Err(error(
             ErrorKind::Conflict,
@@ -481,7 +482,7 @@ fn create_and_confirm(
             // Stripe refused the payment method (or wants the payer to authenticate).
             let observation = Observation::failed(stripe_now(), message.clone(), code);
             let payments = match &intent {
-                Some(pi) => super::records::apply_intent(pi, observation)?,
+                Some(pi) => apply_intent(pi, observation)?,
                 None => apply_to_group(group, None, PaymentStatus::Failed, observation)?,
             };
             let status = payments
@@ -521,7 +522,7 @@ fn create_and_confirm(
             return Err(e);
         }
     };
-    let payments = super::records::apply_intent(&intent, Observation::read(stripe_now()))?;
+    let payments = apply_intent(&intent, Observation::read(stripe_now()))?;
     let status = payments
         .first()
         .map(|p| p.status)
@@ -563,7 +564,7 @@ pub fn refresh_payment(intent_id: &str) -> Result<Vec<helpdesk::InvoicePayment>>
         ));
     }
     let pi: PaymentIntent = stripe_call(&payment_intents::retrieve(intent_id))?;
-    super::records::apply_intent(&pi, Observation::read(stripe_now()))
+    apply_intent(&pi, Observation::read(stripe_now()))
 }
 
 /// Confirm a started payment with a method the payer just added through Stripe.js.
@@ -627,7 +628,7 @@ pub fn confirm_payment(
         Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent_id))?,
         Err(other) => return Err(stripe_failure(other)),
     };
-    let payments = super::records::apply_intent(&pi, Observation::read(stripe_now()))?;
+    let payments = apply_intent(&pi, Observation::read(stripe_now()))?;
     let status = payments.first().map(|p| p.status).unwrap_or(first.status);
     Ok(PaymentStarted {
         group_id: first.group_id.clone(),
@@ -660,7 +661,7 @@ pub fn authentication_secret(intent_id: &str, initiator: &Initiator) -> Result<S
         check_access(initiator, &invoice)?;
     }
     let pi: PaymentIntent = stripe_call(&payment_intents::retrieve(intent_id))?;
-    super::records::apply_intent(&pi, Observation::read(stripe_now()))?;
+    apply_intent(&pi, Observation::read(stripe_now()))?;
     if pi.status != "requires_action" {
         return Err(error(
             ErrorKind::Conflict,

@@ -4,7 +4,8 @@
 //! request of it can still arrive, ruled out and cancelled.
 
 use super::intents::find_intent;
-use super::records::{Observation, apply_intent, apply_to_group};
+use super::outcomes::{apply_intent, apply_to_group};
+use super::records::Observation;
 use super::{Result, host_error, log, stripe_call, stripe_now};
 use crate::bindings::exports::paydesk::stripe::events::ReconcileReport;
 use crate::bindings::paydesk::stripe::helpdesk::{self, PaymentFilter, PaymentStatus};

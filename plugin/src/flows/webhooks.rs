@@ -2,7 +2,8 @@
 //! in Stripe"), and verified events applied once each and never backwards; the ids of applied
 //! events are remembered for a while (`event/{id}` in storage).
 
-use super::records::{Observation, anomaly, apply, records_of};
+use super::outcomes::{anomaly, apply};
+use super::records::{Observation, records_of};
 use super::{Result, error, host_error, stripe_call, stripe_send};
 use crate::bindings::exports::paydesk::stripe::admin::WebhookEndpoint;
 use crate::bindings::exports::paydesk::stripe::events::{EventOutcome, StripeEvent};
