@@ -126,7 +126,7 @@ mod glue {
             initiator: payments::Initiator,
             return_url: Option<String>,
         ) -> Result<payments::PaymentStarted, PluginError> {
-            flows::payments::confirm_payment(
+            flows::confirm::confirm_payment(
                 &intent_id,
                 &payment_method_id,
                 &initiator,
@@ -138,13 +138,13 @@ mod glue {
             intent_id: String,
             initiator: payments::Initiator,
         ) -> Result<String, PluginError> {
-            flows::payments::authentication_secret(&intent_id, &initiator)
+            flows::confirm::authentication_secret(&intent_id, &initiator)
         }
 
         fn refresh_payment(
             intent_id: String,
         ) -> Result<Vec<payments::InvoicePayment>, PluginError> {
-            flows::payments::refresh_payment(&intent_id)
+            flows::confirm::refresh_payment(&intent_id)
         }
 
         fn set_automatic_payment_method(

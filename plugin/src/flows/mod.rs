@@ -5,10 +5,12 @@
 
 pub mod admin;
 pub mod autopay;
+pub mod confirm;
 pub mod customers;
 pub mod emails;
 pub mod intents;
 pub mod outcomes;
+pub mod payable;
 pub mod payment_methods;
 pub mod payments;
 pub mod quote;
