@@ -69,7 +69,7 @@ mod glue {
         fn invoice_created(
             invoice: InvoiceId,
         ) -> Result<events::InvoiceCreatedOutcome, PluginError> {
-            flows::autopay::invoice_created(invoice)
+            flows::autopay::charge::invoice_created(invoice)
         }
 
         fn customer_saved(customer: CustomerId) -> Result<events::SyncOutcome, PluginError> {
@@ -83,14 +83,14 @@ mod glue {
         }
 
         fn autopay_plan(date: String) -> Result<Vec<events::AutopayDecision>, PluginError> {
-            flows::autopay::plan(&date)
+            flows::autopay::plan::plan(&date)
         }
 
         fn autopay_charge(
             invoice: InvoiceId,
             date: String,
         ) -> Result<events::AutopayResult, PluginError> {
-            flows::autopay::charge(invoice, &date)
+            flows::autopay::charge::charge(invoice, &date)
         }
 
         fn reconcile(now: i64) -> Result<events::ReconcileReport, PluginError> {

@@ -26,25 +26,14 @@ use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_intents::{self, NewIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 
-fn items(invoices: &[Invoice]) -> Vec<fees::QuoteItem> {
-    invoices
-        .iter()
-        .map(|i| fees::QuoteItem {
-            invoice_id: i.id,
-            invoice_number: i.number.clone(),
-            currency: i.currency.clone(),
-            amount_due: i.amount_due,
-        })
-        .collect()
-}
-
 /// The charge for `invoices`, within Stripe's amount limits (quote and pay alike).
 fn quote_for(
     invoices: &[Invoice],
     method: vocab::PaymentMethodType,
     policy: &FeePolicy,
 ) -> Result<fees::Quote> {
-    super::quote::chargeable(&items(invoices), method, policy)
+    let items: Vec<fees::QuoteItem> = invoices.iter().map(super::quote::item).collect();
+    super::quote::chargeable(&items, method, policy)
 }
 
 /// Price invoices as `initiator` would pay them.

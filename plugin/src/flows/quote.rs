@@ -59,6 +59,16 @@ pub fn invoices_refused(message: String) -> PluginError {
     e
 }
 
+/// An invoice as `domain::fees` prices it.
+pub fn item(invoice: &helpdesk::Invoice) -> fees::QuoteItem {
+    fees::QuoteItem {
+        invoice_id: invoice.id,
+        invoice_number: invoice.number.clone(),
+        currency: invoice.currency.clone(),
+        amount_due: invoice.amount_due,
+    }
+}
+
 /// Price invoices for a charge: the quote, and Stripe's limits on its total (the minimum of the
 /// currency, eight digits at most, three-decimal amounts ending in 0) checked before anything is
 /// sent to Stripe.
