@@ -1,19 +1,26 @@
 //! Who may see what in the reference helpdesk: a portal user sees the invoices their "Invoice
 //! Access Level" shows (REQUIREMENTS M13) — none, those addressed to them, or all of their
-//! customer's. One rule for the API, the pages and the PDFs; the plugin applies the same rule to
-//! payments itself.
+//! customer's. One rule (`paydesk_plugin::domain::access`) for the API, the pages, the PDFs and
+//! the plugin's payments.
 
-use crate::contract::{Invoice, InvoiceAccessLevel, User};
+use paydesk_plugin::domain::access;
+
+use crate::contract::{Invoice, User};
 use crate::db::Principal;
 
-/// May portal user `u` see `invoice`?
+/// May portal user `u` see `invoice`? The domain's rule, which the plugin applies to payments too.
 pub fn user_sees(u: &User, invoice: &Invoice) -> bool {
-    u.customer_id == invoice.customer_id
-        && match u.invoice_access_level {
-            InvoiceAccessLevel::None => false,
-            InvoiceAccessLevel::AddressedToUser => invoice.user_id == Some(u.id),
-            InvoiceAccessLevel::Customer => true,
-        }
+    access::user_sees_invoice(
+        access::Reader {
+            user_id: u.id,
+            customer_id: u.customer_id,
+            level: u.invoice_access_level.into(),
+        },
+        access::InvoiceOwner {
+            customer_id: invoice.customer_id,
+            user_id: invoice.user_id,
+        },
+    )
 }
 
 /// May this caller see `invoice`? Agents see every invoice of their tenant.

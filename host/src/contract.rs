@@ -20,3 +20,12 @@ pub use paydesk::stripe::types::{
     ErrorKind, FeeRule, HostError, KeyInfo, KeyKind, KeyMode, Money, PaymentMethodType,
     PluginError, PortalPaymentMethodAccess, Settings, TakePaymentOn,
 };
+
+// The contract's enums that the domain's vocabulary defines once (wire names, labels): `From` both
+// ways, matched by variant name (a mismatch does not compile).
+paydesk_plugin::wit_vocabulary! {
+    PaymentMethodType => PaymentMethodType,
+    PaymentStatus => PaymentStatus,
+    InvoiceStatus => InvoiceStatus,
+    InvoiceAccessLevel => InvoiceAccessLevel,
+}

@@ -94,17 +94,7 @@ impl Default for TenantSettings {
 
 /// The WIT type of a Stripe payment method type name, if known.
 pub fn method_type(name: &str) -> Option<wit::PaymentMethodType> {
-    use wit::PaymentMethodType as T;
-    Some(match name {
-        "card" => T::Card,
-        "us_bank_account" => T::UsBankAccount,
-        "acss_debit" => T::AcssDebit,
-        "sepa_debit" => T::SepaDebit,
-        "bacs_debit" => T::BacsDebit,
-        "au_becs_debit" => T::AuBecsDebit,
-        "link" => T::Link,
-        _ => return None,
-    })
+    paydesk_plugin::domain::vocabulary::PaymentMethodType::from_wire_name(name).map(Into::into)
 }
 
 /// What a key's prefix says, without the key.

@@ -90,8 +90,10 @@ impl StripeHttp {
 impl StripeHttp {
     /// How long an autopay claim must hold: twice the longest a request can take, plus a margin.
     pub fn claim_lease_seconds(&self) -> u32 {
-        u32::try_from(2 * (self.config.timeout + self.config.connect_timeout).as_secs() + 5)
-            .unwrap_or(u32::MAX)
+        paydesk_plugin::domain::lease::claim_lease_seconds(
+            self.config.timeout,
+            self.config.connect_timeout,
+        )
     }
 }
 

@@ -1,70 +1,36 @@
-//! The wire names of the record vocabulary as the SQLite schema stores them: invoice access levels,
-//! invoice and payment statuses, payment-method types; and reading them back.
+//! The record vocabulary as the database stores it: each contract enum by its wire name from the
+//! domain's one table (`paydesk_plugin::domain::vocabulary`), and read back with the fallback the
+//! schema has always had for a name it does not know.
+
+use paydesk_plugin::domain::vocabulary as v;
 
 use crate::contract::{InvoiceAccessLevel, InvoiceStatus, PaymentMethodType, PaymentStatus};
 
 pub fn access_level_name(l: InvoiceAccessLevel) -> &'static str {
-    match l {
-        InvoiceAccessLevel::None => "none",
-        InvoiceAccessLevel::AddressedToUser => "own",
-        InvoiceAccessLevel::Customer => "customer",
-    }
+    v::InvoiceAccessLevel::from(l).wire_name()
 }
 
+/// An unknown level shows nothing.
 pub(super) fn access_level(s: &str) -> InvoiceAccessLevel {
-    match s {
-        "own" => InvoiceAccessLevel::AddressedToUser,
-        "customer" => InvoiceAccessLevel::Customer,
-        _ => InvoiceAccessLevel::None,
-    }
+    v::InvoiceAccessLevel::from_wire_name(s).map_or(InvoiceAccessLevel::None, Into::into)
 }
 
 pub fn invoice_status_name(s: InvoiceStatus) -> &'static str {
-    match s {
-        InvoiceStatus::AwaitingPayment => "awaiting_payment",
-        InvoiceStatus::Paid => "paid",
-        InvoiceStatus::Void => "void",
-    }
+    v::InvoiceStatus::from(s).wire_name()
 }
 
 pub(super) fn invoice_status(s: &str) -> InvoiceStatus {
-    match s {
-        "paid" => InvoiceStatus::Paid,
-        "void" => InvoiceStatus::Void,
-        _ => InvoiceStatus::AwaitingPayment,
-    }
+    v::InvoiceStatus::from_wire_name(s).map_or(InvoiceStatus::AwaitingPayment, Into::into)
 }
 
 pub fn payment_status_name(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::RequiresPaymentMethod => "requires_payment_method",
-        PaymentStatus::RequiresAction => "requires_action",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Canceled => "canceled",
-    }
+    v::PaymentStatus::from(s).wire_name()
 }
 
 pub(super) fn payment_status(s: &str) -> PaymentStatus {
-    match s {
-        "requires_action" => PaymentStatus::RequiresAction,
-        "processing" => PaymentStatus::Processing,
-        "succeeded" => PaymentStatus::Succeeded,
-        "failed" => PaymentStatus::Failed,
-        "canceled" => PaymentStatus::Canceled,
-        _ => PaymentStatus::RequiresPaymentMethod,
-    }
+    v::PaymentStatus::from_wire_name(s).map_or(PaymentStatus::RequiresPaymentMethod, Into::into)
 }
 
 pub fn method_type_name(t: PaymentMethodType) -> &'static str {
-    match t {
-        PaymentMethodType::Card => "card",
-        PaymentMethodType::UsBankAccount => "us_bank_account",
-        PaymentMethodType::AcssDebit => "acss_debit",
-        PaymentMethodType::SepaDebit => "sepa_debit",
-        PaymentMethodType::BacsDebit => "bacs_debit",
-        PaymentMethodType::AuBecsDebit => "au_becs_debit",
-        PaymentMethodType::Link => "link",
-    }
+    v::PaymentMethodType::from(t).wire_name()
 }
