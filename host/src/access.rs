@@ -1,5 +1,5 @@
 //! Who may see what in the reference helpdesk: a portal user sees the invoices their "Invoice
-//! Access Level" shows (REQUIREMENTS M13) — none, those addressed to them, or all of their
+//! Access Level" shows — none, those addressed to them, or all of their
 //! customer's. One rule (`paydesk_plugin::domain::access`) for the API, the pages, the PDFs and
 //! the plugin's payments.
 

@@ -1,5 +1,5 @@
 //! A tenant's integration settings as the host stores and serves them (JSON field names are the
-//! helpdesk API names REQUIREMENTS.md gives), and their conversion to the WIT `settings` record the
+//! helpdesk API names of the integration guide), and their conversion to the WIT `settings` record the
 //! plugin reads. Validation is the plugin's (`admin.validate-settings`); this module only carries data.
 
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub enum PortalAccess {
     Show,
 }
 
-/// Every setting of the integration (REQUIREMENTS M1–M16, B3, B4, B7). Secrets are not here: they
+/// Every setting of the integration. Secrets are not here: they
 /// live in their own columns and are write-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]

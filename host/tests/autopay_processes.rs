@@ -1,4 +1,4 @@
-//! `paydesk autopay` as separate processes on one database (REQUIREMENTS B2, B6): two runs started
+//! `paydesk autopay` as separate processes on one database: two runs started
 //! together charge each of 200 invoices once; a run killed with SIGKILL midway and run again
 //! leaves exactly one successful PaymentIntent per invoice; `--dry-run` lists every invoice with
 //! its reason and leaves the database byte-for-byte unchanged. What the runs print goes to the

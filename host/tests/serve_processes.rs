@@ -1,4 +1,4 @@
-//! `paydesk serve` killed with SIGKILL under load, then started again (REQUIREMENTS B2): agents pay
+//! `paydesk serve` killed with SIGKILL under load, then started again: agents pay
 //! invoices with the customer's saved card through the JSON API, several at once; at a random
 //! point (seeded; the seed is printed and `PAYDESK_KILL_SEED` replays the choice) the server is
 //! killed. After a restart the client retries every payment that got no answer, as a real client

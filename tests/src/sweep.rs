@@ -1,4 +1,4 @@
-//! The suite-wide secret sweep (REQUIREMENTS B1, DESIGN "Secrets and tenants"): after the whole
+//! The suite-wide secret sweep: after the whole
 //! test suite, no Stripe secret key or webhook signing secret may appear in any log line, page, API
 //! response, email, or value passed into the component.
 //!

@@ -1,4 +1,4 @@
-//! The daily integrator run for one tenant (REQUIREMENTS M7, B2, B4, B6): generate the recurring
+//! The daily integrator run for one tenant: generate the recurring
 //! invoices that are due (each raising the plugin's invoice-created event), ask the plugin for the
 //! plan, charge what it says (one sandboxed call per invoice), reconcile stuck payments, retry
 //! customer syncs that failed, and record the run's time and last error. A dry run only plans.
@@ -208,7 +208,7 @@ impl App {
         Ok(report)
     }
 
-    /// Customers whose last sync to Stripe failed are synced again (REQUIREMENTS M3).
+    /// Customers whose last sync to Stripe failed are synced again.
     fn retry_customer_syncs(&self, tenant: &TenantId, report: &mut RunReport) {
         let mut after = None;
         loop {

@@ -1,4 +1,4 @@
-//! Template variables the plugin renders (REQUIREMENTS M8): the host asks the plugin which names it
+//! Template variables the plugin renders: the host asks the plugin which names it
 //! renders and substitutes their values for a customer in invoice documents and emails.
 
 use super::{App, CallError};

@@ -1,4 +1,4 @@
-//! Authorization matrix (REQUIREMENTS P3, issue "authorization matrix"): every route of the JSON
+//! Authorization matrix: every route of the JSON
 //! API and every page, called against a victim tenant's data by five callers who must not see or
 //! touch it — an anonymous caller, another tenant's admin, a portal user of another customer of the
 //! same tenant, a portal user of the victim's own customer whose invoice access level is `none`, and

@@ -1,4 +1,4 @@
-//! Automatic payments end to end (REQUIREMENTS M5, M7, M8, B2, B4, B6): recurring invoices charged
+//! Automatic payments end to end: recurring invoices charged
 //! on their due date or on creation, with the skips and their reasons, declines retried by the
 //! policy, authentication emailed as a portal link, a lost answer resolved by asking Stripe, the
 //! due date in the tenant's time zone, and `$-PAYMENTMETHOD`.

@@ -1,4 +1,4 @@
-//! Connecting a tenant to Stripe through the JSON API (REQUIREMENTS M1–M4, M6): settings with field
+//! Connecting a tenant to Stripe through the JSON API: settings with field
 //! errors and write-only keys, customer mappings and "Generate mappings", sync on save, payment
 //! methods and the automatic payment method — against localstripe, every request the plugin sends
 //! checked against Stripe's OpenAPI description.

@@ -1,4 +1,4 @@
-//! Faults between paydesk and Stripe (REQUIREMENTS B2): an answer lost after Stripe processed the
+//! Faults between paydesk and Stripe: an answer lost after Stripe processed the
 //! request, a connection reset before it arrived, 429 with `Retry-After`, 500, and latency —
 //! injected by the recording proxy in front of localstripe. Under each, the daily run and portal
 //! payments end with exactly one successful charge per invoice and correct records, and every

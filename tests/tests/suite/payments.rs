@@ -1,4 +1,4 @@
-//! Taking payments end to end (REQUIREMENTS M9–M16, B3, B5, B7): portal "Pay all outstanding" as
+//! Taking payments end to end: portal "Pay all outstanding" as
 //! one PaymentIntent with exact fee lines, agent payments and their permission, payment records
 //! driven by localstripe's own signed webhooks and by fixture-built ones, duplicates and shuffles,
 //! refused forgeries, and the payment emails as they arrive at a real SMTP server.
