@@ -6,6 +6,7 @@ pub mod autopay;
 pub mod display;
 pub mod emails;
 pub mod fees;
+pub mod hash;
 pub mod lease;
 pub mod limits;
 pub mod mapping;
