@@ -14,4 +14,6 @@ pub mod money;
 pub mod payment_state;
 pub mod settings;
 pub mod settlement;
+// `#[macro_use]`: `wit_vocabulary!` is in scope, by name, for the modules declared after `domain`.
+#[macro_use]
 pub mod vocabulary;
