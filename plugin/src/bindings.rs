@@ -9,7 +9,7 @@ wit_bindgen::generate!({
     world: "plugin",
 });
 
-crate::wit_vocabulary! {
+wit_vocabulary! {
     PaymentMethodType => paydesk::stripe::types::PaymentMethodType,
     PaymentStatus => paydesk::stripe::helpdesk::PaymentStatus,
     InvoiceStatus => paydesk::stripe::helpdesk::InvoiceStatus,

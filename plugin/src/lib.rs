@@ -6,6 +6,7 @@
 //! Built for `wasm32-wasip2` this crate is the component the host loads; built natively it is an
 //! rlib whose `domain` and `stripe` modules are unit-tested and benchmarked without a sandbox.
 
+#[macro_use]
 pub mod domain;
 pub mod stripe;
 

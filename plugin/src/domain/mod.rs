@@ -6,6 +6,7 @@ pub mod autopay;
 pub mod display;
 pub mod emails;
 pub mod fees;
+pub mod hash;
 pub mod lease;
 pub mod limits;
 pub mod mapping;
@@ -13,4 +14,6 @@ pub mod money;
 pub mod payment_state;
 pub mod settings;
 pub mod settlement;
+// `#[macro_use]`: `wit_vocabulary!` is in scope, by name, for the modules declared after `domain`.
+#[macro_use]
 pub mod vocabulary;

@@ -184,10 +184,10 @@ macro_rules! __vocabulary_wit {
     };
 }
 
-crate::__vocabulary_rows!(PaymentMethodType, __vocabulary_enum!());
-crate::__vocabulary_rows!(PaymentStatus, __vocabulary_enum!());
-crate::__vocabulary_rows!(InvoiceStatus, __vocabulary_enum!());
-crate::__vocabulary_rows!(InvoiceAccessLevel, __vocabulary_enum!());
+__vocabulary_rows!(PaymentMethodType, __vocabulary_enum!());
+__vocabulary_rows!(PaymentStatus, __vocabulary_enum!());
+__vocabulary_rows!(InvoiceStatus, __vocabulary_enum!());
+__vocabulary_rows!(InvoiceAccessLevel, __vocabulary_enum!());
 
 impl PaymentMethodType {
     /// Bank debits settle over days: they pass through `processing`.

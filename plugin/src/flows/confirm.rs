@@ -2,10 +2,11 @@
 //! method just added through Stripe.js, the client secret of an authentication still to complete,
 //! and reading the intent again once Stripe.js is done.
 
+use super::intents::move_intent;
 use super::outcomes::apply_intent;
 use super::payable::{allowed_manual_types, check_access};
 use super::records::Observation;
-use super::{Result, error, host_error, stripe_call, stripe_failure, stripe_now, stripe_send};
+use super::{Result, error, host_error, stripe_call, stripe_now};
 use crate::bindings::exports::paydesk::stripe::payments::PaymentStarted;
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, Initiator, InvoicePayment, PaymentFilter, PaymentStatus,
@@ -13,7 +14,6 @@ use crate::bindings::paydesk::stripe::helpdesk::{
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType};
 use crate::stripe::payment_intents::{self, PaymentIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
-use crate::stripe::{self, StripeFailure};
 
 /// The records of intent `intent_id`: "not found" unless it is a payment of this helpdesk.
 fn records_of_intent(intent_id: &str) -> Result<Vec<InvoicePayment>> {
@@ -88,13 +88,8 @@ pub fn confirm_payment(
         intent_id,
         payment_method,
     ))?;
-    let response = stripe_send(&payment_intents::confirm(intent_id, return_url))?;
-    let pi: PaymentIntent = match stripe::parse(&response) {
-        Ok(pi) => pi,
-        // A decline: read the intent as it now is.
-        Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent_id))?,
-        Err(other) => return Err(stripe_failure(other)),
-    };
+    // A decline: the intent as it now is.
+    let pi = move_intent(&payment_intents::confirm(intent_id, return_url), intent_id)?;
     let payments = apply_intent(&pi, Observation::read(stripe_now()))?;
     let status = payments.first().map(|p| p.status).unwrap_or(first.status);
     Ok(PaymentStarted {

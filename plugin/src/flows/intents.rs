@@ -2,7 +2,8 @@
 //! retried with the same idempotency key; an answer lost on the way back (the request may have
 //! been processed) is resolved by asking Stripe for the group's intent — listing the customer's
 //! intents, which is strongly consistent — and the request is sent again (same key) only when
-//! Stripe has none.
+//! Stripe has none. And a request that moves an existing intent (a cancel, a confirm) read back as
+//! the intent, whatever Stripe said ([`move_intent`]).
 
 use super::{Result, stripe_call, stripe_failure, stripe_send};
 use crate::bindings::paydesk::stripe::types::{ErrorKind, PluginError};
@@ -45,6 +46,18 @@ pub fn find_intent(customer: &str, group: &str) -> Result<Option<PaymentIntent>>
         }
     }
     Ok(None)
+}
+
+/// Send `request`, which moves intent `id` (a cancel, a confirm), and return the intent: as Stripe
+/// answers, or — when Stripe refuses (a decline; it moved on meanwhile, confirmed in another tab) —
+/// as it now is.
+pub fn move_intent(request: &stripe::Request, id: &str) -> Result<PaymentIntent> {
+    let response = stripe_send(request)?;
+    match stripe::parse(&response) {
+        Ok(pi) => Ok(pi),
+        Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(id)),
+        Err(other) => Err(stripe_failure(other)),
+    }
 }
 
 /// Send `request` (a create with the group's idempotency key) so that at most one intent results.

@@ -4,17 +4,17 @@
 //! authentication abandoned, an unanswered attempt now ruled out) is resolved with Stripe first —
 //! and the payment method types allowed for manual payments.
 
+use super::intents::move_intent;
 use super::outcomes::apply_intent;
 use super::records::Observation;
-use super::{Result, error, host_error, now, stripe_call, stripe_failure, stripe_now, stripe_send};
+use super::{Result, error, host_error, now, stripe_now};
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, Customer, Initiator, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::types::{ErrorKind, PaymentMethodType, Settings};
 use crate::domain::access::{self, InvoiceOwner, Reader};
 use crate::domain::vocabulary as vocab;
-use crate::stripe::payment_intents::{self, PaymentIntent};
-use crate::stripe::{self, StripeFailure};
+use crate::stripe::payment_intents;
 
 /// A payment waiting for the payer's authentication (3-D Secure) this long after Stripe last said so
 /// is abandoned: paying the invoice again cancels it at Stripe first, so it never blocks for ever.
@@ -195,13 +195,8 @@ fn check_not_in_flight(invoice: &Invoice, paying: bool) -> Result<()> {
 
 /// Cancel an abandoned intent (new details never confirmed) and record what Stripe says it is now.
 fn abandon(intent: &str) -> Result<()> {
-    let outcome = stripe_send(&payment_intents::cancel(intent))?;
-    let pi: PaymentIntent = match stripe::parse(&outcome) {
-        Ok(pi) => pi,
-        // It moved on meanwhile (confirmed in another tab): read what it is.
-        Err(StripeFailure::Api { .. }) => stripe_call(&payment_intents::retrieve(intent))?,
-        Err(other) => return Err(stripe_failure(other)),
-    };
+    // It may have moved on meanwhile (confirmed in another tab): then, what it is.
+    let pi = move_intent(&payment_intents::cancel(intent), intent)?;
     apply_intent(&pi, Observation::read(stripe_now()))?;
     if pi.status != "canceled" {
         return Err(error(

@@ -14,14 +14,14 @@
  *            (host/src/db/schema_7_one_open_payment.sql); an invoice is paid in the transaction
  *            that makes its record succeeded.
  *   storage  the autopay claims `autopay/{invoice}/{attempt}` with versions, put_new and
- *            compare-and-swap (plugin/src/flows/autopay.rs `charge`, `resume`, `settle`).
+ *            compare-and-swap (plugin/src/flows/autopay/: `charge`, `resume`, `settle`).
  *   stripe   PaymentIntents by idempotency key `paydesk-pi-{group}`
  *            (plugin/src/stripe/payment_intents.rs `create`): the same key gives the same intent,
  *            never a second charge; a saved method is confirmed at creation and succeeds or is
  *            declined. Listing a customer's intents (plugin/src/flows/intents.rs `find_intent`)
  *            is strongly consistent.
  *   time     abstract: per group, "its lease has passed" (no request of it can arrive any more,
- *            plugin/src/flows/webhooks.rs `ruled_out_after` for manual payments, the claim's
+ *            plugin/src/flows/reconcile.rs `ruled_out_after` for manual payments, the claim's
  *            `lease_until` for autopay) and "a day has passed since its records were written"
  *            (`ruled_out_after` for autopay records).
  *
@@ -39,7 +39,7 @@
  * Variants (spin -D…): NO_UNIQUE drops the unique rule (the old bug: two payers both pass
  * `check_not_in_flight` and both write records); OLD_AUTOPAY_RESUME restores autopay's resume as
  * it was before this model found its double charge (it sent a ruled-out attempt again; see
- * `attempt_charge_fixed` for what `autopay.rs` `resume` does now); HOSTS, OPS, MAXCRASH, TRIES,
+ * `attempt_charge_fixed` for what `autopay/resume.rs` `resume` does now); HOSTS, OPS, MAXCRASH, TRIES,
  * NMAN set the bounds.
  */
 
@@ -65,7 +65,7 @@
 #define NG (NAUTO + NMAN)
 #define MAXREC (NAUTO + NI * NMAN)   /* every record a run can write: one per autopay attempt, up to NI per manual payment */
 
-/* A payment record's status (records.rs / domain/payment_state.rs). OPEN is
+/* A payment record's status (records.rs / domain/vocabulary.rs, domain/payment_state.rs). OPEN is
  * `requires_payment_method` without an intent: the attempt's answer has not come (yet). */
 #define NONE 0
 #define OPEN 1
@@ -144,7 +144,7 @@ inline stripe_create(gg) {
   fi
 }
 
-/* records.rs `apply_to_group` / `apply_intent`: every record of the group that is not final
+/* outcomes.rs / records.rs `apply_to_group` / `apply_intent`: every record of the group that is not final
  * takes the status (forward only); a success marks the invoice paid in the same transaction. */
 inline apply_group(gg, s) {
   printf("MSC: records of group %d <- %d (2 succeeded, 3 failed, 4 canceled)\n", gg, s);
@@ -171,7 +171,7 @@ inline open_record_of(ii, out) {
   od
 }
 
-/* webhooks.rs `ruled_out_after`: a manual attempt once its lease has passed, an automatic one
+/* reconcile.rs `ruled_out_after`: a manual attempt once its lease has passed, an automatic one
  * a day after its records were written. */
 #define RULED_OUT(g) (AUTO(g) -> day[g] : lease_exp[g])
 
@@ -243,7 +243,7 @@ inline create_once(gg, res) {
   atomic { sending[gg]--; mine = NOTFOUND; printf("MSC: create_once of group %d: %d\n", gg, res) }
 }
 
-/* webhooks.rs `resolve_unknown`: the time is read first (`now_at`), then Stripe is asked for
+/* reconcile.rs `resolve_unknown`: the time is read first (`now_at`), then Stripe is asked for
  * the group's intent; found, it is applied; none and ruled out, the records are cancelled,
  * which frees the invoices. */
 inline resolve_unknown(gg) {
@@ -257,7 +257,7 @@ inline resolve_unknown(gg) {
   fi
 }
 
-/* payments.rs `start_payment` with a saved method: `payable` / `check_not_in_flight` (refuse
+/* payments.rs `start_payment` with a saved method: payable.rs `payable` / `check_not_in_flight` (refuse
  * when paid or an attempt is open, resolving an attempt that is ruled out first), then
  * `create_and_confirm`: the records (the claim), then the intent, then its outcome. */
 inline pay(m) {
@@ -302,7 +302,7 @@ inline pay(m) {
   if :: res != NONE -> atomic { apply_group(g, res) } :: else fi   /* NONE: "outcome unknown" */
 }
 
-/* autopay.rs `attempt_charge` (from `charge` after a new claim, or from `resume`): the records
+/* autopay/attempt.rs `attempt_charge` (from `charge` after a new claim, or from `resume`): the records
  * once (a refused claim gives the attempt back), the intent, its outcome, the claim settled. */
 inline attempt_charge(ii, aa) {
   g = AG(ii, aa);
@@ -339,7 +339,7 @@ inline attempt_charge(ii, aa) {
   settle(ii, aa)
 }
 
-/* autopay.rs `settle`: the claim takes its record's status, if it is still ours. */
+/* autopay/attempt.rs `settle`: the claim takes its record's status, if it is still ours. */
 inline settle(ii, aa) {
   atomic {
     g = AG(ii, aa);
@@ -354,7 +354,7 @@ inline settle(ii, aa) {
 }
 
 #ifndef OLD_AUTOPAY_RESUME
-/* `resume` (autopay.rs) when Stripe has no intent: if the attempt's records were written, its
+/* `resume` (autopay/resume.rs) when Stripe has no intent: if the attempt's records were written, its
  * request may have been sent, but only under the lease that has passed, so Stripe never made it:
  * cancel the records (if reconciliation has not) and settle the claim, never send again. Only
  * an attempt whose records were never written (nothing was sent) is made now. */
@@ -376,7 +376,7 @@ inline attempt_charge_fixed(ii, aa) {
 }
 #endif
 
-/* autopay.rs `resume`: take over an expired claim (compare-and-swap, a new lease), ask Stripe
+/* autopay/resume.rs `resume`: take over an expired claim (compare-and-swap, a new lease), ask Stripe
  * for its intent; found, apply and settle; none, make the attempt again with the same key. */
 inline resume(ii, aa) {
   g = AG(ii, aa);
@@ -404,7 +404,7 @@ inline resume(ii, aa) {
   fi
 }
 
-/* autopay.rs `charge`: an expired claim of the last attempt is resumed before anything is
+/* autopay/charge.rs `charge`: an expired claim of the last attempt is resumed before anything is
  * decided; otherwise `domain::autopay::decide` (nothing due, last attempt claimed or succeeded,
  * attempts used up: skip), then the claim with put_new. */
 inline autopay(ii) {
@@ -449,7 +449,7 @@ inline autopay(ii) {
   fi
 }
 
-/* webhooks.rs `reconcile`: an open record (stale: any, the model has no minutes) is resolved
+/* reconcile.rs `reconcile`: an open record (stale: any, the model has no minutes) is resolved
  * with Stripe. */
 inline reconcile() {
   atomic {

@@ -22,6 +22,7 @@ use crate::bindings::paydesk::stripe::helpdesk::{
 };
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
 use crate::domain::fees::{self, FeePolicy};
+use crate::domain::hash::fnv1a;
 use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_intents::{self, NewIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
@@ -58,14 +59,12 @@ fn new_group_id(invoices: &[Invoice]) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in nanos
-        .to_le_bytes()
-        .into_iter()
-        .chain(invoices.iter().flat_map(|i| i.id.to_le_bytes()))
-    {
-        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = fnv1a(
+        nanos
+            .to_le_bytes()
+            .into_iter()
+            .chain(invoices.iter().flat_map(|i| i.id.to_le_bytes())),
+    );
     format!("pg_{hash:016x}{:08x}", (nanos & 0xffff_ffff) as u32)
 }
 

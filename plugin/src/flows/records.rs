@@ -75,13 +75,8 @@ pub fn said_by(
     mut observation: Observation,
 ) -> Option<(PaymentStatus, Observation)> {
     let status = payment_state::from_intent(&pi.status, pi.last_payment_error.is_some())?;
-    if let Some(e) = &pi.last_payment_error {
-        observation.failure = Some((
-            e.message
-                .clone()
-                .unwrap_or_else(|| "the payment was declined".into()),
-            e.decline_code.clone().or_else(|| e.code.clone()),
-        ));
+    if let Some(failure) = pi.failure("the payment was declined") {
+        observation.failure = Some(failure);
     }
     Some((status.into(), observation))
 }

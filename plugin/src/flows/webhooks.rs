@@ -91,19 +91,11 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
         return Ok(EventOutcome::Ignored(why));
     }
     let before: Vec<_> = records.iter().map(|r| (r.id, r.version)).collect();
-    let mut observation = Observation {
+    let observation = Observation {
         at: parsed.created,
-        failure: None,
+        failure: pi.failure("the payment failed"),
         event: Some((parsed.id.clone(), event.body.clone())),
     };
-    if let Some(e) = &pi.last_payment_error {
-        observation.failure = Some((
-            e.message
-                .clone()
-                .unwrap_or_else(|| "the payment failed".into()),
-            e.decline_code.clone().or_else(|| e.code.clone()),
-        ));
-    }
     let after = apply(records, Some(&pi.id), status, &observation)?;
     // Seen only once applied: a delivery that failed half-way is applied again on Stripe's retry.
     let _ = storage::put_new(&seen_key, parsed.created.to_string().as_bytes());

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::{Form, Request};
+use crate::domain::hash::fnv1a;
 
 /// The fields of a Stripe customer we use.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -27,15 +28,12 @@ impl CustomerFields<'_> {
     /// customer), while changed data gets a new key (Stripe refuses a key reused with other parameters).
     pub fn idempotency_key(&self) -> String {
         // FNV-1a over the fields: stable across builds and platforms.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in self
-            .name
-            .bytes()
-            .chain([0])
-            .chain(self.email.unwrap_or("").bytes())
-        {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        let hash = fnv1a(
+            self.name
+                .bytes()
+                .chain([0])
+                .chain(self.email.unwrap_or("").bytes()),
+        );
         format!("paydesk-customer-{}-{hash:016x}", self.helpdesk_id)
     }
 
@@ -101,6 +99,24 @@ mod tests {
                 .contains(&("metadata[helpdesk_id]".into(), "42".into()))
         );
         assert!(req.form.contains(&("email".into(), "ap@acme.test".into())));
+    }
+
+    #[test]
+    fn the_idempotency_key_is_the_fields_hash_and_changes_with_them() {
+        let fields = CustomerFields {
+            name: "Acme",
+            email: Some("ap@acme.test"),
+            helpdesk_id: 42,
+        };
+        assert_eq!(
+            fields.idempotency_key(),
+            "paydesk-customer-42-c2e100ab1e4d53b8"
+        );
+        let renamed = CustomerFields {
+            name: "Acme Ltd",
+            ..fields.clone()
+        };
+        assert_ne!(renamed.idempotency_key(), fields.idempotency_key());
     }
 
     #[test]

@@ -154,6 +154,17 @@ pub struct PaymentIntent {
 }
 
 impl PaymentIntent {
+    /// The failure it carries (`last_payment_error`): Stripe's message, else `unsaid`, and the
+    /// decline code, else the error code.
+    pub fn failure(&self, unsaid: &str) -> Option<(String, Option<String>)> {
+        self.last_payment_error.as_ref().map(|e| {
+            (
+                e.message.clone().unwrap_or_else(|| unsaid.to_string()),
+                e.decline_code.clone().or_else(|| e.code.clone()),
+            )
+        })
+    }
+
     /// The payment group it pays, from its metadata.
     pub fn group(&self) -> Option<&str> {
         self.metadata.get("paydesk_group").map(String::as_str)
