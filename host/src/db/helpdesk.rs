@@ -28,7 +28,7 @@ pub fn access_level_name(l: InvoiceAccessLevel) -> &'static str {
     }
 }
 
-fn access_level(s: &str) -> InvoiceAccessLevel {
+pub(super) fn access_level(s: &str) -> InvoiceAccessLevel {
     match s {
         "own" => InvoiceAccessLevel::AddressedToUser,
         "customer" => InvoiceAccessLevel::Customer,
@@ -44,7 +44,7 @@ pub fn invoice_status_name(s: InvoiceStatus) -> &'static str {
     }
 }
 
-fn invoice_status(s: &str) -> InvoiceStatus {
+pub(super) fn invoice_status(s: &str) -> InvoiceStatus {
     match s {
         "paid" => InvoiceStatus::Paid,
         "void" => InvoiceStatus::Void,
@@ -63,7 +63,7 @@ pub fn payment_status_name(s: PaymentStatus) -> &'static str {
     }
 }
 
-fn payment_status(s: &str) -> PaymentStatus {
+pub(super) fn payment_status(s: &str) -> PaymentStatus {
     match s {
         "requires_action" => PaymentStatus::RequiresAction,
         "processing" => PaymentStatus::Processing,
@@ -86,7 +86,7 @@ pub fn method_type_name(t: PaymentMethodType) -> &'static str {
     }
 }
 
-fn initiator_columns(i: &Initiator) -> (&'static str, Option<i64>) {
+pub(super) fn initiator_columns(i: &Initiator) -> (&'static str, Option<i64>) {
     match i {
         Initiator::Agent(id) => ("agent", Some(*id)),
         Initiator::PortalUser(id) => ("portal_user", Some(*id)),
@@ -158,7 +158,7 @@ const INVOICE_COLUMNS: &str = "id, number, customer_id, user_id, currency, issue
 /// May a new attempt pay `invoice` for `payment`'s amount? Checked inside the transaction that
 /// writes the attempt's record: awaiting payment, something due, and exactly the amount due in the
 /// invoice's currency (an attempt is always for the whole amount still due).
-fn check_payable(invoice: &Invoice, payment: &NewPayment) -> DbResult<()> {
+pub(super) fn check_payable(invoice: &Invoice, payment: &NewPayment) -> DbResult<()> {
     match invoice.status {
         InvoiceStatus::Paid => {
             return Err(DbError::Conflict(format!(

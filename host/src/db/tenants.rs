@@ -9,7 +9,7 @@ use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
 
 /// The templates every tenant starts with (the guide's ids).
-const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
+pub(super) const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
     (
         264,
         "Stripe Payment Confirmation",
