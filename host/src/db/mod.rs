@@ -5,14 +5,18 @@
 
 mod auth;
 mod helpdesk;
+mod location;
 mod migrations;
 mod people;
+pub mod postgres;
 mod recurring;
 mod signin;
 mod sqlite;
 mod tenants;
 
 pub use helpdesk::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
+pub use location::DbLocation;
+pub use postgres::PgDb;
 pub use sqlite::SqliteDb;
 
 use crate::runtime::bindings::{
@@ -32,7 +36,34 @@ pub enum DbError {
     #[error("invalid: {0}")]
     Invalid(String),
     #[error("database error: {0}")]
-    Backend(#[from] rusqlite::Error),
+    Backend(BackendError),
+}
+
+/// A failure of the database engine itself (connection lost, a statement the engine refused), as
+/// a message: never the connection string or its password, which no engine error carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    /// `sqlite` or `postgresql`.
+    pub engine: &'static str,
+    pub message: String,
+    /// The engine's code for it, when it has one (PostgreSQL's SQLSTATE).
+    pub code: Option<String>,
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.engine)
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError::Backend(BackendError {
+            engine: "sqlite",
+            message: e.to_string(),
+            code: None,
+        })
+    }
 }
 
 pub type DbResult<T> = Result<T, DbError>;
