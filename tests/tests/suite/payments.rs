@@ -892,13 +892,10 @@ fn a_payment_that_died_before_reaching_stripe_is_ruled_out_once_its_request_cann
     assert!(shop.intent_creations().is_empty());
 
     // Three minutes on: longer than any request of it can take (2 × (60 s + 10 s) + 5 s).
-    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
-    db.execute(
+    shop.host.sql(
         "UPDATE invoice_payments SET created_at = created_at - 180, updated_at = updated_at - 180
          WHERE group_id = 'pg_died_before_stripe'",
-        [],
-    )
-    .unwrap();
+    );
     let paid = pay();
     assert_eq!(paid.status, 201, "{}", paid.text);
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.text);
