@@ -5,6 +5,7 @@
 
 mod auth;
 mod helpdesk;
+mod hosts;
 mod location;
 mod migrations;
 mod people;
@@ -517,6 +518,40 @@ pub trait PeopleStore {
     fn revoke_token(&self, tenant: &TenantId, id: i64) -> DbResult<()>;
 }
 
+/// How several hosts (or processes) on one database share the work: leases on a tenant's pieces of
+/// work (its daily run for a day), the outbox's messages taken for sending, and the spacing of
+/// Stripe requests per account. Times of leases and pacing are the database's clock on
+/// PostgreSQL, so hosts' clocks needn't agree.
+pub trait HostsStore {
+    /// Take `work` of `tenant` for `holder` for `seconds`: `true` when taken (it was free, its
+    /// lease had run out, or `holder` holds it already). A finished piece is taken again only
+    /// `even_if_finished` (a run started by hand).
+    fn take_lease(
+        &self,
+        tenant: &TenantId,
+        work: &str,
+        holder: &str,
+        seconds: i64,
+        even_if_finished: bool,
+    ) -> DbResult<bool>;
+    /// Extend a lease `holder` holds: `false` when it is no longer theirs.
+    fn renew_lease(
+        &self,
+        tenant: &TenantId,
+        work: &str,
+        holder: &str,
+        seconds: i64,
+    ) -> DbResult<bool>;
+    /// Mark the work done and let the lease go.
+    fn finish_lease(&self, tenant: &TenantId, work: &str, holder: &str) -> DbResult<()>;
+    /// Take up to `limit` queued messages of every tenant (oldest first) that no other holder has
+    /// taken in the last `seconds`, for `holder` to send; [`OutboxStore::mark_email`] lets each go.
+    fn take_emails(&self, holder: &str, limit: u32, seconds: i64) -> DbResult<Vec<OutboxMessage>>;
+    /// Reserve the next moment `account` may send a request, each `interval_micros` after the one
+    /// before: how many microseconds from now that moment is (0: at once).
+    fn take_request_turn(&self, account: &str, interval_micros: i64) -> DbResult<i64>;
+}
+
 /// Everything the host stores.
 pub trait Database:
     TenantStore
@@ -527,6 +562,7 @@ pub trait Database:
     + SignInStore
     + PeopleStore
     + RecurringStore
+    + HostsStore
     + Send
     + Sync
 {
@@ -541,6 +577,7 @@ impl<T> Database for T where
         + SignInStore
         + PeopleStore
         + RecurringStore
+        + HostsStore
         + Send
         + Sync
 {

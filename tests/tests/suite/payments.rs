@@ -208,7 +208,7 @@ impl Shop {
         let mailer = Mailer::new(&format!("smtp://127.0.0.1:{}", self.smtp.port)).unwrap();
         let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
         loop {
-            mailer.deliver(self.host.db(), 100).unwrap();
+            mailer.deliver(self.host.db(), 100, 300).unwrap();
             if self.host.db().queued_emails(1).unwrap().is_empty() || Instant::now() > deadline {
                 return;
             }

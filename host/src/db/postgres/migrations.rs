@@ -8,10 +8,13 @@ use super::{PgConn, Tx};
 use crate::db::DbResult;
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[include_str!("schema_1.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("schema_1.sql"),
+    include_str!("schema_2_hosts.sql"),
+];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7061_7964_6573_6b;
+const MIGRATION_LOCK: i64 = 0x0070_6179_6465_736b;
 
 /// Bring the database up to the latest schema.
 pub(super) fn migrate(conn: &mut PgConn) -> DbResult<()> {

@@ -16,6 +16,7 @@
 
 mod auth;
 mod helpdesk;
+mod hosts;
 mod migrations;
 mod people;
 mod recurring;
@@ -126,9 +127,40 @@ fn retryable(e: &DbError) -> bool {
     matches!(e, DbError::Backend(BackendError { code: Some(c), .. }) if c == "40001" || c == "40P01")
 }
 
+/// A client that may be dropped anywhere: the sync client closes its connection by blocking on
+/// its own runtime, which tokio forbids on a thread that drives async tasks (the last handle on
+/// the app may go away inside the web server), so there the client is closed on a thread of its
+/// own.
+struct Client(Option<postgres::Client>);
+
+impl std::ops::Deref for Client {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        self.0.as_ref().expect("client present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        self.0.as_mut().expect("client present until drop")
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::Builder::new()
+                .name("paydesk-pg-close".into())
+                .spawn(move || drop(client));
+        }
+    }
+}
+
 /// A pooled connection with its prepared statements.
 pub(super) struct PgConn {
-    client: postgres::Client,
+    client: Client,
     statements: HashMap<String, Statement>,
     /// Set when a call failed on the connection itself (socket, protocol), not on a statement.
     broken: bool,
@@ -248,7 +280,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         Ok(PgConn {
-            client: self.config.connect(NoTls)?,
+            client: Client(Some(self.config.connect(NoTls)?)),
             statements: HashMap::new(),
             broken: false,
         })

@@ -152,7 +152,7 @@ impl TenantStore for PgDb {
     }
 }
 
-fn outbox_row(row: &Row) -> DbResult<OutboxMessage> {
+pub(super) fn outbox_row(row: &Row) -> DbResult<OutboxMessage> {
     let list = |i: usize| -> DbResult<Vec<String>> {
         let s: String = row.try_get(i)?;
         Ok(serde_json::from_str(&s).unwrap_or_default())
@@ -173,7 +173,7 @@ fn outbox_row(row: &Row) -> DbResult<OutboxMessage> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts, last_error, dedup_key";
+pub(super) const OUTBOX_COLUMNS: &str = "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts, last_error, dedup_key";
 
 impl OutboxStore for PgDb {
     fn enqueue_email(&self, tenant: &TenantId, from: &str, email: &NewEmail) -> DbResult<bool> {
@@ -214,6 +214,7 @@ impl OutboxStore for PgDb {
     fn mark_email(&self, id: i64, sent: bool, error: Option<&str>) -> DbResult<()> {
         self.conn()?.execute(
             "UPDATE email_outbox SET attempts = attempts + 1, last_error = $3,
+                 claimed_by = NULL, claimed_until = NULL,
                  status = CASE WHEN $2::boolean THEN 'sent' WHEN attempts + 1 >= 5 THEN 'failed' ELSE 'queued' END,
                  sent_at = CASE WHEN $2::boolean THEN $4::bigint ELSE NULL END
              WHERE id = $1",
