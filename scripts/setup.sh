@@ -2,7 +2,7 @@
 # Installs what a fresh machine lacks for the project's commands, one step at a time, each step
 # idempotent and printing one line:
 #
-#   scripts/setup.sh STEP...      steps: toolchain venv browser fuzz model
+#   scripts/setup.sh STEP...      steps: toolchain venv browser fuzz model postgres
 #
 #   toolchain  the toolchain rust-toolchain.toml pins, with its components and targets
 #              (wasm32-wasip2). rustup installs a pinned toolchain that is missing with the
@@ -15,6 +15,10 @@
 #              be had it says why in one line and exits 3, which fuzz.sh takes as "skip fuzzing"
 #   model      Debian's `spin` model checker (and gcc, which compiles its verifiers), for
 #              scripts/model-check.sh; apt-get installs what is missing (needs root)
+#   postgres   Debian's `postgresql` (its server binaries in /usr/lib/postgresql/N/bin and the
+#              unprivileged `postgres` user the tests run the server as) when no
+#              /usr/lib/postgresql/*/bin/initdb exists; apt-get installs it (needs root). The
+#              package's own cluster service is not started: the tests start throwaway clusters.
 #
 # Installs run under an flock, so two of these at once don't both install.
 set -euo pipefail
@@ -183,15 +187,43 @@ step_model() {
     fi
 }
 
+step_postgres() {
+    have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null 2>&1; }
+    if have_postgres; then
+        echo "setup: postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1) is installed"
+        return
+    fi
+    lock
+    if ! have_postgres; then
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        if ! apt-cache policy postgresql 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            quietly "${sudo[@]}" apt-get update || fail "postgres: apt-get update failed (its output is above)"
+        fi
+        # policy-rc.d keeps the package from starting its own cluster where services can start.
+        local policy=/usr/sbin/policy-rc.d made_policy=
+        if [ ! -e "$policy" ] && [ "$(id -u)" -eq 0 ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+        fi
+        quietly "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql ||
+            { [ -z "$made_policy" ] || rm -f "$policy"; fail "postgres: could not install postgresql (apt-get's output is above); try: apt-get install postgresql"; }
+        [ -z "$made_policy" ] || rm -f "$policy"
+        have_postgres || fail "postgres: postgresql is installed but /usr/lib/postgresql/*/bin/initdb or the postgres user is missing"
+        echo "setup: postgres: installed $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    else
+        echo "setup: postgres: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1) is installed"
+    fi
+}
+
 if [ $# -eq 0 ]; then
-    echo "usage: scripts/setup.sh STEP...   (steps: toolchain venv browser fuzz model)" >&2
+    echo "usage: scripts/setup.sh STEP...   (steps: toolchain venv browser fuzz model postgres)" >&2
     exit 2
 fi
 for step in "$@"; do
     case "$step" in
-        toolchain | venv | browser | fuzz | model) "step_$step" ;;
+        toolchain | venv | browser | fuzz | model | postgres) "step_$step" ;;
         *)
-            echo "setup: unknown step '$step' (steps: toolchain venv browser fuzz model)" >&2
+            echo "setup: unknown step '$step' (steps: toolchain venv browser fuzz model postgres)" >&2
             exit 2
             ;;
     esac

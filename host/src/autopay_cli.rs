@@ -128,7 +128,20 @@ pub fn run(app: &App, args: &AutopayArgs) -> anyhow::Result<()> {
     };
     let mut reports = Vec::new();
     let mut failed = false;
-    let outcomes = app.run_autopay_many(&tenants, args.date.as_deref(), args.dry_run, &progress);
+    // A real run joins the hosts' protocol: it takes each tenant's lease for the day (waiting
+    // while another host runs it) and runs even a day already done.
+    let outcomes: Vec<_> = if args.dry_run {
+        app.run_autopay_many(&tenants, args.date.as_deref(), true, &progress)
+    } else {
+        app.run_autopay_shared(&tenants, args.date.as_deref(), true, &progress)
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(crate::db::DbError::Conflict("the run's lease was not taken".into()).into())
+                })
+            })
+            .collect()
+    };
     for (tenant, outcome) in tenants.iter().zip(outcomes) {
         match outcome {
             Ok(r) => {

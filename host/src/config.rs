@@ -10,15 +10,22 @@ use clap::Args;
 
 use crate::app::{App, AppConfig, DEFAULT_STRIPE_API_BASE};
 use crate::capabilities::HttpConfig;
-use crate::db::{Database, SqliteDb};
+use crate::db::{Database, DbLocation};
 use crate::runtime::{Limits, RuntimeConfig};
 
 /// Options every subcommand takes.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// SQLite database file (created and migrated if needed).
-    #[arg(long, global = true, default_value = "./paydesk.db")]
-    pub db: PathBuf,
+    /// The database: a SQLite file (created and migrated if needed) or a PostgreSQL URL,
+    /// `postgres://user:password@host:port/dbname` (migrated if needed).
+    #[arg(
+        long,
+        global = true,
+        env = "PAYDESK_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "./paydesk.db"
+    )]
+    pub db: String,
     /// Stripe API base the plugin's requests go to.
     #[arg(long, global = true, env = "PAYDESK_STRIPE_API_BASE", default_value = DEFAULT_STRIPE_API_BASE)]
     pub stripe_api_base: String,
@@ -41,7 +48,7 @@ pub struct Common {
 
 /// Validated settings shared by the subcommands.
 pub struct Config {
-    pub db: PathBuf,
+    pub db: DbLocation,
     pub stripe_api_base: String,
     pub stripe_js_url: String,
     pub cache_dir: PathBuf,
@@ -58,14 +65,14 @@ impl Config {
                 bail!("{name} must be an http(s) URL, got `{url}`");
             }
         }
+        let db = DbLocation::parse(&c.db);
         let cache_dir = c.cache_dir.clone().unwrap_or_else(|| {
-            c.db.parent()
-                .filter(|p| !p.as_os_str().is_empty())
+            db.directory()
                 .unwrap_or(std::path::Path::new("."))
                 .join(".paydesk-cache")
         });
         Ok(Config {
-            db: c.db.clone(),
+            db,
             stripe_api_base: c.stripe_api_base.trim_end_matches('/').to_string(),
             stripe_js_url: c.stripe_js_url.clone(),
             cache_dir,
@@ -74,9 +81,9 @@ impl Config {
     }
 
     pub fn open_db(&self) -> anyhow::Result<std::sync::Arc<dyn Database>> {
-        let db = SqliteDb::open(&self.db)
-            .with_context(|| format!("opening database {}", self.db.display()))?;
-        Ok(std::sync::Arc::new(db))
+        self.db
+            .open()
+            .with_context(|| format!("opening database {}", self.db.display()))
     }
 
     pub fn runtime_config(&self) -> RuntimeConfig {

@@ -50,10 +50,17 @@ impl Mailer {
         Ok(Mailer { transport })
     }
 
-    /// Send what is queued (oldest first, at most `limit`); returns how many went out.
-    pub fn deliver(&self, db: &dyn Database, limit: u32) -> anyhow::Result<usize> {
+    /// Send what is queued (oldest first, at most `limit`); returns how many went out. Each
+    /// message is taken for `taken_seconds` first, so another host delivering at the same time
+    /// takes other messages.
+    pub fn deliver(
+        &self,
+        db: &dyn Database,
+        limit: u32,
+        taken_seconds: i64,
+    ) -> anyhow::Result<usize> {
         let mut sent = 0;
-        for m in db.queued_emails(limit)? {
+        for m in db.take_emails(crate::app::holder_id(), limit, taken_seconds)? {
             let outcome = build(&m).and_then(|msg| {
                 self.transport
                     .send(&msg)

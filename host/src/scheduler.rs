@@ -2,7 +2,10 @@
 //! 01:00 in the tenant's time zone), delivering the email outbox (when SMTP is configured),
 //! reconciling payments stuck in flight, and purging expired sessions, browser tokens, old sign-in
 //! counters and page messages, each on its own thread. Each loop logs its failures and
-//! keeps going. Two servers on one database are safe: autopay claims make every charge happen once.
+//! keeps going. Several servers on one database share the work: each tenant's daily run is taken
+//! by one of them (a lease, `app::shared_runs`), a tenant's reconciliation runs on one host per
+//! pass (a lease of the pass's length), each queued email is taken by one host for sending, and
+//! autopay claims make every charge happen once whatever happens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +17,17 @@ use crate::mailer::Mailer;
 const MAIL_EVERY: Duration = Duration::from_secs(2);
 /// How often stuck payments are re-read from Stripe.
 const RECONCILE_EVERY: Duration = Duration::from_secs(600);
-/// How often the daily run looks whether a tenant's day has come.
-const DAILY_CHECK_EVERY: Duration = Duration::from_secs(300);
+/// How often the daily run looks whether a tenant's day has come (and whether a run another host
+/// held was left behind): `PAYDESK_SCHEDULER_CHECK_SECONDS`, default 300.
+fn daily_check_every() -> Duration {
+    std::env::var("PAYDESK_SCHEDULER_CHECK_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| (1..=86_400).contains(s))
+        .map_or(Duration::from_secs(300), Duration::from_secs)
+}
+/// How long a host takes a queued email for before another host may try it.
+const EMAIL_TAKEN_SECONDS: i64 = 300;
 /// How often expired sign-in records are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// How long sign-in counters and page messages are kept after their last use (longer than any
@@ -32,7 +44,7 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
             .name("paydesk-mailer".into())
             .spawn(move || {
                 loop {
-                    if let Err(e) = mailer.deliver(app.db(), 100) {
+                    if let Err(e) = mailer.deliver(app.db(), 100, EMAIL_TAKEN_SECONDS) {
                         tracing::error!(error = %e, "email delivery pass failed");
                     }
                     std::thread::sleep(MAIL_EVERY);
@@ -45,9 +57,10 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
         std::thread::Builder::new()
             .name("paydesk-daily".into())
             .spawn(move || {
+                let every = daily_check_every();
                 loop {
                     daily_runs_due(&app);
-                    std::thread::sleep(DAILY_CHECK_EVERY);
+                    std::thread::sleep(every);
                 }
             })
             .expect("spawning the daily run thread");
@@ -107,6 +120,21 @@ pub fn reconcile_all(app: &App) {
         .into_iter()
         .filter(|t| t.settings.enabled && t.has_secret_key)
     {
+        // One host per pass: the lease lasts the pass and is let run out, not finished.
+        match app.db().take_lease(
+            &tenant.id,
+            "reconcile",
+            crate::app::holder_id(),
+            RECONCILE_EVERY.as_secs() as i64 - 1,
+            false,
+        ) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(tenant = tenant.id.as_str(), error = %e, "taking the reconciliation lease");
+                continue;
+            }
+        }
         match app.reconcile(&tenant.id, crate::db::now()) {
             Ok(r) if r.updated > 0 => tracing::info!(
                 tenant = tenant.id.as_str(),
@@ -149,8 +177,11 @@ pub fn daily_runs_due(app: &App) {
     if due.is_empty() {
         return;
     }
-    let outcomes = app.run_autopay_many(&due, None, false, &|_, _| {});
+    let outcomes = app.run_autopay_shared(&due, None, false, &|_, _| {});
     for (tenant, outcome) in due.iter().zip(outcomes) {
+        let Some(outcome) = outcome else {
+            continue; // another host's
+        };
         match outcome {
             Ok(r) => tracing::info!(
                 tenant = tenant.as_str(),

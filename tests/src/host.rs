@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use paydesk_host::app::{App, AppConfig};
 use paydesk_host::capabilities::{GuestInputObserver, HttpConfig};
-use paydesk_host::db::{Database, NewAgent, Principal, SqliteDb};
+use paydesk_host::db::{Database, NewAgent, PgDb, Principal, SqliteDb};
 use paydesk_host::runtime::{Limits, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
@@ -25,7 +25,10 @@ pub struct TestHost {
     servers: std::sync::Mutex<Vec<tokio::sync::oneshot::Sender<()>>>,
     /// Stripe.js for the pages (localstripe's fake one in browser tests).
     pub stripe_js_url: String,
+    /// The SQLite file (unused on PostgreSQL).
     pub db_path: PathBuf,
+    /// The PostgreSQL database's URL when the suite runs on PostgreSQL (`PAYDESK_TEST_DB`).
+    pub database_url: Option<String>,
     /// The export names whose inputs the guest-input observer saw, in order.
     inputs_seen: Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
@@ -54,7 +57,15 @@ impl TestHost {
     pub fn with_runtime(stripe_base: &str, runtime: RuntimeConfig) -> TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("paydesk.db");
-        let db: Arc<dyn Database> = Arc::new(SqliteDb::open(&db_path).expect("open database"));
+        let database_url = crate::postgres::selected().then(|| {
+            crate::postgres::Cluster::shared()
+                .new_database()
+                .expect("a test database")
+        });
+        let db: Arc<dyn Database> = match &database_url {
+            Some(url) => Arc::new(PgDb::open(url).expect("open database")),
+            None => Arc::new(SqliteDb::open(&db_path).expect("open database")),
+        };
         crate::logs::capture();
         let mut app = App::new(
             db,
@@ -84,8 +95,56 @@ impl TestHost {
             stripe_js_url: format!("{}/js.stripe.com/v3/", stripe_base.trim_end_matches('/')),
             app: Arc::new(app),
             db_path,
+            database_url,
             inputs_seen,
             _dir: dir,
+        }
+    }
+
+    /// Whether this host's database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.is_some()
+    }
+
+    /// Run SQL statements on the host's database directly, as time or another host would change
+    /// it (the text must suit the engine: see [`TestHost::is_postgres`]).
+    pub fn sql(&self, statements: &str) {
+        match &self.database_url {
+            Some(url) => postgres::Client::connect(url, postgres::NoTls)
+                .and_then(|mut c| c.batch_execute(statements))
+                .unwrap_or_else(|e| panic!("{statements}: {e}")),
+            None => rusqlite::Connection::open(&self.db_path)
+                .and_then(|c| c.execute_batch(statements))
+                .unwrap_or_else(|e| panic!("{statements}: {e}")),
+        }
+    }
+
+    /// Let the leases of invoice `invoice`'s autopay claims run out, as time would (the plugin
+    /// keeps them as JSON in its storage, `lease_until` in Unix seconds).
+    pub fn expire_autopay_leases(&self, invoice: i64) {
+        self.sql(&if self.is_postgres() {
+            format!(
+                "UPDATE plugin_kv SET value = convert_to(jsonb_set(convert_from(value, 'UTF8')::jsonb, '{{lease_until}}', '0')::text, 'UTF8')
+                 WHERE key LIKE 'autopay/{invoice}/%'"
+            )
+        } else {
+            format!(
+                "UPDATE plugin_kv SET value = CAST(json_set(CAST(value AS TEXT), '$.lease_until', 0) AS BLOB)
+                 WHERE key LIKE 'autopay/{invoice}/%'"
+            )
+        });
+    }
+
+    /// The integer a query (without parameters) answers, from the host's database.
+    pub fn query_i64(&self, query: &str) -> i64 {
+        match &self.database_url {
+            Some(url) => postgres::Client::connect(url, postgres::NoTls)
+                .and_then(|mut c| c.query_one(query, &[]))
+                .map(|row| row.get::<_, i64>(0))
+                .unwrap_or_else(|e| panic!("{query}: {e}")),
+            None => rusqlite::Connection::open(&self.db_path)
+                .and_then(|c| c.query_row(query, [], |r| r.get(0)))
+                .unwrap_or_else(|e| panic!("{query}: {e}")),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod fake_stripe;
 pub mod host;
 pub mod logs;
+pub mod postgres;
 pub mod recorder;
 pub mod secret_scan;
 pub mod services;

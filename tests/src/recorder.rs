@@ -45,6 +45,8 @@ pub struct RecordedRequest {
     /// The status returned to the client (502 when the upstream could not be reached).
     pub status: u16,
     pub response_body: String,
+    /// When the request had been read whole (as Stripe's log would time it).
+    pub received_at: std::time::SystemTime,
 }
 
 /// The proxy. Requests are recorded in the order their answers were ready, each before its
@@ -358,6 +360,7 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
             return;
         }
     };
+    let received_at = std::time::SystemTime::now();
     let fault = {
         let mut faults = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
         faults
@@ -408,6 +411,7 @@ fn handle_connection(stream: TcpStream, shared: &Shared) {
         body: String::from_utf8_lossy(&request.body).into_owned(),
         status: outgoing.status,
         response_body: String::from_utf8_lossy(&outgoing.body).into_owned(),
+        received_at,
     });
     if dropped {
         // Reset: the connection closes with no answer (after the upstream processed the request,

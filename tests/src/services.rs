@@ -65,7 +65,7 @@ pub fn venv_python() -> Result<PathBuf> {
 }
 
 /// The repository root: the nearest ancestor of this crate's manifest dir with `scripts/test-env.sh`.
-fn repo_root() -> Option<PathBuf> {
+pub(crate) fn repo_root() -> Option<PathBuf> {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .find(|dir| dir.join("scripts/test-env.sh").is_file())
@@ -144,7 +144,7 @@ struct SpawnJob {
 }
 
 /// Spawns `command` from the process-long spawner thread, with PDEATHSIG = SIGKILL.
-fn spawn_child(mut command: Command) -> io::Result<Child> {
+pub(crate) fn spawn_child(mut command: Command) -> io::Result<Child> {
     static SPAWNER: OnceLock<mpsc::Sender<SpawnJob>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnJob>();
@@ -263,7 +263,7 @@ fn log_tail(path: &Path, lines: usize) -> String {
 }
 
 /// A port that was free on 127.0.0.1 a moment ago (bound to :0, then released).
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

@@ -9,10 +9,12 @@ mod customers;
 mod paying;
 mod portal;
 mod settings;
+mod shared_runs;
 mod templates;
 
 pub use autopay::RunReport;
 pub use settings::{SaveError, SettingsSave};
+pub use shared_runs::holder_id;
 
 use std::sync::Arc;
 

@@ -218,7 +218,7 @@ impl HttpCtx {
         }
         let auth = format!("Bearer {}", key.expose());
         if let Some(pacer) = &http.pacer {
-            pacer.wait_turn();
+            super::pacing::wait_shared_turn(self.db.as_ref(), pacer, key);
         }
         let result = match req.method {
             Method::Get | Method::Delete => {

@@ -3,6 +3,15 @@
 //! `1 s / limit` after the one before, measured when it is let go, so no window of one second ever
 //! holds more than `limit` of them, and waiting callers never burst after a quiet spell. Callers
 //! wait on their own thread; nothing is queued or dropped.
+//!
+//! The limit is per Stripe account and holds for every process on the database together (every
+//! host on one PostgreSQL, or `serve` and `autopay` on one SQLite file): [`wait_shared_turn`] takes
+//! each request's turn from one row per account in the database (the next free moment, advanced
+//! by one interval per request in one statement), and sleeps until it. The account is named by a
+//! shortened SHA-256 of its secret key, never the key. Shared turns are spaced a little wider than
+//! `1 s / limit` (5 %), so a request delayed up to 50 ms on its way still leaves no second of
+//! Stripe's log with more than the limit. When the database cannot be asked, the process's own
+//! pacer spaces its requests (the limit then holds per process).
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -44,6 +53,36 @@ impl Pacer {
                 }
             };
             std::thread::sleep(wait);
+        }
+    }
+}
+
+/// The shared spacing for `per_second` requests a second: 5 % wider than `1 s / per_second`.
+pub fn shared_interval(pacer: &Pacer) -> Duration {
+    pacer.interval() * 105 / 100
+}
+
+/// The account the database paces: a shortened SHA-256 of its secret key.
+fn account(key: &crate::tenant::Secret) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sk:{}",
+        &hex::encode(Sha256::digest(key.expose().as_bytes()))[..24]
+    )
+}
+
+/// Wait for this request's turn among every process on the database sending with `key`.
+pub fn wait_shared_turn(db: &dyn crate::db::Database, pacer: &Pacer, key: &crate::tenant::Secret) {
+    let interval = i64::try_from(shared_interval(pacer).as_micros()).unwrap_or(i64::MAX);
+    match db.take_request_turn(&account(key), interval) {
+        Ok(wait) => {
+            if wait > 0 {
+                std::thread::sleep(Duration::from_micros(wait.unsigned_abs()));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the database could not space Stripe requests; this process spaces its own");
+            pacer.wait_turn();
         }
     }
 }

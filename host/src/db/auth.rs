@@ -10,12 +10,12 @@ use super::sqlite::SqliteDb;
 use super::{AuthStore, DbError, DbResult, Principal, UserStore, now};
 use crate::tenant::{Secret, TenantId};
 
-fn digest(token: &str) -> String {
+pub(super) fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// A new random token: `pdk_` and 64 hex digits (256 bits).
-fn new_token() -> DbResult<Secret> {
+pub(super) fn new_token() -> DbResult<Secret> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| DbError::Invalid(format!("no randomness for a token: {e}")))?;
@@ -49,7 +49,7 @@ const OWNER_ENABLED: &str = "LEFT JOIN agents a ON a.id = c.agent_id AND a.tenan
      LEFT JOIN users u ON u.id = c.user_id AND u.tenant_id = c.tenant_id
      WHERE (a.id IS NOT NULL OR u.id IS NOT NULL) AND a.disabled_at IS NULL AND u.disabled_at IS NULL";
 
-fn random_hex(bytes: usize) -> DbResult<String> {
+pub(super) fn random_hex(bytes: usize) -> DbResult<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| DbError::Invalid(format!("no randomness: {e}")))?;
     Ok(hex::encode(buf))

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_6_hardening.sql"),
     include_str!("schema_7_one_open_payment.sql"),
     include_str!("schema_8_one_anomaly.sql"),
+    include_str!("schema_9_hosts.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -6,11 +6,14 @@
 mod audit;
 mod auth;
 mod customers;
+mod hosts;
 mod invoices;
+mod location;
 mod migrations;
-mod names;
-mod payments;
+pub(super) mod names;
+pub(super) mod payments;
 mod people;
+pub mod postgres;
 mod recurring;
 mod signin;
 mod sqlite;
@@ -18,7 +21,9 @@ mod templates;
 mod tenants;
 mod users;
 
+pub use location::DbLocation;
 pub use names::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
+pub use postgres::PgDb;
 pub use sqlite::SqliteDb;
 
 use crate::contract::{
@@ -38,7 +43,34 @@ pub enum DbError {
     #[error("invalid: {0}")]
     Invalid(String),
     #[error("database error: {0}")]
-    Backend(#[from] rusqlite::Error),
+    Backend(BackendError),
+}
+
+/// A failure of the database engine itself (connection lost, a statement the engine refused), as
+/// a message: never the connection string or its password, which no engine error carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    /// `sqlite` or `postgresql`.
+    pub engine: &'static str,
+    pub message: String,
+    /// The engine's code for it, when it has one (PostgreSQL's SQLSTATE).
+    pub code: Option<String>,
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.engine)
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError::Backend(BackendError {
+            engine: "sqlite",
+            message: e.to_string(),
+            code: None,
+        })
+    }
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -293,9 +325,9 @@ impl<T> HelpdeskStore for T where
 /// Every store trait, for code that calls the database on a concrete type (`use db::stores::*`).
 pub mod stores {
     pub use super::{
-        AuditStore, AuthStore, CustomerStore, Database, HelpdeskStore, InvoiceStore, KvStore,
-        OutboxStore, PaymentStore, PeopleStore, RecurringStore, SignInStore, TemplateStore,
-        TenantStore, UserStore,
+        AuditStore, AuthStore, CustomerStore, Database, HelpdeskStore, HostsStore, InvoiceStore,
+        KvStore, OutboxStore, PaymentStore, PeopleStore, RecurringStore, SignInStore,
+        TemplateStore, TenantStore, UserStore,
     };
 }
 
@@ -532,6 +564,40 @@ pub trait PeopleStore {
     fn revoke_token(&self, tenant: &TenantId, id: i64) -> DbResult<()>;
 }
 
+/// How several hosts (or processes) on one database share the work: leases on a tenant's pieces of
+/// work (its daily run for a day), the outbox's messages taken for sending, and the spacing of
+/// Stripe requests per account. Times of leases and pacing are the database's clock on
+/// PostgreSQL, so hosts' clocks needn't agree.
+pub trait HostsStore {
+    /// Take `work` of `tenant` for `holder` for `seconds`: `true` when taken (it was free, its
+    /// lease had run out, or `holder` holds it already). A finished piece is taken again only
+    /// `even_if_finished` (a run started by hand).
+    fn take_lease(
+        &self,
+        tenant: &TenantId,
+        work: &str,
+        holder: &str,
+        seconds: i64,
+        even_if_finished: bool,
+    ) -> DbResult<bool>;
+    /// Extend a lease `holder` holds: `false` when it is no longer theirs.
+    fn renew_lease(
+        &self,
+        tenant: &TenantId,
+        work: &str,
+        holder: &str,
+        seconds: i64,
+    ) -> DbResult<bool>;
+    /// Mark the work done and let the lease go.
+    fn finish_lease(&self, tenant: &TenantId, work: &str, holder: &str) -> DbResult<()>;
+    /// Take up to `limit` queued messages of every tenant (oldest first) that no other holder has
+    /// taken in the last `seconds`, for `holder` to send; [`OutboxStore::mark_email`] lets each go.
+    fn take_emails(&self, holder: &str, limit: u32, seconds: i64) -> DbResult<Vec<OutboxMessage>>;
+    /// Reserve the next moment `account` may send a request, each `interval_micros` after the one
+    /// before: how many microseconds from now that moment is (0: at once).
+    fn take_request_turn(&self, account: &str, interval_micros: i64) -> DbResult<i64>;
+}
+
 /// Everything the host stores.
 pub trait Database:
     TenantStore
@@ -542,6 +608,7 @@ pub trait Database:
     + SignInStore
     + PeopleStore
     + RecurringStore
+    + HostsStore
     + Send
     + Sync
 {
@@ -556,6 +623,7 @@ impl<T> Database for T where
         + SignInStore
         + PeopleStore
         + RecurringStore
+        + HostsStore
         + Send
         + Sync
 {

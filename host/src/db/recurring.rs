@@ -26,7 +26,7 @@ fn recurring_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recurring> {
 }
 
 /// `date` plus `months` (clamped to the month's last day), `YYYY-MM-DD`.
-fn add_months(date: &str, months: u32) -> DbResult<String> {
+pub(super) fn add_months(date: &str, months: u32) -> DbResult<String> {
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .map_err(|_| DbError::Invalid(format!("`{date}` is not a date")))?;
     d.checked_add_months(chrono::Months::new(months))
@@ -34,7 +34,7 @@ fn add_months(date: &str, months: u32) -> DbResult<String> {
         .ok_or_else(|| DbError::Invalid(format!("{date} + {months} months is out of range")))
 }
 
-fn add_days(date: &str, days: u32) -> DbResult<String> {
+pub(super) fn add_days(date: &str, days: u32) -> DbResult<String> {
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .map_err(|_| DbError::Invalid(format!("`{date}` is not a date")))?;
     Ok((d + chrono::Days::new(u64::from(days))).to_string())

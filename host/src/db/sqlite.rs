@@ -109,7 +109,7 @@ pub(super) fn conflict_on_unique(e: rusqlite::Error, what: &str) -> DbError {
         {
             DbError::Conflict(what.to_string())
         }
-        other => DbError::Backend(other),
+        other => other.into(),
     }
 }
 

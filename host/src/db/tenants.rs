@@ -9,7 +9,7 @@ use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
 
 /// The templates every tenant starts with (the guide's ids).
-const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
+pub(super) const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
     (
         264,
         "Stripe Payment Confirmation",
@@ -176,7 +176,7 @@ fn secret_column(db: &SqliteDb, id: &TenantId, column: &str) -> DbResult<Option<
     }
 }
 
-fn outbox_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+pub(super) fn outbox_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     let list = |i: usize| -> rusqlite::Result<Vec<String>> {
         let s: String = row.get(i)?;
         Ok(serde_json::from_str(&s).unwrap_or_default())
@@ -197,7 +197,7 @@ fn outbox_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts, last_error, dedup_key";
+pub(super) const OUTBOX_COLUMNS: &str = "id, tenant_id, from_addr, to_addrs, cc_addrs, subject, html, text, status, attempts, last_error, dedup_key";
 
 impl OutboxStore for SqliteDb {
     fn enqueue_email(&self, tenant: &TenantId, from: &str, email: &NewEmail) -> DbResult<bool> {
@@ -234,6 +234,7 @@ impl OutboxStore for SqliteDb {
 
     fn mark_email(&self, id: i64, sent: bool, error: Option<&str>) -> DbResult<()> {
         self.conn()?.prepare_cached("UPDATE email_outbox SET attempts = attempts + 1, last_error = ?3,
+                 claimed_by = NULL, claimed_until = NULL,
                  status = CASE WHEN ?2 THEN 'sent' WHEN attempts + 1 >= 5 THEN 'failed' ELSE 'queued' END,
                  sent_at = CASE WHEN ?2 THEN ?4 ELSE NULL END
              WHERE id = ?1")?.execute(

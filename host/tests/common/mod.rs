@@ -2,8 +2,8 @@
 //! calls to localstripe with a test key, a helpdesk customer mapped to a Stripe customer with a
 //! saved card as its automatic payment method, and every PaymentIntent localstripe holds.
 
+use paydesk_host::db::NewCustomer;
 use paydesk_host::db::stores::*;
-use paydesk_host::db::{NewCustomer, SqliteDb};
 use paydesk_host::runtime::bindings::Customer;
 use paydesk_host::tenant::TenantId;
 use serde_json::Value;
@@ -32,7 +32,12 @@ pub fn stripe(base: &str, key: &str, method: &str, path: &str, form: &[(&str, &s
 
 /// "Acme Customer" in `tenant`, mapped to a new Stripe customer with a Visa card attached and set
 /// as its automatic payment method.
-pub fn customer_with_card(db: &SqliteDb, tenant: &TenantId, base: &str, key: &str) -> Customer {
+pub fn customer_with_card(
+    db: &impl HelpdeskStore,
+    tenant: &TenantId,
+    base: &str,
+    key: &str,
+) -> Customer {
     let cus = stripe(
         base,
         key,

@@ -503,19 +503,11 @@ fn an_attempt_stripe_never_got_is_not_sent_again_once_ruled_out_and_the_next_att
 
     // Two days on, as time would: reconciliation asks Stripe, finds nothing and rules the attempt
     // out; the run that held the claim is long gone (its lease has passed).
-    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
-    db.execute(
+    shop.host.sql(&format!(
         "UPDATE invoice_payments SET created_at = created_at - 172800,
-             updated_at = updated_at - 172800 WHERE invoice_id = ?1",
-        [id],
-    )
-    .unwrap();
-    db.execute(
-        "UPDATE plugin_kv SET value = CAST(json_set(CAST(value AS TEXT), '$.lease_until', 0) AS BLOB)
-         WHERE key LIKE 'autopay/' || ?1 || '/%'",
-        [id],
-    )
-    .unwrap();
+             updated_at = updated_at - 172800 WHERE invoice_id = {id}"
+    ));
+    shop.host.expire_autopay_leases(id);
     shop.host
         .app
         .reconcile(&shop.tenant, paydesk_host::db::now() + 172_800)

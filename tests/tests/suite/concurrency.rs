@@ -443,7 +443,6 @@ fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
             None => Told::RunStoodBack(r.message),
         }
     };
-    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
     let mut all = Vec::new();
     let mut took_over = 0;
     for round in 0..ROUNDS {
@@ -462,12 +461,7 @@ fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
             matches!(first, Told::RunCharged(_) | Told::RunStoodBack(_)),
             "round {round}: {first:?}"
         );
-        db.execute(
-            "UPDATE plugin_kv SET value = CAST(json_set(CAST(value AS TEXT), '$.lease_until', 0) AS BLOB)
-             WHERE key LIKE 'autopay/' || ?1 || '/%'",
-            [invoice],
-        )
-        .unwrap();
+        shop.host.expire_autopay_leases(invoice);
         // Two runs (two hosts) take the abandoned attempt over at the same moment.
         let answers = race(vec![
             Box::new(move || run(invoice)),

@@ -19,13 +19,11 @@ use crate::payments::{PAYER, shop, stripe_request};
 const PASSWORD: &str = "a long enough password";
 
 fn sql(host: &TestHost, statement: &str) {
-    let db = rusqlite::Connection::open(&host.db_path).unwrap();
-    db.execute_batch(statement).unwrap();
+    host.sql(statement);
 }
 
 fn count(host: &TestHost, query: &str) -> i64 {
-    let db = rusqlite::Connection::open(&host.db_path).unwrap();
-    db.query_row(query, [], |r| r.get(0)).unwrap()
+    host.query_i64(query)
 }
 
 #[test]
@@ -228,7 +226,11 @@ fn a_session_whose_person_is_gone_leads_to_sign_in_and_expired_sessions_are_purg
     // The agent's row vanishes under its live session (another host, a hand-made deletion).
     sql(
         &host,
-        "PRAGMA foreign_keys = OFF; DELETE FROM agents WHERE email = 'gone@life.test';",
+        if host.is_postgres() {
+            "SET session_replication_role = replica; DELETE FROM agents WHERE email = 'gone@life.test';"
+        } else {
+            "PRAGMA foreign_keys = OFF; DELETE FROM agents WHERE email = 'gone@life.test';"
+        },
     );
     let page = send(&base, "GET", "/app", &[gone], &[], None);
     assert_eq!(

@@ -208,7 +208,7 @@ impl Shop {
         let mailer = Mailer::new(&format!("smtp://127.0.0.1:{}", self.smtp.port)).unwrap();
         let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
         loop {
-            mailer.deliver(self.host.db(), 100).unwrap();
+            mailer.deliver(self.host.db(), 100, 300).unwrap();
             if self.host.db().queued_emails(1).unwrap().is_empty() || Instant::now() > deadline {
                 return;
             }
@@ -892,13 +892,10 @@ fn a_payment_that_died_before_reaching_stripe_is_ruled_out_once_its_request_cann
     assert!(shop.intent_creations().is_empty());
 
     // Three minutes on: longer than any request of it can take (2 × (60 s + 10 s) + 5 s).
-    let db = rusqlite::Connection::open(&shop.host.db_path).unwrap();
-    db.execute(
+    shop.host.sql(
         "UPDATE invoice_payments SET created_at = created_at - 180, updated_at = updated_at - 180
          WHERE group_id = 'pg_died_before_stripe'",
-        [],
-    )
-    .unwrap();
+    );
     let paid = pay();
     assert_eq!(paid.status, 201, "{}", paid.text);
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.text);

@@ -26,14 +26,13 @@ fn host(name: &str) -> (TestHost, TenantId, String) {
 
 /// Set a throttling counter as time would have left it.
 fn set_counter(host: &TestHost, key: &str, failures: u32, next_allowed_at: i64) {
-    let db = rusqlite::Connection::open(&host.db_path).unwrap();
-    db.execute(
+    let first = paydesk_host::db::now() - 60;
+    let key = key.replace('\'', "''");
+    host.sql(&format!(
         "INSERT INTO sign_in_counters (key, failures, first_failure_at, next_allowed_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?3)
-         ON CONFLICT (key) DO UPDATE SET failures = ?2, next_allowed_at = ?4",
-        rusqlite::params![key, failures, paydesk_host::db::now() - 60, next_allowed_at],
-    )
-    .unwrap();
+         VALUES ('{key}', {failures}, {first}, {next_allowed_at}, {first})
+         ON CONFLICT (key) DO UPDATE SET failures = {failures}, next_allowed_at = {next_allowed_at}"
+    ));
 }
 
 fn account_key(tenant: &TenantId, email: &str) -> String {
