@@ -1,4 +1,4 @@
-//! Who may see an invoice (REQUIREMENTS M13): a portal user sees the invoices their "Invoice Access
+//! Who may see an invoice: a portal user sees the invoices their "Invoice Access
 //! Level" shows — none, those addressed to them, or every invoice of their customer. One rule for
 //! the host's API, pages and documents and for the plugin's payments. Pure.
 

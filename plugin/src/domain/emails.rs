@@ -1,4 +1,4 @@
-//! Payment emails (REQUIREMENTS M15): who gets them (the notification address; CC the customer's
+//! Payment emails: who gets them (the notification address; CC the customer's
 //! accounts email, its accounts CC address and the paying user) and the template text with its
 //! `$VARIABLES` filled in. Pure.
 

@@ -1,4 +1,4 @@
-//! Processing fees and quotes (REQUIREMENTS M10, B5, B7): for a set of invoices and a payment method
+//! Processing fees and quotes: for a set of invoices and a payment method
 //! type, each invoice's fee line and the exact total to charge. Owns the rounding rule
 //! (`round_half_up(amount_due × pct / 100)` in minor units, to Stripe's step for three-decimal
 //! currencies) and the fee rules per method type with caps. Pure: no I/O, no floats.

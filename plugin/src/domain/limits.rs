@@ -1,4 +1,4 @@
-//! Stripe's amount limits (REQUIREMENTS R2, B5): the smallest and the largest amount one
+//! Stripe's amount limits: the smallest and the largest amount one
 //! PaymentIntent may be for, per currency, checked on the total that would be sent (amounts due
 //! plus fees of every invoice paid together) before anything goes to Stripe; and the bound on an
 //! invoice's own lines, so that no sum paydesk makes of them can overflow. Pure: no I/O, no floats.

@@ -1,4 +1,4 @@
-//! "Generate mappings" (REQUIREMENTS M2): pair helpdesk customers with Stripe customers whose names
+//! "Generate mappings": pair helpdesk customers with Stripe customers whose names
 //! are an exact match. A name that occurs more than once on either side is reported, never guessed;
 //! a Stripe customer already mapped is not mapped twice; mapped customers are left alone. Pure.
 

@@ -1,4 +1,4 @@
-//! The payment state machine (DESIGN "Payments and their state", REQUIREMENTS B3): a payment
+//! The payment state machine: a payment
 //! record mirrors its PaymentIntent and only moves forward. `succeeded` and `canceled` are final;
 //! otherwise an observation replaces the held state only if it is newer (Stripe's event time, then
 //! the state's rank), so duplicated and shuffled events end in the same state. Pure.

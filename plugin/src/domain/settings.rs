@@ -1,5 +1,4 @@
-//! Validating a tenant's settings before they are saved (REQUIREMENTS M1, M4, M9, M10, M14–M16,
-//! B3, B4, B7): each bad field named with what to do. Keys are judged by the host's description of
+//! Validating a tenant's settings before they are saved: each bad field named with what to do. Keys are judged by the host's description of
 //! them (kind, mode) — the secret key itself never reaches this code. Pure.
 
 use std::str::FromStr;

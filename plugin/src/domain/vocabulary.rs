@@ -20,7 +20,7 @@
 macro_rules! __vocabulary_rows {
     (PaymentMethodType, $then:ident!($($args:tt)*)) => {
         $crate::$then! { ($($args)*)
-            /// Stripe payment method types the integration knows (REQUIREMENTS M4), in the order
+            /// Stripe payment method types the integration knows, in the order
             /// the setup page lists them. The wire name is Stripe's.
             PaymentMethodType {
                 Card = "card", "Card";
@@ -62,7 +62,7 @@ macro_rules! __vocabulary_rows {
     (InvoiceAccessLevel, $then:ident!($($args:tt)*)) => {
         $crate::$then! { ($($args)*)
             /// Which invoices of their customer a portal user sees (the helpdesk's "Invoice Access
-            /// Level", REQUIREMENTS M13); the rule is [`super::access::user_sees_invoice`].
+            /// Level"); the rule is [`super::access::user_sees_invoice`].
             InvoiceAccessLevel {
                 /// No invoices; the area is hidden.
                 None = "none", "None";

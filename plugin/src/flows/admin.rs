@@ -1,4 +1,4 @@
-//! Admin flows (REQUIREMENTS M1, M2, M4): validating settings, checking the connection, listing
+//! Admin flows: validating settings, checking the connection, listing
 //! Stripe customers, adding a mapping, generating mappings by exact name, listing a customer's
 //! payment methods of the imported types.
 

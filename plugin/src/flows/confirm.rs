@@ -1,4 +1,4 @@
-//! A started payment finished in the payer's browser (REQUIREMENTS M11, B4): confirming it with a
+//! A started payment finished in the payer's browser: confirming it with a
 //! method just added through Stripe.js, the client secret of an authentication still to complete,
 //! and reading the intent again once Stripe.js is done.
 

@@ -1,4 +1,4 @@
-//! Customer sync (REQUIREMENTS M3): a helpdesk customer saved → its Stripe customer created and
+//! Customer sync: a helpdesk customer saved → its Stripe customer created and
 //! mapped, or updated. A Stripe failure is recorded on the customer and returned; the helpdesk save
 //! itself stands.
 

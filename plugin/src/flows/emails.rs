@@ -1,4 +1,4 @@
-//! Payment emails (REQUIREMENTS M15): on success the "Stripe Payment Confirmation" template (264)
+//! Payment emails: on success the "Stripe Payment Confirmation" template (264)
 //! when enabled and Stripe is not sending receipts, on failure always "Stripe Payment Failure"
 //! (285); to the notification address, CC the customer's accounts addresses and the paying user.
 //! One outcome, one email: the dedup key is the intent (or group) and the outcome. An email that

@@ -1,4 +1,4 @@
-//! Creating a PaymentIntent exactly once (REQUIREMENTS B2), for every payment path: a 429 or 5xx is
+//! Creating a PaymentIntent exactly once, for every payment path: a 429 or 5xx is
 //! retried with the same idempotency key; an answer lost on the way back (the request may have
 //! been processed) is resolved by asking Stripe for the group's intent — listing the customer's
 //! intents, which is strongly consistent — and the request is sent again (same key) only when

@@ -1,4 +1,4 @@
-//! Who may pay which invoices (REQUIREMENTS M9, M13, B5): the invoices exist for this payer, share
+//! Who may pay which invoices: the invoices exist for this payer, share
 //! one customer, are awaiting payment with something due, and no earlier attempt may still complete
 //! without the payer — an attempt that can no longer finish (new details never confirmed, an
 //! authentication abandoned, an unanswered attempt now ruled out) is resolved with Stripe first —

@@ -1,4 +1,4 @@
-//! The customer's automatic payment method (REQUIREMENTS M6): only a method attached to the
+//! The customer's automatic payment method: only a method attached to the
 //! customer in Stripe, of an imported type. Stored on the helpdesk customer (id + display name)
 //! and set as the Stripe customer's default payment method for invoices. A method's type and
 //! display name, which Stripe never changes for an id, are kept in the tenant's storage so a

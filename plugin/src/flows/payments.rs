@@ -1,4 +1,4 @@
-//! Taking payments (REQUIREMENTS M9–M12, B5): the exact quote, one PaymentIntent for one or many
+//! Taking payments: the exact quote, one PaymentIntent for one or many
 //! invoices (checked by `payable`) with a payment record per invoice, saved method confirmed at once
 //! or new details for Stripe.js. Records are written before Stripe is called (so an intent whose
 //! answer is lost is found again by its group), and writing them is the claim: the host writes an

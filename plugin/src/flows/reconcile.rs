@@ -1,4 +1,4 @@
-//! Payments whose outcome never reached us (REQUIREMENTS B2, B3): reconciliation re-reads from
+//! Payments whose outcome never reached us: reconciliation re-reads from
 //! Stripe the payments stuck in flight (their webhook never came), and an attempt whose intent
 //! creation got no answer is found among the customer's intents by its group — or, once no
 //! request of it can still arrive, ruled out and cancelled.

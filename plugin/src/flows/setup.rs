@@ -1,4 +1,4 @@
-//! The customer managing their own method (REQUIREMENTS M14): a SetupIntent for the portal's "Add
+//! The customer managing their own method: a SetupIntent for the portal's "Add
 //! payment method" (allowed by `show_auto_payment_on_portal`), making the saved method the
 //! automatic one, and a Stripe customer-portal session as the alternative.
 

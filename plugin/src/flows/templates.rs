@@ -1,4 +1,4 @@
-//! Template variables the plugin renders (REQUIREMENTS M8): `$-PAYMENTMETHOD`, the customer's
+//! Template variables the plugin renders: `$-PAYMENTMETHOD`, the customer's
 //! automatic payment method or exactly `No automatic payment setup`.
 
 use super::{Result, host_error};

@@ -1,4 +1,4 @@
-//! Stripe's events (REQUIREMENTS M16, B3): the webhook endpoint ("Save and Create/Update Webhooks
+//! Stripe's events: the webhook endpoint ("Save and Create/Update Webhooks
 //! in Stripe"), and verified events applied once each and never backwards; the ids of applied
 //! events are remembered for a while (`event/{id}` in storage).
 

@@ -15,7 +15,7 @@ pub struct Customer {
     pub deleted: bool,
 }
 
-/// What we write to a Stripe customer from a helpdesk customer (REQUIREMENTS M3).
+/// What we write to a Stripe customer from a helpdesk customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerFields<'a> {
     pub name: &'a str,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Form, Request};
 
-/// The events paydesk acts on (REQUIREMENTS M16).
+/// The events paydesk acts on.
 pub const EVENTS: [&str; 5] = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",

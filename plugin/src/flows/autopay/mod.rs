@@ -1,4 +1,4 @@
-//! Automatic payments (REQUIREMENTS M5, M7, B2, B4, B6): the daily run's plan, charging one
+//! Automatic payments: the daily run's plan, charging one
 //! invoice without ever charging it twice, and the invoice-created event.
 //!
 //! Never twice: each attempt has a claim in storage (`autopay/{invoice}/{attempt}`), written with
