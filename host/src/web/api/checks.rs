@@ -41,6 +41,13 @@ pub fn date(value: &str) -> Option<chrono::NaiveDate> {
         .flatten()
 }
 
+/// The years a recurring invoice may start in and a run may be for: a recurring invoice made to
+/// start in year 1 would generate some 24,000 invoices at its first run.
+pub fn in_range(date: chrono::NaiveDate) -> bool {
+    use chrono::Datelike as _;
+    (2000..=2099).contains(&date.year())
+}
+
 /// A page size: `default` when absent, else 1..=`max`; 400 naming `limit` otherwise.
 pub fn limit(value: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
     match value {

@@ -5,24 +5,32 @@
 //! after a redirect — kept by the server for the session, the URL carries only their id; the work
 //! itself is `App`'s.
 
-mod agent;
+mod autopay;
+mod customer;
+mod dashboard;
+mod invoice;
 mod login;
+mod mappings;
 mod pdf;
 mod people;
 mod portal;
+mod setup;
 
 use askama::Template;
+use axum::Json;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
 use crate::app::CallError;
 use crate::db::{DbError, Principal};
+use crate::runtime::bindings::Agent;
 use crate::tenant::TenantId;
 
 /// Name of the session cookie.
@@ -39,27 +47,27 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/refresh/{intent}", post(portal::refresh))
-        .route("/app", get(agent::dashboard))
-        .route("/app/setup", get(agent::setup).post(agent::save_setup))
-        .route("/app/setup/test-connection", post(agent::test_connection))
-        .route("/app/setup/mappings", post(agent::add_mapping))
+        .route("/app", get(dashboard::dashboard))
+        .route("/app/setup", get(setup::setup).post(setup::save_setup))
+        .route("/app/setup/test-connection", post(setup::test_connection))
+        .route("/app/setup/mappings", post(mappings::add_mapping))
         .route(
             "/app/setup/mappings/{id}/remove",
-            post(agent::remove_mapping),
+            post(mappings::remove_mapping),
         )
         .route(
             "/app/setup/mappings/generate",
-            post(agent::generate_mappings),
+            post(mappings::generate_mappings),
         )
-        .route("/app/setup/autopay", post(agent::autopay))
-        .route("/app/customers/{id}", get(agent::customer))
+        .route("/app/setup/autopay", post(autopay::autopay))
+        .route("/app/customers/{id}", get(customer::customer))
         .route(
             "/app/customers/{id}/automatic-method",
-            post(agent::set_automatic_method),
+            post(customer::set_automatic_method),
         )
-        .route("/app/invoices/{id}", get(agent::invoice))
-        .route("/app/invoices/{id}/pay-saved", post(agent::pay_saved))
-        .route("/app/invoices/{id}/pay-new", post(agent::pay_new))
+        .route("/app/invoices/{id}", get(invoice::invoice))
+        .route("/app/invoices/{id}/pay-saved", post(invoice::pay_saved))
+        .route("/app/invoices/{id}/pay-new", post(invoice::pay_new))
         .route("/app/invoices/{id}/pdf", get(pdf::agent_pdf))
         .route("/app/payments/confirm", post(portal::confirm))
         .route("/app/people", get(people::people))
@@ -214,6 +222,26 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Viewer {
     }
 }
 
+/// The viewer as an agent.
+pub fn agent(viewer: &Viewer) -> Result<&Agent, PageError> {
+    match &viewer.principal {
+        Principal::Agent(a) => Ok(a),
+        Principal::User(_) => Err(PageError::forbidden("This page is for agents.")),
+    }
+}
+
+/// The viewer as an administrator.
+pub fn admin(viewer: &Viewer) -> Result<&Agent, PageError> {
+    let a = agent(viewer)?;
+    if a.is_admin {
+        Ok(a)
+    } else {
+        Err(PageError::forbidden(
+            "Only administrators can change the Stripe integration.",
+        ))
+    }
+}
+
 /// A page that could not be shown.
 #[derive(Debug)]
 pub struct PageError {
@@ -311,6 +339,14 @@ pub fn render(t: impl Template) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// A JSON answer for page scripts.
+pub fn json_result(r: Result<serde_json::Value, PageError>) -> Result<Response, PageError> {
+    Ok(match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (e.status, Json(json!({"error": {"message": e.message}}))).into_response(),
+    })
 }
 
 /// Run blocking work for a page.

@@ -8,8 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use super::agent::admin;
-use super::{Flash, PageError, Viewer, blocking, field, form_pairs, redirect_with, render};
+use super::{Flash, PageError, Viewer, admin, blocking, field, form_pairs, redirect_with, render};
 use crate::db::{Person, access_level_name};
 use crate::runtime::bindings::InvoiceAccessLevel;
 use crate::web::AppState;

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::agent::{json_result, start_new_card, status_label};
+use super::dashboard::status_label;
+use super::invoice::start_new_card;
+use super::json_result;
 use super::{Flash, PageError, Viewer, blocking, field, form_pairs, money, redirect_with, render};
 use crate::db::{Principal, invoice_status_name};
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};

@@ -1,0 +1,63 @@
+//! `/app/setup/autopay`: the daily run from the setup page, as a dry-run preview of its plan or run
+//! for real.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+
+use super::setup::{SetupExtras, setup_page};
+use super::{PageError, Viewer, admin, blocking, field, form_pairs, money, render};
+use crate::web::AppState;
+
+pub async fn autopay(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let dry = field(&pairs, "mode") != Some("run");
+    blocking(&state, move |app| {
+        let report = app.run_autopay(&viewer.tenant, None, dry, &mut |_, _| {})?;
+        let plan = report
+            .plan
+            .iter()
+            .map(|d| {
+                (
+                    d.invoice_number.clone(),
+                    if d.charge {
+                        format!("charge (attempt {})", d.attempt)
+                    } else {
+                        "skip".into()
+                    },
+                    d.amount
+                        .as_ref()
+                        .map(|m| money(m.amount, &m.currency))
+                        .unwrap_or_default(),
+                    d.reason.clone(),
+                )
+            })
+            .collect();
+        let flash = if dry {
+            format!("Dry run for {}: nothing was charged.", report.date)
+        } else {
+            let charged = report.results.iter().filter(|r| r.status.is_some()).count();
+            format!(
+                "Ran for {}: {charged} charge(s); {} error(s).",
+                report.date,
+                report.errors.len()
+            )
+        };
+        Ok(render(setup_page(
+            app,
+            &viewer,
+            SetupExtras {
+                flash,
+                plan: if dry { plan } else { Vec::new() },
+                ..Default::default()
+            },
+        )?))
+    })
+    .await
+}

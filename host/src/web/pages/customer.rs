@@ -1,0 +1,113 @@
+//! `/app/customers/{id}`, a customer's Billing › Stripe section: its Stripe customer and sync
+//! status, its payment methods in Stripe, and choosing the one for automatic payments.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+
+use super::{Flash, PageError, Viewer, agent, blocking, field, form_pairs, redirect_with, render};
+use crate::web::AppState;
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    flash: String,
+    csrf: String,
+    is_admin: bool,
+    id: i64,
+    name: String,
+    accounts_email: String,
+    accounts_cc: String,
+    stripe_id: String,
+    sync_status: String,
+    automatic: String,
+    methods: Vec<(String, String, bool)>,
+    methods_error: String,
+}
+
+pub async fn customer(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, PageError> {
+    agent(&viewer)?;
+    let page = blocking(&state, move |app| {
+        let c = app.db().customer(&viewer.tenant, id)?;
+        let (methods, methods_error) = if c.stripe_customer_id.is_some() {
+            match app.list_payment_methods(&viewer.tenant, id) {
+                Ok(m) => (
+                    m.into_iter()
+                        .map(|m| (m.id, m.display_name, m.is_automatic))
+                        .collect(),
+                    String::new(),
+                ),
+                Err(e) => (Vec::new(), PageError::from(e).message),
+            }
+        } else {
+            (Vec::new(), String::new())
+        };
+        Ok(CustomerPage {
+            flash: flash.text(app, &viewer),
+            csrf: viewer.csrf.clone(),
+            is_admin: viewer.is_admin(),
+            id,
+            accounts_email: c.accounts_email.unwrap_or_else(|| "none".into()),
+            accounts_cc: c.accounts_cc_email.unwrap_or_else(|| "none".into()),
+            stripe_id: c.stripe_customer_id.unwrap_or_default(),
+            sync_status: match c.stripe_sync_error {
+                Some(e) => format!("failed: {e}"),
+                None => "in sync".into(),
+            },
+            automatic: c
+                .stripe_payment_method_name
+                .unwrap_or_else(|| "No automatic payment setup".into()),
+            name: c.name,
+            methods,
+            methods_error,
+        })
+    })
+    .await?;
+    Ok(render(page))
+}
+
+pub async fn set_automatic_method(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    agent(&viewer)?;
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let pm = field(&pairs, "payment_method_id")
+        .map(str::to_string)
+        .filter(|p| !p.is_empty());
+    blocking(&state, move |app| {
+        let path = format!("/app/customers/{id}");
+        Ok(
+            match app.set_automatic_payment_method(&viewer.tenant, id, pm.as_deref()) {
+                Ok(Some(name)) => redirect_with(
+                    app,
+                    &viewer,
+                    &path,
+                    &format!("Automatic payments now use {name}."),
+                ),
+                Ok(None) => redirect_with(
+                    app,
+                    &viewer,
+                    &path,
+                    "The automatic payment method was cleared.",
+                ),
+                Err(e) => redirect_with(
+                    app,
+                    &viewer,
+                    &path,
+                    &format!("Not changed: {}", PageError::from(e).message),
+                ),
+            },
+        )
+    })
+    .await
+}

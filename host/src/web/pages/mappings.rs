@@ -1,0 +1,112 @@
+//! `/app/setup/mappings`: add and remove a customer's mapping to a Stripe customer, and "Generate
+//! mappings" by name with a report of what it did, on the setup page.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+use super::setup::{SetupExtras, setup_page};
+use super::{PageError, Viewer, admin, blocking, field, form_pairs, redirect_with, render};
+use crate::web::AppState;
+
+pub async fn add_mapping(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let customer: i64 = field(&pairs, "customer_id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(PageError::not_found)?;
+    let stripe_id = field(&pairs, "stripe_customer_id")
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    blocking(&state, move |app| {
+        Ok(
+            match app.add_mapping(&viewer.tenant, customer, &stripe_id) {
+                Ok(()) => redirect_with(app, &viewer, "/app/setup", "Mapping added."),
+                Err(e) => redirect_with(
+                    app,
+                    &viewer,
+                    "/app/setup",
+                    &format!("Mapping not added: {}", PageError::from(e).message),
+                ),
+            },
+        )
+    })
+    .await
+}
+
+pub async fn remove_mapping(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    blocking(&state, move |app| {
+        app.remove_mapping(&viewer.tenant, id)?;
+        Ok(redirect_with(
+            app,
+            &viewer,
+            "/app/setup",
+            "Mapping removed.",
+        ))
+    })
+    .await
+}
+
+pub async fn generate_mappings(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    blocking(&state, move |app| {
+        let r = app.generate_mappings(&viewer.tenant)?;
+        let mut report: Vec<String> = r
+            .mapped
+            .iter()
+            .map(|m| format!("Mapped {} to {}", m.customer_name, m.stripe_customer_id))
+            .collect();
+        use crate::runtime::bindings::exports::paydesk::stripe::admin::SkipReason;
+        report.extend(r.skipped.iter().map(|s| {
+            let why = match s.reason {
+                SkipReason::NoMatch => "no Stripe customer has exactly this name".to_string(),
+                SkipReason::SeveralInStripe => format!(
+                    "several Stripe customers have this name ({})",
+                    s.stripe_customer_ids.join(", ")
+                ),
+                SkipReason::SeveralInHelpdesk => {
+                    "several customers here have this name".to_string()
+                }
+                SkipReason::StripeCustomerTaken => {
+                    "the Stripe customer is mapped to someone else".to_string()
+                }
+            };
+            format!("Skipped {}: {why}", s.customer_name)
+        }));
+        let flash = format!(
+            "{} mapped, {} skipped, {} already mapped; {} Stripe customers read.",
+            r.mapped.len(),
+            r.skipped.len(),
+            r.already_mapped,
+            r.stripe_customers_seen
+        );
+        Ok(render(setup_page(
+            app,
+            &viewer,
+            SetupExtras {
+                flash,
+                report,
+                ..Default::default()
+            },
+        )?))
+    })
+    .await
+}

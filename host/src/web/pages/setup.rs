@@ -1,0 +1,330 @@
+//! `/app/setup`, the Stripe setup page for administrators: every setting with the guide's wording,
+//! inline errors, masked secrets, "Save and Create/Update Webhooks in Stripe", test connection; the
+//! mappings and the daily run show on it too (`mappings.rs`, `autopay.rs`).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{Flash, PageError, Viewer, admin, blocking, field, form_pairs, redirect_with, render};
+use crate::app::{App, SaveError, SettingsSave};
+use crate::settings::{PortalAccess, TenantSettings};
+use crate::tenant::Secret;
+use crate::web::AppState;
+
+/// The method types with the guide's names.
+const TYPES: [(&str, &str); 7] = [
+    ("card", "Card"),
+    ("us_bank_account", "US bank account"),
+    ("acss_debit", "ACSS debit"),
+    ("sepa_debit", "SEPA Debit"),
+    ("bacs_debit", "Bacs Direct Debit"),
+    ("au_becs_debit", "BECS Direct Debit"),
+    ("link", "Link"),
+];
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub(super) struct SetupPage {
+    flash: String,
+    csrf: String,
+    is_admin: bool,
+    errors: Vec<(String, String)>,
+    s: TenantSettings,
+    public_key: String,
+    secret_masked: String,
+    webhook_masked: String,
+    endpoint: String,
+    fee_cap: String,
+    portal_access: &'static str,
+    portal_url: String,
+    notify: String,
+    types: Vec<(&'static str, &'static str, bool)>,
+    manual_types: Vec<(&'static str, &'static str, bool)>,
+    mappings: Vec<(i64, String, String)>,
+    unmapped: Vec<(i64, String)>,
+    report: Vec<String>,
+    last_run: String,
+    last_error: String,
+    plan: Vec<(String, String, String, String)>,
+}
+
+/// What a setup page shows besides the stored state.
+#[derive(Default)]
+pub(super) struct SetupExtras {
+    pub flash: String,
+    pub errors: Vec<(String, String)>,
+    pub settings: Option<TenantSettings>,
+    pub report: Vec<String>,
+    pub plan: Vec<(String, String, String, String)>,
+}
+
+pub(super) fn setup_page(
+    app: &App,
+    viewer: &Viewer,
+    extras: SetupExtras,
+) -> Result<SetupPage, PageError> {
+    let tenant = app.db().tenant(&viewer.tenant)?;
+    let s = extras.settings.unwrap_or(tenant.settings);
+    let customers = app.db().customers(&viewer.tenant, None, 1000)?;
+    let checked = |list: &[String]| {
+        TYPES
+            .iter()
+            .map(|(v, l)| (*v, *l, list.iter().any(|x| x == v)))
+            .collect()
+    };
+    Ok(SetupPage {
+        flash: extras.flash,
+        csrf: viewer.csrf.clone(),
+        is_admin: true,
+        errors: extras.errors,
+        public_key: s.stripe_public_key.clone().unwrap_or_default(),
+        secret_masked: app
+            .db()
+            .secret_key(&viewer.tenant)?
+            .map(|k| k.masked())
+            .unwrap_or_else(|| "none".into()),
+        webhook_masked: app
+            .db()
+            .webhook_secret(&viewer.tenant)?
+            .map(|k| k.masked())
+            .unwrap_or_else(|| "none".into()),
+        endpoint: s.stripe_webhook_endpoint_id.clone().unwrap_or_default(),
+        fee_cap: s.stripe_fee_cap.map(|c| c.to_string()).unwrap_or_default(),
+        portal_access: match s.show_auto_payment_on_portal {
+            PortalAccess::Hide => "hide",
+            PortalAccess::OnlyIfSet => "only_if_set",
+            PortalAccess::Show => "show",
+        },
+        portal_url: s.portal_base_url.clone().unwrap_or_default(),
+        notify: s.stripenotificationemail.clone().unwrap_or_default(),
+        types: checked(&s.stripepaymentmethodoptions),
+        manual_types: checked(&s.stripemanualpaymentmethodoptions),
+        mappings: customers
+            .iter()
+            .filter_map(|c| Some((c.id, c.name.clone(), c.stripe_customer_id.clone()?)))
+            .collect(),
+        unmapped: customers
+            .iter()
+            .filter(|c| c.stripe_customer_id.is_none())
+            .map(|c| (c.id, c.name.clone()))
+            .collect(),
+        report: extras.report,
+        last_run: tenant
+            .autopay_last_run
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "never".into()),
+        last_error: tenant.autopay_last_error.unwrap_or_else(|| "none".into()),
+        plan: extras.plan,
+        s,
+    })
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(flash): Query<Flash>,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    let page = blocking(&state, move |app| {
+        setup_page(
+            app,
+            &viewer,
+            SetupExtras {
+                flash: flash.text(app, &viewer),
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    Ok(render(page))
+}
+
+/// The settings a setup form describes (checkboxes absent = off), and the form's own errors.
+fn settings_from_form(
+    stored: &TenantSettings,
+    pairs: &[(String, String)],
+) -> (TenantSettings, Vec<(String, String)>) {
+    let mut s = stored.clone();
+    let mut errors = Vec::new();
+    let on = |name: &str| field(pairs, name).is_some();
+    let text = |name: &str| {
+        field(pairs, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let list = |name: &str| {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    s.enabled = on("enabled");
+    s.stripe_public_key = text("stripe_public_key");
+    s.stripe_currency = text("stripe_currency")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    s.time_zone = text("time_zone").unwrap_or_else(|| "UTC".into());
+    s.sync_customers_to_stripe = on("sync_customers_to_stripe");
+    s.stripepaymentmethodoptions = list("stripepaymentmethodoptions");
+    s.stripemanualpaymentmethodoptions = list("stripemanualpaymentmethodoptions");
+    s.stripe_processing_fee_percentage =
+        text("stripe_processing_fee_percentage").unwrap_or_else(|| "0".into());
+    s.stripe_fee_cap = match text("stripe_fee_cap").map(|v| v.parse::<i64>()) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            errors.push((
+                "stripe_fee_cap".into(),
+                "a whole number of minor units, or empty".into(),
+            ));
+            stored.stripe_fee_cap
+        }
+    };
+    s.enableautostripepayment = on("enableautostripepayment");
+    s.stripetakepaymentonduedate = field(pairs, "stripetakepaymentonduedate") != Some("creation");
+    s.halointegrator_stripe = on("halointegrator_stripe");
+    for (name, slot) in [
+        ("autopay_max_attempts", &mut s.autopay_max_attempts),
+        (
+            "autopay_retry_interval_days",
+            &mut s.autopay_retry_interval_days,
+        ),
+    ] {
+        match text(name).map(|v| v.parse::<u32>()) {
+            Some(Ok(v)) => *slot = v,
+            Some(Err(_)) | None => errors.push((name.to_string(), "a whole number".into())),
+        }
+    }
+    s.show_auto_payment_on_portal = match field(pairs, "show_auto_payment_on_portal") {
+        Some("show") => PortalAccess::Show,
+        Some("only_if_set") => PortalAccess::OnlyIfSet,
+        _ => PortalAccess::Hide,
+    };
+    s.stripe_customer_portal_enabled = on("stripe_customer_portal_enabled");
+    s.portal_base_url = text("portal_base_url");
+    s.stripe_send_recipient_email = on("stripe_send_recipient_email");
+    s.use_stripe_receipt_emails = on("use_stripe_receipt_emails");
+    s.stripenotificationemail = text("stripenotificationemail");
+    (s, errors)
+}
+
+pub async fn save_setup(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    let pairs = form_pairs(&body);
+    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let webhooks = field(&pairs, "action") == Some("webhooks");
+    blocking(&state, move |app| {
+        let stored = app.db().tenant(&viewer.tenant)?.settings;
+        let (settings, mut errors) = settings_from_form(&stored, &pairs);
+        let secret_key = field(&pairs, "stripe_secret_key")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(Secret::new);
+        if errors.is_empty() {
+            match app.save_settings(
+                &viewer.tenant,
+                SettingsSave {
+                    settings: settings.clone(),
+                    secret_key,
+                },
+            ) {
+                Ok(()) => {}
+                Err(SaveError::Invalid(fields)) => {
+                    errors.extend(fields.into_iter().map(|f| (f.field, f.message)))
+                }
+                Err(SaveError::Call(e)) => {
+                    errors.push(("stripe".into(), PageError::from(e).message))
+                }
+            }
+        }
+        if !errors.is_empty() {
+            let page = setup_page(
+                app,
+                &viewer,
+                SetupExtras {
+                    errors,
+                    settings: Some(settings),
+                    ..Default::default()
+                },
+            )?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, super::render(page)).into_response());
+        }
+        if !webhooks {
+            return Ok(redirect_with(app, &viewer, "/app/setup", "Settings saved."));
+        }
+        let Some(base) = app.public_url.clone() else {
+            return Ok(redirect_with(
+                app,
+                &viewer,
+                "/app/setup",
+                "Settings saved. Webhooks need the server's public URL (PAYDESK_PUBLIC_URL).",
+            ));
+        };
+        let url = format!(
+            "{}/webhooks/stripe/{}",
+            base.trim_end_matches('/'),
+            viewer.tenant
+        );
+        Ok(match app.ensure_webhooks(&viewer.tenant, &url) {
+            Ok(e) => redirect_with(
+                app,
+                &viewer,
+                "/app/setup",
+                &format!(
+                    "Settings saved. Webhook endpoint {} sends the five payment events to {url}.",
+                    e.id
+                ),
+            ),
+            Err(e) => redirect_with(
+                app,
+                &viewer,
+                "/app/setup",
+                &format!(
+                    "Settings saved, but the webhook endpoint failed: {}",
+                    PageError::from(e).message
+                ),
+            ),
+        })
+    })
+    .await
+}
+
+pub async fn test_connection(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    admin(&viewer)?;
+    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    blocking(&state, move |app| {
+        Ok(match app.test_connection(&viewer.tenant, None) {
+            Ok(s) => redirect_with(
+                app,
+                &viewer,
+                "/app/setup",
+                if s.livemode {
+                    "Connected to Stripe (live mode)."
+                } else {
+                    "Connected to Stripe (test mode)."
+                },
+            ),
+            Err(e) => redirect_with(
+                app,
+                &viewer,
+                "/app/setup",
+                &format!("Stripe connection failed: {}", PageError::from(e).message),
+            ),
+        })
+    })
+    .await
+}
