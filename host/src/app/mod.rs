@@ -6,6 +6,8 @@
 
 mod autopay;
 mod customers;
+mod documents;
+pub mod new_card;
 mod paying;
 mod portal;
 mod settings;

@@ -329,17 +329,6 @@ pub async fn get_one(
     .map(Json)
 }
 
-/// The invoice document template; `$-PAYMENTMETHOD` is rendered by the plugin.
-const DOCUMENT: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Invoice $NUMBER</title></head><body>\
-<h1>Invoice $NUMBER</h1><p>Issued $ISSUED, due $DUE</p><table>$LINES</table>\
-<p>Amount due: $AMOUNTDUE</p><p>Payment method: $-PAYMENTMETHOD</p></body></html>";
-
-fn escape(s: &str) -> String {
-    paydesk_plugin::domain::emails::escape_html(s)
-}
-
-use crate::access::money;
-
 /// The invoice as a document (HTML), with the plugin's variables such as `$-PAYMENTMETHOD` filled in.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/invoices/{id}/document", tag = "invoices",
     params(("tenant" = String, Path), ("id" = i64, Path)),
@@ -356,24 +345,7 @@ pub async fn document(
         if !visible(&principal, &invoice) {
             return Err(ApiError::not_found(&format!("invoice {id}")));
         }
-        let lines: String = invoice
-            .lines
-            .iter()
-            .map(|l| {
-                format!(
-                    "<tr><td>{}</td><td>{}</td></tr>",
-                    escape(&l.description),
-                    money(l.amount, &invoice.currency)
-                )
-            })
-            .collect();
-        let filled = DOCUMENT
-            .replace("$NUMBER", &escape(&invoice.number))
-            .replace("$ISSUED", &invoice.issue_date)
-            .replace("$DUE", &invoice.due_date)
-            .replace("$LINES", &lines)
-            .replace("$AMOUNTDUE", &money(invoice.amount_due, &invoice.currency));
-        let rendered = app.render_plugin_variables(&tenant, invoice.customer_id, &filled, true)?;
+        let rendered = app.invoice_html(&tenant, &invoice)?;
         Ok(axum::response::Html(rendered))
     })
     .await

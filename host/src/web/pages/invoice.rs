@@ -7,18 +7,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
 
 use super::dashboard::status_label;
+use super::payment;
 use super::{
-    Flash, PageError, Viewer, agent, blocking, field, form_pairs, json_result, money,
-    redirect_with, render,
+    Flash, PageError, Viewer, agent, blocking, field, form_pairs, money, redirect_with, render,
 };
-use crate::app::App;
 use crate::db::{invoice_status_name, payment_status_name};
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
 use crate::runtime::bindings::{Initiator, PaymentFilter, PaymentMethodType};
-use crate::tenant::TenantId;
 use crate::web::AppState;
 
 #[derive(Template)]
@@ -247,35 +244,5 @@ pub async fn pay_new(
 ) -> Result<Response, PageError> {
     let a = agent(&viewer)?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            start_new_card(app, &viewer.tenant, vec![id], Initiator::Agent(a.id))
-        })
-        .await,
-    )
-}
-
-/// Start a payment to be paid with a new card, and the SetupIntent the card is entered into.
-pub fn start_new_card(
-    app: &App,
-    tenant: &TenantId,
-    invoices: Vec<i64>,
-    initiator: Initiator,
-) -> Result<serde_json::Value, PageError> {
-    let customer = invoices
-        .first()
-        .map(|i| app.db().invoice(tenant, *i).map(|i| i.customer_id))
-        .transpose()?
-        .ok_or_else(PageError::not_found)?;
-    let request = PaymentRequest {
-        invoices,
-        pay_with: PayWith::NewDetails(vec![PaymentMethodType::Card]),
-        initiator,
-        return_url: None,
-    };
-    let started = app.start_payment(tenant, &request)?;
-    let setup = app.start_setup(tenant, customer, initiator)?;
-    Ok(
-        json!({"intent_id": started.intent_id, "setup_client_secret": setup.client_secret, "amount": started.amount.amount}),
-    )
+    payment::start_new_card(&state, viewer, vec![id], Initiator::Agent(a.id)).await
 }

@@ -11,6 +11,7 @@ mod dashboard;
 mod invoice;
 mod login;
 mod mappings;
+mod payment;
 mod pdf;
 mod people;
 mod portal;
@@ -29,6 +30,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use crate::app::CallError;
+use crate::app::new_card::NewCardError;
 use crate::db::{DbError, Principal};
 use crate::runtime::bindings::Agent;
 use crate::tenant::TenantId;
@@ -315,6 +317,15 @@ impl From<DbError> for PageError {
                     "Try again in a moment.",
                 )
             }
+        }
+    }
+}
+
+impl From<NewCardError> for PageError {
+    fn from(e: NewCardError) -> Self {
+        match e {
+            NewCardError::Invoices(e) => e.into(),
+            NewCardError::Call(e) => e.into(),
         }
     }
 }

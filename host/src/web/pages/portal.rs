@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::dashboard::status_label;
-use super::invoice::start_new_card;
 use super::json_result;
+use super::payment;
 use super::{Flash, PageError, Viewer, blocking, field, form_pairs, money, redirect_with, render};
 use crate::db::{Principal, invoice_status_name};
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
@@ -347,12 +347,7 @@ pub async fn pay_new(
     let u = user(&viewer)?.clone();
     viewer.check_csrf_header(&headers)?;
     let ids = parse_ids(&q.ids);
-    json_result(
-        blocking(&state, move |app| {
-            start_new_card(app, &viewer.tenant, ids, Initiator::PortalUser(u.id))
-        })
-        .await,
-    )
+    payment::start_new_card(&state, viewer, ids, Initiator::PortalUser(u.id)).await
 }
 
 #[derive(Deserialize)]
