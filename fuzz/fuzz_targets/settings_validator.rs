@@ -7,7 +7,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use paydesk_plugin::domain::settings::{KeyKind, KeyMode, SettingsInput, validate};
-use paydesk_plugin::domain::types::PaymentMethodType;
+use paydesk_plugin::domain::vocabulary::PaymentMethodType;
 
 /// The API name of each field of `SettingsInput` that has rules.
 const FIELDS: &[&str] = &[

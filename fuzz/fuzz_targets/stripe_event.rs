@@ -8,7 +8,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use paydesk_plugin::domain::payment_state::{Status, from_event, from_intent, should_apply};
+use paydesk_plugin::domain::payment_state::{from_event, from_intent, should_apply};
+use paydesk_plugin::domain::vocabulary::PaymentStatus as Status;
 use paydesk_plugin::stripe::events::Event;
 use paydesk_plugin::stripe::payment_intents::PaymentIntent;
 use serde_json::{Map, Value, json};

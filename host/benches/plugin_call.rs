@@ -19,7 +19,7 @@ use paydesk_host::runtime::{Runtime, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{StripeAccess, TenantContext, TenantId};
 use paydesk_plugin::domain::fees::{self, FeePolicy};
-use paydesk_plugin::domain::types::PaymentMethodType as Native;
+use paydesk_plugin::domain::vocabulary::PaymentMethodType as Native;
 use rust_decimal::Decimal;
 
 fn items(n: usize) -> Vec<QuoteItem> {

@@ -1,6 +1,7 @@
 //! paydesk's Stripe plugin: the glue between the WIT contract `paydesk:stripe@0.2.0` and the plugin's
-//! modules. The bindings live in a private module; each export converts its arguments and calls
-//! `flows` (work that needs the host) or `domain` (pure logic). Nothing else belongs here.
+//! modules. The bindings are generated in `bindings` (the ground floor of the component); each
+//! export converts its arguments and calls `flows` (work that needs the host). Nothing else belongs
+//! here.
 //!
 //! Built for `wasm32-wasip2` this crate is the component the host loads; built natively it is an
 //! rlib whose `domain` and `stripe` modules are unit-tested and benchmarked without a sandbox.
@@ -11,15 +12,9 @@ pub mod stripe;
 // The glue exists only in the component: natively, WIT export names are not valid symbol names
 // for a shared library, and the domain needs no host.
 #[cfg(target_arch = "wasm32")]
-mod flows;
-
+mod bindings;
 #[cfg(target_arch = "wasm32")]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "plugin",
-    });
-}
+mod flows;
 
 #[cfg(target_arch = "wasm32")]
 mod glue {
@@ -74,7 +69,7 @@ mod glue {
         fn invoice_created(
             invoice: InvoiceId,
         ) -> Result<events::InvoiceCreatedOutcome, PluginError> {
-            flows::autopay::invoice_created(invoice)
+            flows::autopay::charge::invoice_created(invoice)
         }
 
         fn customer_saved(customer: CustomerId) -> Result<events::SyncOutcome, PluginError> {
@@ -88,18 +83,18 @@ mod glue {
         }
 
         fn autopay_plan(date: String) -> Result<Vec<events::AutopayDecision>, PluginError> {
-            flows::autopay::plan(&date)
+            flows::autopay::plan::plan(&date)
         }
 
         fn autopay_charge(
             invoice: InvoiceId,
             date: String,
         ) -> Result<events::AutopayResult, PluginError> {
-            flows::autopay::charge(invoice, &date)
+            flows::autopay::charge::charge(invoice, &date)
         }
 
         fn reconcile(now: i64) -> Result<events::ReconcileReport, PluginError> {
-            flows::webhooks::reconcile(now)
+            flows::reconcile::reconcile(now)
         }
     }
 
@@ -131,7 +126,7 @@ mod glue {
             initiator: payments::Initiator,
             return_url: Option<String>,
         ) -> Result<payments::PaymentStarted, PluginError> {
-            flows::payments::confirm_payment(
+            flows::confirm::confirm_payment(
                 &intent_id,
                 &payment_method_id,
                 &initiator,
@@ -143,13 +138,13 @@ mod glue {
             intent_id: String,
             initiator: payments::Initiator,
         ) -> Result<String, PluginError> {
-            flows::payments::authentication_secret(&intent_id, &initiator)
+            flows::confirm::authentication_secret(&intent_id, &initiator)
         }
 
         fn refresh_payment(
             intent_id: String,
         ) -> Result<Vec<payments::InvoicePayment>, PluginError> {
-            flows::payments::refresh_payment(&intent_id)
+            flows::confirm::refresh_payment(&intent_id)
         }
 
         fn set_automatic_payment_method(

@@ -13,7 +13,7 @@ use paydesk_plugin::domain::limits::{
     self, Limit, LinesError, MAX_INVOICE_TOTAL, MAX_LINE_AMOUNT, MAXIMUM_CHARGE,
 };
 use paydesk_plugin::domain::money::{Currency, MinorUnits, MoneyError};
-use paydesk_plugin::domain::types::PaymentMethodType;
+use paydesk_plugin::domain::vocabulary::PaymentMethodType;
 
 /// Two-, zero- and three-decimal currencies, with and without a published minimum.
 const CURRENCIES: &[&str] = &[

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use paydesk_plugin::domain::fees::{FeePolicy, FeeRule, QuoteError, QuoteItem, fee_for, quote};
 use paydesk_plugin::domain::money::{Currency, MinorUnits, MoneyError};
-use paydesk_plugin::domain::types::PaymentMethodType;
+use paydesk_plugin::domain::vocabulary::PaymentMethodType;
 
 /// Currencies from each of Stripe's groups: two decimals, zero decimals, three decimals.
 const CURRENCIES: &[&str] = &[

@@ -1,7 +1,7 @@
 //! Display names of payment methods, as agents and payers see them (`Visa ending 4242, expires
 //! 12/2030`, `SEPA Debit ending 3000`). Pure: takes the fields Stripe returns, does no I/O.
 
-use super::types::PaymentMethodType;
+use super::vocabulary::PaymentMethodType;
 
 /// The fields of a Stripe payment method a display name is made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,19 +38,6 @@ fn brand_name(brand: &str) -> String {
     }
 }
 
-/// The name of a type for people (`SEPA Debit`, `US bank account`, …).
-pub fn type_name(t: PaymentMethodType) -> &'static str {
-    match t {
-        PaymentMethodType::Card => "Card",
-        PaymentMethodType::UsBankAccount => "US bank account",
-        PaymentMethodType::AcssDebit => "Canadian pre-authorized debit",
-        PaymentMethodType::SepaDebit => "SEPA Debit",
-        PaymentMethodType::BacsDebit => "Bacs Direct Debit",
-        PaymentMethodType::AuBecsDebit => "BECS Direct Debit",
-        PaymentMethodType::Link => "Link",
-    }
-}
-
 /// A payment method's display name.
 pub fn display_name(t: PaymentMethodType, d: &MethodDetails) -> String {
     let ending = d
@@ -72,7 +59,7 @@ pub fn display_name(t: PaymentMethodType, d: &MethodDetails) -> String {
         }
         PaymentMethodType::UsBankAccount | PaymentMethodType::AcssDebit => match &d.bank_name {
             Some(bank) => format!("{bank}{ending}"),
-            None => format!("{}{ending}", type_name(t)),
+            None => format!("{}{ending}", t.label()),
         },
         PaymentMethodType::Link => match &d.email {
             Some(email) => format!("Link ({email})"),
@@ -81,7 +68,7 @@ pub fn display_name(t: PaymentMethodType, d: &MethodDetails) -> String {
         PaymentMethodType::SepaDebit
         | PaymentMethodType::BacsDebit
         | PaymentMethodType::AuBecsDebit => {
-            format!("{}{ending}", type_name(t))
+            format!("{}{ending}", t.label())
         }
     }
 }

@@ -6,7 +6,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::money::{Currency, MinorUnits, Money, MoneyError};
-use super::types::PaymentMethodType;
+use super::vocabulary::PaymentMethodType;
 
 /// A fee rule for one payment method type.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -265,7 +265,7 @@ pub fn invoice_total(lines: &[i64]) -> Result<MinorUnits, Vec<LinesError>> {
 mod tests {
     use super::*;
     use crate::domain::fees::{FeePolicy, QuoteItem, quote};
-    use crate::domain::types::PaymentMethodType;
+    use crate::domain::vocabulary::PaymentMethodType;
     use rust_decimal::Decimal;
 
     fn c(code: &str) -> Currency {

@@ -1,14 +1,16 @@
 //! The plugin's pure logic: plain functions over plain types, unit-tested natively. Nothing here
 //! imports the WIT bindings or does I/O; `flows` feeds it data read through the host.
 
+pub mod access;
 pub mod autopay;
 pub mod display;
 pub mod emails;
 pub mod fees;
+pub mod lease;
 pub mod limits;
 pub mod mapping;
 pub mod money;
 pub mod payment_state;
 pub mod settings;
 pub mod settlement;
-pub mod types;
+pub mod vocabulary;

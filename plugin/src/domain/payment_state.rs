@@ -3,67 +3,67 @@
 //! otherwise an observation replaces the held state only if it is newer (Stripe's event time, then
 //! the state's rank), so duplicated and shuffled events end in the same state. Pure.
 
-/// A payment record's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    RequiresPaymentMethod,
-    RequiresAction,
-    Processing,
-    Succeeded,
-    Failed,
-    Canceled,
-}
+use super::vocabulary::PaymentStatus;
 
-impl Status {
+/// The state machine's view of a status (the statuses themselves are in `domain::vocabulary`).
+impl PaymentStatus {
     /// Final states never change again.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Canceled)
+        matches!(self, PaymentStatus::Succeeded | PaymentStatus::Canceled)
     }
 
     /// Order among states observed at the same instant.
     fn rank(self) -> u8 {
         match self {
-            Status::RequiresPaymentMethod => 0,
-            Status::RequiresAction => 1,
-            Status::Processing => 2,
-            Status::Failed => 3,
-            Status::Canceled | Status::Succeeded => 4,
+            PaymentStatus::RequiresPaymentMethod => 0,
+            PaymentStatus::RequiresAction => 1,
+            PaymentStatus::Processing => 2,
+            PaymentStatus::Failed => 3,
+            PaymentStatus::Canceled | PaymentStatus::Succeeded => 4,
         }
     }
 
     /// In flight: Stripe may still move it without the payer (blocks another payment of the invoice).
     pub fn is_in_flight(self) -> bool {
-        matches!(self, Status::Processing | Status::RequiresAction)
+        matches!(
+            self,
+            PaymentStatus::Processing | PaymentStatus::RequiresAction
+        )
     }
 }
 
 /// The status a PaymentIntent's `status` (and whether it carries a `last_payment_error`) means.
-pub fn from_intent(status: &str, has_payment_error: bool) -> Option<Status> {
+pub fn from_intent(status: &str, has_payment_error: bool) -> Option<PaymentStatus> {
     Some(match status {
-        "requires_payment_method" if has_payment_error => Status::Failed,
-        "requires_payment_method" | "requires_confirmation" => Status::RequiresPaymentMethod,
-        "requires_action" => Status::RequiresAction,
-        "processing" | "requires_capture" => Status::Processing,
-        "succeeded" => Status::Succeeded,
-        "canceled" => Status::Canceled,
+        "requires_payment_method" if has_payment_error => PaymentStatus::Failed,
+        "requires_payment_method" | "requires_confirmation" => PaymentStatus::RequiresPaymentMethod,
+        "requires_action" => PaymentStatus::RequiresAction,
+        "processing" | "requires_capture" => PaymentStatus::Processing,
+        "succeeded" => PaymentStatus::Succeeded,
+        "canceled" => PaymentStatus::Canceled,
         _ => return None,
     })
 }
 
 /// The status a `payment_intent.*` event means.
-pub fn from_event(event_type: &str) -> Option<Status> {
+pub fn from_event(event_type: &str) -> Option<PaymentStatus> {
     Some(match event_type {
-        "payment_intent.succeeded" => Status::Succeeded,
-        "payment_intent.payment_failed" => Status::Failed,
-        "payment_intent.processing" => Status::Processing,
-        "payment_intent.canceled" => Status::Canceled,
-        "payment_intent.requires_action" => Status::RequiresAction,
+        "payment_intent.succeeded" => PaymentStatus::Succeeded,
+        "payment_intent.payment_failed" => PaymentStatus::Failed,
+        "payment_intent.processing" => PaymentStatus::Processing,
+        "payment_intent.canceled" => PaymentStatus::Canceled,
+        "payment_intent.requires_action" => PaymentStatus::RequiresAction,
         _ => return None,
     })
 }
 
 /// Whether an observation of `new` at `new_at` replaces `current`, observed at `current_at`.
-pub fn should_apply(current: Status, current_at: Option<i64>, new: Status, new_at: i64) -> bool {
+pub fn should_apply(
+    current: PaymentStatus,
+    current_at: Option<i64>,
+    new: PaymentStatus,
+    new_at: i64,
+) -> bool {
     if current.is_final() {
         return false;
     }
@@ -79,10 +79,10 @@ pub fn should_apply(current: Status, current_at: Option<i64>, new: Status, new_a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Status::*;
+    use PaymentStatus::*;
 
     /// Apply observations in order, as the record would.
-    fn run(events: &[(Status, i64)]) -> Status {
+    fn run(events: &[(PaymentStatus, i64)]) -> PaymentStatus {
         let mut state = (RequiresPaymentMethod, None);
         for (s, at) in events {
             if should_apply(state.0, state.1, *s, *at) {
@@ -93,7 +93,7 @@ mod tests {
     }
 
     /// Every ordering of `events` (each also duplicated) ends in `expected`.
-    fn all_orders_end_in(events: &[(Status, i64)], expected: Status) {
+    fn all_orders_end_in(events: &[(PaymentStatus, i64)], expected: PaymentStatus) {
         let doubled: Vec<_> = events.iter().chain(events.iter()).copied().collect();
         let n = doubled.len();
         let mut idx: Vec<usize> = (0..n).collect();

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::money::Currency;
-use super::types::PaymentMethodType;
+use super::vocabulary::PaymentMethodType;
 
 /// What the host says a key is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

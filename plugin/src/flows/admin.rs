@@ -2,7 +2,7 @@
 //! Stripe customers, adding a mapping, generating mappings by exact name, listing a customer's
 //! payment methods of the imported types.
 
-use super::{Result, error, host_error, method_type_from_wit, stripe_call};
+use super::{Result, error, host_error, stripe_call};
 use crate::bindings::exports::paydesk::stripe::admin::{
     AccountSummary, Mapped, MappingReport, PaymentMethodSummary, SkipReason, Skipped,
     StripeCustomer, StripeCustomerPage,
@@ -13,6 +13,7 @@ use crate::bindings::paydesk::stripe::types::{
 };
 use crate::domain::mapping::{self, Decision};
 use crate::domain::settings::{self as rules, SettingsInput};
+use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_methods::{self, PaymentMethod};
 use crate::stripe::{List, customers};
 
@@ -44,13 +45,13 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
             .stripepaymentmethodoptions
             .iter()
             .copied()
-            .map(method_type_from_wit)
+            .map(vocab::PaymentMethodType::from)
             .collect(),
         manual_types: s
             .stripemanualpaymentmethodoptions
             .iter()
             .copied()
-            .map(method_type_from_wit)
+            .map(vocab::PaymentMethodType::from)
             .collect(),
         fee_percent: s.stripe_processing_fee_percentage.clone(),
         fee_rules: s
@@ -58,7 +59,7 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
             .iter()
             .map(|r| {
                 (
-                    method_type_from_wit(r.method_type),
+                    vocab::PaymentMethodType::from(r.method_type),
                     r.percent.clone(),
                     r.cap,
                 )
@@ -287,7 +288,7 @@ pub fn attached_methods(
         loop {
             let page: List<PaymentMethod> = stripe_call(&payment_methods::list(
                 stripe_customer,
-                method_type_from_wit(*t),
+                vocab::PaymentMethodType::from(*t),
                 after.as_deref(),
             ))?;
             after = page.data.last().map(|m| m.id.clone());
@@ -312,7 +313,7 @@ pub fn list_payment_methods(customer: i64) -> Result<Vec<PaymentMethodSummary>> 
             Some(PaymentMethodSummary {
                 is_automatic: c.stripe_payment_method_id.as_deref() == Some(m.id.as_str()),
                 display_name: m.display_name(),
-                method_type: super::method_type_to_wit(t),
+                method_type: t.into(),
                 id: m.id,
             })
         })

@@ -13,6 +13,7 @@ use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::PluginError;
 use crate::domain::emails::{Variables, escape_html, recipients, render, text_of};
 use crate::domain::money::{Currency, MinorUnits, Money, MoneyError};
+use crate::domain::vocabulary as vocab;
 
 pub const CONFIRMATION_TEMPLATE: u32 = 264;
 pub const FAILURE_TEMPLATE: u32 = 285;
@@ -128,7 +129,7 @@ pub fn payment_outcome(
     let key = format!(
         "payment/{}/{}",
         intent.unwrap_or(&first.group_id),
-        super::records::status_name(status)
+        vocab::PaymentStatus::from(status)
     );
     email::send(&Message {
         to,

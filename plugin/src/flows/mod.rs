@@ -1,15 +1,20 @@
 //! Flows: the plugin's work that needs the host — read records and settings through `helpdesk`,
-//! call Stripe through `http`, hand the data to `domain`, write results back. Owns the mapping of
-//! host and Stripe failures to `plugin-error` values, and the one function that sends to Stripe.
+//! call Stripe through `http`, hand the data to `domain`, write results back. This file is the
+//! folder's ground floor, importing none of the flows: the mapping of host and Stripe failures to
+//! `plugin-error` values, the clocks, and the one function that sends to Stripe.
 
 pub mod admin;
 pub mod autopay;
+pub mod confirm;
 pub mod customers;
 pub mod emails;
 pub mod intents;
+pub mod outcomes;
+pub mod payable;
 pub mod payment_methods;
 pub mod payments;
 pub mod quote;
+pub mod reconcile;
 pub mod records;
 pub mod setup;
 pub mod templates;
@@ -18,7 +23,6 @@ pub mod webhooks;
 use crate::bindings::paydesk::stripe::http;
 use crate::bindings::paydesk::stripe::log;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, HostError, PluginError, StripeError};
-use crate::domain::types::PaymentMethodType;
 use crate::stripe::{self, StripeFailure};
 
 pub type Result<T> = std::result::Result<T, PluginError>;
@@ -60,6 +64,14 @@ pub fn log(level: log::Level, message: &str) {
     log::write(level, message);
 }
 
+/// Unix seconds now (WASI clock).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 std::thread_local! {
     /// The `Date` of Stripe's latest answer in this call (each call has a fresh instance).
     static STRIPE_DATE: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
@@ -70,7 +82,7 @@ std::thread_local! {
 /// clock alone; a host whose clock is off never makes a real event look stale. Before any answer
 /// (or from a host that gives no `Date`) it falls back to the WASI clock.
 pub fn stripe_now() -> i64 {
-    STRIPE_DATE.with(|d| d.get()).unwrap_or_else(payments::now)
+    STRIPE_DATE.with(|d| d.get()).unwrap_or_else(now)
 }
 
 /// Send one request to Stripe. The only call of the `http` import in the plugin.
@@ -160,37 +172,5 @@ pub fn stripe_failure(failure: StripeFailure) -> PluginError {
                 request_id,
             }),
         },
-    }
-}
-
-/// WIT payment method type → domain.
-pub fn method_type_from_wit(
-    t: crate::bindings::paydesk::stripe::types::PaymentMethodType,
-) -> PaymentMethodType {
-    use crate::bindings::paydesk::stripe::types::PaymentMethodType as W;
-    match t {
-        W::Card => PaymentMethodType::Card,
-        W::UsBankAccount => PaymentMethodType::UsBankAccount,
-        W::AcssDebit => PaymentMethodType::AcssDebit,
-        W::SepaDebit => PaymentMethodType::SepaDebit,
-        W::BacsDebit => PaymentMethodType::BacsDebit,
-        W::AuBecsDebit => PaymentMethodType::AuBecsDebit,
-        W::Link => PaymentMethodType::Link,
-    }
-}
-
-/// Domain payment method type → WIT.
-pub fn method_type_to_wit(
-    t: PaymentMethodType,
-) -> crate::bindings::paydesk::stripe::types::PaymentMethodType {
-    use crate::bindings::paydesk::stripe::types::PaymentMethodType as W;
-    match t {
-        PaymentMethodType::Card => W::Card,
-        PaymentMethodType::UsBankAccount => W::UsBankAccount,
-        PaymentMethodType::AcssDebit => W::AcssDebit,
-        PaymentMethodType::SepaDebit => W::SepaDebit,
-        PaymentMethodType::BacsDebit => W::BacsDebit,
-        PaymentMethodType::AuBecsDebit => W::AuBecsDebit,
-        PaymentMethodType::Link => W::Link,
     }
 }

@@ -5,11 +5,10 @@
 //! charge needn't ask Stripe for them each time.
 
 use super::admin::mapped_stripe_customer;
-use super::{Result, error, host_error, method_type_to_wit, stripe_call};
+use super::{Result, error, host_error, stripe_call};
 use crate::bindings::paydesk::stripe::types::ErrorKind;
 use crate::bindings::paydesk::stripe::{helpdesk, storage};
-use crate::domain::display::type_name;
-use crate::domain::types::PaymentMethodType;
+use crate::domain::vocabulary::PaymentMethodType;
 use crate::stripe::customers::{self, Customer};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 
@@ -43,11 +42,11 @@ pub fn set_automatic_payment_method(
     let imported = helpdesk::get_settings().stripepaymentmethodoptions;
     let is_imported = pm
         .known_type()
-        .is_some_and(|t| imported.contains(&method_type_to_wit(t)));
+        .is_some_and(|t| imported.contains(&t.into()));
     if !is_imported {
         let kind = pm
             .known_type()
-            .map_or(pm.method_type.clone(), |t| type_name(t).to_string());
+            .map_or(pm.method_type.clone(), |t| t.label().to_string());
         return Err(error(
             ErrorKind::InvalidInput,
             format!(
@@ -84,7 +83,7 @@ pub fn describe(pm_id: &str) -> Result<(PaymentMethodType, String)> {
         && let Ok(text) = std::str::from_utf8(&entry.value)
         && let Some((kind, name)) = text.split_once('\n')
     {
-        let t = PaymentMethodType::from_stripe_name(kind).unwrap_or(PaymentMethodType::Card);
+        let t = PaymentMethodType::from_wire_name(kind).unwrap_or(PaymentMethodType::Card);
         return Ok((t, name.to_string()));
     }
     let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(pm_id))?;

@@ -73,7 +73,7 @@
 #define FAIL 3
 #define CANC 4
 #define CLAIMED 1      /* an autopay claim's state before it is settled (then SUCC/FAIL/CANC) */
-#define FINAL(s) ((s) == SUCC || (s) == CANC)   /* payment_state::Status::is_final */
+#define FINAL(s) ((s) == SUCC || (s) == CANC)   /* PaymentStatus::is_final (domain::payment_state) */
 #define NOTFOUND 255
 
 /* Groups 0..NAUTO-1 are autopay attempts: group `ap-{tenant}-{invoice}-{attempt}`, so its

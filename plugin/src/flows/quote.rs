@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use super::{Result, error, method_type_from_wit};
+use super::{Result, error};
 use crate::bindings::exports::paydesk::stripe::payments::{Quotation, QuoteItem, QuoteLine};
 use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::types::{
@@ -15,6 +15,7 @@ use crate::bindings::paydesk::stripe::types::{
 use crate::domain::fees::{self, FeePolicy, FeeRule};
 use crate::domain::limits;
 use crate::domain::money::{self, MinorUnits};
+use crate::domain::vocabulary as vocab;
 
 /// The fee policy the settings describe.
 pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
@@ -31,7 +32,7 @@ pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
         .iter()
         .map(|r| {
             Ok(FeeRule {
-                method_type: method_type_from_wit(r.method_type),
+                method_type: vocab::PaymentMethodType::from(r.method_type),
                 percent: percent("stripe_fee_rules", &r.percent)?,
                 cap: r.cap.map(MinorUnits),
             })
@@ -58,12 +59,22 @@ pub fn invoices_refused(message: String) -> PluginError {
     e
 }
 
+/// An invoice as `domain::fees` prices it.
+pub fn item(invoice: &helpdesk::Invoice) -> fees::QuoteItem {
+    fees::QuoteItem {
+        invoice_id: invoice.id,
+        invoice_number: invoice.number.clone(),
+        currency: invoice.currency.clone(),
+        amount_due: invoice.amount_due,
+    }
+}
+
 /// Price invoices for a charge: the quote, and Stripe's limits on its total (the minimum of the
 /// currency, eight digits at most, three-decimal amounts ending in 0) checked before anything is
 /// sent to Stripe.
 pub fn chargeable(
     items: &[fees::QuoteItem],
-    method_type: crate::domain::types::PaymentMethodType,
+    method_type: vocab::PaymentMethodType,
     policy: &FeePolicy,
 ) -> Result<fees::Quote> {
     let q = fees::quote(items, method_type, policy).map_err(|e| invoices_refused(e.to_string()))?;
@@ -110,7 +121,7 @@ pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Qu
             amount_due: i.amount_due,
         })
         .collect();
-    let q = fees::quote(&items, method_type_from_wit(method_type), &policy)
+    let q = fees::quote(&items, vocab::PaymentMethodType::from(method_type), &policy)
         .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
     Ok(quotation(q, method_type))
 }

@@ -1,11 +1,10 @@
 //! Payment records follow their PaymentIntent: an observation (an event, an API answer) is applied
 //! to every record of the intent's group if the state machine lets it (`domain::payment_state`),
 //! with compare-and-swap on the record's version so concurrent deliveries apply once. On success
-//! the host adds the fee line and marks the invoice paid in the same transaction; an outcome that
-//! first reaches `succeeded` or `failed` sends its one email. The records are what happened: an
-//! email that cannot be sent (a bad address, a template problem) is reported on its own and never
-//! turns the outcome into an error. An intent that is not the records' own, or whose success does
-//! not cover them, is never applied: it is kept as an anomaly ([`anomaly`]).
+//! the host adds the fee line and marks the invoice paid in the same transaction. An intent that is
+//! not the records' own, or whose success does not cover them, is never applied: it is kept as an
+//! anomaly ([`anomaly`]). Records only: what happened is returned ([`Applied`], [`Anomaly`]), and
+//! the emails it calls for are `outcomes`' to send.
 
 use super::{Result, host_error, log};
 use crate::bindings::paydesk::stripe::helpdesk::AuditEntry;
@@ -16,8 +15,9 @@ use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::Money;
 use crate::domain::fees;
 use crate::domain::money::MinorUnits;
-use crate::domain::payment_state::{self, Status};
+use crate::domain::payment_state;
 use crate::domain::settlement;
+use crate::domain::vocabulary as vocab;
 use crate::stripe::payment_intents::PaymentIntent;
 
 /// What was seen at Stripe, and when.
@@ -48,40 +48,6 @@ impl Observation {
     }
 }
 
-pub fn to_domain(s: PaymentStatus) -> Status {
-    match s {
-        PaymentStatus::RequiresPaymentMethod => Status::RequiresPaymentMethod,
-        PaymentStatus::RequiresAction => Status::RequiresAction,
-        PaymentStatus::Processing => Status::Processing,
-        PaymentStatus::Succeeded => Status::Succeeded,
-        PaymentStatus::Failed => Status::Failed,
-        PaymentStatus::Canceled => Status::Canceled,
-    }
-}
-
-pub fn from_domain(s: Status) -> PaymentStatus {
-    match s {
-        Status::RequiresPaymentMethod => PaymentStatus::RequiresPaymentMethod,
-        Status::RequiresAction => PaymentStatus::RequiresAction,
-        Status::Processing => PaymentStatus::Processing,
-        Status::Succeeded => PaymentStatus::Succeeded,
-        Status::Failed => PaymentStatus::Failed,
-        Status::Canceled => PaymentStatus::Canceled,
-    }
-}
-
-/// Stripe's name of a status.
-pub fn status_name(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::RequiresPaymentMethod => "requires_payment_method",
-        PaymentStatus::RequiresAction => "requires_action",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Canceled => "canceled",
-    }
-}
-
 /// The records an intent pays: by intent id, else (its creation answer was lost) by its group.
 pub fn records_of(pi: &PaymentIntent) -> Result<Vec<InvoicePayment>> {
     let by_intent = helpdesk::list_payments(&PaymentFilter::Intent(pi.id.clone()))
@@ -96,15 +62,19 @@ pub fn records_of(pi: &PaymentIntent) -> Result<Vec<InvoicePayment>> {
     }
 }
 
-/// Apply what an intent says now. Returns the group's records afterwards.
-pub fn apply_intent(
+/// The records of payment group `group`.
+pub fn of_group(group: &str) -> Result<Vec<InvoicePayment>> {
+    helpdesk::list_payments(&PaymentFilter::Group(group.to_string()))
+        .map_err(|e| host_error("payments", e))
+}
+
+/// What an intent says now: the status its records take, and `observation` with the intent's own
+/// failure, if it carries one. `None`: a state that moves no record.
+pub fn said_by(
     pi: &PaymentIntent,
     mut observation: Observation,
-) -> Result<Vec<InvoicePayment>> {
-    let Some(status) = payment_state::from_intent(&pi.status, pi.last_payment_error.is_some())
-    else {
-        return records_of(pi);
-    };
+) -> Option<(PaymentStatus, Observation)> {
+    let status = payment_state::from_intent(&pi.status, pi.last_payment_error.is_some())?;
     if let Some(e) = &pi.last_payment_error {
         observation.failure = Some((
             e.message
@@ -113,23 +83,28 @@ pub fn apply_intent(
             e.decline_code.clone().or_else(|| e.code.clone()),
         ));
     }
-    let records = records_of(pi)?;
-    if anomaly(pi, from_domain(status), &records)?.is_some() {
-        return Ok(records);
-    }
-    apply(records, Some(&pi.id), from_domain(status), &observation)
+    Some((status.into(), observation))
+}
+
+/// An intent kept as an anomaly instead of applied.
+#[derive(Debug, Clone)]
+pub struct Anomaly {
+    /// Why, one per record (as audited).
+    pub reasons: Vec<String>,
+    /// Why, in a few words (the first reason without its record).
+    pub summary: String,
 }
 
 /// Whether `pi` must not be applied with `status` to `records` (the records it names,
 /// [`records_of`]): it is another intent than theirs, or they have none yet and it does not match
 /// them exactly, or it succeeded without covering them (`domain::settlement`). Then the anomaly is
-/// kept — an audit entry (`anomaly`) per record, which agents see on the invoice, and one email to
-/// the notification address — and its summary is returned; the records are left as they are.
+/// kept — an audit entry (`anomaly`) per record, which agents see on the invoice, and a log line —
+/// and returned; the records are left as they are.
 pub fn anomaly(
     pi: &PaymentIntent,
     status: PaymentStatus,
     records: &[InvoicePayment],
-) -> Result<Option<String>> {
+) -> Result<Option<Anomaly>> {
     let Some(first) = records.first() else {
         return Ok(None);
     };
@@ -188,38 +163,34 @@ pub fn anomaly(
     // Kept before anything else: if this fails, the event is refused and Stripe delivers it again.
     helpdesk::audit(&entries).map_err(|e| host_error("audit trail", e))?;
     log(Level::Warn, &reasons[0]);
-    let key = format!("anomaly/{}/{}/{}", pi.id, first.id, status_name(status));
-    if let Err(e) = super::emails::anomaly(records, &reasons, &key) {
-        super::emails::not_sent(records, "the payment anomaly email", &e);
-    }
-    Ok(Some(
-        reasons[0]
-            .split_once(": ")
-            .map_or(String::new(), |(_, why)| why.to_string()),
-    ))
+    let summary = reasons[0]
+        .split_once(": ")
+        .map_or(String::new(), |(_, why)| why.to_string());
+    Ok(Some(Anomaly { reasons, summary }))
 }
 
-/// Apply `status` to every record of `group`.
-pub fn apply_to_group(
-    group: &str,
-    intent: Option<&str>,
-    status: PaymentStatus,
-    observation: Observation,
-) -> Result<Vec<InvoicePayment>> {
-    let records = helpdesk::list_payments(&PaymentFilter::Group(group.to_string()))
-        .map_err(|e| host_error("payments", e))?;
-    apply(records, intent, status, &observation)
+/// What applying a status did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The group's records afterwards.
+    pub records: Vec<InvoicePayment>,
+    /// A record moved to the status now, and the status is an outcome the payer hears of
+    /// (succeeded, failed, requires action): its email is due.
+    pub reached_outcome: bool,
 }
 
-/// Apply `status` to `records` where the state machine allows; send the outcome's email once.
+/// Apply `status` to `records` where the state machine allows.
 pub fn apply(
     records: Vec<InvoicePayment>,
     intent: Option<&str>,
     status: PaymentStatus,
     observation: &Observation,
-) -> Result<Vec<InvoicePayment>> {
+) -> Result<Applied> {
     let Some(first) = records.first() else {
-        return Ok(records);
+        return Ok(Applied {
+            records,
+            reached_outcome: false,
+        });
     };
     let group = first.group_id.clone();
     let settings = helpdesk::get_settings();
@@ -229,16 +200,16 @@ pub fn apply(
         let mut current = record;
         loop {
             if !payment_state::should_apply(
-                to_domain(current.status),
+                current.status.into(),
                 current.observed_at,
-                to_domain(status),
+                status.into(),
                 observation.at,
             ) {
                 break;
             }
-            let method_type = current.method_type.map(super::method_type_from_wit);
-            let (percent, _) = policy
-                .rule_for(method_type.unwrap_or(crate::domain::types::PaymentMethodType::Card));
+            let method_type = current.method_type.map(vocab::PaymentMethodType::from);
+            let (percent, _) =
+                policy.rule_for(method_type.unwrap_or(vocab::PaymentMethodType::Card));
             let ended_badly = matches!(status, PaymentStatus::Failed | PaymentStatus::Canceled);
             let update = PaymentUpdate {
                 status,
@@ -285,11 +256,8 @@ pub fn apply(
             }
         }
     }
-    let records = helpdesk::list_payments(&PaymentFilter::Group(group.clone()))
-        .map_err(|e| host_error("payments", e))?;
-    if moved_to_outcome && let Err(e) = super::emails::payment_outcome(&records, status, intent) {
-        let email = format!("the `{}` payment email", status_name(status));
-        super::emails::not_sent(&records, &email, &e);
-    }
-    Ok(records)
+    Ok(Applied {
+        records: of_group(&group)?,
+        reached_outcome: moved_to_outcome,
+    })
 }

@@ -3,11 +3,11 @@
 //! automatic one, and a Stripe customer-portal session as the alternative.
 
 use super::admin::mapped_stripe_customer;
-use super::{Result, error, host_error, method_type_from_wit, stripe_call};
+use super::{Result, error, host_error, stripe_call};
 use crate::bindings::exports::paydesk::stripe::payments::SetupStarted;
 use crate::bindings::paydesk::stripe::helpdesk::{self, Initiator};
 use crate::bindings::paydesk::stripe::types::{ErrorKind, PortalPaymentMethodAccess};
-use crate::domain::types::PaymentMethodType;
+use crate::domain::vocabulary::PaymentMethodType;
 use crate::stripe::setup_intents::{self, PortalSession, SetupIntent};
 
 /// May the portal add / change this customer's automatic method?
@@ -63,7 +63,7 @@ pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted>
     let imported: Vec<PaymentMethodType> = helpdesk::get_settings()
         .stripepaymentmethodoptions
         .into_iter()
-        .map(method_type_from_wit)
+        .map(PaymentMethodType::from)
         .collect();
     if imported.is_empty() {
         return Err(error(

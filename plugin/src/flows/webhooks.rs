@@ -1,20 +1,18 @@
-//! Stripe's side of the story (REQUIREMENTS M16, B3): the webhook endpoint ("Save and
-//! Create/Update Webhooks in Stripe"), verified events applied once each and never backwards, and
-//! reconciliation of payments whose webhook never came.
+//! Stripe's events (REQUIREMENTS M16, B3): the webhook endpoint ("Save and Create/Update Webhooks
+//! in Stripe"), and verified events applied once each and never backwards; the ids of applied
+//! events are remembered for a while (`event/{id}` in storage).
 
-use super::records::{Observation, anomaly, apply, apply_intent, records_of};
-use super::{Result, error, host_error, log, stripe_call, stripe_now, stripe_send};
+use super::outcomes::{anomaly, apply};
+use super::records::{Observation, records_of};
+use super::{Result, error, host_error, stripe_call, stripe_send};
 use crate::bindings::exports::paydesk::stripe::admin::WebhookEndpoint;
-use crate::bindings::exports::paydesk::stripe::events::{
-    EventOutcome, ReconcileReport, StripeEvent,
-};
-use crate::bindings::paydesk::stripe::helpdesk::{self, PaymentFilter, PaymentStatus};
-use crate::bindings::paydesk::stripe::log::Level;
+use crate::bindings::exports::paydesk::stripe::events::{EventOutcome, StripeEvent};
+use crate::bindings::paydesk::stripe::helpdesk::{self, PaymentStatus};
 use crate::bindings::paydesk::stripe::storage;
 use crate::bindings::paydesk::stripe::types::ErrorKind;
 use crate::domain::payment_state;
 use crate::stripe::events::Event;
-use crate::stripe::payment_intents::{self, PaymentIntent};
+use crate::stripe::payment_intents::PaymentIntent;
 use crate::stripe::{self, webhook_endpoints};
 
 /// Create the tenant's endpoint at `url`, or update the one created before.
@@ -85,7 +83,7 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
             pi.id
         )));
     }
-    let status = super::records::from_domain(status);
+    let status = PaymentStatus::from(status);
     // Another intent naming a group, or a success short of what its records expect: kept on the
     // records as an anomaly and never applied; the event is done with.
     if let Some(why) = anomaly(&pi, status, &records)? {
@@ -120,69 +118,13 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     })
 }
 
-/// Re-read from Stripe the payments stuck in flight longer than the configured time.
-pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
-    forget_old_events(now_at)?;
-    let settings = helpdesk::get_settings();
-    let before = now_at - i64::from(settings.reconcile_after_minutes) * 60;
-    let stuck = helpdesk::list_payments(&PaymentFilter::Stale((
-        vec![
-            PaymentStatus::Processing,
-            PaymentStatus::RequiresAction,
-            PaymentStatus::RequiresPaymentMethod,
-        ],
-        before,
-    )))
-    .map_err(|e| host_error("payments", e))?;
-    let mut report = ReconcileReport {
-        checked: 0,
-        updated: 0,
-    };
-    let mut done: Vec<String> = Vec::new();
-    for record in stuck {
-        let key = record
-            .intent_id
-            .clone()
-            .unwrap_or_else(|| record.group_id.clone());
-        if done.contains(&key) {
-            continue;
-        }
-        done.push(key);
-        report.checked += 1;
-        let versions_before = record.version;
-        let outcome = match record.intent_id.as_deref() {
-            Some(intent) => stripe_call::<PaymentIntent>(&payment_intents::retrieve(intent))
-                .and_then(|pi| apply_intent(&pi, Observation::read(stripe_now()))),
-            None => resolve_unknown(&record.group_id, record.created_at, now_at),
-        };
-        match outcome {
-            Ok(records) => {
-                if records
-                    .iter()
-                    .any(|r| r.id == record.id && r.version != versions_before)
-                {
-                    report.updated += 1;
-                }
-            }
-            Err(e) => log(
-                Level::Warn,
-                &format!(
-                    "reconciling payment group {}: {}",
-                    record.group_id, e.message
-                ),
-            ),
-        }
-    }
-    Ok(report)
-}
-
 /// How long an applied event's id is remembered. Stripe retries a delivery for up to three days;
 /// after that the id can only come back by hand, and the records' forward-only rule still holds.
 const EVENT_MEMORY_SECONDS: i64 = 30 * 24 * 3600;
 
 /// Forget the ids of events applied more than `EVENT_MEMORY_SECONDS` ago (their value is the
 /// event's `created`), so the tenant's storage does not grow without end.
-fn forget_old_events(now_at: i64) -> Result<()> {
+pub fn forget_old_events(now_at: i64) -> Result<()> {
     let mut after: Option<String> = None;
     loop {
         let page = storage::list_prefix("event/", after.as_deref(), 500)
@@ -201,50 +143,5 @@ fn forget_old_events(now_at: i64) -> Result<()> {
                     .map_err(|e| host_error("storage", e))?;
             }
         }
-    }
-}
-
-/// How long after its records were written an attempt Stripe has no intent for is ruled out.
-/// A payment someone started: once no request of it can still be on its way to Stripe — the
-/// claim lease the host sets, twice its longest request plus a margin. An automatic attempt is
-/// resumed by the next daily run under its own claim (sending the same request again), so its
-/// records wait a day, as long as Stripe keeps idempotency keys.
-pub fn ruled_out_after(record: &helpdesk::InvoicePayment) -> i64 {
-    match record.initiator {
-        helpdesk::Initiator::Autopay => 24 * 3600,
-        _ => i64::from(helpdesk::get_settings().autopay_claim_lease_seconds),
-    }
-}
-
-/// A payment whose intent creation got no answer: find the intent among the customer's intents by
-/// the group's metadata (listing them is strongly consistent); if Stripe has none once the
-/// attempt is [`ruled_out_after`], it never happened and its records are cancelled.
-pub fn resolve_unknown(
-    group: &str,
-    created_at: i64,
-    now_at: i64,
-) -> Result<Vec<helpdesk::InvoicePayment>> {
-    let records = helpdesk::list_payments(&PaymentFilter::Group(group.to_string()))
-        .map_err(|e| host_error("payments", e))?;
-    let Some(first) = records.first() else {
-        return Ok(records);
-    };
-    let ruled_out_at = created_at.saturating_add(ruled_out_after(first));
-    let invoice = helpdesk::get_invoice(first.invoice_id).map_err(|e| host_error("invoice", e))?;
-    let customer =
-        helpdesk::get_customer(invoice.customer_id).map_err(|e| host_error("customer", e))?;
-    let found = match customer.stripe_customer_id.as_deref() {
-        Some(stripe_customer) => super::intents::find_intent(stripe_customer, group)?,
-        None => None,
-    };
-    match found {
-        Some(pi) => apply_intent(&pi, Observation::read(stripe_now())),
-        None if now_at > ruled_out_at => super::records::apply_to_group(
-            group,
-            None,
-            PaymentStatus::Canceled,
-            Observation::failed(stripe_now(), "Stripe never made this payment".into(), None),
-        ),
-        None => Ok(records),
     }
 }

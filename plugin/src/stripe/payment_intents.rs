@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 pub use super::IdOrObject;
 use super::{Form, Request};
-use crate::domain::types::PaymentMethodType;
+use crate::domain::vocabulary::PaymentMethodType;
 
 /// Longest metadata value Stripe accepts.
 pub const METADATA_VALUE_MAX: usize = 500;
@@ -64,7 +64,7 @@ pub fn create(n: &NewIntent<'_>) -> Request {
         .field("customer", n.customer)
         .list(
             "payment_method_types",
-            n.method_types.iter().map(|t| t.stripe_name()),
+            n.method_types.iter().map(|t| t.wire_name()),
         )
         .metadata("paydesk_tenant", n.tenant_ref)
         .metadata("paydesk_group", n.group_id)

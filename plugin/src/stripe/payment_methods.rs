@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Form, IdOrObject, Request};
 use crate::domain::display::{self, MethodDetails};
-use crate::domain::types::PaymentMethodType;
+use crate::domain::vocabulary::PaymentMethodType;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct CardDetails {
@@ -46,7 +46,7 @@ pub struct PaymentMethod {
 impl PaymentMethod {
     /// Our type for it, if we know the type.
     pub fn known_type(&self) -> Option<PaymentMethodType> {
-        PaymentMethodType::from_stripe_name(&self.method_type)
+        PaymentMethodType::from_wire_name(&self.method_type)
     }
 
     /// The Stripe customer it is attached to.
@@ -90,7 +90,7 @@ pub fn list(
         "/v1/payment_methods",
         Form::new()
             .field("customer", customer)
-            .field("type", method_type.stripe_name())
+            .field("type", method_type.wire_name())
             .field("limit", "100")
             .opt("starting_after", starting_after),
     )

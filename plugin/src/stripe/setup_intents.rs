@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::IdOrObject;
 use super::{Form, Request};
-use crate::domain::types::PaymentMethodType;
+use crate::domain::vocabulary::PaymentMethodType;
 
 /// The fields of a SetupIntent we use.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -23,10 +23,7 @@ pub fn create(customer: &str, types: &[PaymentMethodType]) -> Request {
         Form::new()
             .field("customer", customer)
             .field("usage", "off_session")
-            .list(
-                "payment_method_types",
-                types.iter().map(|t| t.stripe_name()),
-            ),
+            .list("payment_method_types", types.iter().map(|t| t.wire_name())),
     )
 }
 
