@@ -155,7 +155,7 @@ impl Modify for StripeLimits {
 #[openapi(
     info(title = "paydesk", description = "Stripe payments for helpdesk invoices: the reference host's JSON API."),
     paths(
-        super::healthz,
+        super::health::healthz,
         settings::get_settings,
         settings::patch_settings,
         settings::test_connection,

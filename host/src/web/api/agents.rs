@@ -3,12 +3,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use super::caller::Caller;
 use super::extract::{IdPath, Path};
 use super::people::{Change, change};
 use crate::db::Person;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::state::AppState;
 
 /// Disable an agent: their sessions end and their API tokens stop working at once.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/agents/{id}/disable", tag = "users",

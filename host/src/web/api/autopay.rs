@@ -5,12 +5,11 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::checks::in_range;
 use super::extract::{JsonBody, Query};
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// Run the daily integrator now; the body is required (`{}` runs it for today and charges).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

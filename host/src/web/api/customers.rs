@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::extract::{IdPath, JsonBody, Path, Query};
 use crate::db::NewCustomer;
 use crate::runtime::bindings::Customer;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// A customer with its Stripe fields.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

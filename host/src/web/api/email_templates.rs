@@ -5,12 +5,11 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::extract::{IdPath, JsonBody, Path};
 use crate::runtime::bindings::EmailTemplate;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// An email template (264 "Stripe Payment Confirmation", 285 "Stripe Payment Failure").
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

@@ -6,14 +6,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::caller::Caller;
+use super::checks;
 use super::extract::{IdPath, JsonBody, Path, Query};
 use super::payments::PaymentView;
-use super::{blocking, checks};
 use crate::db::{NewInvoice, Principal, invoice_status_name};
 use crate::runtime::bindings::{Invoice, InvoiceFilter, PaymentFilter};
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 use paydesk_plugin::domain::limits::{self, LinesError, MAX_LINE_AMOUNT, MAX_LINES};
 
 /// An invoice line.
@@ -273,13 +273,7 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<InvoiceQuery>,
 ) -> Result<Json<Vec<InvoiceView>>, ApiError> {
-    if let Principal::User(u) = &caller.principal
-        && u.invoice_access_level == crate::runtime::bindings::InvoiceAccessLevel::None
-    {
-        return Err(ApiError::forbidden(
-            "this account has no access to invoices",
-        ));
-    }
+    caller.invoice_reader()?;
     let limit = checks::limit(q.limit, 100, 1000)?;
     let (tenant, principal) = (caller.tenant.clone(), caller.principal.clone());
     blocking(&state, move |app| {

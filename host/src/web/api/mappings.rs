@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::extract::{IdPath, JsonBody, Path, Query};
 use crate::runtime::bindings::exports::paydesk::stripe::admin::{self, SkipReason};
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::state::{AppState, blocking};
 
 /// A row of the mappings table.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

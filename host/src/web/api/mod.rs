@@ -1,9 +1,13 @@
-//! The JSON API under `/api/v1/tenants/{tenant}/…`: settings, customers with their Stripe side,
-//! mappings. Every handler authenticates the caller, checks the permission, and runs the blocking
-//! work (database, plugin calls) off the async threads.
+//! The JSON API under `/api/v1/tenants/{tenant}/…`: the route table, and a module per resource it
+//! serves, named for its path (`/payments` in `payments.rs`, `/recurring-invoices` in
+//! `recurring_invoices.rs`, …). Every handler takes the [`caller::Caller`] its bearer token names,
+//! checks the role the route asks for, reads its input with the API's extractors ([`extract`]) and
+//! [`checks`], and runs the blocking work (database, plugin calls) through
+//! [`crate::web::state::blocking`]; errors answer in one shape ([`crate::web::error::ApiError`]).
 
 pub mod agents;
 pub mod autopay;
+pub mod caller;
 pub mod checks;
 pub mod customers;
 pub mod email_templates;
@@ -21,20 +25,7 @@ pub mod webhook_endpoint;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::AppState;
-use super::error::ApiError;
-use crate::app::App;
-
-/// Run blocking work (database, plugin calls) on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let app = state.app.clone();
-    tokio::task::spawn_blocking(move || f(&app))
-        .await
-        .map_err(|_| ApiError::internal("the request's worker failed"))?
-}
+use crate::web::state::AppState;
 
 /// The API's routes.
 pub fn routes() -> Router<AppState> {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::checks;
 use super::extract::{JsonBody, Path};
 use crate::db::{Principal, method_type_name, payment_status_name};
@@ -17,9 +17,8 @@ use crate::runtime::bindings::exports::paydesk::stripe::payments::{
 };
 use crate::runtime::bindings::{Initiator, InvoicePayment, PaymentFilter};
 use crate::settings::method_type;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// A route's `{tenant}` and `{intent}`.
 #[derive(Debug, Deserialize)]

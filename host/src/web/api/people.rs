@@ -4,11 +4,10 @@
 
 use axum::http::StatusCode;
 
-use super::blocking;
+use super::caller::Caller;
 use crate::db::Person;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::ApiError;
+use crate::web::state::{AppState, blocking};
 
 /// What is done to a person.
 #[derive(Clone, Copy, Debug)]

@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::checks::in_range;
 use super::extract::JsonBody;
 use crate::db::NewRecurring;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// A recurring invoice: generates an invoice every `interval_months` from `next_date`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -6,12 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use super::blocking;
+use super::caller::Caller;
 use super::extract::{IdPath, Path};
 use crate::db::{Person, TokenInfo};
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::state::{AppState, blocking};
 
 /// An API token as administrators see it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -6,14 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::extract::{IdPath, JsonBody, Path};
 use super::people::{Change, change};
 use crate::db::{NewUser, Person, Principal, access_level_name};
 use crate::runtime::bindings::InvoiceAccessLevel;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// A new portal user.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -6,11 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::caller::Caller;
 use super::extract::JsonBody;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::state::{AppState, blocking};
 
 /// Where Stripe should send events; defaults to this server's public URL.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -5,19 +5,21 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 
+use super::error::PageError;
+use super::respond::render;
+use super::session::Viewer;
 use super::setup::{SetupExtras, setup_page};
-use super::{PageError, Viewer, admin, blocking, field, form_pairs, money, render};
-use crate::web::AppState;
+use super::words::money;
+use crate::web::state::{AppState, blocking};
 
 pub async fn autopay(
     State(state): State<AppState>,
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let dry = field(&pairs, "mode") != Some("run");
+    viewer.admin()?;
+    let form = viewer.form(&body)?;
+    let dry = form.field("mode") != Some("run");
     blocking(&state, move |app| {
         let report = app.run_autopay(&viewer.tenant, None, dry, &mut |_, _| {})?;
         let plan = report

@@ -6,8 +6,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use super::{Flash, PageError, Viewer, agent, blocking, field, form_pairs, redirect_with, render};
-use crate::web::AppState;
+use super::error::PageError;
+use super::respond::{Flash, page, redirect_with};
+use super::session::Viewer;
+use crate::web::state::{AppState, blocking};
 
 #[derive(Template)]
 #[template(path = "customer.html")]
@@ -32,8 +34,8 @@ pub async fn customer(
     Path(id): Path<i64>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    agent(&viewer)?;
-    let page = blocking(&state, move |app| {
+    viewer.agent()?;
+    page(&state, move |app| {
         let c = app.db().customer(&viewer.tenant, id)?;
         let (methods, methods_error) = if c.stripe_customer_id.is_some() {
             match app.list_payment_methods(&viewer.tenant, id) {
@@ -68,8 +70,7 @@ pub async fn customer(
             methods_error,
         })
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 pub async fn set_automatic_method(
@@ -78,10 +79,10 @@ pub async fn set_automatic_method(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    agent(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let pm = field(&pairs, "payment_method_id")
+    viewer.agent()?;
+    let form = viewer.form(&body)?;
+    let pm = form
+        .field("payment_method_id")
         .map(str::to_string)
         .filter(|p| !p.is_empty());
     blocking(&state, move |app| {

@@ -5,10 +5,13 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 
-use super::{Flash, PageError, Viewer, agent, blocking, money, render};
+use super::error::PageError;
+use super::respond::{Flash, page};
+use super::session::Viewer;
+use super::words::money;
 use crate::db::invoice_status_name;
 use crate::runtime::bindings::InvoiceFilter;
-use crate::web::AppState;
+use crate::web::state::AppState;
 
 pub struct InvoiceRow {
     pub id: i64,
@@ -44,12 +47,10 @@ pub async fn dashboard(
     viewer: Viewer,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    agent(&viewer)?;
-    let tenant = viewer.tenant.clone();
-    let v = viewer.clone();
-    let (invoices, customers, flash) = blocking(&state, move |app| {
-        let flash = flash.text(app, &v);
-        let customers = app.db().customers(&tenant, None, 1000)?;
+    viewer.agent()?;
+    page(&state, move |app| {
+        let tenant = &viewer.tenant;
+        let customers = app.db().customers(tenant, None, 1000)?;
         let name = |id: i64| {
             customers
                 .iter()
@@ -67,7 +68,7 @@ pub async fn dashboard(
         };
         let invoices = app
             .db()
-            .invoices(&tenant, &filter)?
+            .invoices(tenant, &filter)?
             .into_iter()
             .map(|i| InvoiceRow {
                 id: i.id,
@@ -80,18 +81,13 @@ pub async fn dashboard(
                 status_label: status_label(invoice_status_name(i.status)),
             })
             .collect();
-        Ok((
+        Ok(Dashboard {
+            flash: flash.text(app, &viewer),
+            csrf: viewer.csrf.clone(),
+            is_admin: viewer.is_admin(),
             invoices,
-            customers.into_iter().map(|c| (c.id, c.name)).collect(),
-            flash,
-        ))
+            customers: customers.into_iter().map(|c| (c.id, c.name)).collect(),
+        })
     })
-    .await?;
-    Ok(render(Dashboard {
-        flash,
-        csrf: viewer.csrf.clone(),
-        is_admin: viewer.is_admin(),
-        invoices,
-        customers,
-    }))
+    .await
 }

@@ -9,14 +9,15 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::dashboard::status_label;
+use super::error::PageError;
 use super::payment;
-use super::{
-    Flash, PageError, Viewer, agent, blocking, field, form_pairs, money, redirect_with, render,
-};
+use super::respond::{Flash, page, redirect_with};
+use super::session::Viewer;
+use super::words::{at, money};
 use crate::db::{invoice_status_name, payment_status_name};
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
 use crate::runtime::bindings::{Initiator, PaymentFilter, PaymentMethodType};
-use crate::web::AppState;
+use crate::web::state::{AppState, blocking};
 
 #[derive(Template)]
 #[template(path = "invoice.html")]
@@ -99,9 +100,9 @@ pub async fn invoice(
     Path(id): Path<i64>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    let a = agent(&viewer)?.clone();
+    let a = viewer.agent()?.clone();
     let stripe_js = state.stripe_js_url.clone();
-    let page = blocking(&state, move |app| {
+    page(&state, move |app| {
         let i = app.db().invoice(&viewer.tenant, id)?;
         let c = app.db().customer(&viewer.tenant, i.customer_id)?;
         let settings = app.db().tenant(&viewer.tenant)?.settings;
@@ -113,14 +114,7 @@ pub async fn invoice(
             .db()
             .anomalies(&viewer.tenant, id)?
             .into_iter()
-            .map(|a| {
-                (
-                    chrono::DateTime::from_timestamp(a.at, 0)
-                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                        .unwrap_or_default(),
-                    a.reason,
-                )
-            })
+            .map(|a| (at(a.at), a.reason))
             .collect();
         let payable = i.status == crate::runtime::bindings::InvoiceStatus::AwaitingPayment
             && i.amount_due > 0;
@@ -170,9 +164,7 @@ pub async fn invoice(
                 .iter()
                 .map(|p| {
                     (
-                        chrono::DateTime::from_timestamp(p.created_at, 0)
-                            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                            .unwrap_or_default(),
+                        at(p.created_at),
                         payment_status_name(p.status),
                         p.method.clone().unwrap_or_default(),
                         money(p.amount.amount, &p.amount.currency),
@@ -193,8 +185,7 @@ pub async fn invoice(
             number: i.number,
         })
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 pub async fn pay_saved(
@@ -203,8 +194,8 @@ pub async fn pay_saved(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let a = agent(&viewer)?.clone();
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    let a = viewer.agent()?.clone();
+    viewer.form(&body)?;
     blocking(&state, move |app| {
         let request = PaymentRequest {
             invoices: vec![id],
@@ -242,7 +233,7 @@ pub async fn pay_new(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let a = agent(&viewer)?.clone();
+    let a = viewer.agent()?.clone();
     viewer.check_csrf_header(&headers)?;
     payment::start_new_card(&state, viewer, vec![id], Initiator::Agent(a.id)).await
 }

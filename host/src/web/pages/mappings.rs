@@ -5,22 +5,25 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
+use super::error::PageError;
+use super::respond::{redirect_with, render};
+use super::session::Viewer;
 use super::setup::{SetupExtras, setup_page};
-use super::{PageError, Viewer, admin, blocking, field, form_pairs, redirect_with, render};
-use crate::web::AppState;
+use crate::web::state::{AppState, blocking};
 
 pub async fn add_mapping(
     State(state): State<AppState>,
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let customer: i64 = field(&pairs, "customer_id")
+    viewer.admin()?;
+    let form = viewer.form(&body)?;
+    let customer: i64 = form
+        .field("customer_id")
         .and_then(|v| v.parse().ok())
         .ok_or_else(PageError::not_found)?;
-    let stripe_id = field(&pairs, "stripe_customer_id")
+    let stripe_id = form
+        .field("stripe_customer_id")
         .unwrap_or("")
         .trim()
         .to_string();
@@ -46,8 +49,8 @@ pub async fn remove_mapping(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    viewer.admin()?;
+    viewer.form(&body)?;
     blocking(&state, move |app| {
         app.remove_mapping(&viewer.tenant, id)?;
         Ok(redirect_with(
@@ -65,8 +68,8 @@ pub async fn generate_mappings(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    viewer.admin()?;
+    viewer.form(&body)?;
     blocking(&state, move |app| {
         let r = app.generate_mappings(&viewer.tenant)?;
         let mut report: Vec<String> = r

@@ -6,10 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::{PageError, Viewer, blocking};
-use crate::db::Principal;
+use super::error::PageError;
+use super::session::Viewer;
 use crate::runtime::bindings::Invoice;
-use crate::web::AppState;
+use crate::web::roles;
+use crate::web::state::{AppState, blocking};
 
 /// The invoice's PDF, with its number.
 fn document(
@@ -45,9 +46,7 @@ pub async fn agent_pdf(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    if !matches!(viewer.principal, Principal::Agent(_)) {
-        return Err(PageError::forbidden("This page is for agents."));
-    }
+    viewer.agent()?;
     let (number, bytes) = blocking(&state, move |app| {
         let invoice = app.db().invoice(&viewer.tenant, id)?;
         document(app, &viewer, invoice)
@@ -61,9 +60,8 @@ pub async fn portal_pdf(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let Principal::User(u) = viewer.principal.clone() else {
-        return Err(PageError::forbidden("This is the customer portal."));
-    };
+    // Any portal user: one whose access level shows no invoice sees none of them (404).
+    let u = roles::portal_user(&viewer.principal)?.clone();
     let (number, bytes) = blocking(&state, move |app| {
         let invoice = app.db().invoice(&viewer.tenant, id)?;
         let visible = crate::access::user_sees(&u, &invoice);

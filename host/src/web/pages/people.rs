@@ -8,20 +8,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use super::{Flash, PageError, Viewer, admin, blocking, field, form_pairs, redirect_with, render};
+use super::error::PageError;
+use super::respond::{Flash, bounce, page, redirect_with};
+use super::session::Viewer;
+use super::words::when;
 use crate::db::{Person, access_level_name};
 use crate::runtime::bindings::InvoiceAccessLevel;
-use crate::web::AppState;
+use crate::web::state::{AppState, blocking};
 
 /// A token row: id, owner, label, created, expires, state (active / revoked / expired), last used.
 pub type TokenRow = (i64, String, String, String, String, String, String);
-
-/// A date for people (`2026-12-01 14:05 UTC`), or `never` / `-`.
-pub fn when(t: Option<i64>, none: &str) -> String {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| none.to_string())
-}
 
 #[derive(Template)]
 #[template(path = "people.html")]
@@ -41,8 +37,8 @@ pub async fn people(
     viewer: Viewer,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let page = blocking(&state, move |app| {
+    viewer.admin()?;
+    page(&state, move |app| {
         let customers = app.db().customers(&viewer.tenant, None, 1000)?;
         let disabled = app.db().disabled_people(&viewer.tenant)?;
         let now = crate::db::now();
@@ -109,8 +105,7 @@ pub async fn people(
             tokens,
         })
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 pub async fn save_agent(
@@ -119,15 +114,14 @@ pub async fn save_agent(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let me = admin(&viewer)?.id;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
+    let me = viewer.admin()?.id;
+    let form = viewer.form(&body)?;
     let (can_receive, is_admin) = (
-        field(&pairs, "can_receive").is_some(),
-        field(&pairs, "is_admin").is_some(),
+        form.field("can_receive").is_some(),
+        form.field("is_admin").is_some(),
     );
     if id == me && !is_admin {
-        return super::bounce(
+        return bounce(
             &state,
             &viewer,
             "/app/people",
@@ -149,10 +143,9 @@ pub async fn save_user(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let level = match field(&pairs, "level") {
+    viewer.admin()?;
+    let form = viewer.form(&body)?;
+    let level = match form.field("level") {
         Some("own") => InvoiceAccessLevel::AddressedToUser,
         Some("customer") => InvoiceAccessLevel::Customer,
         _ => InvoiceAccessLevel::None,
@@ -179,10 +172,10 @@ async fn change(
     change: Change,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let me = admin(&viewer)?.id;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    let me = viewer.admin()?.id;
+    viewer.form(&body)?;
     if person == Person::Agent(me) && !matches!(change, Change::Enable) {
-        return super::bounce(
+        return bounce(
             &state,
             &viewer,
             "/app/people",
@@ -276,8 +269,8 @@ pub async fn revoke_token(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    viewer.admin()?;
+    viewer.form(&body)?;
     blocking(&state, move |app| {
         app.db().revoke_token(&viewer.tenant, id)?;
         tracing::info!(tenant = %viewer.tenant, token = id, "API token revoked");

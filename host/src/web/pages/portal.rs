@@ -14,30 +14,18 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::dashboard::status_label;
-use super::json_result;
+use super::error::PageError;
 use super::payment;
-use super::{Flash, PageError, Viewer, blocking, field, form_pairs, money, redirect_with, render};
-use crate::db::{Principal, invoice_status_name};
+use super::respond::{Flash, bounce, json_answer, page, redirect_with, render};
+use super::session::Viewer;
+use super::words::money;
+use crate::db::invoice_status_name;
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
 use crate::runtime::bindings::{
-    Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoiceStatus, PaymentFilter,
-    PaymentMethodType, PaymentStatus, User,
+    Initiator, Invoice, InvoiceFilter, InvoiceStatus, PaymentFilter, PaymentMethodType,
+    PaymentStatus, User,
 };
-use crate::web::AppState;
-
-fn user(viewer: &Viewer) -> Result<&User, PageError> {
-    match &viewer.principal {
-        Principal::User(u) if u.invoice_access_level != InvoiceAccessLevel::None => Ok(u),
-        Principal::User(_) => Err(PageError::forbidden(
-            "Your account has no access to invoices. Ask your administrator.",
-        )),
-        Principal::Agent(_) => Err(PageError::forbidden("This is the customer portal.")),
-    }
-}
-
-fn visible(u: &User, i: &Invoice) -> bool {
-    crate::access::user_sees(u, i)
-}
+use crate::web::state::{AppState, blocking};
 
 pub struct PortalRow {
     pub id: i64,
@@ -72,9 +60,9 @@ pub async fn invoices(
     viewer: Viewer,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     let stripe_js = state.stripe_js_url.clone();
-    let page = blocking(&state, move |app| {
+    page(&state, move |app| {
         let tenant = app.db().tenant(&viewer.tenant)?;
         let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
         let filter = InvoiceFilter {
@@ -89,7 +77,7 @@ pub async fn invoices(
             .db()
             .invoices(&viewer.tenant, &filter)?
             .into_iter()
-            .filter(|i| visible(&u, i))
+            .filter(|i| crate::access::user_sees(&u, i))
             .collect();
         let mut actions = Vec::new();
         let mut rows = Vec::new();
@@ -143,8 +131,7 @@ pub async fn invoices(
             stripe_js,
         })
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 /// The client secret for the banner's "Complete payment" (Stripe.js authentication).
@@ -154,16 +141,14 @@ pub async fn authenticate(
     headers: HeaderMap,
     Path(intent): Path<String>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            let secret =
-                app.authentication_secret(&viewer.tenant, &intent, Initiator::PortalUser(u.id))?;
-            Ok(json!({"client_secret": secret}))
-        })
-        .await,
-    )
+    json_answer(&state, viewer, move |app, viewer| {
+        let secret =
+            app.authentication_secret(&viewer.tenant, &intent, Initiator::PortalUser(u.id))?;
+        Ok(json!({"client_secret": secret}))
+    })
+    .await
 }
 
 /// Pay one invoice or all outstanding ones: go to the page that shows the total and each fee.
@@ -172,12 +157,11 @@ pub async fn choose(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let choice = field(&pairs, "invoice").unwrap_or("").to_string();
+    let u = viewer.payer()?.clone();
+    let form = viewer.form(&body)?;
+    let choice = form.field("invoice").unwrap_or("").to_string();
     let ids: Vec<i64> = if choice == "all" {
-        blocking(&state, move |app| {
+        blocking(&state, move |app| -> Result<Vec<i64>, PageError> {
             let filter = InvoiceFilter {
                 customer_id: Some(u.customer_id),
                 status: Some(InvoiceStatus::AwaitingPayment),
@@ -190,7 +174,7 @@ pub async fn choose(
                 .db()
                 .invoices(&viewer.tenant, &filter)?
                 .into_iter()
-                .filter(|i| visible(&u, i) && i.amount_due > 0)
+                .filter(|i| crate::access::user_sees(&u, i) && i.amount_due > 0)
                 .map(|i| i.id)
                 .collect())
         })
@@ -236,11 +220,11 @@ pub async fn pay_page(
     viewer: Viewer,
     Query(q): Query<Ids>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     let ids = parse_ids(&q.ids);
     let stripe_js = state.stripe_js_url.clone();
     let v = viewer.clone();
-    let page = blocking(&state, move |app| {
+    let page = blocking(&state, move |app| -> Result<PayPage, PageError> {
         let viewer = v;
         let quote = app.quote_invoices(
             &viewer.tenant,
@@ -281,7 +265,7 @@ pub async fn pay_page(
     match page {
         Ok(p) => Ok(render(p)),
         Err(e) => {
-            super::bounce(
+            bounce(
                 &state,
                 &viewer,
                 "/portal",
@@ -297,13 +281,12 @@ pub async fn pay_saved(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let ids: Vec<i64> = pairs
+    let u = viewer.payer()?.clone();
+    let form = viewer.form(&body)?;
+    let ids: Vec<i64> = form
+        .all("invoice")
         .iter()
-        .filter(|(k, _)| k == "invoice")
-        .filter_map(|(_, v)| v.parse().ok())
+        .filter_map(|v| v.parse().ok())
         .collect();
     blocking(&state, move |app| {
         let request = PaymentRequest {
@@ -344,75 +327,10 @@ pub async fn pay_new(
     headers: HeaderMap,
     Query(q): Query<Ids>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
     let ids = parse_ids(&q.ids);
     payment::start_new_card(&state, viewer, ids, Initiator::PortalUser(u.id)).await
-}
-
-#[derive(Deserialize)]
-pub struct ConfirmBody {
-    intent_id: String,
-    payment_method: String,
-}
-
-/// Confirm a new-card payment with the card Stripe.js just saved (agents and portal users).
-pub async fn confirm(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Json(body): Json<ConfirmBody>,
-) -> Result<Response, PageError> {
-    viewer.check_csrf_header(&headers)?;
-    let initiator = match &viewer.principal {
-        Principal::Agent(a) => Initiator::Agent(a.id),
-        Principal::User(_) => Initiator::PortalUser(user(&viewer)?.id),
-    };
-    json_result(
-        blocking(&state, move |app| {
-            let p = app.confirm_payment(
-                &viewer.tenant,
-                &body.intent_id,
-                &body.payment_method,
-                initiator,
-                None,
-            )?;
-            Ok(json!({
-                "status": crate::db::payment_status_name(p.status),
-                "client_secret": p.client_secret,
-                "failure_reason": p.failure_reason,
-            }))
-        })
-        .await,
-    )
-}
-
-/// Read an intent back after Stripe.js (authentication); anyone signed in who may see its invoices.
-pub async fn refresh(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Path(intent): Path<String>,
-) -> Result<Response, PageError> {
-    viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            let records = app
-                .db()
-                .payments(&viewer.tenant, &PaymentFilter::Intent(intent.clone()))?;
-            for r in &records {
-                let i = app.db().invoice(&viewer.tenant, r.invoice_id)?;
-                if let Principal::User(u) = &viewer.principal
-                    && !visible(u, &i)
-                {
-                    return Err(PageError::not_found());
-                }
-            }
-            let updated = app.refresh_payment(&viewer.tenant, &intent)?;
-            Ok(json!({"status": updated.first().map(|p| crate::db::payment_status_name(p.status))}))
-        })
-        .await,
-    )
 }
 
 #[derive(Template)]
@@ -440,7 +358,7 @@ pub async fn method_page(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     let stripe_js = state.stripe_js_url.clone();
     let csrf = viewer.csrf.clone();
     let key = blocking(&state, move |app| adding_allowed(app, &viewer, &u)).await?;
@@ -457,16 +375,14 @@ pub async fn start_method(
     viewer: Viewer,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            adding_allowed(app, &viewer, &u)?;
-            let s = app.start_setup(&viewer.tenant, u.customer_id, Initiator::PortalUser(u.id))?;
-            Ok(json!({"setup_intent_id": s.setup_intent_id, "client_secret": s.client_secret}))
-        })
-        .await,
-    )
+    json_answer(&state, viewer, move |app, viewer| {
+        adding_allowed(app, viewer, &u)?;
+        let s = app.start_setup(&viewer.tenant, u.customer_id, Initiator::PortalUser(u.id))?;
+        Ok(json!({"setup_intent_id": s.setup_intent_id, "client_secret": s.client_secret}))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -480,15 +396,13 @@ pub async fn complete_method(
     headers: HeaderMap,
     Json(body): Json<CompleteBody>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            let name = app.complete_setup(&viewer.tenant, u.customer_id, &body.setup_intent_id)?;
-            Ok(json!({"automatic_payment_method": name}))
-        })
-        .await,
-    )
+    json_answer(&state, viewer, move |app, viewer| {
+        let name = app.complete_setup(&viewer.tenant, u.customer_id, &body.setup_intent_id)?;
+        Ok(json!({"automatic_payment_method": name}))
+    })
+    .await
 }
 
 pub async fn stripe_portal(
@@ -496,8 +410,8 @@ pub async fn stripe_portal(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    let u = viewer.payer()?.clone();
+    viewer.form(&body)?;
     let back = state
         .app
         .public_url

@@ -8,11 +8,15 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{Flash, PageError, Viewer, admin, blocking, field, form_pairs, redirect_with, render};
+use super::error::PageError;
+use super::form::Form;
+use super::respond::{Flash, page, redirect_with, render};
+use super::session::Viewer;
+use super::words::when;
 use crate::app::{App, SaveError, SettingsSave};
 use crate::settings::{PortalAccess, TenantSettings};
 use crate::tenant::Secret;
-use crate::web::AppState;
+use crate::web::state::{AppState, blocking};
 
 /// The method types with the guide's names.
 const TYPES: [(&str, &str); 7] = [
@@ -112,11 +116,7 @@ pub(super) fn setup_page(
             .map(|c| (c.id, c.name.clone()))
             .collect(),
         report: extras.report,
-        last_run: tenant
-            .autopay_last_run
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "never".into()),
+        last_run: when(tenant.autopay_last_run, "never"),
         last_error: tenant.autopay_last_error.unwrap_or_else(|| "none".into()),
         plan: extras.plan,
         s,
@@ -128,8 +128,8 @@ pub async fn setup(
     viewer: Viewer,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let page = blocking(&state, move |app| {
+    viewer.admin()?;
+    page(&state, move |app| {
         setup_page(
             app,
             &viewer,
@@ -139,31 +139,19 @@ pub async fn setup(
             },
         )
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 /// The settings a setup form describes (checkboxes absent = off), and the form's own errors.
 fn settings_from_form(
     stored: &TenantSettings,
-    pairs: &[(String, String)],
+    form: &Form,
 ) -> (TenantSettings, Vec<(String, String)>) {
     let mut s = stored.clone();
     let mut errors = Vec::new();
-    let on = |name: &str| field(pairs, name).is_some();
-    let text = |name: &str| {
-        field(pairs, name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let list = |name: &str| {
-        pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .collect::<Vec<_>>()
-    };
+    let on = |name: &str| form.on(name);
+    let text = |name: &str| form.text(name);
+    let list = |name: &str| form.all(name);
     s.enabled = on("enabled");
     s.stripe_public_key = text("stripe_public_key");
     s.stripe_currency = text("stripe_currency")
@@ -187,7 +175,7 @@ fn settings_from_form(
         }
     };
     s.enableautostripepayment = on("enableautostripepayment");
-    s.stripetakepaymentonduedate = field(pairs, "stripetakepaymentonduedate") != Some("creation");
+    s.stripetakepaymentonduedate = form.field("stripetakepaymentonduedate") != Some("creation");
     s.halointegrator_stripe = on("halointegrator_stripe");
     for (name, slot) in [
         ("autopay_max_attempts", &mut s.autopay_max_attempts),
@@ -201,7 +189,7 @@ fn settings_from_form(
             Some(Err(_)) | None => errors.push((name.to_string(), "a whole number".into())),
         }
     }
-    s.show_auto_payment_on_portal = match field(pairs, "show_auto_payment_on_portal") {
+    s.show_auto_payment_on_portal = match form.field("show_auto_payment_on_portal") {
         Some("show") => PortalAccess::Show,
         Some("only_if_set") => PortalAccess::OnlyIfSet,
         _ => PortalAccess::Hide,
@@ -219,14 +207,14 @@ pub async fn save_setup(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let webhooks = field(&pairs, "action") == Some("webhooks");
+    viewer.admin()?;
+    let form = viewer.form(&body)?;
+    let webhooks = form.field("action") == Some("webhooks");
     blocking(&state, move |app| {
         let stored = app.db().tenant(&viewer.tenant)?.settings;
-        let (settings, mut errors) = settings_from_form(&stored, &pairs);
-        let secret_key = field(&pairs, "stripe_secret_key")
+        let (settings, mut errors) = settings_from_form(&stored, &form);
+        let secret_key = form
+            .field("stripe_secret_key")
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .map(Secret::new);
@@ -257,7 +245,7 @@ pub async fn save_setup(
                     ..Default::default()
                 },
             )?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, super::render(page)).into_response());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response());
         }
         if !webhooks {
             return Ok(redirect_with(app, &viewer, "/app/setup", "Settings saved."));
@@ -304,8 +292,8 @@ pub async fn test_connection(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    viewer.admin()?;
+    viewer.form(&body)?;
     blocking(&state, move |app| {
         Ok(match app.test_connection(&viewer.tenant, None) {
             Ok(s) => redirect_with(

@@ -1,0 +1,96 @@
+//! How a page answers: a rendered template, a JSON answer for the pages' script, or a redirect with
+//! a message the next page shows — kept by the server for the session, the URL carries only its id
+//! ([`Flash`]).
+
+use askama::Template;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::json;
+
+use super::error::PageError;
+use super::session::Viewer;
+use crate::app::App;
+use crate::web::state::{AppState, blocking};
+
+/// Render a template, or a plain 500.
+pub fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A page: `build` reads what it shows off the async threads, then the template is rendered.
+pub async fn page<P: Template + Send + 'static>(
+    state: &AppState,
+    build: impl FnOnce(&App) -> Result<P, PageError> + Send + 'static,
+) -> Result<Response, PageError> {
+    let page = blocking(state, build).await?;
+    Ok(render(page))
+}
+
+/// The answer to a call of the pages' script: `work` runs off the async threads, and what it
+/// returns — or why it failed, `{"error": {"message"}}` with the failure's status — is the JSON.
+pub async fn json_answer(
+    state: &AppState,
+    viewer: Viewer,
+    work: impl FnOnce(&App, &Viewer) -> Result<serde_json::Value, PageError> + Send + 'static,
+) -> Result<Response, PageError> {
+    Ok(match blocking(state, move |app| work(app, &viewer)).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (e.status, Json(json!({"error": {"message": e.message}}))).into_response(),
+    })
+}
+
+/// A redirect to `path` with a message the next page shows: the server keeps the text for this
+/// session and the URL carries only its id (`?msg=…`). If it cannot be kept, the redirect goes
+/// without it.
+pub fn redirect_with(app: &App, viewer: &Viewer, path: &str, message: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    match app.db().save_flash(&viewer.token, message) {
+        Ok(id) => Redirect::to(&format!("{path}{sep}msg={id}")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "keeping a page message");
+            Redirect::to(path).into_response()
+        }
+    }
+}
+
+/// [`redirect_with`] from async code.
+pub async fn bounce(
+    state: &AppState,
+    viewer: &Viewer,
+    path: &str,
+    message: &str,
+) -> Result<Response, PageError> {
+    let (v, path, message) = (viewer.clone(), path.to_string(), message.to_string());
+    blocking(state, move |app| {
+        Ok(redirect_with(app, &v, &path, &message))
+    })
+    .await
+}
+
+/// `?msg=` of the request: the id of a message the server kept for this session.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Flash {
+    #[serde(default)]
+    pub msg: String,
+}
+
+impl Flash {
+    /// The message's text, if the server kept one under this id for `viewer`'s session.
+    pub fn text(&self, app: &App, viewer: &Viewer) -> String {
+        if self.msg.is_empty() || self.msg.len() > 64 {
+            return String::new();
+        }
+        app.db()
+            .flash(&viewer.token, &self.msg)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+}
