@@ -9,6 +9,7 @@ mod customers;
 mod documents;
 pub mod new_card;
 mod paying;
+pub mod people;
 mod portal;
 mod settings;
 mod templates;

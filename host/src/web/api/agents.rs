@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 
 use super::caller::Caller;
 use super::extract::{IdPath, Path};
-use super::people::{Change, change};
+use super::people::change;
+use crate::app::people::PersonChange;
 use crate::db::Person;
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::state::AppState;
@@ -19,7 +20,7 @@ pub async fn disable_agent(
     c: Caller,
     Path(p): Path<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::Agent(p.id), Change::Disable).await
+    change(s, c, Person::Agent(p.id), PersonChange::Disable).await
 }
 
 /// Enable an agent again (sessions and tokens that ended stay ended).
@@ -31,7 +32,7 @@ pub async fn enable_agent(
     c: Caller,
     Path(p): Path<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::Agent(p.id), Change::Enable).await
+    change(s, c, Person::Agent(p.id), PersonChange::Enable).await
 }
 
 /// Remove an agent with their sessions and tokens.
@@ -43,5 +44,5 @@ pub async fn remove_agent(
     c: Caller,
     Path(p): Path<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::Agent(p.id), Change::Remove).await
+    change(s, c, Person::Agent(p.id), PersonChange::Remove).await
 }

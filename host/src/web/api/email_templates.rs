@@ -37,6 +37,17 @@ pub struct TemplateView {
     pub body: String,
 }
 
+impl From<EmailTemplate> for TemplateView {
+    fn from(t: EmailTemplate) -> Self {
+        TemplateView {
+            id: t.id,
+            name: t.name,
+            subject: t.subject,
+            body: t.body,
+        }
+    }
+}
+
 /// Read an email template.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/email-templates/{id}", tag = "settings",
     params(("tenant" = String, Path), ("id" = u32, Path)),
@@ -51,12 +62,7 @@ pub async fn get_template(
     let id = u32::try_from(path.id).map_err(|_| ApiError::not_found("email template"))?;
     blocking(&state, move |app| {
         let t = app.db().email_template(&tenant, id)?;
-        Ok(TemplateView {
-            id: t.id,
-            name: t.name,
-            subject: t.subject,
-            body: t.body,
-        })
+        Ok(t.into())
     })
     .await
     .map(Json)
@@ -109,12 +115,7 @@ pub async fn put_template(
             body: input.body,
         };
         app.db().save_email_template(&tenant, &t)?;
-        Ok(TemplateView {
-            id: t.id,
-            name: t.name,
-            subject: t.subject,
-            body: t.body,
-        })
+        Ok(t.into())
     })
     .await
     .map(Json)

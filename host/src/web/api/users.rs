@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::extract::{IdPath, JsonBody, Path};
-use super::people::{Change, change};
+use super::people::change;
+use crate::app::people::PersonChange;
 use crate::db::{NewUser, Person, Principal, access_level_name};
 use crate::runtime::bindings::InvoiceAccessLevel;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
@@ -157,7 +158,7 @@ pub async fn disable_user(
     c: Caller,
     Path(p): Path<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::User(p.id), Change::Disable).await
+    change(s, c, Person::User(p.id), PersonChange::Disable).await
 }
 
 /// Enable a portal user again.
@@ -169,7 +170,7 @@ pub async fn enable_user(
     c: Caller,
     Path(p): Path<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::User(p.id), Change::Enable).await
+    change(s, c, Person::User(p.id), PersonChange::Enable).await
 }
 
 /// Remove a portal user with their sessions and tokens; their invoices stay.
@@ -181,5 +182,5 @@ pub async fn remove_user(
     c: Caller,
     Path(p): Path<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::User(p.id), Change::Remove).await
+    change(s, c, Person::User(p.id), PersonChange::Remove).await
 }

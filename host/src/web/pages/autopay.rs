@@ -6,11 +6,10 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::error::PageError;
-use super::respond::render;
 use super::session::Viewer;
-use super::setup::{SetupExtras, setup_page};
+use super::setup::{SetupExtras, setup_again};
 use super::words::money;
-use crate::web::state::{AppState, blocking};
+use crate::web::state::AppState;
 
 pub async fn autopay(
     State(state): State<AppState>,
@@ -20,7 +19,7 @@ pub async fn autopay(
     viewer.admin()?;
     let form = viewer.form(&body)?;
     let dry = form.field("mode") != Some("run");
-    blocking(&state, move |app| {
+    setup_again(&state, viewer, move |app, viewer| {
         let report = app.run_autopay(&viewer.tenant, None, dry, &mut |_, _| {})?;
         let plan = report
             .plan
@@ -51,15 +50,11 @@ pub async fn autopay(
                 report.errors.len()
             )
         };
-        Ok(render(setup_page(
-            app,
-            &viewer,
-            SetupExtras {
-                flash,
-                plan: if dry { plan } else { Vec::new() },
-                ..Default::default()
-            },
-        )?))
+        Ok(SetupExtras {
+            flash,
+            plan: if dry { plan } else { Vec::new() },
+            ..Default::default()
+        })
     })
     .await
 }

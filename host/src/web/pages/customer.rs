@@ -7,9 +7,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
 use super::error::PageError;
-use super::respond::{Flash, page, redirect_with};
+use super::respond::{Flash, finish, page, told};
 use super::session::Viewer;
-use crate::web::state::{AppState, blocking};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "customer.html")]
@@ -85,30 +85,20 @@ pub async fn set_automatic_method(
         .field("payment_method_id")
         .map(str::to_string)
         .filter(|p| !p.is_empty());
-    blocking(&state, move |app| {
-        let path = format!("/app/customers/{id}");
-        Ok(
-            match app.set_automatic_payment_method(&viewer.tenant, id, pm.as_deref()) {
-                Ok(Some(name)) => redirect_with(
-                    app,
-                    &viewer,
-                    &path,
-                    &format!("Automatic payments now use {name}."),
-                ),
-                Ok(None) => redirect_with(
-                    app,
-                    &viewer,
-                    &path,
-                    "The automatic payment method was cleared.",
-                ),
-                Err(e) => redirect_with(
-                    app,
-                    &viewer,
-                    &path,
-                    &format!("Not changed: {}", PageError::from(e).message),
-                ),
-            },
-        )
-    })
+    finish(
+        &state,
+        viewer,
+        format!("/app/customers/{id}"),
+        move |app, viewer| {
+            Ok(told(
+                app.set_automatic_payment_method(&viewer.tenant, id, pm.as_deref()),
+                "Not changed",
+                |name| match name {
+                    Some(name) => format!("Automatic payments now use {name}."),
+                    None => "The automatic payment method was cleared.".to_string(),
+                },
+            ))
+        },
+    )
     .await
 }

@@ -11,13 +11,12 @@ use axum::response::Response;
 use super::dashboard::status_label;
 use super::error::PageError;
 use super::payment;
-use super::respond::{Flash, page, redirect_with};
+use super::respond::{Flash, finish, page, told};
 use super::session::Viewer;
 use super::words::{at, money};
 use crate::db::{invoice_status_name, payment_status_name};
-use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
 use crate::runtime::bindings::{Initiator, PaymentFilter, PaymentMethodType};
-use crate::web::state::{AppState, blocking};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "invoice.html")]
@@ -196,33 +195,24 @@ pub async fn pay_saved(
 ) -> Result<Response, PageError> {
     let a = viewer.agent()?.clone();
     viewer.form(&body)?;
-    blocking(&state, move |app| {
-        let request = PaymentRequest {
-            invoices: vec![id],
-            pay_with: PayWith::SavedMethod,
-            initiator: Initiator::Agent(a.id),
-            return_url: None,
-        };
-        let path = format!("/app/invoices/{id}");
-        Ok(match app.start_payment(&viewer.tenant, &request) {
-            Ok(p) => redirect_with(
-                app,
-                &viewer,
-                &path,
-                &format!(
-                    "Payment {}: {}.",
-                    p.intent_id,
-                    payment_status_name(p.status).replace('_', " ")
-                ),
-            ),
-            Err(e) => redirect_with(
-                app,
-                &viewer,
-                &path,
-                &format!("Not charged: {}", PageError::from(e).message),
-            ),
-        })
-    })
+    finish(
+        &state,
+        viewer,
+        format!("/app/invoices/{id}"),
+        move |app, viewer| {
+            Ok(told(
+                payment::start_saved(app, viewer, vec![id], Initiator::Agent(a.id)),
+                "Not charged",
+                |p| {
+                    format!(
+                        "Payment {}: {}.",
+                        p.intent_id,
+                        payment_status_name(p.status).replace('_', " ")
+                    )
+                },
+            ))
+        },
+    )
     .await
 }
 

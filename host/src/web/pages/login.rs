@@ -1,11 +1,11 @@
-//! Signing in and out: agents and portal users of a tenant, by email and password, through
+//! `/login` and `/logout`, signing in and out: agents and portal users of a tenant, by email and password, through
 //! [`crate::signin`] (throttled, checked on the password pool). The form carries a CSRF token that
 //! must match a cookie set with it (a cross-site form cannot sign a victim's browser in as
 //! someone else), and a cross-site `Origin` is refused. A wrong sign-in answers 401, a throttled
 //! or busy one 429 with `Retry-After`. The session lives in an HttpOnly, SameSite=Lax cookie,
 //! `Secure` when the app is reached over https; a browser that signed in is remembered by a
 //! device cookie, so strangers' failures do not lock its owner out. The sign-in page shows only
-//! the messages named by a key of [`Notice`].
+//! the messages named by a key of [`super::session::Notice`].
 
 use askama::Template;
 use axum::body::Bytes;

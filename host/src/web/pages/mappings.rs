@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 use super::error::PageError;
-use super::respond::{redirect_with, render};
+use super::respond::{finish, told};
 use super::session::Viewer;
-use super::setup::{SetupExtras, setup_page};
-use crate::web::state::{AppState, blocking};
+use super::setup::{SETUP, SetupExtras, setup_again};
+use crate::web::state::AppState;
 
 pub async fn add_mapping(
     State(state): State<AppState>,
@@ -22,23 +22,13 @@ pub async fn add_mapping(
         .field("customer_id")
         .and_then(|v| v.parse().ok())
         .ok_or_else(PageError::not_found)?;
-    let stripe_id = form
-        .field("stripe_customer_id")
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    blocking(&state, move |app| {
-        Ok(
-            match app.add_mapping(&viewer.tenant, customer, &stripe_id) {
-                Ok(()) => redirect_with(app, &viewer, "/app/setup", "Mapping added."),
-                Err(e) => redirect_with(
-                    app,
-                    &viewer,
-                    "/app/setup",
-                    &format!("Mapping not added: {}", PageError::from(e).message),
-                ),
-            },
-        )
+    let stripe_id = form.text("stripe_customer_id").unwrap_or_default();
+    finish(&state, viewer, SETUP, move |app, viewer| {
+        Ok(told(
+            app.add_mapping(&viewer.tenant, customer, &stripe_id),
+            "Mapping not added",
+            |()| "Mapping added.",
+        ))
     })
     .await
 }
@@ -51,14 +41,9 @@ pub async fn remove_mapping(
 ) -> Result<Response, PageError> {
     viewer.admin()?;
     viewer.form(&body)?;
-    blocking(&state, move |app| {
+    finish(&state, viewer, SETUP, move |app, viewer| {
         app.remove_mapping(&viewer.tenant, id)?;
-        Ok(redirect_with(
-            app,
-            &viewer,
-            "/app/setup",
-            "Mapping removed.",
-        ))
+        Ok("Mapping removed.".into())
     })
     .await
 }
@@ -70,7 +55,7 @@ pub async fn generate_mappings(
 ) -> Result<Response, PageError> {
     viewer.admin()?;
     viewer.form(&body)?;
-    blocking(&state, move |app| {
+    setup_again(&state, viewer, |app, viewer| {
         let r = app.generate_mappings(&viewer.tenant)?;
         let mut report: Vec<String> = r
             .mapped
@@ -101,15 +86,11 @@ pub async fn generate_mappings(
             r.already_mapped,
             r.stripe_customers_seen
         );
-        Ok(render(setup_page(
-            app,
-            &viewer,
-            SetupExtras {
-                flash,
-                report,
-                ..Default::default()
-            },
-        )?))
+        Ok(SetupExtras {
+            flash,
+            report,
+            ..Default::default()
+        })
     })
     .await
 }

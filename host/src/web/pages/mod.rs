@@ -2,7 +2,7 @@
 //! for Stripe.js): the route table, and a module per page named for it — sign-in (`login.rs`), the
 //! agents' `/app` (`dashboard.rs`, `setup.rs` with `mappings.rs` and `autopay.rs` on it,
 //! `customer.rs`, `invoice.rs`, `people.rs`), the portal (`portal.rs`), the invoice PDFs
-//! (`pdf.rs`) and the payment script's calls both sides make (`payment.rs`). Below them: who is
+//! (`pdf.rs`) and paying as both sides pay (`payment.rs`). Below them: who is
 //! looking and may do what ([`session`]), the posted form ([`form`]), how a page answers
 //! ([`respond`]), fails ([`error`]) and words things ([`words`]). The work itself is `App`'s.
 

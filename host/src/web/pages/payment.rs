@@ -1,7 +1,8 @@
-//! What the pages' payment script (`static/paydesk.js`) asks of agents' and payers' pages alike:
-//! start a new-card payment with its SetupIntent for Stripe.js to enter the card into, confirm the
-//! payment with the card Stripe.js saved (`/app/payments/confirm`, `/portal/payments/confirm`), and
-//! read an intent back after the payer authenticated (`/refresh/{intent}`).
+//! Paying, as agents' and payers' pages both do it: with the customer's saved method (a form), or
+//! with a new card through the pages' payment script (`static/paydesk.js`) — start the payment with
+//! a SetupIntent for Stripe.js to enter the card into, confirm it with the card Stripe.js saved
+//! (`/app/payments/confirm`, `/portal/payments/confirm`), and read an intent back after the payer
+//! authenticated (`/refresh/{intent}`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,7 +14,11 @@ use serde_json::json;
 use super::error::PageError;
 use super::respond::json_answer;
 use super::session::Viewer;
+use crate::app::{App, CallError};
 use crate::db::Principal;
+use crate::runtime::bindings::exports::paydesk::stripe::payments::{
+    PayWith, PaymentRequest, PaymentStarted,
+};
 use crate::runtime::bindings::{Initiator, PaymentFilter};
 use crate::web::state::AppState;
 
@@ -30,6 +35,22 @@ pub async fn start_new_card(
         Ok(json!({"intent_id": p.intent_id, "setup_client_secret": p.setup_client_secret, "amount": p.amount}))
     })
     .await
+}
+
+/// Pay `invoices` with their customer's automatic payment method as `initiator`, confirmed at once.
+pub fn start_saved(
+    app: &App,
+    viewer: &Viewer,
+    invoices: Vec<i64>,
+    initiator: Initiator,
+) -> Result<PaymentStarted, CallError> {
+    let request = PaymentRequest {
+        invoices,
+        pay_with: PayWith::SavedMethod,
+        initiator,
+        return_url: None,
+    };
+    app.start_payment(&viewer.tenant, &request)
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,4 @@
-//! People, for administrators: agents' permissions and portal users' "Invoice Access Level";
+//! `/app/people`, people, for administrators: agents' permissions and portal users' "Invoice Access Level";
 //! disabling a person (their sessions end and their API tokens stop working at once), enabling
 //! them again, removing them; and every API token of the tenant, with its expiry and last use,
 //! revocable here. An administrator cannot disable, remove or demote themselves.
@@ -9,12 +9,16 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
 use super::error::PageError;
-use super::respond::{Flash, bounce, page, redirect_with};
+use super::respond::{Flash, finish, page};
 use super::session::Viewer;
 use super::words::when;
+use crate::app::people::{PersonChange, PersonChangeError};
 use crate::db::{Person, access_level_name};
 use crate::runtime::bindings::InvoiceAccessLevel;
-use crate::web::state::{AppState, blocking};
+use crate::web::state::AppState;
+
+/// The people page, where its forms go back to.
+const PEOPLE: &str = "/app/people";
 
 /// A token row: id, owner, label, created, expires, state (active / revoked / expired), last used.
 pub type TokenRow = (i64, String, String, String, String, String, String);
@@ -116,23 +120,14 @@ pub async fn save_agent(
 ) -> Result<Response, PageError> {
     let me = viewer.admin()?.id;
     let form = viewer.form(&body)?;
-    let (can_receive, is_admin) = (
-        form.field("can_receive").is_some(),
-        form.field("is_admin").is_some(),
-    );
-    if id == me && !is_admin {
-        return bounce(
-            &state,
-            &viewer,
-            "/app/people",
-            "You can't take away your own administrator rights.",
-        )
-        .await;
-    }
-    blocking(&state, move |app| {
+    let (can_receive, is_admin) = (form.on("can_receive"), form.on("is_admin"));
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
+        if id == me && !is_admin {
+            return Ok("You can't take away your own administrator rights.".into());
+        }
         app.db()
             .set_agent_permissions(&viewer.tenant, id, can_receive, is_admin)?;
-        Ok(redirect_with(app, &viewer, "/app/people", "Agent saved."))
+        Ok("Agent saved.".into())
     })
     .await
 }
@@ -150,61 +145,43 @@ pub async fn save_user(
         Some("customer") => InvoiceAccessLevel::Customer,
         _ => InvoiceAccessLevel::None,
     };
-    blocking(&state, move |app| {
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
         app.db().set_invoice_access(&viewer.tenant, id, level)?;
-        Ok(redirect_with(app, &viewer, "/app/people", "User saved."))
+        Ok("User saved.".into())
     })
     .await
 }
 
-/// What an administrator does to a person.
-#[derive(Clone, Copy)]
-enum Change {
-    Disable,
-    Enable,
-    Remove,
-}
-
+/// Disable, enable or remove a person ([`crate::app::App::change_person`]), and say what it did.
 async fn change(
     state: AppState,
     viewer: Viewer,
     person: Person,
-    change: Change,
+    change: PersonChange,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let me = viewer.admin()?.id;
     viewer.form(&body)?;
-    if person == Person::Agent(me) && !matches!(change, Change::Enable) {
-        return bounce(
-            &state,
-            &viewer,
-            "/app/people",
-            "Not changed: you can't disable or remove yourself.",
-        )
-        .await;
-    }
-    blocking(&state, move |app| {
-        let db = app.db();
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
+        match app.change_person(&viewer.tenant, person, change, me) {
+            Ok(()) => {}
+            Err(PersonChangeError::Yourself) => {
+                return Ok("Not changed: you can't disable or remove yourself.".into());
+            }
+            Err(PersonChangeError::Db(e)) => return Err(e.into()),
+        }
         let done = match change {
-            Change::Disable => {
-                db.set_disabled(&viewer.tenant, person, true)?;
+            PersonChange::Disable => {
                 "disabled: their sessions ended and their API tokens no longer work"
             }
-            Change::Enable => {
-                db.set_disabled(&viewer.tenant, person, false)?;
-                "enabled again (their old sessions and tokens stay ended)"
-            }
-            Change::Remove => {
-                db.remove_person(&viewer.tenant, person)?;
-                "removed, with their sessions and API tokens"
-            }
+            PersonChange::Enable => "enabled again (their old sessions and tokens stay ended)",
+            PersonChange::Remove => "removed, with their sessions and API tokens",
         };
         let who = match person {
             Person::Agent(id) => format!("Agent {id}"),
             Person::User(id) => format!("Portal user {id}"),
         };
-        tracing::info!(tenant = %viewer.tenant, person = ?person, by_agent = me, done, "person changed");
-        Ok(redirect_with(app, &viewer, "/app/people", &format!("{who} {done}.")))
+        Ok(format!("{who} {done}.").into())
     })
     .await
 }
@@ -215,7 +192,7 @@ pub async fn disable_agent(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::Agent(id), Change::Disable, b).await
+    change(s, v, Person::Agent(id), PersonChange::Disable, b).await
 }
 
 pub async fn enable_agent(
@@ -224,7 +201,7 @@ pub async fn enable_agent(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::Agent(id), Change::Enable, b).await
+    change(s, v, Person::Agent(id), PersonChange::Enable, b).await
 }
 
 pub async fn remove_agent(
@@ -233,7 +210,7 @@ pub async fn remove_agent(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::Agent(id), Change::Remove, b).await
+    change(s, v, Person::Agent(id), PersonChange::Remove, b).await
 }
 
 pub async fn disable_user(
@@ -242,7 +219,7 @@ pub async fn disable_user(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::User(id), Change::Disable, b).await
+    change(s, v, Person::User(id), PersonChange::Disable, b).await
 }
 
 pub async fn enable_user(
@@ -251,7 +228,7 @@ pub async fn enable_user(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::User(id), Change::Enable, b).await
+    change(s, v, Person::User(id), PersonChange::Enable, b).await
 }
 
 pub async fn remove_user(
@@ -260,7 +237,7 @@ pub async fn remove_user(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::User(id), Change::Remove, b).await
+    change(s, v, Person::User(id), PersonChange::Remove, b).await
 }
 
 pub async fn revoke_token(
@@ -271,15 +248,10 @@ pub async fn revoke_token(
 ) -> Result<Response, PageError> {
     viewer.admin()?;
     viewer.form(&body)?;
-    blocking(&state, move |app| {
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
         app.db().revoke_token(&viewer.tenant, id)?;
         tracing::info!(tenant = %viewer.tenant, token = id, "API token revoked");
-        Ok(redirect_with(
-            app,
-            &viewer,
-            "/app/people",
-            &format!("Token {id} revoked."),
-        ))
+        Ok(format!("Token {id} revoked.").into())
     })
     .await
 }

@@ -1,4 +1,5 @@
-//! The portal's "My Invoices" (REQUIREMENTS M12–M14): only for users whose invoice access level
+//! `/portal`, the portal's "My Invoices" (REQUIREMENTS M12–M14), and its `/portal/pay`,
+//! `/portal/payment-method` and `/portal/stripe-portal`: only for users whose invoice access level
 //! shows invoices; a Pay button on each unpaid invoice and "Pay all outstanding" with the total and
 //! each fee shown first; the saved method or a new card through Stripe.js; "Add payment method" as
 //! `show_auto_payment_on_portal` allows; the Stripe customer-portal link; a banner for payments
@@ -16,16 +17,19 @@ use serde_json::json;
 use super::dashboard::status_label;
 use super::error::PageError;
 use super::payment;
-use super::respond::{Flash, bounce, json_answer, page, redirect_with, render};
+use super::respond::{Flash, Next, finish, json_answer, page, render, told};
 use super::session::Viewer;
 use super::words::money;
+use crate::app::App;
 use crate::db::invoice_status_name;
-use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
 use crate::runtime::bindings::{
     Initiator, Invoice, InvoiceFilter, InvoiceStatus, PaymentFilter, PaymentMethodType,
     PaymentStatus, User,
 };
 use crate::web::state::{AppState, blocking};
+
+/// The portal's page, where its forms go back to.
+const PORTAL: &str = "/portal";
 
 pub struct PortalRow {
     pub id: i64,
@@ -223,57 +227,58 @@ pub async fn pay_page(
     let u = viewer.payer()?.clone();
     let ids = parse_ids(&q.ids);
     let stripe_js = state.stripe_js_url.clone();
-    let v = viewer.clone();
-    let page = blocking(&state, move |app| -> Result<PayPage, PageError> {
-        let viewer = v;
-        let quote = app.quote_invoices(
-            &viewer.tenant,
-            &ids,
-            PaymentMethodType::Card,
-            Initiator::PortalUser(u.id),
-        )?;
-        let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
-        let settings = app.db().tenant(&viewer.tenant)?.settings;
-        Ok(PayPage {
-            flash: String::new(),
-            csrf: viewer.csrf.clone(),
-            lines: quote
-                .lines
-                .iter()
-                .map(|l| {
-                    (
-                        l.invoice_number.clone(),
-                        money(l.amount_due.amount, &l.amount_due.currency),
-                        money(l.fee.amount, &l.fee.currency),
-                        money(l.total.amount, &l.total.currency),
-                    )
-                })
-                .collect(),
-            total: money(quote.total.amount, &quote.total.currency),
-            ids_csv: ids
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-            ids,
-            saved: customer.stripe_payment_method_name.unwrap_or_default(),
-            publishable_key: settings.stripe_public_key.unwrap_or_default(),
-            stripe_js,
-        })
+    finish(&state, viewer, PORTAL, move |app, viewer| {
+        Ok(told(
+            pay_page_of(app, viewer, &u, ids, stripe_js),
+            "Not paid",
+            |p| Next::Answer(render(p)),
+        ))
     })
-    .await;
-    match page {
-        Ok(p) => Ok(render(p)),
-        Err(e) => {
-            bounce(
-                &state,
-                &viewer,
-                "/portal",
-                &format!("Not paid: {}", e.message),
-            )
-            .await
-        }
-    }
+    .await
+}
+
+/// The page that shows what paying `ids` costs, each invoice's fee and the total.
+fn pay_page_of(
+    app: &App,
+    viewer: &Viewer,
+    u: &User,
+    ids: Vec<i64>,
+    stripe_js: String,
+) -> Result<PayPage, PageError> {
+    let quote = app.quote_invoices(
+        &viewer.tenant,
+        &ids,
+        PaymentMethodType::Card,
+        Initiator::PortalUser(u.id),
+    )?;
+    let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
+    let settings = app.db().tenant(&viewer.tenant)?.settings;
+    Ok(PayPage {
+        flash: String::new(),
+        csrf: viewer.csrf.clone(),
+        lines: quote
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.invoice_number.clone(),
+                    money(l.amount_due.amount, &l.amount_due.currency),
+                    money(l.fee.amount, &l.fee.currency),
+                    money(l.total.amount, &l.total.currency),
+                )
+            })
+            .collect(),
+        total: money(quote.total.amount, &quote.total.currency),
+        ids_csv: ids
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        ids,
+        saved: customer.stripe_payment_method_name.unwrap_or_default(),
+        publishable_key: settings.stripe_public_key.unwrap_or_default(),
+        stripe_js,
+    })
 }
 
 pub async fn pay_saved(
@@ -288,35 +293,22 @@ pub async fn pay_saved(
         .iter()
         .filter_map(|v| v.parse().ok())
         .collect();
-    blocking(&state, move |app| {
-        let request = PaymentRequest {
-            invoices: ids,
-            pay_with: PayWith::SavedMethod,
-            initiator: Initiator::PortalUser(u.id),
-            return_url: None,
-        };
-        Ok(match app.start_payment(&viewer.tenant, &request) {
-            Ok(p) => {
-                let word = match p.status {
-                    PaymentStatus::Succeeded => "Thank you: paid.".to_string(),
-                    PaymentStatus::RequiresAction => {
-                        "Your bank asks you to confirm the payment.".to_string()
-                    }
-                    PaymentStatus::Processing => "The payment is processing.".to_string(),
-                    _ => format!(
-                        "The payment did not go through: {}",
-                        p.failure_reason.unwrap_or_default()
-                    ),
-                };
-                redirect_with(app, &viewer, "/portal", &word)
-            }
-            Err(e) => redirect_with(
-                app,
-                &viewer,
-                "/portal",
-                &format!("Not paid: {}", PageError::from(e).message),
-            ),
-        })
+    finish(&state, viewer, PORTAL, move |app, viewer| {
+        Ok(told(
+            payment::start_saved(app, viewer, ids, Initiator::PortalUser(u.id)),
+            "Not paid",
+            |p| match p.status {
+                PaymentStatus::Succeeded => "Thank you: paid.".to_string(),
+                PaymentStatus::RequiresAction => {
+                    "Your bank asks you to confirm the payment.".to_string()
+                }
+                PaymentStatus::Processing => "The payment is processing.".to_string(),
+                _ => format!(
+                    "The payment did not go through: {}",
+                    p.failure_reason.unwrap_or_default()
+                ),
+            },
+        ))
     })
     .await
 }
@@ -343,7 +335,7 @@ struct MethodPage {
 }
 
 /// Refused unless the setting offers "Add payment method" to the user's customer: the publishable key.
-fn adding_allowed(app: &crate::app::App, viewer: &Viewer, u: &User) -> Result<String, PageError> {
+fn adding_allowed(app: &App, viewer: &Viewer, u: &User) -> Result<String, PageError> {
     let settings = app.db().tenant(&viewer.tenant)?.settings;
     let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
     if !crate::access::may_add_method(settings.show_auto_payment_on_portal, &customer) {
@@ -360,14 +352,15 @@ pub async fn method_page(
 ) -> Result<Response, PageError> {
     let u = viewer.payer()?.clone();
     let stripe_js = state.stripe_js_url.clone();
-    let csrf = viewer.csrf.clone();
-    let key = blocking(&state, move |app| adding_allowed(app, &viewer, &u)).await?;
-    Ok(render(MethodPage {
-        flash: String::new(),
-        csrf,
-        publishable_key: key,
-        stripe_js,
-    }))
+    page(&state, move |app| {
+        Ok(MethodPage {
+            flash: String::new(),
+            csrf: viewer.csrf.clone(),
+            publishable_key: adding_allowed(app, &viewer, &u)?,
+            stripe_js,
+        })
+    })
+    .await
 }
 
 pub async fn start_method(
@@ -417,22 +410,13 @@ pub async fn stripe_portal(
         .public_url
         .clone()
         .map(|b| format!("{}/portal", b.trim_end_matches('/')));
-    blocking(&state, move |app| {
+    finish(&state, viewer, PORTAL, move |app, viewer| {
         let back = back.unwrap_or_else(|| "https://example.invalid/portal".into());
-        Ok(
-            match app.customer_portal_session(&viewer.tenant, u.customer_id, &back) {
-                Ok(url) => Redirect::to(&url).into_response(),
-                Err(e) => redirect_with(
-                    app,
-                    &viewer,
-                    "/portal",
-                    &format!(
-                        "The Stripe portal is not available: {}",
-                        PageError::from(e).message
-                    ),
-                ),
-            },
-        )
+        Ok(told(
+            app.customer_portal_session(&viewer.tenant, u.customer_id, &back),
+            "The Stripe portal is not available",
+            |url| Next::Answer(Redirect::to(&url).into_response()),
+        ))
     })
     .await
 }

@@ -49,7 +49,7 @@ pub async fn json_answer(
 /// A redirect to `path` with a message the next page shows: the server keeps the text for this
 /// session and the URL carries only its id (`?msg=…`). If it cannot be kept, the redirect goes
 /// without it.
-pub fn redirect_with(app: &App, viewer: &Viewer, path: &str, message: &str) -> Response {
+fn redirect_with(app: &App, viewer: &Viewer, path: &str, message: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
     match app.db().save_flash(&viewer.token, message) {
         Ok(id) => Redirect::to(&format!("{path}{sep}msg={id}")).into_response(),
@@ -60,18 +60,57 @@ pub fn redirect_with(app: &App, viewer: &Viewer, path: &str, message: &str) -> R
     }
 }
 
-/// [`redirect_with`] from async code.
-pub async fn bounce(
+/// Where a form post goes once its work is done.
+pub enum Next {
+    /// Back to the page the form is on, with this message.
+    Back(String),
+    /// This answer instead: the page again with the form's errors, a page with a report, another
+    /// site.
+    Answer(Response),
+}
+
+impl From<String> for Next {
+    fn from(message: String) -> Next {
+        Next::Back(message)
+    }
+}
+
+impl From<&str> for Next {
+    fn from(message: &str) -> Next {
+        Next::Back(message.to_string())
+    }
+}
+
+/// The end of every form post, once the role and the CSRF token are checked: `work` runs off the
+/// async threads and says where the viewer goes next — back to `back` with a message, as a rule.
+/// A failure of `work` itself (`Err`) is an error page.
+pub async fn finish(
     state: &AppState,
-    viewer: &Viewer,
-    path: &str,
-    message: &str,
+    viewer: Viewer,
+    back: impl Into<String>,
+    work: impl FnOnce(&App, &Viewer) -> Result<Next, PageError> + Send + 'static,
 ) -> Result<Response, PageError> {
-    let (v, path, message) = (viewer.clone(), path.to_string(), message.to_string());
+    let back = back.into();
     blocking(state, move |app| {
-        Ok(redirect_with(app, &v, &path, &message))
+        Ok(match work(app, &viewer)? {
+            Next::Back(message) => redirect_with(app, &viewer, &back, &message),
+            Next::Answer(response) => response,
+        })
     })
     .await
+}
+
+/// Where an outcome leads: `done`'s words (or answer) for its value, or back saying
+/// `{failed}: {why}`.
+pub fn told<T, E: Into<PageError>, N: Into<Next>>(
+    outcome: Result<T, E>,
+    failed: &str,
+    done: impl FnOnce(T) -> N,
+) -> Next {
+    match outcome {
+        Ok(v) => done(v).into(),
+        Err(e) => Next::Back(format!("{failed}: {}", e.into().message)),
+    }
 }
 
 /// `?msg=` of the request: the id of a message the server kept for this session.

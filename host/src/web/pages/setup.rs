@@ -10,13 +10,16 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::PageError;
 use super::form::Form;
-use super::respond::{Flash, page, redirect_with, render};
+use super::respond::{Flash, Next, finish, page, render, told};
 use super::session::Viewer;
 use super::words::when;
 use crate::app::{App, SaveError, SettingsSave};
 use crate::settings::{PortalAccess, TenantSettings};
 use crate::tenant::Secret;
-use crate::web::state::{AppState, blocking};
+use crate::web::state::AppState;
+
+/// The setup page, where its forms go back to.
+pub(super) const SETUP: &str = "/app/setup";
 
 /// The method types with the guide's names.
 const TYPES: [(&str, &str); 7] = [
@@ -31,7 +34,7 @@ const TYPES: [(&str, &str); 7] = [
 
 #[derive(Template)]
 #[template(path = "setup.html")]
-pub(super) struct SetupPage {
+struct SetupPage {
     flash: String,
     csrf: String,
     is_admin: bool,
@@ -65,11 +68,7 @@ pub(super) struct SetupExtras {
     pub plan: Vec<(String, String, String, String)>,
 }
 
-pub(super) fn setup_page(
-    app: &App,
-    viewer: &Viewer,
-    extras: SetupExtras,
-) -> Result<SetupPage, PageError> {
+fn setup_page(app: &App, viewer: &Viewer, extras: SetupExtras) -> Result<SetupPage, PageError> {
     let tenant = app.db().tenant(&viewer.tenant)?;
     let s = extras.settings.unwrap_or(tenant.settings);
     let customers = app.db().customers(&viewer.tenant, None, 1000)?;
@@ -210,7 +209,7 @@ pub async fn save_setup(
     viewer.admin()?;
     let form = viewer.form(&body)?;
     let webhooks = form.field("action") == Some("webhooks");
-    blocking(&state, move |app| {
+    finish(&state, viewer, SETUP, move |app, viewer| {
         let stored = app.db().tenant(&viewer.tenant)?.settings;
         let (settings, mut errors) = settings_from_form(&stored, &form);
         let secret_key = form
@@ -238,51 +237,41 @@ pub async fn save_setup(
         if !errors.is_empty() {
             let page = setup_page(
                 app,
-                &viewer,
+                viewer,
                 SetupExtras {
                     errors,
                     settings: Some(settings),
                     ..Default::default()
                 },
             )?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response());
+            return Ok(Next::Answer(
+                (StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response(),
+            ));
         }
         if !webhooks {
-            return Ok(redirect_with(app, &viewer, "/app/setup", "Settings saved."));
+            return Ok("Settings saved.".into());
         }
         let Some(base) = app.public_url.clone() else {
-            return Ok(redirect_with(
-                app,
-                &viewer,
-                "/app/setup",
-                "Settings saved. Webhooks need the server's public URL (PAYDESK_PUBLIC_URL).",
-            ));
+            return Ok(
+                "Settings saved. Webhooks need the server's public URL (PAYDESK_PUBLIC_URL)."
+                    .into(),
+            );
         };
         let url = format!(
             "{}/webhooks/stripe/{}",
             base.trim_end_matches('/'),
             viewer.tenant
         );
-        Ok(match app.ensure_webhooks(&viewer.tenant, &url) {
-            Ok(e) => redirect_with(
-                app,
-                &viewer,
-                "/app/setup",
-                &format!(
+        Ok(told(
+            app.ensure_webhooks(&viewer.tenant, &url),
+            "Settings saved, but the webhook endpoint failed",
+            |e| {
+                format!(
                     "Settings saved. Webhook endpoint {} sends the five payment events to {url}.",
                     e.id
-                ),
-            ),
-            Err(e) => redirect_with(
-                app,
-                &viewer,
-                "/app/setup",
-                &format!(
-                    "Settings saved, but the webhook endpoint failed: {}",
-                    PageError::from(e).message
-                ),
-            ),
-        })
+                )
+            },
+        ))
     })
     .await
 }
@@ -294,25 +283,33 @@ pub async fn test_connection(
 ) -> Result<Response, PageError> {
     viewer.admin()?;
     viewer.form(&body)?;
-    blocking(&state, move |app| {
-        Ok(match app.test_connection(&viewer.tenant, None) {
-            Ok(s) => redirect_with(
-                app,
-                &viewer,
-                "/app/setup",
+    finish(&state, viewer, SETUP, |app, viewer| {
+        Ok(told(
+            app.test_connection(&viewer.tenant, None),
+            "Stripe connection failed",
+            |s| {
                 if s.livemode {
                     "Connected to Stripe (live mode)."
                 } else {
                     "Connected to Stripe (test mode)."
-                },
-            ),
-            Err(e) => redirect_with(
-                app,
-                &viewer,
-                "/app/setup",
-                &format!("Stripe connection failed: {}", PageError::from(e).message),
-            ),
-        })
+                }
+            },
+        ))
+    })
+    .await
+}
+
+/// The setup page again after a form on it, showing what the form did: `work` runs off the async
+/// threads and returns what the page shows besides the stored state (the message, a report, a
+/// plan).
+pub(super) async fn setup_again(
+    state: &AppState,
+    viewer: Viewer,
+    work: impl FnOnce(&App, &Viewer) -> Result<SetupExtras, PageError> + Send + 'static,
+) -> Result<Response, PageError> {
+    finish(state, viewer, SETUP, |app, viewer| {
+        let extras = work(app, viewer)?;
+        Ok(Next::Answer(render(setup_page(app, viewer, extras)?)))
     })
     .await
 }
