@@ -15,6 +15,7 @@ pub mod pages;
 mod roles;
 pub mod server;
 pub mod state;
+mod vocabulary;
 pub mod webhooks;
 
 pub use state::{AppState, WebConfig};

@@ -12,6 +12,7 @@ use crate::db::NewCustomer;
 use crate::runtime::bindings::Customer;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 use crate::web::state::{AppState, blocking};
+use paydesk_plugin::domain::vocabulary;
 
 /// A customer with its Stripe fields.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -233,7 +234,7 @@ pub async fn payment_methods(
             .into_iter()
             .map(|m| PaymentMethodView {
                 id: m.id,
-                method_type: crate::db::method_type_name(m.method_type),
+                method_type: vocabulary::PaymentMethodType::from(m.method_type).wire_name(),
                 display_name: m.display_name,
                 is_automatic: m.is_automatic,
             })

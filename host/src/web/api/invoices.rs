@@ -10,11 +10,12 @@ use super::caller::Caller;
 use super::checks;
 use super::extract::{IdPath, JsonBody, Path, Query};
 use super::payments::PaymentView;
-use crate::db::{NewInvoice, Principal, invoice_status_name};
+use crate::db::{NewInvoice, Principal};
 use crate::runtime::bindings::{Invoice, InvoiceFilter, PaymentFilter};
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 use crate::web::state::{AppState, blocking};
 use paydesk_plugin::domain::limits::{self, LinesError, MAX_LINE_AMOUNT, MAX_LINES};
+use paydesk_plugin::domain::vocabulary;
 
 /// An invoice line.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -88,7 +89,7 @@ fn invoice_view(
         issue_date: i.issue_date,
         due_date: i.due_date,
         recurring_invoice_id: i.recurring_invoice_id,
-        status: invoice_status_name(i.status),
+        status: vocabulary::InvoiceStatus::from(i.status).wire_name(),
         lines: i
             .lines
             .into_iter()

@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::caller::Caller;
 use super::checks;
 use super::extract::{JsonBody, Path};
-use crate::db::{Principal, method_type_name, payment_status_name};
+use crate::db::Principal;
 use crate::runtime::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
 };
 use crate::runtime::bindings::{Initiator, InvoicePayment, PaymentFilter};
-use crate::settings::method_type;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 use crate::web::state::{AppState, blocking};
+use paydesk_plugin::domain::vocabulary;
 
 /// A route's `{tenant}` and `{intent}`.
 #[derive(Debug, Deserialize)]
@@ -68,9 +68,11 @@ impl From<InvoicePayment> for PaymentView {
             invoice_id: p.invoice_id,
             group_id: p.group_id,
             intent_id: p.intent_id,
-            status: payment_status_name(p.status),
+            status: vocabulary::PaymentStatus::from(p.status).wire_name(),
             method: p.method,
-            method_type: p.method_type.map(method_type_name),
+            method_type: p
+                .method_type
+                .map(|t| vocabulary::PaymentMethodType::from(t).wire_name()),
             amount: p.amount.amount,
             fee: p.fee.amount,
             currency: p.amount.currency,
@@ -148,15 +150,17 @@ impl From<Quotation> for QuoteView {
 }
 
 fn parse_type(name: &str) -> Result<crate::runtime::bindings::PaymentMethodType, ApiError> {
-    method_type(name).ok_or_else(|| {
-        ApiError::invalid(
-            "unknown payment method type",
-            vec![FieldProblem {
-                field: "method_type".into(),
-                message: format!("`{name}` is not a payment method type paydesk knows"),
-            }],
-        )
-    })
+    vocabulary::PaymentMethodType::from_wire_name(name)
+        .map(Into::into)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "unknown payment method type",
+                vec![FieldProblem {
+                    field: "method_type".into(),
+                    message: format!("`{name}` is not a payment method type paydesk knows"),
+                }],
+            )
+        })
 }
 
 /// Quote invoices for the caller: each fee line and the exact total.
@@ -265,7 +269,7 @@ impl From<PaymentStarted> for PaymentStartedView {
         PaymentStartedView {
             group_id: p.group_id,
             intent_id: p.intent_id,
-            status: payment_status_name(p.status),
+            status: vocabulary::PaymentStatus::from(p.status).wire_name(),
             client_secret: p.client_secret,
             amount: p.amount.amount,
             currency: p.amount.currency,

@@ -10,10 +10,11 @@ use super::caller::Caller;
 use super::extract::{IdPath, JsonBody, Path};
 use super::people::change;
 use crate::app::people::PersonChange;
-use crate::db::{NewUser, Person, Principal, access_level_name};
+use crate::db::{NewUser, Person, Principal};
 use crate::runtime::bindings::InvoiceAccessLevel;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 use crate::web::state::{AppState, blocking};
+use paydesk_plugin::domain::vocabulary;
 
 /// A new portal user.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -35,10 +36,18 @@ pub struct UserInput {
     pub invoice_access_level: String,
 }
 
+/// The access levels' wire names, in the vocabulary's order (`none`, `own`, `customer`).
+fn access_level_names() -> Vec<&'static str> {
+    vocabulary::InvoiceAccessLevel::ALL
+        .iter()
+        .map(|l| l.wire_name())
+        .collect()
+}
+
 fn access_level_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(["none", "own", "customer"]))
+        .enum_values(Some(access_level_names()))
         .build()
 }
 
@@ -63,18 +72,18 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     caller.admin()?;
     let mut problems = Vec::new();
-    let level = match input.invoice_access_level.as_str() {
-        "none" => Some(InvoiceAccessLevel::None),
-        "own" => Some(InvoiceAccessLevel::AddressedToUser),
-        "customer" => Some(InvoiceAccessLevel::Customer),
-        other => {
-            problems.push(FieldProblem {
-                field: "invoice_access_level".into(),
-                message: format!("`{other}`: use none, own or customer"),
-            });
-            None
-        }
-    };
+    let level = vocabulary::InvoiceAccessLevel::from_wire_name(&input.invoice_access_level)
+        .map(InvoiceAccessLevel::from);
+    if level.is_none() {
+        problems.push(FieldProblem {
+            field: "invoice_access_level".into(),
+            message: format!(
+                "`{}`: use {}",
+                input.invoice_access_level,
+                super::checks::one_of(&access_level_names())
+            ),
+        });
+    }
     let (name, email) = (input.name.trim(), input.email.as_str());
     if let Err(message) = super::checks::text(&input.name, 200) {
         problems.push(FieldProblem {
@@ -110,7 +119,8 @@ pub async fn create_user(
                 customer_id: u.customer_id,
                 name: u.name,
                 email: u.email,
-                invoice_access_level: access_level_name(u.invoice_access_level),
+                invoice_access_level: vocabulary::InvoiceAccessLevel::from(u.invoice_access_level)
+                    .wire_name(),
             }),
         ))
     })

@@ -9,9 +9,9 @@ use super::error::PageError;
 use super::respond::{Flash, page};
 use super::session::Viewer;
 use super::words::money;
-use crate::db::invoice_status_name;
 use crate::runtime::bindings::InvoiceFilter;
 use crate::web::state::AppState;
+use paydesk_plugin::domain::vocabulary;
 
 pub struct InvoiceRow {
     pub id: i64,
@@ -22,14 +22,6 @@ pub struct InvoiceRow {
     pub amount_due: String,
     pub status: &'static str,
     pub status_label: &'static str,
-}
-
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "paid" => "Paid",
-        "void" => "Void",
-        _ => "Awaiting payment",
-    }
 }
 
 #[derive(Template)]
@@ -77,8 +69,8 @@ pub async fn dashboard(
                 number: i.number,
                 due_date: i.due_date,
                 amount_due: money(i.amount_due, &i.currency),
-                status: invoice_status_name(i.status),
-                status_label: status_label(invoice_status_name(i.status)),
+                status: vocabulary::InvoiceStatus::from(i.status).wire_name(),
+                status_label: vocabulary::InvoiceStatus::from(i.status).label(),
             })
             .collect();
         Ok(Dashboard {

@@ -8,15 +8,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::dashboard::status_label;
 use super::error::PageError;
 use super::payment;
 use super::respond::{Flash, finish, page, told};
 use super::session::Viewer;
 use super::words::{at, money};
-use crate::db::{invoice_status_name, payment_status_name};
 use crate::runtime::bindings::{Initiator, PaymentFilter, PaymentMethodType};
 use crate::web::state::AppState;
+use paydesk_plugin::domain::vocabulary;
 
 #[derive(Template)]
 #[template(path = "invoice.html")]
@@ -145,8 +144,8 @@ pub async fn invoice(
             customer: c.name,
             issue_date: i.issue_date.clone(),
             due_date: i.due_date.clone(),
-            status: invoice_status_name(i.status),
-            status_label: status_label(invoice_status_name(i.status)),
+            status: vocabulary::InvoiceStatus::from(i.status).wire_name(),
+            status_label: vocabulary::InvoiceStatus::from(i.status).label(),
             lines: i
                 .lines
                 .iter()
@@ -164,7 +163,7 @@ pub async fn invoice(
                 .map(|p| {
                     (
                         at(p.created_at),
-                        payment_status_name(p.status),
+                        vocabulary::PaymentStatus::from(p.status).wire_name(),
                         p.method.clone().unwrap_or_default(),
                         money(p.amount.amount, &p.amount.currency),
                         money(p.fee.amount, &p.fee.currency),
@@ -207,7 +206,7 @@ pub async fn pay_saved(
                     format!(
                         "Payment {}: {}.",
                         p.intent_id,
-                        payment_status_name(p.status).replace('_', " ")
+                        vocabulary::PaymentStatus::from(p.status).label()
                     )
                 },
             ))

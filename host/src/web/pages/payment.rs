@@ -21,6 +21,7 @@ use crate::runtime::bindings::exports::paydesk::stripe::payments::{
 };
 use crate::runtime::bindings::{Initiator, PaymentFilter};
 use crate::web::state::AppState;
+use paydesk_plugin::domain::vocabulary;
 
 /// Start paying `invoices` with a new card as `initiator`, for the script: the intent, the
 /// SetupIntent's client secret and the amount.
@@ -80,7 +81,7 @@ pub async fn confirm(
             None,
         )?;
         Ok(json!({
-            "status": crate::db::payment_status_name(p.status),
+            "status": vocabulary::PaymentStatus::from(p.status).wire_name(),
             "client_secret": p.client_secret,
             "failure_reason": p.failure_reason,
         }))
@@ -107,7 +108,7 @@ pub async fn refresh(
             }
         }
         let updated = app.refresh_payment(&viewer.tenant, &intent)?;
-        Ok(json!({"status": updated.first().map(|p| crate::db::payment_status_name(p.status))}))
+        Ok(json!({"status": updated.first().map(|p| vocabulary::PaymentStatus::from(p.status).wire_name())}))
     })
     .await
 }

@@ -13,9 +13,9 @@ use super::respond::{Flash, finish, page};
 use super::session::Viewer;
 use super::words::when;
 use crate::app::people::{PersonChange, PersonChangeError};
-use crate::db::{Person, access_level_name};
-use crate::runtime::bindings::InvoiceAccessLevel;
+use crate::db::Person;
 use crate::web::state::AppState;
+use paydesk_plugin::domain::vocabulary;
 
 /// The people page, where its forms go back to.
 const PEOPLE: &str = "/app/people";
@@ -101,7 +101,7 @@ pub async fn people(
                         u.id,
                         format!("{} <{}>", u.name, u.email),
                         name(u.customer_id),
-                        access_level_name(u.invoice_access_level),
+                        vocabulary::InvoiceAccessLevel::from(u.invoice_access_level).wire_name(),
                         disabled.contains(&Person::User(u.id)),
                     )
                 })
@@ -140,11 +140,11 @@ pub async fn save_user(
 ) -> Result<Response, PageError> {
     viewer.admin()?;
     let form = viewer.form(&body)?;
-    let level = match form.field("level") {
-        Some("own") => InvoiceAccessLevel::AddressedToUser,
-        Some("customer") => InvoiceAccessLevel::Customer,
-        _ => InvoiceAccessLevel::None,
-    };
+    let level = form
+        .field("level")
+        .and_then(vocabulary::InvoiceAccessLevel::from_wire_name)
+        .unwrap_or(vocabulary::InvoiceAccessLevel::None)
+        .into();
     finish(&state, viewer, PEOPLE, move |app, viewer| {
         app.db().set_invoice_access(&viewer.tenant, id, level)?;
         Ok("User saved.".into())

@@ -14,19 +14,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::dashboard::status_label;
 use super::error::PageError;
 use super::payment;
 use super::respond::{Flash, Next, finish, json_answer, page, render, told};
 use super::session::Viewer;
 use super::words::money;
 use crate::app::App;
-use crate::db::invoice_status_name;
 use crate::runtime::bindings::{
     Initiator, Invoice, InvoiceFilter, InvoiceStatus, PaymentFilter, PaymentMethodType,
     PaymentStatus, User,
 };
 use crate::web::state::{AppState, blocking};
+use paydesk_plugin::domain::vocabulary;
 
 /// The portal's page, where its forms go back to.
 const PORTAL: &str = "/portal";
@@ -112,8 +111,8 @@ pub async fn invoices(
                 issue_date: i.issue_date,
                 due_date: i.due_date,
                 amount_due: money(i.amount_due, &i.currency),
-                status: invoice_status_name(i.status),
-                status_label: status_label(invoice_status_name(i.status)),
+                status: vocabulary::InvoiceStatus::from(i.status).wire_name(),
+                status_label: vocabulary::InvoiceStatus::from(i.status).label(),
             });
         }
         let s = &tenant.settings;

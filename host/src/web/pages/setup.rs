@@ -17,20 +17,10 @@ use crate::app::{App, SaveError, SettingsSave};
 use crate::settings::{PortalAccess, TenantSettings};
 use crate::tenant::Secret;
 use crate::web::state::AppState;
+use paydesk_plugin::domain::vocabulary;
 
 /// The setup page, where its forms go back to.
 pub(super) const SETUP: &str = "/app/setup";
-
-/// The method types with the guide's names.
-const TYPES: [(&str, &str); 7] = [
-    ("card", "Card"),
-    ("us_bank_account", "US bank account"),
-    ("acss_debit", "ACSS debit"),
-    ("sepa_debit", "SEPA Debit"),
-    ("bacs_debit", "Bacs Direct Debit"),
-    ("au_becs_debit", "BECS Direct Debit"),
-    ("link", "Link"),
-];
 
 #[derive(Template)]
 #[template(path = "setup.html")]
@@ -72,10 +62,14 @@ fn setup_page(app: &App, viewer: &Viewer, extras: SetupExtras) -> Result<SetupPa
     let tenant = app.db().tenant(&viewer.tenant)?;
     let s = extras.settings.unwrap_or(tenant.settings);
     let customers = app.db().customers(&viewer.tenant, None, 1000)?;
+    // The method types with the guide's names, each ticked when `list` has it.
     let checked = |list: &[String]| {
-        TYPES
+        vocabulary::PaymentMethodType::ALL
             .iter()
-            .map(|(v, l)| (*v, *l, list.iter().any(|x| x == v)))
+            .map(|t| {
+                let name = t.wire_name();
+                (name, t.short_label(), list.iter().any(|x| x == name))
+            })
             .collect()
     };
     Ok(SetupPage {
