@@ -1,6 +1,7 @@
-//! How a page answers: a rendered template, a JSON answer for the pages' script, or a redirect with
-//! a message the next page shows — kept by the server for the session, the URL carries only its id
-//! ([`Flash`]).
+//! How a page answers: a rendered template ([`page`]), a JSON answer for the pages' script
+//! ([`json_answer`]), and the end of every form post ([`finish`]) — as a rule a redirect back with a
+//! message the next page shows, kept by the server for the session while the URL carries only its
+//! id ([`Flash`]).
 
 use askama::Template;
 use axum::Json;
