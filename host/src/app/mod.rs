@@ -6,7 +6,10 @@
 
 mod autopay;
 mod customers;
+mod documents;
+pub mod new_card;
 mod paying;
+pub mod people;
 mod portal;
 mod settings;
 mod shared_runs;

@@ -8,8 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::{CallError, SaveError};
+use crate::contract::ErrorKind;
 use crate::db::DbError;
-use crate::runtime::bindings::ErrorKind;
+use crate::web::roles::Refused;
+use crate::web::state::WorkerLost;
 
 /// The text of [`ApiError::nothing_of_yours`].
 pub const NOTHING_OF_YOURS: &str = "not found: there is no such record for you";
@@ -182,6 +184,25 @@ impl From<SaveError> for ApiError {
             ),
             SaveError::Call(c) => c.into(),
         }
+    }
+}
+
+impl From<Refused> for ApiError {
+    fn from(r: Refused) -> Self {
+        ApiError::forbidden(match r {
+            Refused::NotAnAgent => "only the tenant's agents may do this",
+            Refused::NotAnAdmin => {
+                "only the tenant's administrators may change the Stripe integration"
+            }
+            Refused::NotAPortalUser => "only the tenant's portal users may do this",
+            Refused::NoInvoiceAccess => "this account has no access to invoices",
+        })
+    }
+}
+
+impl From<WorkerLost> for ApiError {
+    fn from(_: WorkerLost) -> Self {
+        ApiError::internal("the request's worker failed")
     }
 }
 

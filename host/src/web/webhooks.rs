@@ -9,9 +9,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 
-use super::AppState;
 use super::error::ApiError;
-use crate::runtime::bindings::exports::paydesk::stripe::events::EventOutcome;
+use super::state::{AppState, WorkerLost, blocking};
+use crate::app::App;
+use crate::contract::exports::paydesk::stripe::events::EventOutcome;
 use crate::tenant::TenantId;
 use crate::webhook_signature;
 
@@ -29,38 +30,66 @@ pub async fn receive(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let app = state.app.clone();
-    tokio::task::spawn_blocking(move || {
-        let secret = match app.db().webhook_secret(&tenant) {
-            Ok(Some(s)) => s,
-            Ok(None) | Err(crate::db::DbError::NotFound(_)) => return Err(ApiError::not_found("webhook endpoint")),
-            Err(e) => return Err(e.into()),
-        };
-        if let Err(e) = webhook_signature::verify(signature.as_deref(), &body, secret.expose().as_bytes(), crate::db::now()) {
-            tracing::warn!(tenant = tenant.as_str(), error = %e, "refused a webhook");
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string()));
-        }
-        let text = String::from_utf8(body.to_vec())
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "the body is not UTF-8"))?;
-        let outcome = app.webhook_received(&tenant, text).map_err(|e| {
-            let mut api = ApiError::from(e);
-            // A signed body that is not a Stripe event is the sender's fault.
-            if api.status == StatusCode::UNPROCESSABLE_ENTITY {
-                api.status = StatusCode::BAD_REQUEST;
-            }
-            if api.status.is_server_error() {
-                tracing::error!(tenant = tenant.as_str(), error = %api.body.error.message, "webhook not applied; Stripe will retry");
-            }
-            api
-        })?;
-        let (word, detail) = match outcome {
-            EventOutcome::Applied(n) => ("applied", json!(n)),
-            EventOutcome::Duplicate => ("duplicate", json!(null)),
-            EventOutcome::Stale => ("stale", json!(null)),
-            EventOutcome::Ignored(why) => ("ignored", json!(why)),
-        };
-        Ok((StatusCode::OK, Json(json!({"received": true, "outcome": word, "detail": detail}))))
+    blocking(&state, move |app| {
+        Ok::<_, WorkerLost>(apply(app, &tenant, signature.as_deref(), &body))
     })
     .await
     .map_err(|_| ApiError::internal("the webhook worker failed"))?
+}
+
+/// Verify the event's signature with the tenant's signing secret and hand it to the plugin.
+fn apply(
+    app: &App,
+    tenant: &TenantId,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let secret = match app.db().webhook_secret(tenant) {
+        Ok(Some(s)) => s,
+        Ok(None) | Err(crate::db::DbError::NotFound(_)) => {
+            return Err(ApiError::not_found("webhook endpoint"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(e) = webhook_signature::verify(
+        signature,
+        body,
+        secret.expose().as_bytes(),
+        crate::db::now(),
+    ) {
+        tracing::warn!(tenant = tenant.as_str(), error = %e, "refused a webhook");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_signature",
+            e.to_string(),
+        ));
+    }
+    let text = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "the body is not UTF-8",
+        )
+    })?;
+    let outcome = app.webhook_received(tenant, text).map_err(|e| {
+        let mut api = ApiError::from(e);
+        // A signed body that is not a Stripe event is the sender's fault.
+        if api.status == StatusCode::UNPROCESSABLE_ENTITY {
+            api.status = StatusCode::BAD_REQUEST;
+        }
+        if api.status.is_server_error() {
+            tracing::error!(tenant = tenant.as_str(), error = %api.body.error.message, "webhook not applied; Stripe will retry");
+        }
+        api
+    })?;
+    let (word, detail) = match outcome {
+        EventOutcome::Applied(n) => ("applied", json!(n)),
+        EventOutcome::Duplicate => ("duplicate", json!(null)),
+        EventOutcome::Stale => ("stale", json!(null)),
+        EventOutcome::Ignored(why) => ("ignored", json!(why)),
+    };
+    Ok((
+        StatusCode::OK,
+        Json(json!({"received": true, "outcome": word, "detail": detail})),
+    ))
 }

@@ -12,6 +12,11 @@ use postgres::Row;
 use postgres::types::ToSql;
 
 use super::{Begin, PgConn, PgDb, conflict_on_unique, to_u32};
+use crate::contract::{
+    Agent, AuditEntry, Customer, EmailTemplate, Initiator, Invoice, InvoiceAccessLevel,
+    InvoiceFilter, InvoiceLine, InvoicePayment, Money, NewPayment, PaymentFilter, PaymentStatus,
+    PaymentUpdate, User,
+};
 use crate::db::names::{
     access_level, access_level_name, invoice_status, invoice_status_name, method_type_name,
     payment_status, payment_status_name,
@@ -20,11 +25,6 @@ use crate::db::payments::{check_payable, initiator_columns};
 use crate::db::{
     Anomaly, AuditStore, CustomerStore, DbError, DbResult, InvoiceStore, NewAgent, NewCustomer,
     NewInvoice, NewUser, PaymentStore, TemplateStore, UserStore, now,
-};
-use crate::runtime::bindings::{
-    Agent, AuditEntry, Customer, EmailTemplate, Initiator, Invoice, InvoiceAccessLevel,
-    InvoiceFilter, InvoiceLine, InvoicePayment, Money, NewPayment, PaymentFilter, PaymentStatus,
-    PaymentUpdate, User,
 };
 use crate::settings::method_type;
 use crate::tenant::TenantId;

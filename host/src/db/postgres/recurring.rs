@@ -6,9 +6,9 @@
 use postgres::Row;
 
 use super::{Begin, PgDb, conflict_on_unique, to_u32};
+use crate::contract::AuditEntry;
 use crate::db::recurring::{add_days, add_months};
 use crate::db::{AuditRecord, DbError, DbResult, NewRecurring, Recurring, RecurringStore, now};
-use crate::runtime::bindings::AuditEntry;
 use crate::tenant::TenantId;
 
 const RECURRING_COLUMNS: &str = "id, customer_id, user_id, currency, description, amount, interval_months, next_date, due_days, active";
@@ -151,7 +151,7 @@ impl RecurringStore for PgDb {
                         action: r.try_get(3)?,
                         reason: r.try_get(4)?,
                         amount: amount.zip(currency).map(|(amount, currency)| {
-                            crate::runtime::bindings::Money { amount, currency }
+                            crate::contract::Money { amount, currency }
                         }),
                     },
                 })

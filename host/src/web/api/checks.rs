@@ -7,6 +7,7 @@
 use axum::http::StatusCode;
 
 use crate::web::error::{ApiError, FieldProblem};
+use paydesk_plugin::domain::vocabulary::PaymentMethodType;
 
 /// A text with a character that is not white space — in every regex dialect a client may use
 /// (ECMA's `\s` has U+FEFF, Python's has U+001C–U+001F; both are refused as blank here too).
@@ -39,6 +40,13 @@ pub fn date(value: &str) -> Option<chrono::NaiveDate> {
     shaped
         .then(|| chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
         .flatten()
+}
+
+/// The years a recurring invoice may start in and a run may be for: a recurring invoice made to
+/// start in year 1 would generate some 24,000 invoices at its first run.
+pub fn in_range(date: chrono::NaiveDate) -> bool {
+    use chrono::Datelike as _;
+    (2000..=2099).contains(&date.year())
 }
 
 /// A page size: `default` when absent, else 1..=`max`; 400 naming `limit` otherwise.
@@ -107,23 +115,29 @@ pub fn currency_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-/// Stripe's names of the payment method types paydesk knows.
-pub const METHOD_TYPES: [&str; 7] = [
-    "card",
-    "us_bank_account",
-    "acss_debit",
-    "sepa_debit",
-    "bacs_debit",
-    "au_becs_debit",
-    "link",
-];
+/// Stripe's names of the payment method types paydesk knows, in the vocabulary's order.
+pub fn method_type_names() -> Vec<&'static str> {
+    PaymentMethodType::ALL
+        .iter()
+        .map(|t| t.wire_name())
+        .collect()
+}
+
+/// `a, b or c`: the names a field takes, for a message.
+pub fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
 
 /// The document's schema of a payment method type.
 pub fn method_type_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::Type::String)
         .description(Some("Stripe's name of a payment method type"))
-        .enum_values(Some(METHOD_TYPES))
+        .enum_values(Some(method_type_names()))
         .build()
 }
 
@@ -132,7 +146,7 @@ pub fn method_types_schema() -> utoipa::openapi::Array {
     utoipa::openapi::ArrayBuilder::new()
         .items(method_type_schema())
         .min_items(Some(1))
-        .max_items(Some(METHOD_TYPES.len()))
+        .max_items(Some(PaymentMethodType::ALL.len()))
         .unique_items(true)
         .build()
 }
@@ -266,6 +280,16 @@ mod tests {
         assert_eq!(currency("Usd"), None);
         assert_eq!(currency("xyz"), None);
         assert_eq!(currency(" usd"), None);
+    }
+
+    #[test]
+    fn the_names_a_field_takes_read_as_a_list() {
+        assert_eq!(
+            one_of(&["none", "own", "customer"]),
+            "none, own or customer"
+        );
+        assert_eq!(one_of(&["card", "link"]), "card or link");
+        assert_eq!(one_of(&["card"]), "card");
     }
 
     #[test]

@@ -146,6 +146,14 @@ impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for JsonBody<T>
     }
 }
 
+/// A route's `{tenant}` (checked by the `Caller` extractor) and `{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct IdPath {
+    #[allow(dead_code)]
+    tenant: String,
+    pub id: i64,
+}
+
 /// Path parameters, read as `T`; a parameter that does not parse is a 400 naming it.
 #[derive(Debug)]
 pub struct Path<T>(pub T);

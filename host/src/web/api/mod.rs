@@ -1,41 +1,31 @@
-//! The JSON API under `/api/v1/tenants/{tenant}/…`: settings, customers with their Stripe side,
-//! mappings. Every handler authenticates the caller, checks the permission, and runs the blocking
-//! work (database, plugin calls) off the async threads.
+//! The JSON API under `/api/v1/tenants/{tenant}/…`: the route table, and a module per resource it
+//! serves, named for its path (`/payments` in `payments.rs`, `/recurring-invoices` in
+//! `recurring_invoices.rs`, …). Every handler takes the [`caller::Caller`] its bearer token names,
+//! checks the role the route asks for, reads its input with the API's extractors ([`extract`]) and
+//! [`checks`], and runs the blocking work (database, plugin calls) through
+//! [`crate::web::state::blocking`]; errors answer in one shape ([`crate::web::error::ApiError`]).
 
-pub mod admin;
+pub mod agents;
 pub mod autopay;
+pub mod caller;
 pub mod checks;
 pub mod customers;
+pub mod email_templates;
 pub mod extract;
 pub mod invoices;
-pub mod people;
+pub mod mappings;
+pub mod payments;
+mod people;
+pub mod recurring_invoices;
 pub mod settings;
+pub mod tokens;
+pub mod users;
+pub mod webhook_endpoint;
 
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use super::AppState;
-use super::error::ApiError;
-use crate::app::App;
-
-/// A route's `{tenant}` (checked by the `Caller` extractor) and `{id}`.
-#[derive(Debug, serde::Deserialize)]
-pub struct IdPath {
-    #[allow(dead_code)]
-    tenant: String,
-    pub id: i64,
-}
-
-/// Run blocking work (database, plugin calls) on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let app = state.app.clone();
-    tokio::task::spawn_blocking(move || f(&app))
-        .await
-        .map_err(|_| ApiError::internal("the request's worker failed"))?
-}
+use crate::web::state::AppState;
 
 /// The API's routes.
 pub fn routes() -> Router<AppState> {
@@ -67,48 +57,51 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             &format!("{t}/mappings"),
-            get(customers::mappings).post(customers::add_mapping),
+            get(mappings::mappings).post(mappings::add_mapping),
         )
         .route(
             &format!("{t}/mappings/generate"),
-            post(customers::generate_mappings),
+            post(mappings::generate_mappings),
         )
         .route(
             &format!("{t}/mappings/{{id}}"),
-            axum::routing::delete(customers::remove_mapping),
+            axum::routing::delete(mappings::remove_mapping),
         )
         .route(
             &format!("{t}/stripe/customers"),
-            get(customers::stripe_customers),
+            get(mappings::stripe_customers),
         )
         .route(
             &format!("{t}/invoices"),
             get(invoices::list).post(invoices::create),
         )
         .route(&format!("{t}/invoices/{{id}}"), get(invoices::get_one))
-        .route(&format!("{t}/payments"), post(invoices::pay))
-        .route(&format!("{t}/payments/quote"), post(invoices::quote))
-        .route(&format!("{t}/payments/reconcile"), post(admin::reconcile))
+        .route(&format!("{t}/payments"), post(payments::pay))
+        .route(&format!("{t}/payments/quote"), post(payments::quote))
+        .route(
+            &format!("{t}/payments/reconcile"),
+            post(payments::reconcile),
+        )
         .route(
             &format!("{t}/payments/{{intent}}/refresh"),
-            post(invoices::refresh),
+            post(payments::refresh),
         )
         .route(
             &format!("{t}/webhooks/stripe-endpoint"),
-            post(admin::ensure_webhooks),
+            post(webhook_endpoint::ensure_webhooks),
         )
         .route(
             &format!("{t}/email-templates/{{id}}"),
-            get(admin::get_template).put(admin::put_template),
+            get(email_templates::get_template).put(email_templates::put_template),
         )
-        .route(&format!("{t}/users"), post(admin::create_user))
+        .route(&format!("{t}/users"), post(users::create_user))
         .route(
             &format!("{t}/users/{{id}}/tokens"),
-            post(admin::create_user_token),
+            post(users::create_user_token),
         )
         .route(
             &format!("{t}/recurring-invoices"),
-            get(autopay::list_recurring).post(autopay::create_recurring),
+            get(recurring_invoices::list_recurring).post(recurring_invoices::create_recurring),
         )
         .route(&format!("{t}/autopay/run"), post(autopay::run))
         .route(&format!("{t}/autopay/status"), get(autopay::status))
@@ -117,33 +110,33 @@ pub fn routes() -> Router<AppState> {
             &format!("{t}/invoices/{{id}}/document"),
             get(invoices::document),
         )
-        .route(&format!("{t}/tokens"), get(people::list_tokens))
+        .route(&format!("{t}/tokens"), get(tokens::list_tokens))
         .route(
             &format!("{t}/tokens/{{id}}"),
-            axum::routing::delete(people::revoke_token),
+            axum::routing::delete(tokens::revoke_token),
         )
         .route(
             &format!("{t}/agents/{{id}}"),
-            axum::routing::delete(people::remove_agent),
+            axum::routing::delete(agents::remove_agent),
         )
         .route(
             &format!("{t}/agents/{{id}}/disable"),
-            post(people::disable_agent),
+            post(agents::disable_agent),
         )
         .route(
             &format!("{t}/agents/{{id}}/enable"),
-            post(people::enable_agent),
+            post(agents::enable_agent),
         )
         .route(
             &format!("{t}/users/{{id}}"),
-            axum::routing::delete(people::remove_user),
+            axum::routing::delete(users::remove_user),
         )
         .route(
             &format!("{t}/users/{{id}}/disable"),
-            post(people::disable_user),
+            post(users::disable_user),
         )
         .route(
             &format!("{t}/users/{{id}}/enable"),
-            post(people::enable_user),
+            post(users::enable_user),
         )
 }

@@ -1,205 +1,34 @@
-//! The lifecycle of people and API tokens, for administrators: list the tenant's tokens (never
-//! their values) and revoke one; disable an agent or portal user (their sessions end and tokens
-//! stop at once), enable them again, or remove them. An administrator cannot disable or remove
-//! themselves.
+//! What an administrator does to a person, agent or portal user, over the API
+//! ([`crate::app::App::change_person`]): 204 when it is done, 409 when they name themselves. The
+//! routes are in `agents.rs` and `users.rs`.
 
-use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 
-use super::extract::Path;
-use super::{IdPath, blocking};
-use crate::db::{Person, TokenInfo};
-use crate::web::AppState;
-use crate::web::auth::Caller;
-use crate::web::error::{ApiError, ErrorBody};
+use super::caller::Caller;
+use crate::app::people::{PersonChange, PersonChangeError};
+use crate::db::Person;
+use crate::web::error::ApiError;
+use crate::web::state::{AppState, blocking};
 
-/// An API token as administrators see it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenView {
-    pub id: i64,
-    pub label: String,
-    /// `agent` or `user`.
-    pub owner_kind: &'static str,
-    pub owner_id: i64,
-    pub owner_email: String,
-    pub created_at: i64,
-    /// Unix seconds; none: it never expires (tokens made before expiry existed).
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    /// To the minute.
-    pub last_used_at: Option<i64>,
-    /// Neither revoked nor expired.
-    pub active: bool,
-}
-
-impl From<TokenInfo> for TokenView {
-    fn from(t: TokenInfo) -> Self {
-        let now = crate::db::now();
-        let (owner_kind, owner_id) = match t.owner {
-            Person::Agent(id) => ("agent", id),
-            Person::User(id) => ("user", id),
-        };
-        TokenView {
-            id: t.id,
-            label: t.label,
-            owner_kind,
-            owner_id,
-            owner_email: t.owner_email,
-            created_at: t.created_at,
-            active: t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now),
-            expires_at: t.expires_at,
-            revoked_at: t.revoked_at,
-            last_used_at: t.last_used_at,
-        }
-    }
-}
-
-/// Every API token of the tenant.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/tokens", tag = "users",
-    params(("tenant" = String, Path)),
-    responses((status = 200, body = [TokenView]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn list_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<TokenView>>, ApiError> {
-    caller.admin()?;
-    let tenant = caller.tenant.clone();
-    blocking(&state, move |app| {
-        Ok(app
-            .db()
-            .tokens(&tenant)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
-    })
-    .await
-    .map(Json)
-}
-
-/// Revoke a token: it stops working at once, on every host.
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/tokens/{id}", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "revoked"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(path): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    caller.admin()?;
-    let tenant = caller.tenant.clone();
-    blocking(&state, move |app| {
-        app.db().revoke_token(&tenant, path.id)?;
-        tracing::info!(tenant = %tenant, token = path.id, "API token revoked");
-        Ok(StatusCode::NO_CONTENT)
-    })
-    .await
-}
-
-/// What is done to a person.
-#[derive(Clone, Copy, Debug)]
-enum Change {
-    Disable,
-    Enable,
-    Remove,
-}
-
-async fn change(
+/// Apply `change` to `person`, for the calling administrator.
+pub async fn change(
     state: AppState,
     caller: Caller,
     person: Person,
-    change: Change,
+    change: PersonChange,
 ) -> Result<StatusCode, ApiError> {
     let me = caller.admin()?.id;
-    if person == Person::Agent(me) && !matches!(change, Change::Enable) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "you can't disable or remove yourself; ask another administrator",
-        ));
-    }
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
-        match change {
-            Change::Disable => app.db().set_disabled(&tenant, person, true)?,
-            Change::Enable => app.db().set_disabled(&tenant, person, false)?,
-            Change::Remove => app.db().remove_person(&tenant, person)?,
+        match app.change_person(&tenant, person, change, me) {
+            Ok(()) => Ok(StatusCode::NO_CONTENT),
+            Err(PersonChangeError::Yourself) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "you can't disable or remove yourself; ask another administrator",
+            )),
+            Err(PersonChangeError::Db(e)) => Err(e.into()),
         }
-        tracing::info!(tenant = %tenant, person = ?person, change = ?change, by_agent = me, "person changed");
-        Ok(StatusCode::NO_CONTENT)
     })
     .await
-}
-
-/// Disable an agent: their sessions end and their API tokens stop working at once.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/agents/{id}/disable", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "disabled"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn disable_agent(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(p): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::Agent(p.id), Change::Disable).await
-}
-
-/// Enable an agent again (sessions and tokens that ended stay ended).
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/agents/{id}/enable", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "enabled"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn enable_agent(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(p): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::Agent(p.id), Change::Enable).await
-}
-
-/// Remove an agent with their sessions and tokens.
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/agents/{id}", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "removed"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn remove_agent(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(p): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::Agent(p.id), Change::Remove).await
-}
-
-/// Disable a portal user: their sessions end and their API tokens stop working at once.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{id}/disable", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "disabled"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn disable_user(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(p): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::User(p.id), Change::Disable).await
-}
-
-/// Enable a portal user again.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{id}/enable", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "enabled"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn enable_user(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(p): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::User(p.id), Change::Enable).await
-}
-
-/// Remove a portal user with their sessions and tokens; their invoices stay.
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/users/{id}", tag = "users",
-    params(("tenant" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn remove_user(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(p): Path<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    change(s, c, Person::User(p.id), Change::Remove).await
 }

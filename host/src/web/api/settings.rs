@@ -9,13 +9,12 @@ use super::extract::JsonBody;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::blocking;
+use super::caller::Caller;
 use crate::app::SettingsSave;
 use crate::settings::TenantSettings;
 use crate::tenant::Secret;
-use crate::web::AppState;
-use crate::web::auth::Caller;
 use crate::web::error::{ApiError, FieldProblem};
+use crate::web::state::{AppState, blocking};
 
 /// The settings as the API shows them: every setting, and the secrets masked.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -1,11 +1,11 @@
-//! Signing in and out: agents and portal users of a tenant, by email and password, through
+//! `/login` and `/logout`, signing in and out: agents and portal users of a tenant, by email and password, through
 //! [`crate::signin`] (throttled, checked on the password pool). The form carries a CSRF token that
 //! must match a cookie set with it (a cross-site form cannot sign a victim's browser in as
 //! someone else), and a cross-site `Origin` is refused. A wrong sign-in answers 401, a throttled
 //! or busy one 429 with `Retry-After`. The session lives in an HttpOnly, SameSite=Lax cookie,
 //! `Secure` when the app is reached over https; a browser that signed in is remembered by a
 //! device cookie, so strangers' failures do not lock its owner out. The sign-in page shows only
-//! the messages named by a key of [`Notice`].
+//! the messages named by a key of [`super::session::Notice`].
 
 use askama::Template;
 use axum::body::Bytes;
@@ -15,43 +15,20 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
-use super::{
-    Flash, PageError, SESSION_COOKIE, SESSION_SECONDS, Viewer, blocking, cookie, field, form_pairs,
-    render,
-};
+use super::error::PageError;
+use super::form::Form;
+use super::respond::{Flash, render};
+use super::session::{Notice, SESSION_COOKIE, SESSION_SECONDS, Viewer, cookie, cookie_value};
+use super::words::duration_words;
 use crate::db::Principal;
 use crate::signin::{Attempt, DEVICE_SECONDS, Outcome};
 use crate::tenant::TenantId;
-use crate::web::AppState;
+use crate::web::state::{AppState, blocking};
 
 /// The cookie the sign-in form's CSRF token is checked against.
 const LOGIN_CSRF_COOKIE: &str = "paydesk_login";
 /// The cookie that remembers a browser that signed in.
 const DEVICE_COOKIE: &str = "paydesk_device";
-
-/// The messages the sign-in page shows, by the key in its URL (`/login?msg=signed-out`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    SignedOut,
-    SessionEnded,
-}
-
-impl Notice {
-    pub fn key(self) -> &'static str {
-        match self {
-            Notice::SignedOut => "signed-out",
-            Notice::SessionEnded => "session-ended",
-        }
-    }
-
-    fn text(key: &str) -> &'static str {
-        match key {
-            "signed-out" => "You have signed out.",
-            "session-ended" => "Your session has ended. Sign in again.",
-            _ => "",
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -116,18 +93,6 @@ pub async fn form(State(state): State<AppState>, Query(flash): Query<Flash>) -> 
     .unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The value of cookie `name`.
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
 /// A cross-site form: `Origin` is sent and names neither the host asked nor the public URL's.
 fn cross_site(headers: &HeaderMap, public_url: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
@@ -154,16 +119,17 @@ pub async fn submit(
     parts: Parts,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let pairs = form_pairs(&body);
-    let tenant_text = field(&pairs, "tenant")
+    let form = Form::parse(&body);
+    let tenant_text = form
+        .field("tenant")
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let email = field(&pairs, "email").unwrap_or("").trim().to_string();
-    let password = field(&pairs, "password").unwrap_or("").to_string();
-    let role = field(&pairs, "role").unwrap_or("portal").to_string();
+    let email = form.field("email").unwrap_or("").trim().to_string();
+    let password = form.field("password").unwrap_or("").to_string();
+    let role = form.field("role").unwrap_or("portal").to_string();
     let expected = cookie_value(&parts.headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    let sent = field(&pairs, "csrf").unwrap_or("");
+    let sent = form.field("csrf").unwrap_or("");
     if expected.is_empty()
         || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
         || cross_site(&parts.headers, state.app.public_url.as_deref())
@@ -212,7 +178,7 @@ pub async fn submit(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
                     "Too many failed sign-ins. Try again in {}.",
-                    crate::web::pages::duration_words(seconds)
+                    duration_words(seconds)
                 ),
             )?;
             r.headers_mut()
@@ -230,7 +196,7 @@ pub async fn submit(
         }
     };
     let p = principal.clone();
-    let (token, _) = blocking(&state, move |app| {
+    let (token, _) = blocking(&state, move |app| -> Result<_, PageError> {
         Ok(app.db().create_session(&tenant, &p, SESSION_SECONDS)?)
     })
     .await?;
@@ -276,9 +242,12 @@ pub async fn logout(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    viewer.form(&body)?;
     let token = viewer.token.clone();
-    blocking(&state, move |app| Ok(app.db().end_session(&token)?)).await?;
+    blocking(&state, move |app| -> Result<(), PageError> {
+        Ok(app.db().end_session(&token)?)
+    })
+    .await?;
     let mut response =
         Redirect::to(&format!("/login?msg={}", Notice::SignedOut.key())).into_response();
     response.headers_mut().insert(

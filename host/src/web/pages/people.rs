@@ -1,4 +1,4 @@
-//! People, for administrators: agents' permissions and portal users' "Invoice Access Level";
+//! `/app/people`, people, for administrators: agents' permissions and portal users' "Invoice Access Level";
 //! disabling a person (their sessions end and their API tokens stop working at once), enabling
 //! them again, removing them; and every API token of the tenant, with its expiry and last use,
 //! revocable here. An administrator cannot disable, remove or demote themselves.
@@ -8,21 +8,20 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use super::agent::admin;
-use super::{Flash, PageError, Viewer, blocking, field, form_pairs, redirect_with, render};
-use crate::db::{Person, access_level_name};
-use crate::runtime::bindings::InvoiceAccessLevel;
-use crate::web::AppState;
+use super::error::PageError;
+use super::respond::{Flash, finish, page};
+use super::session::Viewer;
+use super::words::when;
+use crate::app::people::{PersonChange, PersonChangeError};
+use crate::db::Person;
+use crate::web::state::AppState;
+use paydesk_plugin::domain::vocabulary;
+
+/// The people page, where its forms go back to.
+const PEOPLE: &str = "/app/people";
 
 /// A token row: id, owner, label, created, expires, state (active / revoked / expired), last used.
 pub type TokenRow = (i64, String, String, String, String, String, String);
-
-/// A date for people (`2026-12-01 14:05 UTC`), or `never` / `-`.
-pub fn when(t: Option<i64>, none: &str) -> String {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| none.to_string())
-}
 
 #[derive(Template)]
 #[template(path = "people.html")]
@@ -42,8 +41,8 @@ pub async fn people(
     viewer: Viewer,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let page = blocking(&state, move |app| {
+    viewer.admin()?;
+    page(&state, move |app| {
         let customers = app.db().customers(&viewer.tenant, None, 1000)?;
         let disabled = app.db().disabled_people(&viewer.tenant)?;
         let now = crate::db::now();
@@ -102,7 +101,7 @@ pub async fn people(
                         u.id,
                         format!("{} <{}>", u.name, u.email),
                         name(u.customer_id),
-                        access_level_name(u.invoice_access_level),
+                        vocabulary::InvoiceAccessLevel::from(u.invoice_access_level).wire_name(),
                         disabled.contains(&Person::User(u.id)),
                     )
                 })
@@ -110,8 +109,7 @@ pub async fn people(
             tokens,
         })
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 pub async fn save_agent(
@@ -120,26 +118,16 @@ pub async fn save_agent(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let me = admin(&viewer)?.id;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let (can_receive, is_admin) = (
-        field(&pairs, "can_receive").is_some(),
-        field(&pairs, "is_admin").is_some(),
-    );
-    if id == me && !is_admin {
-        return super::bounce(
-            &state,
-            &viewer,
-            "/app/people",
-            "You can't take away your own administrator rights.",
-        )
-        .await;
-    }
-    blocking(&state, move |app| {
+    let me = viewer.admin()?.id;
+    let form = viewer.form(&body)?;
+    let (can_receive, is_admin) = (form.on("can_receive"), form.on("is_admin"));
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
+        if id == me && !is_admin {
+            return Ok("You can't take away your own administrator rights.".into());
+        }
         app.db()
             .set_agent_permissions(&viewer.tenant, id, can_receive, is_admin)?;
-        Ok(redirect_with(app, &viewer, "/app/people", "Agent saved."))
+        Ok("Agent saved.".into())
     })
     .await
 }
@@ -150,69 +138,50 @@ pub async fn save_user(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let level = match field(&pairs, "level") {
-        Some("own") => InvoiceAccessLevel::AddressedToUser,
-        Some("customer") => InvoiceAccessLevel::Customer,
-        _ => InvoiceAccessLevel::None,
-    };
-    blocking(&state, move |app| {
+    viewer.admin()?;
+    let form = viewer.form(&body)?;
+    let level = form
+        .field("level")
+        .and_then(vocabulary::InvoiceAccessLevel::from_wire_name)
+        .unwrap_or(vocabulary::InvoiceAccessLevel::None)
+        .into();
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
         app.db().set_invoice_access(&viewer.tenant, id, level)?;
-        Ok(redirect_with(app, &viewer, "/app/people", "User saved."))
+        Ok("User saved.".into())
     })
     .await
 }
 
-/// What an administrator does to a person.
-#[derive(Clone, Copy)]
-enum Change {
-    Disable,
-    Enable,
-    Remove,
-}
-
+/// Disable, enable or remove a person ([`crate::app::App::change_person`]), and say what it did.
 async fn change(
     state: AppState,
     viewer: Viewer,
     person: Person,
-    change: Change,
+    change: PersonChange,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let me = admin(&viewer)?.id;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
-    if person == Person::Agent(me) && !matches!(change, Change::Enable) {
-        return super::bounce(
-            &state,
-            &viewer,
-            "/app/people",
-            "Not changed: you can't disable or remove yourself.",
-        )
-        .await;
-    }
-    blocking(&state, move |app| {
-        let db = app.db();
+    let me = viewer.admin()?.id;
+    viewer.form(&body)?;
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
+        match app.change_person(&viewer.tenant, person, change, me) {
+            Ok(()) => {}
+            Err(PersonChangeError::Yourself) => {
+                return Ok("Not changed: you can't disable or remove yourself.".into());
+            }
+            Err(PersonChangeError::Db(e)) => return Err(e.into()),
+        }
         let done = match change {
-            Change::Disable => {
-                db.set_disabled(&viewer.tenant, person, true)?;
+            PersonChange::Disable => {
                 "disabled: their sessions ended and their API tokens no longer work"
             }
-            Change::Enable => {
-                db.set_disabled(&viewer.tenant, person, false)?;
-                "enabled again (their old sessions and tokens stay ended)"
-            }
-            Change::Remove => {
-                db.remove_person(&viewer.tenant, person)?;
-                "removed, with their sessions and API tokens"
-            }
+            PersonChange::Enable => "enabled again (their old sessions and tokens stay ended)",
+            PersonChange::Remove => "removed, with their sessions and API tokens",
         };
         let who = match person {
             Person::Agent(id) => format!("Agent {id}"),
             Person::User(id) => format!("Portal user {id}"),
         };
-        tracing::info!(tenant = %viewer.tenant, person = ?person, by_agent = me, done, "person changed");
-        Ok(redirect_with(app, &viewer, "/app/people", &format!("{who} {done}.")))
+        Ok(format!("{who} {done}.").into())
     })
     .await
 }
@@ -223,7 +192,7 @@ pub async fn disable_agent(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::Agent(id), Change::Disable, b).await
+    change(s, v, Person::Agent(id), PersonChange::Disable, b).await
 }
 
 pub async fn enable_agent(
@@ -232,7 +201,7 @@ pub async fn enable_agent(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::Agent(id), Change::Enable, b).await
+    change(s, v, Person::Agent(id), PersonChange::Enable, b).await
 }
 
 pub async fn remove_agent(
@@ -241,7 +210,7 @@ pub async fn remove_agent(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::Agent(id), Change::Remove, b).await
+    change(s, v, Person::Agent(id), PersonChange::Remove, b).await
 }
 
 pub async fn disable_user(
@@ -250,7 +219,7 @@ pub async fn disable_user(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::User(id), Change::Disable, b).await
+    change(s, v, Person::User(id), PersonChange::Disable, b).await
 }
 
 pub async fn enable_user(
@@ -259,7 +228,7 @@ pub async fn enable_user(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::User(id), Change::Enable, b).await
+    change(s, v, Person::User(id), PersonChange::Enable, b).await
 }
 
 pub async fn remove_user(
@@ -268,7 +237,7 @@ pub async fn remove_user(
     Path(id): Path<i64>,
     b: Bytes,
 ) -> Result<Response, PageError> {
-    change(s, v, Person::User(id), Change::Remove, b).await
+    change(s, v, Person::User(id), PersonChange::Remove, b).await
 }
 
 pub async fn revoke_token(
@@ -277,17 +246,12 @@ pub async fn revoke_token(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    admin(&viewer)?;
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
-    blocking(&state, move |app| {
+    viewer.admin()?;
+    viewer.form(&body)?;
+    finish(&state, viewer, PEOPLE, move |app, viewer| {
         app.db().revoke_token(&viewer.tenant, id)?;
         tracing::info!(tenant = %viewer.tenant, token = id, "API token revoked");
-        Ok(redirect_with(
-            app,
-            &viewer,
-            "/app/people",
-            &format!("Token {id} revoked."),
-        ))
+        Ok(format!("Token {id} revoked.").into())
     })
     .await
 }

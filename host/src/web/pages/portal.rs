@@ -1,4 +1,5 @@
-//! The portal's "My Invoices" (REQUIREMENTS M12–M14): only for users whose invoice access level
+//! `/portal`, the portal's "My Invoices" (REQUIREMENTS M12–M14), and its `/portal/pay`,
+//! `/portal/payment-method` and `/portal/stripe-portal`: only for users whose invoice access level
 //! shows invoices; a Pay button on each unpaid invoice and "Pay all outstanding" with the total and
 //! each fee shown first; the saved method or a new card through Stripe.js; "Add payment method" as
 //! `show_auto_payment_on_portal` allows; the Stripe customer-portal link; a banner for payments
@@ -13,29 +14,21 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::agent::{json_result, start_new_card, status_label};
-use super::{Flash, PageError, Viewer, blocking, field, form_pairs, money, redirect_with, render};
-use crate::db::{Principal, invoice_status_name};
-use crate::runtime::bindings::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
-use crate::runtime::bindings::{
-    Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoiceStatus, PaymentFilter,
-    PaymentMethodType, PaymentStatus, User,
+use super::error::PageError;
+use super::payment;
+use super::respond::{Flash, Next, finish, json_answer, page, render, told};
+use super::session::Viewer;
+use super::words::money;
+use crate::app::App;
+use crate::contract::{
+    Initiator, Invoice, InvoiceFilter, InvoiceStatus, PaymentFilter, PaymentMethodType,
+    PaymentStatus, User,
 };
-use crate::web::AppState;
+use crate::web::state::{AppState, blocking};
+use paydesk_plugin::domain::vocabulary;
 
-fn user(viewer: &Viewer) -> Result<&User, PageError> {
-    match &viewer.principal {
-        Principal::User(u) if u.invoice_access_level != InvoiceAccessLevel::None => Ok(u),
-        Principal::User(_) => Err(PageError::forbidden(
-            "Your account has no access to invoices. Ask your administrator.",
-        )),
-        Principal::Agent(_) => Err(PageError::forbidden("This is the customer portal.")),
-    }
-}
-
-fn visible(u: &User, i: &Invoice) -> bool {
-    crate::access::user_sees(u, i)
-}
+/// The portal's page, where its forms go back to.
+const PORTAL: &str = "/portal";
 
 pub struct PortalRow {
     pub id: i64,
@@ -70,9 +63,9 @@ pub async fn invoices(
     viewer: Viewer,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     let stripe_js = state.stripe_js_url.clone();
-    let page = blocking(&state, move |app| {
+    page(&state, move |app| {
         let tenant = app.db().tenant(&viewer.tenant)?;
         let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
         let filter = InvoiceFilter {
@@ -87,7 +80,7 @@ pub async fn invoices(
             .db()
             .invoices(&viewer.tenant, &filter)?
             .into_iter()
-            .filter(|i| visible(&u, i))
+            .filter(|i| crate::access::user_sees(&u, i))
             .collect();
         let mut actions = Vec::new();
         let mut rows = Vec::new();
@@ -118,8 +111,8 @@ pub async fn invoices(
                 issue_date: i.issue_date,
                 due_date: i.due_date,
                 amount_due: money(i.amount_due, &i.currency),
-                status: invoice_status_name(i.status),
-                status_label: status_label(invoice_status_name(i.status)),
+                status: vocabulary::InvoiceStatus::from(i.status).wire_name(),
+                status_label: vocabulary::InvoiceStatus::from(i.status).label(),
             });
         }
         let s = &tenant.settings;
@@ -141,8 +134,7 @@ pub async fn invoices(
             stripe_js,
         })
     })
-    .await?;
-    Ok(render(page))
+    .await
 }
 
 /// The client secret for the banner's "Complete payment" (Stripe.js authentication).
@@ -152,16 +144,14 @@ pub async fn authenticate(
     headers: HeaderMap,
     Path(intent): Path<String>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            let secret =
-                app.authentication_secret(&viewer.tenant, &intent, Initiator::PortalUser(u.id))?;
-            Ok(json!({"client_secret": secret}))
-        })
-        .await,
-    )
+    json_answer(&state, viewer, move |app, viewer| {
+        let secret =
+            app.authentication_secret(&viewer.tenant, &intent, Initiator::PortalUser(u.id))?;
+        Ok(json!({"client_secret": secret}))
+    })
+    .await
 }
 
 /// Pay one invoice or all outstanding ones: go to the page that shows the total and each fee.
@@ -170,12 +160,11 @@ pub async fn choose(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let choice = field(&pairs, "invoice").unwrap_or("").to_string();
+    let u = viewer.payer()?.clone();
+    let form = viewer.form(&body)?;
+    let choice = form.field("invoice").unwrap_or("").to_string();
     let ids: Vec<i64> = if choice == "all" {
-        blocking(&state, move |app| {
+        blocking(&state, move |app| -> Result<Vec<i64>, PageError> {
             let filter = InvoiceFilter {
                 customer_id: Some(u.customer_id),
                 status: Some(InvoiceStatus::AwaitingPayment),
@@ -188,7 +177,7 @@ pub async fn choose(
                 .db()
                 .invoices(&viewer.tenant, &filter)?
                 .into_iter()
-                .filter(|i| visible(&u, i) && i.amount_due > 0)
+                .filter(|i| crate::access::user_sees(&u, i) && i.amount_due > 0)
                 .map(|i| i.id)
                 .collect())
         })
@@ -234,60 +223,61 @@ pub async fn pay_page(
     viewer: Viewer,
     Query(q): Query<Ids>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     let ids = parse_ids(&q.ids);
     let stripe_js = state.stripe_js_url.clone();
-    let v = viewer.clone();
-    let page = blocking(&state, move |app| {
-        let viewer = v;
-        let quote = app.quote_invoices(
-            &viewer.tenant,
-            &ids,
-            PaymentMethodType::Card,
-            Initiator::PortalUser(u.id),
-        )?;
-        let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
-        let settings = app.db().tenant(&viewer.tenant)?.settings;
-        Ok(PayPage {
-            flash: String::new(),
-            csrf: viewer.csrf.clone(),
-            lines: quote
-                .lines
-                .iter()
-                .map(|l| {
-                    (
-                        l.invoice_number.clone(),
-                        money(l.amount_due.amount, &l.amount_due.currency),
-                        money(l.fee.amount, &l.fee.currency),
-                        money(l.total.amount, &l.total.currency),
-                    )
-                })
-                .collect(),
-            total: money(quote.total.amount, &quote.total.currency),
-            ids_csv: ids
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-            ids,
-            saved: customer.stripe_payment_method_name.unwrap_or_default(),
-            publishable_key: settings.stripe_public_key.unwrap_or_default(),
-            stripe_js,
-        })
+    finish(&state, viewer, PORTAL, move |app, viewer| {
+        Ok(told(
+            pay_page_of(app, viewer, &u, ids, stripe_js),
+            "Not paid",
+            |p| Next::Answer(render(p)),
+        ))
     })
-    .await;
-    match page {
-        Ok(p) => Ok(render(p)),
-        Err(e) => {
-            super::bounce(
-                &state,
-                &viewer,
-                "/portal",
-                &format!("Not paid: {}", e.message),
-            )
-            .await
-        }
-    }
+    .await
+}
+
+/// The page that shows what paying `ids` costs, each invoice's fee and the total.
+fn pay_page_of(
+    app: &App,
+    viewer: &Viewer,
+    u: &User,
+    ids: Vec<i64>,
+    stripe_js: String,
+) -> Result<PayPage, PageError> {
+    let quote = app.quote_invoices(
+        &viewer.tenant,
+        &ids,
+        PaymentMethodType::Card,
+        Initiator::PortalUser(u.id),
+    )?;
+    let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
+    let settings = app.db().tenant(&viewer.tenant)?.settings;
+    Ok(PayPage {
+        flash: String::new(),
+        csrf: viewer.csrf.clone(),
+        lines: quote
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.invoice_number.clone(),
+                    money(l.amount_due.amount, &l.amount_due.currency),
+                    money(l.fee.amount, &l.fee.currency),
+                    money(l.total.amount, &l.total.currency),
+                )
+            })
+            .collect(),
+        total: money(quote.total.amount, &quote.total.currency),
+        ids_csv: ids
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        ids,
+        saved: customer.stripe_payment_method_name.unwrap_or_default(),
+        publishable_key: settings.stripe_public_key.unwrap_or_default(),
+        stripe_js,
+    })
 }
 
 pub async fn pay_saved(
@@ -295,43 +285,29 @@ pub async fn pay_saved(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
-    let pairs = form_pairs(&body);
-    viewer.check_csrf(field(&pairs, "csrf").unwrap_or(""))?;
-    let ids: Vec<i64> = pairs
+    let u = viewer.payer()?.clone();
+    let form = viewer.form(&body)?;
+    let ids: Vec<i64> = form
+        .all("invoice")
         .iter()
-        .filter(|(k, _)| k == "invoice")
-        .filter_map(|(_, v)| v.parse().ok())
+        .filter_map(|v| v.parse().ok())
         .collect();
-    blocking(&state, move |app| {
-        let request = PaymentRequest {
-            invoices: ids,
-            pay_with: PayWith::SavedMethod,
-            initiator: Initiator::PortalUser(u.id),
-            return_url: None,
-        };
-        Ok(match app.start_payment(&viewer.tenant, &request) {
-            Ok(p) => {
-                let word = match p.status {
-                    PaymentStatus::Succeeded => "Thank you: paid.".to_string(),
-                    PaymentStatus::RequiresAction => {
-                        "Your bank asks you to confirm the payment.".to_string()
-                    }
-                    PaymentStatus::Processing => "The payment is processing.".to_string(),
-                    _ => format!(
-                        "The payment did not go through: {}",
-                        p.failure_reason.unwrap_or_default()
-                    ),
-                };
-                redirect_with(app, &viewer, "/portal", &word)
-            }
-            Err(e) => redirect_with(
-                app,
-                &viewer,
-                "/portal",
-                &format!("Not paid: {}", PageError::from(e).message),
-            ),
-        })
+    finish(&state, viewer, PORTAL, move |app, viewer| {
+        Ok(told(
+            payment::start_saved(app, viewer, ids, Initiator::PortalUser(u.id)),
+            "Not paid",
+            |p| match p.status {
+                PaymentStatus::Succeeded => "Thank you: paid.".to_string(),
+                PaymentStatus::RequiresAction => {
+                    "Your bank asks you to confirm the payment.".to_string()
+                }
+                PaymentStatus::Processing => "The payment is processing.".to_string(),
+                _ => format!(
+                    "The payment did not go through: {}",
+                    p.failure_reason.unwrap_or_default()
+                ),
+            },
+        ))
     })
     .await
 }
@@ -342,80 +318,10 @@ pub async fn pay_new(
     headers: HeaderMap,
     Query(q): Query<Ids>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
     let ids = parse_ids(&q.ids);
-    json_result(
-        blocking(&state, move |app| {
-            start_new_card(app, &viewer.tenant, ids, Initiator::PortalUser(u.id))
-        })
-        .await,
-    )
-}
-
-#[derive(Deserialize)]
-pub struct ConfirmBody {
-    intent_id: String,
-    payment_method: String,
-}
-
-/// Confirm a new-card payment with the card Stripe.js just saved (agents and portal users).
-pub async fn confirm(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Json(body): Json<ConfirmBody>,
-) -> Result<Response, PageError> {
-    viewer.check_csrf_header(&headers)?;
-    let initiator = match &viewer.principal {
-        Principal::Agent(a) => Initiator::Agent(a.id),
-        Principal::User(_) => Initiator::PortalUser(user(&viewer)?.id),
-    };
-    json_result(
-        blocking(&state, move |app| {
-            let p = app.confirm_payment(
-                &viewer.tenant,
-                &body.intent_id,
-                &body.payment_method,
-                initiator,
-                None,
-            )?;
-            Ok(json!({
-                "status": crate::db::payment_status_name(p.status),
-                "client_secret": p.client_secret,
-                "failure_reason": p.failure_reason,
-            }))
-        })
-        .await,
-    )
-}
-
-/// Read an intent back after Stripe.js (authentication); anyone signed in who may see its invoices.
-pub async fn refresh(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Path(intent): Path<String>,
-) -> Result<Response, PageError> {
-    viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            let records = app
-                .db()
-                .payments(&viewer.tenant, &PaymentFilter::Intent(intent.clone()))?;
-            for r in &records {
-                let i = app.db().invoice(&viewer.tenant, r.invoice_id)?;
-                if let Principal::User(u) = &viewer.principal
-                    && !visible(u, &i)
-                {
-                    return Err(PageError::not_found());
-                }
-            }
-            let updated = app.refresh_payment(&viewer.tenant, &intent)?;
-            Ok(json!({"status": updated.first().map(|p| crate::db::payment_status_name(p.status))}))
-        })
-        .await,
-    )
+    payment::start_new_card(&state, viewer, ids, Initiator::PortalUser(u.id)).await
 }
 
 #[derive(Template)]
@@ -428,7 +334,7 @@ struct MethodPage {
 }
 
 /// Refused unless the setting offers "Add payment method" to the user's customer: the publishable key.
-fn adding_allowed(app: &crate::app::App, viewer: &Viewer, u: &User) -> Result<String, PageError> {
+fn adding_allowed(app: &App, viewer: &Viewer, u: &User) -> Result<String, PageError> {
     let settings = app.db().tenant(&viewer.tenant)?.settings;
     let customer = app.db().customer(&viewer.tenant, u.customer_id)?;
     if !crate::access::may_add_method(settings.show_auto_payment_on_portal, &customer) {
@@ -443,16 +349,17 @@ pub async fn method_page(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     let stripe_js = state.stripe_js_url.clone();
-    let csrf = viewer.csrf.clone();
-    let key = blocking(&state, move |app| adding_allowed(app, &viewer, &u)).await?;
-    Ok(render(MethodPage {
-        flash: String::new(),
-        csrf,
-        publishable_key: key,
-        stripe_js,
-    }))
+    page(&state, move |app| {
+        Ok(MethodPage {
+            flash: String::new(),
+            csrf: viewer.csrf.clone(),
+            publishable_key: adding_allowed(app, &viewer, &u)?,
+            stripe_js,
+        })
+    })
+    .await
 }
 
 pub async fn start_method(
@@ -460,16 +367,14 @@ pub async fn start_method(
     viewer: Viewer,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            adding_allowed(app, &viewer, &u)?;
-            let s = app.start_setup(&viewer.tenant, u.customer_id, Initiator::PortalUser(u.id))?;
-            Ok(json!({"setup_intent_id": s.setup_intent_id, "client_secret": s.client_secret}))
-        })
-        .await,
-    )
+    json_answer(&state, viewer, move |app, viewer| {
+        adding_allowed(app, viewer, &u)?;
+        let s = app.start_setup(&viewer.tenant, u.customer_id, Initiator::PortalUser(u.id))?;
+        Ok(json!({"setup_intent_id": s.setup_intent_id, "client_secret": s.client_secret}))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -483,15 +388,13 @@ pub async fn complete_method(
     headers: HeaderMap,
     Json(body): Json<CompleteBody>,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
+    let u = viewer.payer()?.clone();
     viewer.check_csrf_header(&headers)?;
-    json_result(
-        blocking(&state, move |app| {
-            let name = app.complete_setup(&viewer.tenant, u.customer_id, &body.setup_intent_id)?;
-            Ok(json!({"automatic_payment_method": name}))
-        })
-        .await,
-    )
+    json_answer(&state, viewer, move |app, viewer| {
+        let name = app.complete_setup(&viewer.tenant, u.customer_id, &body.setup_intent_id)?;
+        Ok(json!({"automatic_payment_method": name}))
+    })
+    .await
 }
 
 pub async fn stripe_portal(
@@ -499,29 +402,20 @@ pub async fn stripe_portal(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let u = user(&viewer)?.clone();
-    viewer.check_csrf(field(&form_pairs(&body), "csrf").unwrap_or(""))?;
+    let u = viewer.payer()?.clone();
+    viewer.form(&body)?;
     let back = state
         .app
         .public_url
         .clone()
         .map(|b| format!("{}/portal", b.trim_end_matches('/')));
-    blocking(&state, move |app| {
+    finish(&state, viewer, PORTAL, move |app, viewer| {
         let back = back.unwrap_or_else(|| "https://example.invalid/portal".into());
-        Ok(
-            match app.customer_portal_session(&viewer.tenant, u.customer_id, &back) {
-                Ok(url) => Redirect::to(&url).into_response(),
-                Err(e) => redirect_with(
-                    app,
-                    &viewer,
-                    "/portal",
-                    &format!(
-                        "The Stripe portal is not available: {}",
-                        PageError::from(e).message
-                    ),
-                ),
-            },
-        )
+        Ok(told(
+            app.customer_portal_session(&viewer.tenant, u.customer_id, &back),
+            "The Stripe portal is not available",
+            |url| Next::Answer(Redirect::to(&url).into_response()),
+        ))
     })
     .await
 }

@@ -1,15 +1,17 @@
 //! Who is calling the JSON API: the bearer token names a principal (an agent or a portal user) of
 //! one tenant, and a request for another tenant's URL is "not found" — another tenant's existence
-//! is not revealed. Permission checks (`admin`, `agent`) live here too.
+//! is not revealed. The roles a route asks for ([`Caller::agent`], [`Caller::admin`],
+//! [`Caller::invoice_reader`]) are checked by [`crate::web::roles`].
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
-use super::AppState;
-use super::error::ApiError;
+use crate::contract::Agent;
 use crate::db::Principal;
-use crate::runtime::bindings::Agent;
 use crate::tenant::TenantId;
+use crate::web::error::ApiError;
+use crate::web::roles;
+use crate::web::state::{AppState, WorkerLost, blocking};
 
 /// An authenticated caller of a `/api/v1/tenants/{tenant}/…` route.
 #[derive(Debug, Clone)]
@@ -21,22 +23,17 @@ pub struct Caller {
 impl Caller {
     /// The caller as an agent of the tenant.
     pub fn agent(&self) -> Result<&Agent, ApiError> {
-        match &self.principal {
-            Principal::Agent(a) => Ok(a),
-            Principal::User(_) => Err(ApiError::forbidden("only the tenant's agents may do this")),
-        }
+        Ok(roles::agent(&self.principal)?)
     }
 
     /// The caller as an admin agent (settings, mappings, webhooks).
     pub fn admin(&self) -> Result<&Agent, ApiError> {
-        let agent = self.agent()?;
-        if agent.is_admin {
-            Ok(agent)
-        } else {
-            Err(ApiError::forbidden(
-                "only the tenant's administrators may change the Stripe integration",
-            ))
-        }
+        Ok(roles::admin(&self.principal)?)
+    }
+
+    /// An agent, or a portal user whose access level shows invoices.
+    pub fn invoice_reader(&self) -> Result<(), ApiError> {
+        Ok(roles::invoice_reader(&self.principal)?)
     }
 }
 
@@ -60,10 +57,11 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?
             .to_string();
-        let app = state.app.clone();
-        let found = tokio::task::spawn_blocking(move || app.db().authenticate(&token))
-            .await
-            .map_err(|_| ApiError::internal("authentication failed"))??;
+        let found = blocking(state, move |app| {
+            Ok::<_, WorkerLost>(app.db().authenticate(&token))
+        })
+        .await
+        .map_err(|_| ApiError::internal("authentication failed"))??;
         let (tenant, principal) = found.ok_or_else(ApiError::unauthorized)?;
         match params.get("tenant") {
             Some(t) if t == tenant.as_str() => Ok(Caller { tenant, principal }),

@@ -1,0 +1,104 @@
+//! `/app/customers/{id}`, a customer's Billing › Stripe section: its Stripe customer and sync
+//! status, its payment methods in Stripe, and choosing the one for automatic payments.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+
+use super::error::PageError;
+use super::respond::{Flash, finish, page, told};
+use super::session::Viewer;
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    flash: String,
+    csrf: String,
+    is_admin: bool,
+    id: i64,
+    name: String,
+    accounts_email: String,
+    accounts_cc: String,
+    stripe_id: String,
+    sync_status: String,
+    automatic: String,
+    methods: Vec<(String, String, bool)>,
+    methods_error: String,
+}
+
+pub async fn customer(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, PageError> {
+    viewer.agent()?;
+    page(&state, move |app| {
+        let c = app.db().customer(&viewer.tenant, id)?;
+        let (methods, methods_error) = if c.stripe_customer_id.is_some() {
+            match app.list_payment_methods(&viewer.tenant, id) {
+                Ok(m) => (
+                    m.into_iter()
+                        .map(|m| (m.id, m.display_name, m.is_automatic))
+                        .collect(),
+                    String::new(),
+                ),
+                Err(e) => (Vec::new(), PageError::from(e).message),
+            }
+        } else {
+            (Vec::new(), String::new())
+        };
+        Ok(CustomerPage {
+            flash: flash.text(app, &viewer),
+            csrf: viewer.csrf.clone(),
+            is_admin: viewer.is_admin(),
+            id,
+            accounts_email: c.accounts_email.unwrap_or_else(|| "none".into()),
+            accounts_cc: c.accounts_cc_email.unwrap_or_else(|| "none".into()),
+            stripe_id: c.stripe_customer_id.unwrap_or_default(),
+            sync_status: match c.stripe_sync_error {
+                Some(e) => format!("failed: {e}"),
+                None => "in sync".into(),
+            },
+            automatic: c
+                .stripe_payment_method_name
+                .unwrap_or_else(|| "No automatic payment setup".into()),
+            name: c.name,
+            methods,
+            methods_error,
+        })
+    })
+    .await
+}
+
+pub async fn set_automatic_method(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    viewer.agent()?;
+    let form = viewer.form(&body)?;
+    let pm = form
+        .field("payment_method_id")
+        .map(str::to_string)
+        .filter(|p| !p.is_empty());
+    finish(
+        &state,
+        viewer,
+        format!("/app/customers/{id}"),
+        move |app, viewer| {
+            Ok(told(
+                app.set_automatic_payment_method(&viewer.tenant, id, pm.as_deref()),
+                "Not changed",
+                |name| match name {
+                    Some(name) => format!("Automatic payments now use {name}."),
+                    None => "The automatic payment method was cleared.".to_string(),
+                },
+            ))
+        },
+    )
+    .await
+}
