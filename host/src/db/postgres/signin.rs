@@ -11,7 +11,7 @@
 use super::{Begin, PgConn, PgDb, to_u32};
 use crate::db::auth::{digest, random_hex};
 use crate::db::{DbResult, Purged, SignInAccount, SignInStore, now};
-use crate::signin::throttle::{Counter, Rule};
+use crate::throttle::{Counter, Rule};
 use crate::tenant::{Secret, TenantId};
 
 /// Every key's counter after one more attempt at `at`, or the longest wait among them; with
