@@ -14,6 +14,7 @@ pub(super) mod names;
 pub(super) mod payments;
 mod people;
 pub mod postgres;
+mod records;
 mod recurring;
 mod signin;
 mod sqlite;
@@ -24,6 +25,7 @@ mod users;
 pub use location::DbLocation;
 pub use names::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
 pub use postgres::PgDb;
+pub use records::*;
 pub use sqlite::SqliteDb;
 
 use crate::contract::{
@@ -74,100 +76,6 @@ impl From<rusqlite::Error> for DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
-
-/// A tenant as the host holds it. Secrets are separate (`TenantStore::secret_key`).
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    pub id: TenantId,
-    pub name: String,
-    pub settings: TenantSettings,
-    pub invoice_mailbox: String,
-    pub has_secret_key: bool,
-    pub has_webhook_secret: bool,
-    pub autopay_last_run: Option<i64>,
-    pub autopay_last_error: Option<String>,
-}
-
-/// A new customer.
-#[derive(Debug, Clone, Default)]
-pub struct NewCustomer {
-    pub name: String,
-    pub accounts_email: Option<String>,
-    pub accounts_cc_email: Option<String>,
-}
-
-/// A new portal user.
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub customer_id: i64,
-    pub name: String,
-    pub email: String,
-    pub invoice_access_level: InvoiceAccessLevel,
-}
-
-/// A new agent.
-#[derive(Debug, Clone)]
-pub struct NewAgent {
-    pub name: String,
-    pub email: String,
-    pub can_receive_manual_stripe_payments: bool,
-    pub is_admin: bool,
-}
-
-/// A new invoice with its lines.
-#[derive(Debug, Clone)]
-pub struct NewInvoice {
-    pub number: String,
-    pub customer_id: i64,
-    pub user_id: Option<i64>,
-    pub currency: String,
-    pub issue_date: String,
-    pub due_date: String,
-    pub recurring_invoice_id: Option<i64>,
-    /// (description, amount in minor units).
-    pub lines: Vec<(String, i64)>,
-}
-
-/// A value in the plugin's key/value storage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KvEntry {
-    pub key: String,
-    pub value: Vec<u8>,
-    pub version: u64,
-    pub updated_at: i64,
-}
-
-/// An email waiting in (or sent from) the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxMessage {
-    pub id: i64,
-    pub tenant_id: String,
-    pub from: String,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
-    pub status: String,
-    pub attempts: u32,
-    /// Why the last try (or queueing it) failed.
-    pub last_error: Option<String>,
-    pub dedup_key: Option<String>,
-}
-
-/// A message to queue.
-#[derive(Debug, Clone)]
-pub struct NewEmail {
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
-    pub dedup_key: Option<String>,
-    /// Why it cannot be sent (e.g. a recipient that is no email address): kept as `failed`, with
-    /// this as its error, so the outbox shows what happened; never delivered.
-    pub undeliverable: Option<String>,
-}
 
 /// Tenants, their settings and secrets.
 pub trait TenantStore {
@@ -331,17 +239,6 @@ pub mod stores {
     };
 }
 
-/// An intent Stripe reported that was not applied to a payment record (it was another intent than
-/// the record's own, or its success did not cover what the record expects), from the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Anomaly {
-    /// The payment record it is about (read from the reason's `payment {id}: `).
-    pub payment_id: Option<i64>,
-    pub reason: String,
-    /// When it was first kept (Unix seconds).
-    pub at: i64,
-}
-
 /// The email outbox.
 pub trait OutboxStore {
     /// Queue a message; `false` when its dedup key was used before (nothing queued).
@@ -357,44 +254,6 @@ pub trait OutboxStore {
         tenant: &TenantId,
         prefix: &str,
     ) -> DbResult<Vec<OutboxMessage>>;
-}
-
-/// A recurring invoice: the schedule that generates invoices.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recurring {
-    pub id: i64,
-    pub customer_id: i64,
-    pub user_id: Option<i64>,
-    pub currency: String,
-    pub description: String,
-    pub amount: i64,
-    pub interval_months: u32,
-    /// The next invoice's issue date, `YYYY-MM-DD` in the tenant's time zone.
-    pub next_date: String,
-    /// Days from issue to due date.
-    pub due_days: u32,
-    pub active: bool,
-}
-
-/// A new recurring invoice.
-#[derive(Debug, Clone)]
-pub struct NewRecurring {
-    pub customer_id: i64,
-    pub user_id: Option<i64>,
-    pub currency: String,
-    pub description: String,
-    pub amount: i64,
-    pub interval_months: u32,
-    pub next_date: String,
-    pub due_days: u32,
-}
-
-/// An audit-trail row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: i64,
-    pub entry: AuditEntry,
 }
 
 /// Recurring invoices and the audit trail.

@@ -14,14 +14,19 @@
 //! transaction that PostgreSQL aborts as a deadlock or a serialization failure is run again from
 //! the start, a few times.
 
+mod audit;
 mod auth;
-mod helpdesk;
+mod customers;
 mod hosts;
+mod invoices;
 mod migrations;
+mod payments;
 mod people;
 mod recurring;
 mod signin;
+mod templates;
 mod tenants;
+mod users;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -11,8 +11,8 @@
 use super::{Begin, PgConn, PgDb, to_u32};
 use crate::db::auth::{digest, random_hex};
 use crate::db::{DbResult, Purged, SignInAccount, SignInStore, now};
-use crate::throttle::{Counter, Rule};
 use crate::tenant::{Secret, TenantId};
+use crate::throttle::{Counter, Rule};
 
 /// Every key's counter after one more attempt at `at`, or the longest wait among them; with
 /// `lock`, each counter's row is held until the transaction ends.
