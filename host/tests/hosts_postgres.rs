@@ -10,6 +10,7 @@
 //! - PostgreSQL restarted in the middle of a run: every host goes on without a restart (its pool
 //!   drops the dead connections), answers again, and a run by hand finishes the day: nothing lost
 //!   or doubled.
+//! - Hosts starting together on a new database migrate it once; the partial unique rules exist.
 //! - The rate limit: three processes charging three tenants of one Stripe account with a limit of
 //!   25 requests a second: no second of the recorder's log (arrival times) holds more than 25.
 //!
@@ -527,4 +528,51 @@ fn three_processes_on_one_stripe_account_keep_to_25_requests_a_second_together()
         "a second of Stripe's log holds {busiest} requests of the account: {per_second:?}"
     );
     assert_each_paid_once(&db, &tenants, &ls.base_url, N);
+}
+
+#[test]
+fn hosts_starting_together_on_a_new_database_migrate_it_once() {
+    let cluster = postgres::Cluster::start().expect("PostgreSQL");
+    cluster
+        .client("postgres")
+        .unwrap()
+        .batch_execute("CREATE DATABASE fresh")
+        .unwrap();
+    let url = cluster.url("fresh");
+    let gate = std::sync::Barrier::new(6);
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                gate.wait();
+                PgDb::open(&url).expect("every host opens the database")
+            });
+        }
+    });
+    let mut client = cluster.client("fresh").unwrap();
+    let versions: Vec<i64> = client
+        .query("SELECT version FROM schema_version ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert_eq!(versions, expected, "each migration applied once, in order");
+    assert!(versions.len() >= 2);
+    // The SQLite schema's partial unique rules are the same rules here.
+    for (index, rule) in [
+        ("invoice_payments_one_open", "WHERE ((status = ANY"),
+        ("audit_log_one_anomaly", "WHERE (action = 'anomaly'"),
+    ] {
+        let def: String = client
+            .query_one(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = $1",
+                &[&index],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            def.starts_with("CREATE UNIQUE INDEX") && def.contains(rule),
+            "{def}"
+        );
+    }
 }
