@@ -11,11 +11,14 @@
 # talk to Stripe most (connect, payments) run once more with every log line at TRACE — the HTTP
 # client's included — and the sweep checks that pass too: no secret at any log level. Then the host
 # conformance suite (conformance/run.py) plays its scenarios against the Rust and the Python host,
-# after the Python host's own tests of its imports.
+# after the Python host's own tests of its imports. The end-to-end suite runs twice: on SQLite and on
+# PostgreSQL (PAYDESK_TEST_DB=postgres, a throwaway cluster the tests start as the unprivileged
+# `postgres` user); `cargo test` also runs host/tests/hosts_postgres.rs (several hosts on one
+# PostgreSQL), which needs the same cluster, so the postgres setup step comes first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/setup.sh toolchain venv browser
+scripts/setup.sh toolchain venv browser postgres
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 --profile plugin -- -D warnings
@@ -25,6 +28,10 @@ cargo test
 cargo run -q -p paydesk-tests --bin secret-sweep
 # The suite binary's next run replaces its own artifacts, so the first pass is swept above.
 PAYDESK_LOG=trace cargo test -p paydesk-tests --test suite -- connect:: payments::
+cargo run -q -p paydesk-tests --bin secret-sweep
+# The end-to-end suite again on PostgreSQL (a throwaway cluster the tests start), swept like the
+# passes above.
+PAYDESK_TEST_DB=postgres cargo test -p paydesk-tests --test suite
 cargo run -q -p paydesk-tests --bin secret-sweep
 "${PAYDESK_TEST_VENV:-.venv-test}/bin/python" -m unittest discover -s hosts/python/tests
 python3 conformance/run.py

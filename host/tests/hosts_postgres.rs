@@ -10,6 +10,7 @@
 //! - PostgreSQL restarted in the middle of a run: every host goes on without a restart (its pool
 //!   drops the dead connections), answers again, and a run by hand finishes the day: nothing lost
 //!   or doubled.
+//! - Hosts starting together on a new database migrate it once; the partial unique rules exist.
 //! - The rate limit: three processes charging three tenants of one Stripe account with a limit of
 //!   25 requests a second: no second of the recorder's log (arrival times) holds more than 25.
 //!
@@ -72,7 +73,13 @@ fn zone_and_day() -> (String, String) {
 
 /// Tenants (sharing one Stripe account) with autopay on, `n` recurring invoices each issued and
 /// due today, one customer with a card each; and an admin token of the first.
-fn seed(db: &PgDb, stripe_base: &str, tenants: &[&str], n: usize) -> (Vec<TenantId>, String) {
+fn seed(
+    db: &PgDb,
+    stripe_base: &str,
+    tenants: &[&str],
+    n: usize,
+    edit: impl Fn(&mut TenantSettings),
+) -> (Vec<TenantId>, String) {
     sweep::register_secret(KEY);
     let (zone, day) = zone_and_day();
     let mut ids = Vec::new();
@@ -81,7 +88,7 @@ fn seed(db: &PgDb, stripe_base: &str, tenants: &[&str], n: usize) -> (Vec<Tenant
         let tenant = TenantId::parse(name).unwrap();
         db.create_tenant(&tenant, name, &format!("invoices@{name}.test"))
             .unwrap();
-        let settings = TenantSettings {
+        let mut settings = TenantSettings {
             enabled: true,
             stripe_public_key: Some("pk_test_x".into()),
             enableautostripepayment: true,
@@ -91,6 +98,7 @@ fn seed(db: &PgDb, stripe_base: &str, tenants: &[&str], n: usize) -> (Vec<Tenant
             time_zone: zone.clone(),
             ..TenantSettings::default()
         };
+        edit(&mut settings);
         db.save_settings_and_key(&tenant, &settings, Some(&Secret::new(KEY)))
             .unwrap();
         let customer = common::customer_with_card(db, &tenant, stripe_base, KEY);
@@ -135,10 +143,14 @@ fn seed(db: &PgDb, stripe_base: &str, tenants: &[&str], n: usize) -> (Vec<Tenant
 
 /// Environment every process gets: the database, Stripe behind the recorder, short request
 /// limits (a claim's lease is 2 × (3 + 1) s + 5 s = 13 s, a run's lease 13 s + 40 s).
-fn configure(cmd: &mut Command, url: &str, stripe_base: &str, dir: &Path) {
+fn configure(cmd: &mut Command, url: &str, stripe_base: &str, _dir: &Path) {
     cmd.env("PAYDESK_DATABASE_URL", url)
         .env("PAYDESK_STRIPE_API_BASE", stripe_base)
-        .env("PAYDESK_CACHE_DIR", dir.join("cache"))
+        // One compiled component for every process of these tests (keyed by its hash).
+        .env(
+            "PAYDESK_CACHE_DIR",
+            std::env::temp_dir().join("paydesk-hosts-test-component-cache"),
+        )
         .env("PAYDESK_STRIPE_TIMEOUT_SECONDS", "3")
         .env("PAYDESK_STRIPE_CONNECT_TIMEOUT_SECONDS", "1")
         .env("PAYDESK_SCHEDULER_CHECK_SECONDS", "1")
@@ -363,7 +375,7 @@ fn three_hosts_and_two_runs_by_hand_charge_300_invoices_once_when_the_running_ho
     let (ls, rec) = stripe_pair();
     let dir = tempfile::tempdir().unwrap();
     let db = PgDb::open(&url).unwrap();
-    let (tenants, _) = seed(&db, &ls.base_url, &["acme"], N);
+    let (tenants, _) = seed(&db, &ls.base_url, &["acme"], N, |_| {});
     let mut hosts: Vec<Option<Server>> = (0..3)
         .map(|i| Some(serve(&url, &rec.base_url, dir.path(), i, &[])))
         .collect();
@@ -431,7 +443,11 @@ fn postgres_restarted_mid_run_every_host_goes_on_and_nothing_is_lost_or_doubled(
     let dir = tempfile::tempdir().unwrap();
     let (tenants, token) = {
         let db = PgDb::open(&url).unwrap();
-        seed(&db, &ls.base_url, &["acme"], N)
+        // A charge whose success the restart kept from the database is settled by the next
+        // run's reconciliation: at once, not after the default wait.
+        seed(&db, &ls.base_url, &["acme"], N, |s| {
+            s.reconcile_after_minutes = 0
+        })
     };
     let hosts: Vec<Server> = (0..3)
         .map(|i| serve(&url, &rec.base_url, dir.path(), i, &[]))
@@ -478,7 +494,7 @@ fn three_processes_on_one_stripe_account_keep_to_25_requests_a_second_together()
     let (ls, rec) = stripe_pair();
     let dir = tempfile::tempdir().unwrap();
     let db = PgDb::open(&url).unwrap();
-    let (tenants, _) = seed(&db, &ls.base_url, &["north", "south", "west"], N);
+    let (tenants, _) = seed(&db, &ls.base_url, &["north", "south", "west"], N, |_| {});
     let started = rec.requests().len();
     let runs: Vec<Child> = tenants
         .iter()
@@ -504,9 +520,60 @@ fn three_processes_on_one_stripe_account_keep_to_25_requests_a_second_together()
         "every run sent its charges ({total} requests)"
     );
     let busiest = per_second.values().max().copied().unwrap_or(0);
+    println!(
+        "{total} requests over {} seconds, the busiest second {busiest}",
+        per_second.len()
+    );
     assert!(
         busiest <= 25,
         "a second of Stripe's log holds {busiest} requests of the account: {per_second:?}"
     );
     assert_each_paid_once(&db, &tenants, &ls.base_url, N);
+}
+
+#[test]
+fn hosts_starting_together_on_a_new_database_migrate_it_once() {
+    let cluster = postgres::Cluster::start().expect("PostgreSQL");
+    cluster
+        .client("postgres")
+        .unwrap()
+        .batch_execute("CREATE DATABASE fresh")
+        .unwrap();
+    let url = cluster.url("fresh");
+    let gate = std::sync::Barrier::new(6);
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                gate.wait();
+                PgDb::open(&url).expect("every host opens the database")
+            });
+        }
+    });
+    let mut client = cluster.client("fresh").unwrap();
+    let versions: Vec<i64> = client
+        .query("SELECT version FROM schema_version ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert_eq!(versions, expected, "each migration applied once, in order");
+    assert!(versions.len() >= 2);
+    // The SQLite schema's partial unique rules are the same rules here.
+    for (index, rule) in [
+        ("invoice_payments_one_open", "WHERE ((status = ANY"),
+        ("audit_log_one_anomaly", "WHERE (action = 'anomaly'"),
+    ] {
+        let def: String = client
+            .query_one(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = $1",
+                &[&index],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            def.starts_with("CREATE UNIQUE INDEX") && def.contains(rule),
+            "{def}"
+        );
+    }
 }

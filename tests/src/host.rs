@@ -55,13 +55,43 @@ impl TestHost {
 
     /// A custom component and limits.
     pub fn with_runtime(stripe_base: &str, runtime: RuntimeConfig) -> TestHost {
+        Self::on_database(stripe_base, runtime, None)
+    }
+
+    /// Another host on this host's database (the same SQLite file, or the same PostgreSQL
+    /// database), with the default runtime: what a second `paydesk serve` would be.
+    pub fn peer(&self) -> TestHost {
+        Self::on_database(
+            &self.app.stripe_api_base,
+            RuntimeConfig {
+                cache_dir: Some(std::env::temp_dir().join("paydesk-test-component-cache")),
+                limits: Limits {
+                    concurrent_instances: 8,
+                    ..Limits::default()
+                },
+                ..RuntimeConfig::default()
+            },
+            Some((self.db_path.clone(), self.database_url.clone())),
+        )
+    }
+
+    fn on_database(
+        stripe_base: &str,
+        runtime: RuntimeConfig,
+        existing: Option<(PathBuf, Option<String>)>,
+    ) -> TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("paydesk.db");
-        let database_url = crate::postgres::selected().then(|| {
-            crate::postgres::Cluster::shared()
-                .new_database()
-                .expect("a test database")
-        });
+        let (db_path, database_url) = match existing {
+            Some(found) => found,
+            None => (
+                dir.path().join("paydesk.db"),
+                crate::postgres::selected().then(|| {
+                    crate::postgres::Cluster::shared()
+                        .new_database()
+                        .expect("a test database")
+                }),
+            ),
+        };
         let db: Arc<dyn Database> = match &database_url {
             Some(url) => Arc::new(PgDb::open(url).expect("open database")),
             None => Arc::new(SqliteDb::open(&db_path).expect("open database")),

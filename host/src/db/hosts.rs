@@ -9,6 +9,9 @@ use super::tenants::{OUTBOX_COLUMNS, outbox_row};
 use super::{DbResult, HostsStore, OutboxMessage, now};
 use crate::tenant::TenantId;
 
+/// How long a finished lease is kept.
+pub(super) const KEEP_FINISHED_SECONDS: i64 = 31 * 86_400;
+
 /// Now in Unix microseconds.
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -62,6 +65,10 @@ impl HostsStore for SqliteDb {
                  WHERE tenant_id = ?1 AND work = ?2 AND holder = ?3",
             )?
             .execute(params![tenant.as_str(), work, holder, at])?;
+        // Days long done are forgotten (a finished day is kept a month, for the scheduler).
+        self.conn()?
+            .prepare_cached("DELETE FROM work_leases WHERE tenant_id = ?1 AND finished_at < ?2")?
+            .execute(params![tenant.as_str(), at - KEEP_FINISHED_SECONDS])?;
         Ok(())
     }
 

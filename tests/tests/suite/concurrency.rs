@@ -2,7 +2,11 @@
 //! JSON API against localstripe, released together by a barrier, round after round — two portal
 //! users of one customer, one user four times, an agent and a portal user, two overlapping
 //! "Pay all" requests ({1,2} and {2,3}), and the daily run charging an invoice a portal user is
-//! paying, and two daily runs taking over one abandoned attempt. (Two `paydesk serve` processes on one database race in `host/tests/serve_processes.rs`.)
+//! paying, and two daily runs taking over one abandoned attempt. The racers are spread over three
+//! hosts on one database (the shop's and two peers, each serving): on PostgreSQL
+//! (`PAYDESK_TEST_DB=postgres`) that is three hosts on one server. (Two `paydesk serve` processes
+//! on one database race in `host/tests/serve_processes.rs`, three on PostgreSQL in
+//! `host/tests/hosts_postgres.rs`.)
 //!
 //! After each scenario, from localstripe's side: every invoice has exactly one succeeded
 //! PaymentIntent, its record and invoice agree, it carries exactly one fee line, and every loser was
@@ -15,7 +19,7 @@ use serde_json::{Value, json};
 
 use paydesk_host::db::{NewInvoice, NewRecurring};
 use paydesk_host::runtime::bindings::PaymentStatus;
-use paydesk_tests::host::{Answer, ApiClient};
+use paydesk_tests::host::{Answer, ApiClient, TestHost};
 
 use crate::payments::{Shop, fee_lines, shop, stripe_request};
 
@@ -73,8 +77,31 @@ fn race(racers: Vec<Racer<'_>>) -> Vec<Told> {
     })
 }
 
+/// The shop's host and two more on its database, each serving: racer `k` goes to host `k % 3`.
+struct Hosts {
+    peers: Vec<TestHost>,
+    bases: Vec<String>,
+}
+
+fn hosts(shop: &Shop) -> Hosts {
+    let peers: Vec<TestHost> = (0..2).map(|_| shop.host.peer()).collect();
+    let mut bases = vec![shop.admin.base.clone()];
+    bases.extend(peers.iter().map(|p| p.serve().base));
+    Hosts { peers, bases }
+}
+
+impl Hosts {
+    /// `client`'s credentials on host `k`.
+    fn on(&self, k: usize, client: &ApiClient) -> ApiClient {
+        ApiClient {
+            base: self.bases[k % self.bases.len()].clone(),
+            token: client.token.clone(),
+        }
+    }
+}
+
 /// A portal payment of `invoices` with the customer's saved card by `client`.
-fn pay<'a>(client: &'a ApiClient, path: &'a str, invoices: Vec<i64>) -> Racer<'a> {
+fn pay<'a>(client: ApiClient, path: &'a str, invoices: Vec<i64>) -> Racer<'a> {
     Box::new(move || {
         told(client.post(
             path,
@@ -234,10 +261,11 @@ fn two_portal_users_paying_one_invoice_at_once_charge_it_once() {
     let shop = shop("race-two-users", "usd", |_| {});
     let second = second_user(&shop);
     let path = shop.path("/payments");
+    let hosts = hosts(&shop);
     rounds(&shop, 1, &|inv| {
         vec![
-            pay(&shop.user, &path, inv.to_vec()),
-            pay(&second, &path, inv.to_vec()),
+            pay(hosts.on(0, &shop.user), &path, inv.to_vec()),
+            pay(hosts.on(1, &second), &path, inv.to_vec()),
         ]
     });
 }
@@ -246,9 +274,10 @@ fn two_portal_users_paying_one_invoice_at_once_charge_it_once() {
 fn one_user_sending_four_payments_at_once_is_charged_once() {
     let shop = shop("race-four-times", "usd", |_| {});
     let path = shop.path("/payments");
+    let hosts = hosts(&shop);
     rounds(&shop, 1, &|inv| {
         (0..4)
-            .map(|_| pay(&shop.user, &path, inv.to_vec()))
+            .map(|k| pay(hosts.on(k, &shop.user), &path, inv.to_vec()))
             .collect()
     });
 }
@@ -260,10 +289,11 @@ fn an_agent_and_a_portal_user_paying_at_once_charge_once() {
         .admin
         .with_token(&shop.host.agent_token(&shop.tenant, false, true));
     let path = shop.path("/payments");
+    let hosts = hosts(&shop);
     rounds(&shop, 1, &|inv| {
         vec![
-            pay(&agent, &path, inv.to_vec()),
-            pay(&shop.user, &path, inv.to_vec()),
+            pay(hosts.on(1, &agent), &path, inv.to_vec()),
+            pay(hosts.on(2, &shop.user), &path, inv.to_vec()),
         ]
     });
 }
@@ -272,6 +302,7 @@ fn an_agent_and_a_portal_user_paying_at_once_charge_once() {
 fn overlapping_pay_alls_claim_all_their_invoices_or_none() {
     let shop = shop("race-pay-alls", "usd", |_| {});
     let second = second_user(&shop);
+    let hosts = hosts(&shop);
     let path = shop.path("/payments");
     let mut all = Vec::new();
     let mut refused = 0;
@@ -281,8 +312,8 @@ fn overlapping_pay_alls_claim_all_their_invoices_or_none() {
             .map(|i| shop.invoice("usd", 3_000 + (round * 10 + i) as i64))
             .collect();
         let answers = race(vec![
-            pay(&shop.user, &path, vec![inv[0], inv[1]]),
-            pay(&second, &path, vec![inv[1], inv[2]]),
+            pay(hosts.on(round, &shop.user), &path, vec![inv[0], inv[1]]),
+            pay(hosts.on(round + 1, &second), &path, vec![inv[1], inv[2]]),
         ]);
         let won: Vec<usize> = (0..2)
             .filter(|k| matches!(answers[*k], Told::Paid { .. }))
@@ -379,13 +410,14 @@ fn due_recurring_invoice(shop: &Shop, recurring: i64, round: usize) -> i64 {
 #[test]
 fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
     let (shop, recurring) = autopay_race_shop("race-autopay");
+    let hosts = hosts(&shop);
     let path = shop.path("/payments");
     let mut all = Vec::new();
     let mut winners = BTreeMap::new();
     let mut who_won: BTreeMap<&str, usize> = BTreeMap::new();
     for round in 0..ROUNDS {
         let invoice = due_recurring_invoice(&shop, recurring, round);
-        let app = &shop.host.app;
+        let app = &hosts.peers[round % 2].app;
         let tenant = &shop.tenant;
         let answers = race(vec![
             Box::new(move || {
@@ -397,7 +429,7 @@ fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
                     None => Told::RunStoodBack(r.message),
                 }
             }),
-            pay(&shop.user, &path, vec![invoice]),
+            pay(hosts.on(0, &shop.user), &path, vec![invoice]),
         ]);
         match &answers[..] {
             [Told::RunCharged(PaymentStatus::Succeeded), Told::Refused(m)]
@@ -432,9 +464,10 @@ fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
 #[test]
 fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
     let (shop, recurring) = autopay_race_shop("race-takeover");
-    let app = &shop.host.app;
+    let hosts = hosts(&shop);
     let tenant = &shop.tenant;
-    let run = move |invoice: i64| -> Told {
+    // The abandoned attempt is the shop host's; the two runs taking it over are the peers'.
+    let run_on = move |app: &paydesk_host::app::App, invoice: i64| -> Told {
         let r = app
             .autopay_charge(tenant, invoice, "2026-12-01")
             .expect("the run's charge answers");
@@ -455,7 +488,7 @@ fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
             paydesk_tests::recorder::Fault::ResetBeforeForward,
             100,
         );
-        let first = run(invoice);
+        let first = run_on(&shop.host.app, invoice);
         shop.recorder.clear_faults();
         assert!(
             matches!(first, Told::RunCharged(_) | Told::RunStoodBack(_)),
@@ -463,9 +496,10 @@ fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
         );
         shop.host.expire_autopay_leases(invoice);
         // Two runs (two hosts) take the abandoned attempt over at the same moment.
+        let (a, b) = (&hosts.peers[0].app, &hosts.peers[1].app);
         let answers = race(vec![
-            Box::new(move || run(invoice)),
-            Box::new(move || run(invoice)),
+            Box::new(move || run_on(a, invoice)),
+            Box::new(move || run_on(b, invoice)),
         ]);
         let charged = answers
             .iter()

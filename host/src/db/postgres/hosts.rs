@@ -60,6 +60,11 @@ impl HostsStore for PgDb {
             ),
             &[&tenant.as_str(), &work, &holder],
         )?;
+        // Days long done are forgotten (a finished day is kept a month, for the scheduler).
+        self.conn()?.execute(
+            &format!("DELETE FROM work_leases WHERE tenant_id = $1 AND finished_at < {NOW} - $2"),
+            &[&tenant.as_str(), &crate::db::hosts::KEEP_FINISHED_SECONDS],
+        )?;
         Ok(())
     }
 
