@@ -308,9 +308,13 @@ def play(scenario: dict, driver: Driver, stripe: LocalStripe, recorder: Recorder
             env[var] = dig(result, path)
 
 
+# Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the repository), else target/.
+TARGET = REPO / os.environ.get("CARGO_TARGET_DIR", "target")
+
+
 def drivers(python: str) -> dict[str, list[str]]:
     return {
-        "rust": [str(REPO / "target" / "debug" / "conformance-driver")],
+        "rust": [str(TARGET / "debug" / "conformance-driver")],
         "python": [python, str(REPO / "hosts" / "python" / "driver.py")],
     }
 
@@ -332,7 +336,7 @@ def main() -> int:
                        cwd=REPO, check=True)
     commands = drivers(python)
     if args.bench:
-        commands["rust"][0] = str(REPO / "target" / "release" / "conformance-driver")
+        commands["rust"][0] = str(TARGET / "release" / "conformance-driver")
     hosts = args.host or list(commands)
     scenarios = sorted(p for p in SCENARIOS.glob("*.json") if args.filter in p.stem)
     if not scenarios and not args.bench:
