@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use paydesk_host::capabilities::{HttpConfig, Services};
+use paydesk_host::contract::PaymentMethodType;
+use paydesk_host::contract::exports::paydesk::stripe::payments::QuoteItem;
 use paydesk_host::db::{Database, SqliteDb};
-use paydesk_host::runtime::bindings::PaymentMethodType;
-use paydesk_host::runtime::bindings::exports::paydesk::stripe::payments::QuoteItem;
 use paydesk_host::runtime::{Runtime, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{StripeAccess, TenantContext, TenantId};

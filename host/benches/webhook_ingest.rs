@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hmac::{Hmac, Mac};
+use paydesk_host::contract::{Initiator, Money, NewPayment, PaymentStatus};
 use paydesk_host::db::stores::*;
 use paydesk_host::db::{NewCustomer, NewInvoice, SqliteDb, TenantStore};
-use paydesk_host::runtime::bindings::{Initiator, Money, NewPayment, PaymentStatus};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 use sha2::Sha256;

@@ -138,7 +138,7 @@ fn assert_each_paid_once(db_path: &Path, tenant: &TenantId, stripe_base: &str, n
     let invoices = db
         .invoices(
             tenant,
-            &paydesk_host::runtime::bindings::InvoiceFilter {
+            &paydesk_host::contract::InvoiceFilter {
                 customer_id: None,
                 status: None,
                 due_on_or_before: None,
@@ -152,7 +152,7 @@ fn assert_each_paid_once(db_path: &Path, tenant: &TenantId, stripe_base: &str, n
     assert!(
         invoices
             .iter()
-            .all(|i| i.status == paydesk_host::runtime::bindings::InvoiceStatus::Paid)
+            .all(|i| i.status == paydesk_host::contract::InvoiceStatus::Paid)
     );
 }
 

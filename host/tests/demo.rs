@@ -22,9 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use paydesk_host::contract::{Initiator, InvoiceStatus, PaymentFilter, PaymentStatus};
 use paydesk_host::db::stores::*;
 use paydesk_host::db::{OutboxStore, SignInStore, SqliteDb, TenantStore};
-use paydesk_host::runtime::bindings::{Initiator, InvoiceStatus, PaymentFilter, PaymentStatus};
 use paydesk_host::tenant::TenantId;
 use serde_json::Value;
 

@@ -38,11 +38,11 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use paydesk_host::contract::{InvoiceFilter, InvoiceStatus};
 use paydesk_host::db::stores::*;
 use paydesk_host::db::{
     AuthStore, NewAgent, NewRecurring, PgDb, Principal, RecurringStore, TenantStore,
 };
-use paydesk_host::runtime::bindings::{InvoiceFilter, InvoiceStatus};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 

@@ -3,9 +3,9 @@
 //! invoice whose stored lines or payments (written past that rule) add up beyond i64 reads as a
 //! clear error, never as a wrapped amount due, a panic or a database failure.
 
+use paydesk_host::contract::InvoiceFilter;
 use paydesk_host::db::stores::*;
 use paydesk_host::db::{DbError, NewCustomer, NewInvoice, SqliteDb, TenantStore};
-use paydesk_host::runtime::bindings::InvoiceFilter;
 use paydesk_host::tenant::TenantId;
 
 fn setup() -> (tempfile::TempDir, SqliteDb, TenantId, i64) {

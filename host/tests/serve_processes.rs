@@ -39,11 +39,11 @@ use std::time::{Duration, Instant};
 
 use paydesk_host::app::{App, AppConfig};
 use paydesk_host::capabilities::HttpConfig;
+use paydesk_host::contract::{InvoiceStatus, PaymentFilter, PaymentStatus};
 use paydesk_host::db::stores::*;
 use paydesk_host::db::{
     AuthStore, NewAgent, NewInvoice, Principal, SqliteDb, TenantStore, payment_status_name,
 };
-use paydesk_host::runtime::bindings::{InvoiceStatus, PaymentFilter, PaymentStatus};
 use paydesk_host::runtime::{Limits, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};

@@ -7,9 +7,6 @@
 
 pub mod engine;
 
-/// The contract's generated bindings, by their older path (they live in [`crate::contract`]).
-pub use crate::contract as bindings;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

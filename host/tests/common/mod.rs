@@ -2,9 +2,9 @@
 //! calls to localstripe with a test key, a helpdesk customer mapped to a Stripe customer with a
 //! saved card as its automatic payment method, and every PaymentIntent localstripe holds.
 
+use paydesk_host::contract::Customer;
 use paydesk_host::db::NewCustomer;
 use paydesk_host::db::stores::*;
-use paydesk_host::runtime::bindings::Customer;
 use paydesk_host::tenant::TenantId;
 use serde_json::Value;
 

@@ -17,8 +17,8 @@ use std::sync::Barrier;
 
 use serde_json::{Value, json};
 
+use paydesk_host::contract::PaymentStatus;
 use paydesk_host::db::{NewInvoice, NewRecurring};
-use paydesk_host::runtime::bindings::PaymentStatus;
 use paydesk_tests::host::{Answer, ApiClient, TestHost};
 
 use crate::payments::{Shop, fee_lines, shop, stripe_request};

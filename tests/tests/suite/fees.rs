@@ -1,8 +1,8 @@
 //! Processing-fee quotes computed inside the real component, against amounts worked out by hand:
 //! two-, zero- and three-decimal currencies, with half-way cases that must round up.
 
-use paydesk_host::runtime::bindings::PaymentMethodType;
-use paydesk_host::runtime::bindings::exports::paydesk::stripe::payments::QuoteItem;
+use paydesk_host::contract::PaymentMethodType;
+use paydesk_host::contract::exports::paydesk::stripe::payments::QuoteItem;
 use paydesk_tests::host::TestHost;
 
 fn item(id: i64, currency: &str, amount_due: i64) -> QuoteItem {

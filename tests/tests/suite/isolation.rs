@@ -4,9 +4,9 @@
 
 use paydesk_host::capabilities::Capabilities;
 use paydesk_host::capabilities::Services;
+use paydesk_host::contract::paydesk::stripe::helpdesk::Host as _;
+use paydesk_host::contract::paydesk::stripe::storage::Host as Storage;
 use paydesk_host::db::NewCustomer;
-use paydesk_host::runtime::bindings::paydesk::stripe::helpdesk::Host as _;
-use paydesk_host::runtime::bindings::paydesk::stripe::storage::Host as Storage;
 use paydesk_tests::host::TestHost;
 use paydesk_tests::recorder::StripeRecorder;
 use paydesk_tests::services::LocalStripe;
@@ -189,7 +189,7 @@ fn the_guest_input_observer_hears_every_import_answer_and_never_the_key() {
 
 #[test]
 fn a_webhook_signing_secret_is_kept_by_the_host_and_never_reaches_the_guest() {
-    use paydesk_host::runtime::bindings::paydesk::stripe::http::{Host as Http, Method, Request};
+    use paydesk_host::contract::paydesk::stripe::http::{Host as Http, Method, Request};
     use paydesk_tests::fake_stripe::FakeStripe;
     const SECRET: &str = "whsec_FixtureSigningSecret0123456789";
     let fake = FakeStripe::start(|r| {
@@ -254,9 +254,7 @@ fn a_webhook_signing_secret_is_kept_by_the_host_and_never_reaches_the_guest() {
 
 #[test]
 fn the_guest_can_reach_only_stripe_api_paths() {
-    use paydesk_host::runtime::bindings::paydesk::stripe::http::{
-        Host as Http, Method, Request, SendError,
-    };
+    use paydesk_host::contract::paydesk::stripe::http::{Host as Http, Method, Request, SendError};
     let host = TestHost::new("http://127.0.0.1:9");
     host.tenant("egress", "sk_test_egress", |_| {});
     let mut state = state(&host, "egress");

@@ -853,9 +853,7 @@ fn paid_in_flight_and_no_method_are_refused_with_a_reason() {
 /// nothing, rules the dead attempt out and charges once.
 #[test]
 fn a_payment_that_died_before_reaching_stripe_is_ruled_out_once_its_request_cannot_arrive() {
-    use paydesk_host::runtime::bindings::{
-        Initiator, Money, NewPayment, PaymentMethodType, PaymentStatus,
-    };
+    use paydesk_host::contract::{Initiator, Money, NewPayment, PaymentMethodType, PaymentStatus};
     let shop = shop("diedearly", "usd", |_| {});
     let invoice = shop.invoice("usd", 4_000);
     let usd = |amount| Money {
@@ -945,7 +943,7 @@ fn the_customer_portal_and_setup_requests_are_valid_for_stripe() {
         .start_setup(
             &shop.tenant,
             shop.customer_id,
-            paydesk_host::runtime::bindings::Initiator::PortalUser(user.id),
+            paydesk_host::contract::Initiator::PortalUser(user.id),
         )
         .expect("a SetupIntent");
     assert!(setup.client_secret.starts_with(&setup.setup_intent_id));

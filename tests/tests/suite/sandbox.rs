@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use paydesk_host::app::CallError;
-use paydesk_host::runtime::bindings::PaymentMethodType;
-use paydesk_host::runtime::bindings::exports::paydesk::stripe::payments::QuoteItem;
+use paydesk_host::contract::PaymentMethodType;
+use paydesk_host::contract::exports::paydesk::stripe::payments::QuoteItem;
 use paydesk_host::runtime::{Limits, SandboxError};
 use paydesk_tests::host::TestHost;
 

@@ -6,8 +6,8 @@
 //! every answer. Time is moved by ageing the throttle's counters in the database, never by
 //! waiting.
 
+use paydesk_host::contract::InvoiceAccessLevel;
 use paydesk_host::db::{NewCustomer, NewUser, Principal};
-use paydesk_host::runtime::bindings::InvoiceAccessLevel;
 use paydesk_host::tenant::TenantId;
 use paydesk_tests::host::TestHost;
 use paydesk_tests::signin::{Reply, attempt, login_form, send};

@@ -1,8 +1,8 @@
 //! Stripe calls made by the component reach localstripe through the host, and every request passes
 //! Stripe's own OpenAPI description: creating a customer for a helpdesk customer.
 
+use paydesk_host::contract::exports::paydesk::stripe::events::SyncOutcome;
 use paydesk_host::db::NewCustomer;
-use paydesk_host::runtime::bindings::exports::paydesk::stripe::events::SyncOutcome;
 use paydesk_tests::host::TestHost;
 use paydesk_tests::recorder::{RecordedRequest, StripeRecorder};
 use paydesk_tests::services::LocalStripe;

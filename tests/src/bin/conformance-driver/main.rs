@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use paydesk_host::app::{App, AppConfig, SettingsSave};
 use paydesk_host::capabilities::HttpConfig;
+use paydesk_host::contract::exports::paydesk::stripe::payments;
+use paydesk_host::contract::{InvoiceAccessLevel, PaymentFilter, PaymentMethodType};
 use paydesk_host::db::{
     Database, NewAgent, NewCustomer, NewInvoice, NewRecurring, NewUser, SqliteDb,
 };
-use paydesk_host::runtime::bindings::exports::paydesk::stripe::payments;
-use paydesk_host::runtime::bindings::{InvoiceAccessLevel, PaymentFilter, PaymentMethodType};
 use paydesk_host::runtime::{EMBEDDED_PLUGIN, Limits, RuntimeConfig};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};

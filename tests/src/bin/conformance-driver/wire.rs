@@ -4,12 +4,12 @@
 //! only; no I/O.
 
 use paydesk_host::app::{CallError, SaveError};
-use paydesk_host::db::{DbError, method_type_name, payment_status_name};
-use paydesk_host::runtime::SandboxError;
-use paydesk_host::runtime::bindings::exports::paydesk::stripe::{admin, events, payments};
-use paydesk_host::runtime::bindings::{
+use paydesk_host::contract::exports::paydesk::stripe::{admin, events, payments};
+use paydesk_host::contract::{
     ErrorKind, Initiator, InvoicePayment, InvoiceStatus, Money, PaymentMethodType, PaymentStatus,
 };
+use paydesk_host::db::{DbError, method_type_name, payment_status_name};
+use paydesk_host::runtime::SandboxError;
 use serde_json::{Value, json};
 
 /// A failure as the protocol answers it.
