@@ -4,7 +4,7 @@
 //! request the recorder saw by operation and status, the webhook outcomes and their lag, the
 //! daily run's decisions and results, and the gauges against the database. Also: no tenant or
 //! Stripe id in any label, 404 without a configured token, 401 without or with a wrong one, and
-//! the token in no log line.
+//! the token in no log line. And an abusive guest's stopped calls, counted by kind.
 
 use std::collections::BTreeMap;
 
@@ -368,4 +368,91 @@ fn the_scrape_counts_what_a_daily_run_a_payment_and_its_webhooks_did() {
         assert!(!text.contains(id), "{id} in the scrape:\n{text}");
     }
     assert!(!paydesk_tests::logs::contents().contains(TOKEN));
+}
+
+#[test]
+fn calls_the_sandbox_stops_are_counted_by_kind_with_their_fuel() {
+    let fuel = 50_000_000;
+    let host = paydesk_tests::host::TestHost::abusive(paydesk_host::runtime::Limits {
+        memory_bytes: 32 << 20,
+        fuel,
+        deadline: std::time::Duration::from_secs(60),
+        ..paydesk_host::runtime::Limits::default()
+    });
+    let tenant = host.tenant("hogwash", "sk_test_hogwash", |_| {});
+    paydesk_tests::sweep::register_secret(TOKEN);
+    let scraper = host.serve_with(WebConfig {
+        metrics_token: Some(Secret::new(TOKEN)),
+        ..WebConfig::new(host.stripe_js_url.clone())
+    });
+    let quote = |currency: &str| {
+        host.app.quote(
+            &tenant,
+            &[
+                paydesk_host::contract::exports::paydesk::stripe::payments::QuoteItem {
+                    invoice_id: 1,
+                    invoice_number: "INV-1".into(),
+                    currency: currency.into(),
+                    amount_due: 500,
+                },
+            ],
+            paydesk_host::contract::PaymentMethodType::Card,
+        )
+    };
+    use paydesk_host::app::CallError;
+    use paydesk_host::runtime::SandboxError;
+    assert!(matches!(
+        quote("loop"),
+        Err(CallError::Sandbox(SandboxError::OutOfFuel { .. }))
+    ));
+    assert!(matches!(
+        quote("hog"),
+        Err(CallError::Sandbox(SandboxError::Memory { .. }))
+    ));
+    assert!(matches!(
+        quote("panic"),
+        Err(CallError::Sandbox(SandboxError::Trap { .. }))
+    ));
+    assert!(quote("usd").is_ok());
+
+    let (status, _, text) = scrape(&scraper.base, Some(&format!("Bearer {TOKEN}")));
+    assert_eq!(status, 200, "{text}");
+    let s = samples(&text);
+    for kind in ["out_of_fuel", "memory", "trap"] {
+        assert_eq!(
+            sum(&s, "paydesk_sandbox_stops_total", &[("kind", kind)]),
+            1.0,
+            "{kind}\n{text}"
+        );
+        assert_eq!(
+            sum(
+                &s,
+                "paydesk_plugin_calls_total",
+                &[("export", "payments.quote"), ("outcome", kind)]
+            ),
+            1.0,
+            "{kind}\n{text}"
+        );
+    }
+    assert_eq!(sum(&s, "paydesk_sandbox_stops_total", &[]), 3.0);
+    let quote_calls = [("export", "payments.quote")];
+    assert_eq!(
+        sum(
+            &s,
+            "paydesk_plugin_calls_total",
+            &[("export", "payments.quote"), ("outcome", "ok")]
+        ),
+        1.0
+    );
+    assert_eq!(sum(&s, "paydesk_plugin_call_fuel_count", &quote_calls), 4.0);
+    // The endless loop burnt what instantiation left of the call's fuel.
+    let burnt = sum(&s, "paydesk_plugin_call_fuel_sum", &quote_calls);
+    assert!(
+        burnt > fuel as f64 * 0.9 && burnt < fuel as f64 * 4.0,
+        "{burnt}"
+    );
+    assert!(
+        !text.contains("hogwash"),
+        "the tenant is in no label:\n{text}"
+    );
 }
