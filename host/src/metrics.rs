@@ -3,8 +3,9 @@
 //! the small `record_*` functions the call paths use, and [`Metrics::render`], the Prometheus text
 //! format (0.0.4) that `GET /metrics` answers with. Every label takes its value from a fixed set —
 //! export names, outcome words, Stripe operations from a table, known event types — so no label
-//! grows with tenants, invoices or Stripe ids, whatever a plugin or a sender does. It never reads
-//! the database itself: the gauges are set from a [`Backlog`] the caller read at scrape time.
+//! grows with tenants, invoices or Stripe ids, whatever a plugin or a sender does. A ground-floor
+//! module: it imports nothing of the host, and never reads the database itself — the gauges are
+//! set from the counts the caller read at scrape time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +16,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
-
-use crate::db::Backlog;
 
 /// The `Content-Type` of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -72,19 +71,6 @@ impl CallOutcome {
     /// Whether the sandbox stopped the call (a trap or an exhausted limit).
     fn is_sandbox_stop(self) -> bool {
         !matches!(self, CallOutcome::Ok | CallOutcome::PluginError)
-    }
-}
-
-impl From<&crate::runtime::SandboxError> for CallOutcome {
-    fn from(e: &crate::runtime::SandboxError) -> CallOutcome {
-        use crate::runtime::SandboxError as S;
-        match e {
-            S::OutOfFuel { .. } => CallOutcome::OutOfFuel,
-            S::Deadline { .. } => CallOutcome::Deadline,
-            S::Memory { .. } => CallOutcome::Memory,
-            S::Trap { .. } => CallOutcome::Trap,
-            S::Instantiate { .. } => CallOutcome::Instantiate,
-        }
     }
 }
 
@@ -509,10 +495,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Everything, in the Prometheus text format, with the gauges set from `backlog`.
-    pub fn render(&self, backlog: &Backlog) -> String {
-        self.outbox_queued.set(backlog.queued_emails);
-        self.open_payments.set(backlog.open_payments);
+    /// Everything, in the Prometheus text format, with the gauges set to what the database holds
+    /// now: queued emails and open payment claims.
+    pub fn render(&self, queued_emails: i64, open_payment_claims: i64) -> String {
+        self.outbox_queued.set(queued_emails);
+        self.open_payments.set(open_payment_claims);
         let mut text = String::with_capacity(8 << 10);
         prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
@@ -582,10 +569,7 @@ mod tests {
         m.record_webhook(None, WebhookOutcome::Rejected, None);
         m.record_autopay_decision(true);
         m.record_autopay_result("succeeded");
-        let text = m.render(&Backlog {
-            queued_emails: 3,
-            open_payments: 2,
-        });
+        let text = m.render(3, 2);
         for line in [
             r#"paydesk_plugin_calls_total{export="events.autopay-charge",outcome="ok",version="0.1.0-0123456789ab"} 1"#,
             r#"paydesk_plugin_calls_total{export="events.autopay-charge",outcome="out_of_fuel",version="0.1.0-0123456789ab"} 1"#,

@@ -146,7 +146,7 @@ impl App {
         let kind = match &outcome {
             Ok(Ok(_)) => CallOutcome::Ok,
             Ok(Err(_)) => CallOutcome::PluginError,
-            Err(e) => CallOutcome::from(e),
+            Err(e) => sandbox_outcome(e),
         };
         self.services.metrics.record_plugin_call(
             export,
@@ -193,6 +193,17 @@ impl App {
         self.call_in(ctx, "admin.test-connection", &(), |p, s| {
             p.paydesk_stripe_admin().call_test_connection(s)
         })
+    }
+}
+
+/// How the sandbox stopped a call, as the metrics name it.
+fn sandbox_outcome(e: &SandboxError) -> CallOutcome {
+    match e {
+        SandboxError::OutOfFuel { .. } => CallOutcome::OutOfFuel,
+        SandboxError::Deadline { .. } => CallOutcome::Deadline,
+        SandboxError::Memory { .. } => CallOutcome::Memory,
+        SandboxError::Trap { .. } => CallOutcome::Trap,
+        SandboxError::Instantiate { .. } => CallOutcome::Instantiate,
     }
 }
 

@@ -27,11 +27,11 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .into_response();
     }
     let text = blocking(&state, |app| {
-        Ok::<_, WorkerLost>(
-            app.db()
-                .backlog()
-                .map(|backlog| app.services.metrics.render(&backlog)),
-        )
+        Ok::<_, WorkerLost>(app.db().backlog().map(|b| {
+            app.services
+                .metrics
+                .render(b.queued_emails, b.open_payments)
+        }))
     })
     .await;
     match text {
