@@ -128,7 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logging("info");
             let config = Config::from_common(&common)?;
-            let web = options.web(&config.stripe_js_url);
+            let web = options.web(&config.stripe_js_url)?;
             crate::web::serve(config, listen, web, options.limits())
         }
         Command::Autopay {

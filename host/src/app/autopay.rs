@@ -105,13 +105,17 @@ impl App {
     /// The rest of the run for `tenants` whose generation and plan are `reports` (one per tenant,
     /// in order; a tenant whose preparation failed keeps its error): every planned charge of every
     /// tenant on the autopay workers, then each tenant's reconciliation, customer-sync retries and
-    /// run record.
+    /// run record. The plan's decisions and the charges' results are counted in the metrics.
     pub(super) fn charge_and_finish(
         &self,
         tenants: &[TenantId],
         mut reports: Vec<Result<RunReport, CallError>>,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Vec<Result<RunReport, CallError>> {
+        let metrics = &self.services.metrics;
+        for decision in reports.iter().flatten().flat_map(|r| &r.plan) {
+            metrics.record_autopay_decision(decision.charge);
+        }
         // Every invoice of the plan goes to the plugin: it decides again under its claim and keeps
         // the decision, charge or skip and why, in the audit trail.
         let charges: Vec<(usize, i64, i64, &str)> = reports
@@ -153,6 +157,10 @@ impl App {
             })
             .collect();
         for (i, invoice, outcome) in outcomes {
+            metrics.record_autopay_result(match &outcome {
+                Ok(r) => r.status.map_or("skipped", crate::db::payment_status_name),
+                Err(_) => "error",
+            });
             if let Ok(report) = &mut reports[i] {
                 match outcome {
                     Ok(r) => report.results.push(r),

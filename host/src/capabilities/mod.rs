@@ -58,6 +58,8 @@ impl Observer {
 pub struct Services {
     pub db: Arc<dyn Database>,
     pub http: Arc<http::StripeHttp>,
+    /// The app's metrics registry (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     observer: Observer,
 }
 
@@ -66,6 +68,7 @@ impl Services {
         Services {
             db,
             http: Arc::new(http::StripeHttp::new(http)),
+            metrics: Arc::default(),
             observer: Observer::default(),
         }
     }
@@ -101,6 +104,7 @@ impl Capabilities {
                 stripe: tenant.stripe.clone(),
                 http: services.http.clone(),
                 db: services.db.clone(),
+                metrics: services.metrics.clone(),
                 observer: observer.clone(),
             },
             storage: StorageCtx {
