@@ -16,6 +16,7 @@ pub mod demo;
 pub mod logging;
 pub mod mailer;
 pub mod metrics;
+pub mod pdf;
 pub mod runtime;
 pub mod scheduler;
 pub mod secret;

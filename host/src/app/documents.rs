@@ -1,9 +1,7 @@
 //! An invoice as a document, for the API (HTML) and the pages (a one-page PDF): the invoice's
 //! fields and lines in a template with `$-PAYMENTMETHOD`, which the plugin renders for the
-//! invoice's customer. The PDF is written with pdf-writer in the standard Helvetica font (WinAnsi
-//! text, so any PDF reader and `pdftotext` read it back).
-
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+//! invoice's customer. The PDF's text is written by [`crate::pdf`], in embedded font subsets that
+//! cover every script the fonts do.
 
 use super::{App, CallError};
 use crate::access::money;
@@ -82,56 +80,8 @@ impl App {
             .replace("$LINES", &lines.join("\n"))
             .replace("$AMOUNTDUE", &money(invoice.amount_due, &invoice.currency));
         let rendered = self.render_plugin_variables(tenant, invoice.customer_id, &text, false)?;
-        Ok(render_pdf(
+        Ok(crate::pdf::document(
             &rendered.lines().map(str::to_string).collect::<Vec<_>>(),
         ))
     }
-}
-
-/// Text as WinAnsi bytes for the standard fonts; characters it lacks become `?`.
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            ' '..='~' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '\u{2013}' | '\u{2014}' => b'-',
-            '\u{2026}' => b'.',
-            _ => b'?',
-        })
-        .collect()
-}
-
-/// A one-page PDF of `lines` of text.
-fn render_pdf(lines: &[String]) -> Vec<u8> {
-    let (catalog, tree, page_id, font, contents) = (
-        Ref::new(1),
-        Ref::new(2),
-        Ref::new(3),
-        Ref::new(4),
-        Ref::new(5),
-    );
-    let mut pdf = Pdf::new();
-    pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids([page_id]).count(1);
-    let mut page = pdf.page(page_id);
-    page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0));
-    page.parent(tree);
-    page.contents(contents);
-    page.resources().fonts().pair(Name(b"F1"), font);
-    page.finish();
-    pdf.type1_font(font)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    let mut content = Content::new();
-    content.begin_text();
-    content.set_font(Name(b"F1"), 11.0);
-    content.set_leading(16.0);
-    content.next_line(56.0, 780.0);
-    for line in lines.iter().take(44) {
-        content.show(Str(&win_ansi(line)));
-        content.next_line_using_leading();
-    }
-    content.end_text();
-    pdf.stream(contents, &content.finish());
-    pdf.finish()
 }
