@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs `paydesk demo` end to end against localstripe: installs what the machine lacks
-# (scripts/setup.sh: the wasm32-wasip2 target, localstripe's venv), starts localstripe on a free
+# (scripts/setup.sh: the wasm32-wasip2 target, localstripe's venv, the fonts invoice PDFs embed), starts localstripe on a free
 # 127.0.0.1 port, runs the demo on a fresh database in .paydesk-demo/paydesk.db (kept, so its
 # records can be looked at afterwards), and stops localstripe by its PID however the demo ends.
 # Extra arguments go to `paydesk demo`, e.g.
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/setup.sh toolchain venv
+scripts/setup.sh toolchain venv fonts
 venv="${PAYDESK_TEST_VENV:-.venv-test}"
 demo_dir=".paydesk-demo"
 mkdir -p "$demo_dir"

@@ -2,7 +2,7 @@
 # Installs what a fresh machine lacks for the project's commands, one step at a time, each step
 # idempotent and printing one line:
 #
-#   scripts/setup.sh STEP...      steps: toolchain venv browser fuzz model postgres
+#   scripts/setup.sh STEP...      steps: toolchain venv browser fonts fuzz model postgres
 #
 #   toolchain  the toolchain rust-toolchain.toml pins, with its components and targets
 #              (wasm32-wasip2). rustup installs a pinned toolchain that is missing with the
@@ -11,6 +11,10 @@
 #              --installed` lacks. Needs rustup's dist server only when something is missing.
 #   venv       localstripe and aiosmtpd in the test venv (scripts/test-env.sh)
 #   browser    Chromium, ChromeDriver and pdftotext from Debian (scripts/browser-env.sh)
+#   fonts      the fonts invoice PDFs embed subsets of (the host's default PAYDESK_PDF_FONTS):
+#              Debian's fonts-noto-core (Noto Sans: Latin, Greek, Cyrillic; Noto Sans Arabic) and
+#              fonts-droid-fallback (Chinese, Japanese, Korean), about 14 MB to download, when a
+#              file is missing; apt-get installs them (needs root)
 #   fuzz       the nightly toolchain and cargo-fuzz that scripts/fuzz.sh needs; when either can't
 #              be had it says why in one line and exits 3, which fuzz.sh takes as "skip fuzzing"
 #   model      Debian's `spin` model checker (and gcc, which compiles its verifiers), for
@@ -187,6 +191,43 @@ step_model() {
     fi
 }
 
+# The files the host's default PAYDESK_PDF_FONTS (host/src/pdf/fonts.rs) needs, and their packages.
+FONT_FILES=(
+    /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf
+    /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
+    /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+)
+FONT_PACKAGES=(fonts-noto-core fonts-noto-core fonts-droid-fallback)
+
+step_fonts() {
+    missing_fonts() {
+        local i
+        for i in "${!FONT_FILES[@]}"; do
+            [ -f "${FONT_FILES[$i]}" ] || echo "${FONT_PACKAGES[$i]}"
+        done | sort -u
+    }
+    local missing
+    mapfile -t missing < <(missing_fonts)
+    if [ ${#missing[@]} -gt 0 ]; then
+        lock
+        mapfile -t missing < <(missing_fonts)
+    fi
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "setup: fonts: Noto Sans, Noto Sans Arabic and Droid Sans Fallback are installed"
+        return
+    fi
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    if ! apt-cache policy "${missing[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        quietly "${sudo[@]}" apt-get update || fail "fonts: apt-get update failed (its output is above)"
+    fi
+    quietly "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
+        fail "fonts: could not install ${missing[*]} (apt-get's output is above); try: apt-get install ${missing[*]}"
+    mapfile -t missing < <(missing_fonts)
+    [ ${#missing[@]} -eq 0 ] || fail "fonts: ${missing[*]} installed but a font file is still missing: ${FONT_FILES[*]}"
+    echo "setup: fonts: installed the fonts invoice PDFs embed"
+}
+
 step_postgres() {
     have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null 2>&1; }
     if have_postgres; then
@@ -216,14 +257,14 @@ step_postgres() {
 }
 
 if [ $# -eq 0 ]; then
-    echo "usage: scripts/setup.sh STEP...   (steps: toolchain venv browser fuzz model postgres)" >&2
+    echo "usage: scripts/setup.sh STEP...   (steps: toolchain venv browser fonts fuzz model postgres)" >&2
     exit 2
 fi
 for step in "$@"; do
     case "$step" in
-        toolchain | venv | browser | fuzz | model | postgres) "step_$step" ;;
+        toolchain | venv | browser | fonts | fuzz | model | postgres) "step_$step" ;;
         *)
-            echo "setup: unknown step '$step' (steps: toolchain venv browser fuzz model postgres)" >&2
+            echo "setup: unknown step '$step' (steps: toolchain venv browser fonts fuzz model postgres)" >&2
             exit 2
             ;;
     esac

@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it, on a fresh machine with the Rust toolchain, Python 3 and
 # Debian packages: installs what the machine lacks (scripts/setup.sh: the wasm32-wasip2 target of
 # the pinned toolchain, the test services in a venv, Chromium, ChromeDriver and pdftotext from
-# Debian; fuzz.sh adds the nightly toolchain and cargo-fuzz), then formats-checks,
+# Debian, the fonts invoice PDFs embed; fuzz.sh adds the nightly toolchain and cargo-fuzz), then formats-checks,
 # lints (host and the plugin for wasm32-wasip2), runs every test, and gives each fuzz target a short
 # bounded run (scripts/fuzz.sh). The tests start localstripe, aiosmtpd and ChromeDriver themselves on
 # free 127.0.0.1 ports and stop them by PID. After the tests, the secret sweep scans everything they
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/setup.sh toolchain venv browser postgres
+scripts/setup.sh toolchain venv browser fonts postgres
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 --profile plugin -- -D warnings
