@@ -5,7 +5,7 @@
 //! cluster carries the cluster's text, for the PDF's ToUnicode map.
 
 use rustybuzz::{Direction, UnicodeBuffer};
-use unicode_bidi::ParagraphBidiInfo;
+use unicode_bidi::{Level, ParagraphBidiInfo};
 
 use super::fonts::FontSet;
 
@@ -27,8 +27,7 @@ pub struct Placed {
 }
 
 /// A laid-out line: glyphs left to right and its width. Every line starts at the left margin,
-/// as the document's own (English) lines do; a right-to-left paragraph is ordered as one (its
-/// runs and numbers in their places) but not right-aligned, so readers keep the lines' order.
+/// as the document's own (English) lines do.
 #[derive(Debug, Default)]
 pub struct Line {
     pub glyphs: Vec<Placed>,
@@ -62,7 +61,8 @@ impl<'a> Shapers<'a> {
     /// `text` laid out at `size` points. Characters no font has become `?`; control characters
     /// become spaces.
     pub fn line(&self, text: &str, size: f32) -> Line {
-        if self.faces.is_empty() {
+        // unicode-bidi's visual runs index the first level: an empty line has none.
+        if self.faces.is_empty() || text.is_empty() {
             return Line::default();
         }
         let text: String = text
@@ -73,7 +73,9 @@ impl<'a> Shapers<'a> {
                 _ => '?',
             })
             .collect();
-        let bidi = ParagraphBidiInfo::new(&text, None);
+        // The document is left-to-right (its template is English): a right-to-left name or line
+        // is a run inside it, so a line's description stays left of its amount.
+        let bidi = ParagraphBidiInfo::new(&text, Some(Level::ltr()));
         let (levels, runs) = bidi.visual_runs(0..text.len());
         let mut line = Line::default();
         for run in runs {

@@ -96,6 +96,37 @@ fn arabic_is_shaped_into_joined_forms_and_laid_right_to_left() {
 }
 
 #[test]
+fn numbers_in_arabic_read_left_to_right_and_lines_keep_the_document_direction() {
+    let set = debian();
+    let shapers = Shapers::new(&set);
+    let texts = |line: &str| -> Vec<String> {
+        shapers
+            .line(line, FONT_SIZE)
+            .glyphs
+            .iter()
+            .filter_map(|g| g.text.clone())
+            .collect()
+    };
+    // Logical "شركة 123": the number follows the name, so it stands on its left.
+    assert_eq!(texts("شركة 123"), ["1", "2", "3", " ", "ة", "ك", "ر", "ش"]);
+    // A line's Arabic description stays left of its amount, as in every other line.
+    assert_eq!(
+        texts("كة  KWD 1.500").concat(),
+        "ةك  KWD 1.500",
+        "the Arabic run first, right to left, then the amount"
+    );
+}
+
+#[test]
+fn an_empty_line_lays_out_as_nothing() {
+    // Regression: the template's empty lines panicked in unicode-bidi's visual runs.
+    let set = debian();
+    assert!(Shapers::new(&set).line("", FONT_SIZE).glyphs.is_empty());
+    let pdf = document_in(&["a".into(), String::new(), "b".into()], &set);
+    assert!(pdf.starts_with(b"%PDF-"));
+}
+
+#[test]
 fn a_letter_no_font_has_becomes_a_question_mark() {
     let set = debian();
     let shapers = Shapers::new(&set);
