@@ -8,6 +8,7 @@ mod browser;
 mod clock;
 mod concurrency;
 mod connect;
+mod documents;
 mod faults;
 mod fees;
 mod harness;
