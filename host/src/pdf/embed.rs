@@ -130,9 +130,9 @@ fn content(
             content.set_text_matrix([1.0, 0.0, 0.0, 1.0, MARGIN + first.x, baseline + first.y]);
             let mut shown = content.show_positioned();
             let mut items = shown.items();
-            for k in i..end {
-                let g = &line.glyphs[k];
-                items.show(Str(&ids[k].to_be_bytes()));
+            let group = line.glyphs[i..end].iter().zip(&ids[i..end]);
+            for (k, (g, cid)) in (i..end).zip(group) {
+                items.show(Str(&cid.to_be_bytes()));
                 if k + 1 < end {
                     let width = faces.get(&g.font).map_or(0.0, |f| width(f, g.gid));
                     let adjust = width - g.advance * 1000.0 / FONT_SIZE;
