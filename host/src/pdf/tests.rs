@@ -169,3 +169,48 @@ fn an_embedded_font_holds_only_the_glyphs_used() {
         .expect("the font program's /Length1");
     assert!(length * 20 < set.fonts[0].data.len(), "{length} bytes");
 }
+
+/// What `f` logs, at every level.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    use tracing_subscriber::layer::SubscriberExt;
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::registry().with(crate::logging::layer(
+        tracing_subscriber::EnvFilter::new("trace"),
+        move || writer.clone(),
+        false,
+    ));
+    tracing::subscriber::with_default(subscriber, f);
+    let out = buffer.0.lock().unwrap().clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn without_a_usable_font_the_host_says_letters_will_show_as_question_marks() {
+    let out = logged(|| {
+        assert!(
+            FontSet::from_setting(Some("/nonexistent/Font.ttf"))
+                .fonts
+                .is_empty()
+        );
+    });
+    assert!(out.contains("font skipped: /nonexistent/Font.ttf"), "{out}");
+    assert_eq!(out.matches("will show as `?`").count(), 1, "{out}");
+    // Debian's paths: a missing one is no news; a usable chain is named once, at INFO.
+    let out = logged(|| {
+        FontSet::from_setting(None);
+    });
+    assert!(!out.contains("skipped") && !out.contains("`?`"), "{out}");
+    assert!(out.contains(DEFAULT_PATHS[0]), "{out}");
+}
