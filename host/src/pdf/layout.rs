@@ -2,7 +2,8 @@
 //! each run split by the font of the chain that has its letters, each piece shaped by rustybuzz
 //! (Arabic's joined forms, ligatures, kerning, mirrored brackets in right-to-left runs). Glyph ids
 //! are the source fonts'; subsetting renumbers them later (`embed`). Every glyph that starts a
-//! cluster carries the cluster's text, for the PDF's ToUnicode map.
+//! cluster carries the cluster's text, for the PDF's ToUnicode map (reversed in right-to-left runs,
+//! as extractors read those).
 
 use rustybuzz::{Direction, UnicodeBuffer};
 use unicode_bidi::{Level, ParagraphBidiInfo};
@@ -22,7 +23,8 @@ pub struct Placed {
     pub advance: f32,
     /// Whether it sits away from the pen position (a mark placed on its base).
     pub offset: bool,
-    /// The text of the cluster this glyph starts (none for a cluster's further glyphs).
+    /// The text of the cluster this glyph starts (none for a cluster's further glyphs), its
+    /// letters reversed in a right-to-left run.
     pub text: Option<String>,
 }
 
@@ -145,7 +147,15 @@ impl<'a> Shapers<'a> {
             let text = (!seen[k]).then(|| {
                 seen[k] = true;
                 let end = starts.get(k + 1).copied().unwrap_or(piece.len());
-                piece.get(start..end).unwrap_or_default().to_string()
+                let cluster = piece.get(start..end).unwrap_or_default();
+                // Text extraction reads a right-to-left run's glyphs from the right and each
+                // glyph's letters as they are mapped (poppler, pdf.js): so a cluster of several
+                // letters there (lam-alef, a letter with its vowel marks) maps in reverse.
+                if rtl {
+                    cluster.chars().rev().collect()
+                } else {
+                    cluster.to_string()
+                }
             });
             let advance = pos.x_advance as f32 * scale;
             line.glyphs.push(Placed {
