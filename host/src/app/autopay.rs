@@ -52,7 +52,7 @@ impl App {
         date: &str,
     ) -> Result<AutopayResult, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, "events.autopay-charge", &(invoice, date), |p, s| {
+        self.call_queued_in(ctx, "events.autopay-charge", &(invoice, date), |p, s| {
             p.paydesk_stripe_events()
                 .call_autopay_charge(s, invoice, date)
         })

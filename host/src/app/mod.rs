@@ -109,6 +109,7 @@ impl App {
                 api_base: self.stripe_api_base.clone(),
                 secret_key,
             },
+            limits: record.limits,
         })
     }
 
@@ -125,8 +126,40 @@ impl App {
             &mut wasmtime::Store<crate::runtime::CallState>,
         ) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, CallError> {
+        self.call_admitted(ctx, crate::runtime::Admission::Immediate, export, args, f)
+    }
+
+    /// [`App::call_in`] for the host's own batch work (the daily run's charges): the call waits
+    /// for one of its tenant's instances instead of being refused, leaving the tenant half of
+    /// its limit for its own requests meanwhile.
+    pub fn call_queued_in<A: std::fmt::Debug, R>(
+        &self,
+        ctx: TenantContext,
+        export: &'static str,
+        args: &A,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
+        self.call_admitted(ctx, crate::runtime::Admission::Queued, export, args, f)
+    }
+
+    fn call_admitted<A: std::fmt::Debug, R>(
+        &self,
+        ctx: TenantContext,
+        admission: crate::runtime::Admission,
+        export: &'static str,
+        args: &A,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
         self.services.observe(export, args);
-        Ok(self.runtime.call(&self.services, ctx, f)??)
+        Ok(self
+            .runtime
+            .call_admitted(&self.services, ctx, admission, f)??)
     }
 
     /// Price invoices with the tenant's fee settings.

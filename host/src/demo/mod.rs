@@ -256,6 +256,7 @@ fn check_input(
             api_base: app.stripe_api_base.clone(),
             secret_key: Some(secret.clone()),
         },
+        limits: app.db().tenant(tenant)?.limits,
     };
     let item = QuoteItem {
         invoice_id: 0,

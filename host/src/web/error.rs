@@ -160,6 +160,11 @@ impl From<CallError> for ApiError {
                 api.body.error.stripe_request_id = p.stripe.and_then(|s| s.request_id);
                 api
             }
+            // The tenant's own limit of calls at once on this host: its next try may well pass.
+            CallError::Sandbox(s @ crate::runtime::SandboxError::Instances { .. }) => {
+                tracing::warn!(error = %s, "plugin call refused");
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "busy", s.to_string())
+            }
             CallError::Sandbox(s) => {
                 tracing::error!(error = %s, "plugin call failed");
                 ApiError::internal("the payment plugin failed; the error is in the server log")

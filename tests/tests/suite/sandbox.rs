@@ -49,7 +49,7 @@ fn an_endless_loop_runs_out_of_fuel_and_the_next_call_works() {
     let host = host_with_tenants(limits(50_000_000, Duration::from_secs(60)));
     let err = quote(&host, "alpha", "loop").expect_err("the loop must be stopped");
     assert!(
-        matches!(&err, CallError::Sandbox(SandboxError::OutOfFuel { tenant }) if tenant == "alpha"),
+        matches!(&err, CallError::Sandbox(SandboxError::OutOfFuel { tenant, .. }) if tenant == "alpha"),
         "{err:?}"
     );
     assert!(err.to_string().contains("ran out of fuel"), "{err}");
