@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod db;
+pub mod limits_cli;
 pub mod demo;
 pub mod logging;
 pub mod mailer;
