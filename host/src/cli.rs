@@ -188,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &config.limits,
                 config.http.max_requests_per_second,
                 &command,
+                &mut std::io::stdout().lock(),
             )
         }
         Command::Token { common, command } => {

@@ -187,13 +187,7 @@ pub fn platform_limits(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<L
     Ok(Limits {
         memory_bytes: usize::try_from(memory_mib << 20)?,
         memory_slot_bytes: usize::try_from(slot_mib << 20)?,
-        fuel: number_in(
-            env,
-            "PAYDESK_PLUGIN_FUEL",
-            1..=i64::MAX as u64,
-            "",
-            d.fuel,
-        )?,
+        fuel: number_in(env, "PAYDESK_PLUGIN_FUEL", 1..=i64::MAX as u64, "", d.fuel)?,
         deadline: std::time::Duration::from_secs(number_in(
             env,
             "PAYDESK_PLUGIN_DEADLINE_SECONDS",
@@ -257,18 +251,17 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        platform_limits(&|name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        platform_limits(&|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
     fn platform_limits_default_when_unset_and_read_each_variable() {
         let d = limits(&[]).unwrap();
         assert_eq!(d.memory_bytes, Limits::default().memory_bytes);
-        assert_eq!(d.instances_per_tenant, Limits::default().instances_per_tenant);
+        assert_eq!(
+            d.instances_per_tenant,
+            Limits::default().instances_per_tenant
+        );
         let l = limits(&[
             ("PAYDESK_PLUGIN_MEMORY_MIB", "32"),
             ("PAYDESK_PLUGIN_MEMORY_SLOT_MIB", "128"),
@@ -280,7 +273,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             (l.memory_bytes, l.memory_slot_bytes, l.fuel, l.deadline),
-            (32 << 20, 128 << 20, 1_000_000, std::time::Duration::from_secs(30))
+            (
+                32 << 20,
+                128 << 20,
+                1_000_000,
+                std::time::Duration::from_secs(30)
+            )
         );
         assert_eq!((l.concurrent_instances, l.instances_per_tenant), (64, 4));
         // A larger default memory raises the default slot with it.

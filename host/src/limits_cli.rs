@@ -56,21 +56,42 @@ pub enum LimitsCommand {
     },
 }
 
-/// Run it with the platform's `limits` and Stripe requests per second.
+/// `paydesk limits …` on its own, for parsing its arguments outside the whole command line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "paydesk limits")]
+struct LimitsLine {
+    #[command(subcommand)]
+    command: LimitsCommand,
+}
+
+impl LimitsCommand {
+    /// Parse the words after `paydesk limits` (e.g. `["show", "--tenant", "acme"]`).
+    pub fn from_args<'a>(
+        args: impl IntoIterator<Item = &'a str>,
+    ) -> Result<LimitsCommand, clap::Error> {
+        use clap::Parser as _;
+        LimitsLine::try_parse_from(std::iter::once("paydesk limits").chain(args)).map(|l| l.command)
+    }
+}
+
+/// Run it with the platform's `limits` and Stripe requests per second, printing to `out`.
 pub fn run(
     db: &dyn Database,
     platform: &Limits,
     stripe_per_second: Option<NonZeroU32>,
     command: &LimitsCommand,
+    out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
     match command {
         LimitsCommand::Show { tenant: None } => {
-            print!("{}", platform_table(platform, stripe_per_second));
-            println!();
-            print!(
+            let tenants = db.tenants()?;
+            write!(out, "{}", platform_table(platform, stripe_per_second))?;
+            writeln!(out)?;
+            write!(
+                out,
                 "{}",
-                tenants_table(&db.tenants()?, platform, stripe_per_second)
-            );
+                tenants_table(&tenants, platform, stripe_per_second)
+            )?;
             Ok(())
         }
         LimitsCommand::Show {
@@ -78,10 +99,11 @@ pub fn run(
         } => {
             let id = parse_tenant(tenant)?;
             let record = db.tenant(&id).with_context(|| format!("--tenant {id}"))?;
-            print!(
+            write!(
+                out,
                 "{}",
                 tenant_table(&id, &record.limits, platform, stripe_per_second)
-            );
+            )?;
             Ok(())
         }
         LimitsCommand::Set {
@@ -126,8 +148,15 @@ pub fn run(
             let now = db
                 .update_tenant_limits(&id, &set, clear)
                 .with_context(|| format!("setting the limits of tenant {id}"))?;
-            println!("limits of tenant {id} saved; every host applies them from its next call");
-            print!("{}", tenant_table(&id, &now, platform, stripe_per_second));
+            writeln!(
+                out,
+                "limits of tenant {id} saved; every host applies them from its next call"
+            )?;
+            write!(
+                out,
+                "{}",
+                tenant_table(&id, &now, platform, stripe_per_second)
+            )?;
             Ok(())
         }
         LimitsCommand::Clear { tenant } => {
@@ -135,8 +164,15 @@ pub fn run(
             let now = db
                 .update_tenant_limits(&id, &TenantLimits::default(), &LimitKind::ALL)
                 .with_context(|| format!("clearing the limits of tenant {id}"))?;
-            println!("limits of tenant {id} cleared: the platform defaults hold for it");
-            print!("{}", tenant_table(&id, &now, platform, stripe_per_second));
+            writeln!(
+                out,
+                "limits of tenant {id} cleared: the platform defaults hold for it"
+            )?;
+            write!(
+                out,
+                "{}",
+                tenant_table(&id, &now, platform, stripe_per_second)
+            )?;
             Ok(())
         }
     }
@@ -180,7 +216,11 @@ fn rows(
             bytes(l.memory_bytes.value),
             l.memory_bytes.from,
         ),
-        (LimitKind::Fuel.name(), l.fuel.value.to_string(), l.fuel.from),
+        (
+            LimitKind::Fuel.name(),
+            l.fuel.value.to_string(),
+            l.fuel.from,
+        ),
         (
             LimitKind::Deadline.name(),
             duration(l.deadline.value),

@@ -233,11 +233,17 @@ impl HttpCtx {
             stripe_requests_per_second: self.requests_per_second,
             ..Default::default()
         };
-        if let Some(limit) =
-            crate::runtime::limits::stripe_requests_per_second(http.config.max_requests_per_second, &own)
-        {
+        if let Some(limit) = crate::runtime::limits::stripe_requests_per_second(
+            http.config.max_requests_per_second,
+            &own,
+        ) {
             let per_second = limit.value;
-            super::pacing::wait_shared_turn(self.db.as_ref(), per_second, &http.pacer(per_second), key);
+            super::pacing::wait_shared_turn(
+                self.db.as_ref(),
+                per_second,
+                &http.pacer(per_second),
+                key,
+            );
         }
         let result = match req.method {
             Method::Get | Method::Delete => {

@@ -45,7 +45,10 @@ pub(super) const LIMIT_COLUMNS: [(&str, LimitKind); 5] = [
     ("limit_fuel", LimitKind::Fuel),
     ("limit_deadline_ms", LimitKind::Deadline),
     ("limit_instances", LimitKind::Instances),
-    ("limit_stripe_requests_per_second", LimitKind::StripeRequestsPerSecond),
+    (
+        "limit_stripe_requests_per_second",
+        LimitKind::StripeRequestsPerSecond,
+    ),
 ];
 
 /// A tenant's limits from the five stored columns (NULL: unset).
@@ -87,7 +90,9 @@ pub(super) fn update_limits_sql(p: impl Fn(usize) -> String, cast: &str) -> Stri
         .enumerate()
         .map(|(i, (column, _))| {
             let (clear, value) = (p(2 + 2 * i), p(3 + 2 * i));
-            format!("{column} = CASE WHEN {clear} THEN NULL ELSE COALESCE({value}{cast}, {column}) END")
+            format!(
+                "{column} = CASE WHEN {clear} THEN NULL ELSE COALESCE({value}{cast}, {column}) END"
+            )
         })
         .collect();
     let columns: Vec<&str> = LIMIT_COLUMNS.iter().map(|(c, _)| *c).collect();

@@ -217,15 +217,17 @@ impl CallLimits {
     /// The tenant's own limits where set, the platform's elsewhere; a value beyond this host's
     /// engine (set on a host with a larger slot or pool) is capped to it.
     pub fn resolve(platform: &Limits, own: &TenantLimits) -> CallLimits {
-        let memory = own.memory_bytes.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+        let memory = own
+            .memory_bytes
+            .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
         CallLimits {
-            memory_bytes: at_most(
-                pick(memory, platform.memory_bytes),
-                platform.slot_bytes(),
-            ),
+            memory_bytes: at_most(pick(memory, platform.memory_bytes), platform.slot_bytes()),
             fuel: pick(own.fuel, platform.fuel),
             deadline: at_most(
-                pick(own.deadline_ms.map(Duration::from_millis), platform.deadline),
+                pick(
+                    own.deadline_ms.map(Duration::from_millis),
+                    platform.deadline,
+                ),
                 MAX_DEADLINE,
             ),
             instances: at_most(

@@ -343,7 +343,6 @@ impl Runtime {
         log_output(&tenant_id, "stderr", &stderr);
         outcome
     }
-
 }
 
 /// The sandbox error of a failed call under `limits`.

@@ -195,7 +195,10 @@ fn a_tenant_with_less_fuel_runs_out_while_another_tenants_same_call_works() {
         "{err:?}"
     );
     assert!(err.to_string().contains("budget of 1000000"), "{err}");
-    assert_eq!(quote_of(&host, "beta", "spin", 20).expect("beta's call works"), 20);
+    assert_eq!(
+        quote_of(&host, "beta", "spin", 20).expect("beta's call works"),
+        20
+    );
 }
 
 #[test]
@@ -215,9 +218,15 @@ fn a_tenant_with_less_memory_hits_its_cap_while_another_tenants_same_call_works(
             if tenant == "alpha" && *cap == 8 << 20),
         "{err:?}"
     );
-    assert!(err.to_string().contains("memory cap of 8388608 bytes"), "{err}");
+    assert!(
+        err.to_string().contains("memory cap of 8388608 bytes"),
+        "{err}"
+    );
     // The platform's 32 MiB hold 16 MiB.
-    assert_eq!(quote_of(&host, "beta", "grow", 16).expect("beta's call works"), 16);
+    assert_eq!(
+        quote_of(&host, "beta", "grow", 16).expect("beta's call works"),
+        16
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@
 use postgres::Row;
 
 use super::{Begin, PgDb, conflict_on_unique, to_u32};
-use crate::db::tenants::{LIMIT_COLUMNS, SEEDED_TEMPLATES, limit_values, limits_from, update_limits_sql};
+use crate::db::tenants::{
+    LIMIT_COLUMNS, SEEDED_TEMPLATES, limit_values, limits_from, update_limits_sql,
+};
 use crate::db::{
     DbError, DbResult, LimitsStore, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now,
 };

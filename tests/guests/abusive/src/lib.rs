@@ -207,13 +207,23 @@ mod guest {
                     while n < turns {
                         n = std::hint::black_box(n + 1);
                     }
-                    Ok(plain_quote(&items, method_type, "usd", format!("spun {turns}")))
+                    Ok(plain_quote(
+                        &items,
+                        method_type,
+                        "usd",
+                        format!("spun {turns}"),
+                    ))
                 }
                 "grow" => {
                     let mib = items.first().map_or(0, |i| i.amount_due).max(0) as usize;
                     let hoard: Vec<Vec<u8>> = (0..mib).map(|_| vec![1u8; 1 << 20]).collect();
                     std::hint::black_box(&hoard);
-                    Ok(plain_quote(&items, method_type, "usd", format!("held {mib} MiB")))
+                    Ok(plain_quote(
+                        &items,
+                        method_type,
+                        "usd",
+                        format!("held {mib} MiB"),
+                    ))
                 }
                 "wait" => {
                     let ms = items.first().map_or(0, |i| i.amount_due).max(0) as u64;
@@ -221,7 +231,12 @@ mod guest {
                     while start.elapsed() < std::time::Duration::from_millis(ms) {
                         std::hint::black_box(start);
                     }
-                    Ok(plain_quote(&items, method_type, "usd", format!("waited {ms} ms")))
+                    Ok(plain_quote(
+                        &items,
+                        method_type,
+                        "usd",
+                        format!("waited {ms} ms"),
+                    ))
                 }
                 probe @ ("egress" | "stash" | "peek") => {
                     let report = match probe {
