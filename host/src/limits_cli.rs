@@ -183,7 +183,7 @@ fn parse_tenant(tenant: &str) -> anyhow::Result<TenantId> {
 }
 
 fn bytes(n: usize) -> String {
-    if n % (1 << 20) == 0 {
+    if n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")
