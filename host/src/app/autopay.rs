@@ -115,8 +115,13 @@ impl App {
         // reads the automatic method's type from Stripe and keeps it, so the others needn't (a
         // customer's charges running at once on many workers would each read it).
         let mut seen = std::collections::HashSet::new();
-        let (first, rest): (Vec<usize>, Vec<usize>) =
+        let (mut first, mut rest): (Vec<usize>, Vec<usize>) =
             (0..charges.len()).partition(|&k| seen.insert((charges[k].0, charges[k].2)));
+        // Tenants take turns within a wave: a tenant whose charges wait for its instances
+        // ([`crate::runtime::Admission::Queued`]) holds up as few workers as can be.
+        for wave in [&mut first, &mut rest] {
+            take_turns(wave, |k| charges[k].0);
+        }
         let done = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<AutopayResult, CallError>>> =
             (0..charges.len()).map(|_| None).collect();
@@ -230,6 +235,22 @@ impl App {
     }
 }
 
+/// Reorder `wave` so its tenants (`tenant_of` each item) take turns: every tenant's first item,
+/// then every tenant's second, and so on, each tenant's items in their order.
+fn take_turns(wave: &mut Vec<usize>, tenant_of: impl Fn(usize) -> usize) {
+    let mut taken: std::collections::HashMap<usize, usize> = Default::default();
+    let mut ranked: Vec<(usize, usize)> = wave
+        .iter()
+        .map(|&k| {
+            let rank = taken.entry(tenant_of(k)).or_default();
+            *rank += 1;
+            (*rank, k)
+        })
+        .collect();
+    ranked.sort_by_key(|&(rank, _)| rank);
+    *wave = ranked.into_iter().map(|(_, k)| k).collect();
+}
+
 /// `f` over `items` on up to `workers` threads (the calling thread alone for one), results in
 /// order. Each worker takes the next item as it finishes one, so slow items don't hold others up.
 fn parallel_map<T: Send, R: Send>(
@@ -267,7 +288,20 @@ fn parallel_map<T: Send, R: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::parallel_map;
+    use super::{parallel_map, take_turns};
+
+    #[test]
+    fn tenants_take_turns_within_a_wave_each_in_its_order() {
+        // Items 0..=4 of tenant 0, 5..=6 of tenant 1, 7 of tenant 2.
+        let tenant_of = |k: usize| match k {
+            0..=4 => 0,
+            5..=6 => 1,
+            _ => 2,
+        };
+        let mut wave: Vec<usize> = (0..8).collect();
+        take_turns(&mut wave, tenant_of);
+        assert_eq!(wave, vec![0, 5, 7, 1, 6, 2, 3, 4]);
+    }
 
     #[test]
     fn parallel_map_keeps_order_and_maps_every_item_once() {
