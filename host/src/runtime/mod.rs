@@ -1,6 +1,7 @@
 //! The plugin runtime: one engine, the component compiled once, a `PluginPre` with every import
 //! linked, and a **fresh store and instance for every plugin call**. Owns the per-call sandbox —
-//! memory cap, fuel, wall-clock deadline (epoch ticker), no preopens / environment / sockets,
+//! memory cap, fuel, wall-clock deadline (epoch ticker) and the tenant's calls at once, each the
+//! tenant's own limit or the platform's ([`limits`]), no preopens / environment / sockets,
 //! bounded guest stdout/stderr logged with the tenant id — and turning traps and exhausted limits
 //! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
 //! as a panic.
