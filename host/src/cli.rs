@@ -39,6 +39,12 @@ enum Command {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Take part in the day's shared run, as `serve`'s scheduler does: run only the tenants
+        /// whose day no host has taken or finished, and leave the rest to their hosts. Without it,
+        /// a tenant another host is running is waited for, and a finished day is run again. Tenants left to another host are
+        /// listed as such (JSON lists only the tenants this run ran).
+        #[arg(long, conflicts_with = "dry_run")]
+        join: bool,
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<String>,
@@ -137,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             common,
             date,
             dry_run,
+            join,
             tenant,
             json,
         } => {
@@ -160,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &crate::autopay_cli::AutopayArgs {
                     date,
                     dry_run,
+                    join,
                     tenant,
                     json,
                 },
