@@ -202,9 +202,10 @@ impl App {
             // The events run on the workers (a tenant taking payment on invoice creation is
             // charged here), the first alone: like a customer's first charge in the waves below,
             // it may read the automatic method's type from Stripe and keep it for the others.
+            // Like the charges, they wait for the tenant's instances instead of being refused.
             let created = |invoice: &i64| {
                 let ctx = self.context(tenant, None)?;
-                self.call_in(ctx, "events.invoice-created", invoice, |p, s| {
+                self.call_queued_in(ctx, "events.invoice-created", invoice, |p, s| {
                     p.paydesk_stripe_events().call_invoice_created(s, *invoice)
                 })
             };
