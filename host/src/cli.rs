@@ -71,6 +71,14 @@ enum Command {
         #[command(flatten)]
         tenant: TenantArgs,
     },
+    /// Show, set and clear tenants' own sandbox and Stripe limits (memory, fuel, deadline,
+    /// instances, Stripe requests per second) over the platform defaults.
+    Limits {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: crate::limits_cli::LimitsCommand,
+    },
     /// List and revoke API tokens.
     Token {
         #[command(flatten)]
@@ -179,6 +187,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn");
             let config = Config::from_common(&common)?;
             create_tenant(&config, &tenant)
+        }
+        Command::Limits { common, command } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            crate::limits_cli::run(
+                config.open_db()?.as_ref(),
+                &config.limits,
+                config.http.max_requests_per_second,
+                &command,
+                &mut std::io::stdout().lock(),
+            )
         }
         Command::Token { common, command } => {
             init_logging("warn");

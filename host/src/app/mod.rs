@@ -115,6 +115,7 @@ impl App {
                 api_base: self.stripe_api_base.clone(),
                 secret_key,
             },
+            limits: record.limits,
         })
     }
 
@@ -132,10 +133,42 @@ impl App {
             &mut wasmtime::Store<crate::runtime::CallState>,
         ) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, CallError> {
+        self.call_admitted(ctx, crate::runtime::Admission::Immediate, export, args, f)
+    }
+
+    /// [`App::call_in`] for the host's own batch work (the daily run's charges): the call waits
+    /// for one of its tenant's instances instead of being refused, leaving the tenant half of
+    /// its limit for its own requests meanwhile.
+    pub fn call_queued_in<A: std::fmt::Debug, R>(
+        &self,
+        ctx: TenantContext,
+        export: &'static str,
+        args: &A,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
+        self.call_admitted(ctx, crate::runtime::Admission::Queued, export, args, f)
+    }
+
+    fn call_admitted<A: std::fmt::Debug, R>(
+        &self,
+        ctx: TenantContext,
+        admission: crate::runtime::Admission,
+        export: &'static str,
+        args: &A,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
         self.services.observe(export, args);
         let started = std::time::Instant::now();
         let mut fuel = None;
-        let outcome = self.runtime.call(&self.services, ctx, |plugin, store| {
+        let outcome = self
+            .runtime
+            .call_admitted(&self.services, ctx, admission, |plugin, store| {
             let before = store.get_fuel().ok();
             let result = f(plugin, store);
             fuel = before
@@ -204,6 +237,7 @@ fn sandbox_outcome(e: &SandboxError) -> CallOutcome {
         SandboxError::Memory { .. } => CallOutcome::Memory,
         SandboxError::Trap { .. } => CallOutcome::Trap,
         SandboxError::Instantiate { .. } => CallOutcome::Instantiate,
+        SandboxError::Instances { .. } => CallOutcome::Instances,
     }
 }
 

@@ -102,6 +102,7 @@ impl Capabilities {
             http: HttpCtx {
                 tenant: id.clone(),
                 stripe: tenant.stripe.clone(),
+                requests_per_second: tenant.limits.stripe_requests_per_second,
                 http: services.http.clone(),
                 db: services.db.clone(),
                 metrics: services.metrics.clone(),

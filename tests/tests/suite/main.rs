@@ -21,4 +21,5 @@ mod sandbox;
 mod settle;
 mod signin;
 mod stripe_calls;
+mod tenant_limits;
 mod told;

@@ -53,6 +53,7 @@ impl From<CallError> for Failure {
                     SandboxError::Memory { .. } => "memory",
                     SandboxError::Trap { .. } => "trap",
                     SandboxError::Instantiate { .. } => "instantiate",
+                    SandboxError::Instances { .. } => "instances",
                 },
                 message,
             ),
