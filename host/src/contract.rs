@@ -18,14 +18,19 @@ pub use paydesk::stripe::helpdesk::{
 };
 pub use paydesk::stripe::types::{
     ErrorKind, FeeRule, HostError, KeyInfo, KeyKind, KeyMode, Money, PaymentMethodType,
-    PluginError, PortalPaymentMethodAccess, Settings, TakePaymentOn,
+    PluginError, Setting, SettingValue, Settings,
 };
 
 // The contract's enums that the domain's vocabulary defines once (wire names, labels): `From` both
 // ways, matched by variant name (a mismatch does not compile).
 paydesk_plugin::wit_vocabulary! {
-    PaymentMethodType => PaymentMethodType,
     PaymentStatus => PaymentStatus,
     InvoiceStatus => InvoiceStatus,
     InvoiceAccessLevel => InvoiceAccessLevel,
+}
+
+// The open vocabulary (`other(string)` for a type the contract's line doesn't list): `From` the
+// domain's enum, `TryFrom` back (handing back what has no row).
+paydesk_plugin::wit_open_vocabulary! {
+    PaymentMethodType => PaymentMethodType,
 }

@@ -16,10 +16,12 @@ pub mod stripe;
 mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod flows;
+#[cfg(target_arch = "wasm32")]
+mod settings;
 
 #[cfg(target_arch = "wasm32")]
 mod glue {
-    use super::{bindings, flows};
+    use super::{bindings, flows, settings};
     use bindings::exports::paydesk::stripe::{admin, events, payments, templates};
     use bindings::paydesk::stripe::types::{
         CustomerId, InvoiceId, PaymentMethodType, PluginError, Settings,
@@ -30,7 +32,7 @@ mod glue {
 
     impl admin::Guest for Plugin {
         fn validate_settings(candidate: Settings) -> Result<(), PluginError> {
-            flows::admin::validate_settings(&candidate)
+            flows::admin::validate_settings(&settings::from_wit(candidate))
         }
 
         fn test_connection() -> Result<admin::AccountSummary, PluginError> {
@@ -193,5 +195,8 @@ mod glue {
         }
     }
 
+    #[cfg(not(feature = "contract-v0_1"))]
     bindings::export!(Plugin with_types_in bindings);
+    #[cfg(feature = "contract-v0_1")]
+    bindings::generated::export!(Plugin with_types_in bindings::generated);
 }

@@ -9,11 +9,12 @@ use crate::bindings::exports::paydesk::stripe::admin::{
 };
 use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::types::{
-    ErrorKind, FieldError, KeyKind, KeyMode, PaymentMethodType, PluginError, Settings,
+    ErrorKind, FieldError, KeyKind, KeyMode, PluginError,
 };
 use crate::domain::mapping::{self, Decision};
 use crate::domain::settings::{self as rules, SettingsInput};
 use crate::domain::vocabulary as vocab;
+use crate::settings::Settings;
 use crate::stripe::payment_methods::{self, PaymentMethod};
 use crate::stripe::{List, customers};
 
@@ -72,7 +73,16 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
         reconcile_after_minutes: s.reconcile_after_minutes,
         portal_base_url: s.portal_base_url.clone(),
     };
-    let errors = rules::validate(&input);
+    let mut errors = rules::validate(&input);
+    if !s.unsupported_types.is_empty() {
+        errors.push(rules::FieldError {
+            field: "stripepaymentmethodoptions",
+            message: format!(
+                "this plugin does not support the payment method types {}",
+                s.unsupported_types.join(", ")
+            ),
+        });
+    }
     if errors.is_empty() {
         return Ok(());
     }
@@ -98,7 +108,7 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
 /// A real call with the key the host holds for this call: list one customer.
 pub fn test_connection() -> Result<AccountSummary> {
     let _: List<customers::Customer> = stripe_call(&customers::list(None, 1))?;
-    let livemode = helpdesk::get_settings()
+    let livemode = crate::settings::get()
         .secret_key
         .is_some_and(|k| k.mode == KeyMode::Live);
     Ok(AccountSummary {
@@ -280,7 +290,7 @@ pub fn mapped_stripe_customer(customer: i64) -> Result<(helpdesk::Customer, Stri
 /// The customer's attached methods of the imported types, each listed once.
 pub fn attached_methods(
     stripe_customer: &str,
-    imported: &[PaymentMethodType],
+    imported: &[vocab::PaymentMethodType],
 ) -> Result<Vec<PaymentMethod>> {
     let mut methods = Vec::new();
     for t in imported {
@@ -304,7 +314,7 @@ pub fn attached_methods(
 /// Payment methods attached to the customer in Stripe, of the imported types only.
 pub fn list_payment_methods(customer: i64) -> Result<Vec<PaymentMethodSummary>> {
     let (c, stripe_id) = mapped_stripe_customer(customer)?;
-    let imported = helpdesk::get_settings().stripepaymentmethodoptions;
+    let imported = crate::settings::get().stripepaymentmethodoptions;
     let methods = attached_methods(&stripe_id, &imported)?;
     Ok(methods
         .into_iter()

@@ -39,7 +39,7 @@ pub fn set_automatic_payment_method(
             ),
         ));
     }
-    let imported = helpdesk::get_settings().stripepaymentmethodoptions;
+    let imported = crate::settings::get().stripepaymentmethodoptions;
     let is_imported = pm
         .known_type()
         .is_some_and(|t| imported.contains(&t.into()));
