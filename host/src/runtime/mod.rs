@@ -6,6 +6,7 @@
 //! as a panic.
 
 pub mod engine;
+pub mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,8 +19,8 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use crate::contract::{Plugin, PluginPre};
 pub use engine::LoadedFrom;
+pub use versions::{ContractLine, Plugin, VersionedPre};
 
 use crate::capabilities::{self, Capabilities, HasCapabilities, Services};
 use crate::tenant::TenantContext;
@@ -152,7 +153,7 @@ impl WasiView for CallState {
 /// Loads the plugin once and runs each call in a fresh sandbox.
 pub struct Runtime {
     engine: Engine,
-    pre: PluginPre<CallState>,
+    pre: VersionedPre,
     limits: Limits,
     component: Component,
     wasm_sha256: String,
@@ -169,10 +170,7 @@ impl Runtime {
         let digest = engine::digest(wasm);
         let (component, loaded_from) =
             engine::load_component(&engine, wasm, &digest, config.cache_dir.as_deref())?;
-        let mut linker = Linker::<CallState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        capabilities::add_to_linker(&mut linker)?;
-        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+        let pre = link(&engine, &component)?;
         let wasm_sha256 = hex::encode(digest);
         let ticker = Arc::new(AtomicBool::new(true));
         spawn_epoch_ticker(engine.clone(), ticker.clone());
@@ -200,6 +198,11 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The contract line the loaded component speaks.
+    pub fn contract_line(&self) -> ContractLine {
+        self.pre.line()
     }
 
     /// What the loaded component is, read from its own type information.
@@ -313,6 +316,30 @@ impl Runtime {
         };
         SandboxError::Trap { tenant, message }
     }
+}
+
+/// Link `component` against every import of the contract line it speaks (both served lines'
+/// imports are in one linker; their names don't meet), or refuse a line the host doesn't serve.
+pub fn link(engine: &Engine, component: &Component) -> anyhow::Result<VersionedPre> {
+    let version = versions::exported_version(engine, component).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the component exports no paydesk:stripe interface; it is not a paydesk plugin"
+        )
+    })?;
+    let line = ContractLine::of_version(&version).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the plugin speaks paydesk:stripe@{version}, a contract line this host does not serve (it serves {})",
+            ContractLine::SERVED
+        )
+    })?;
+    let mut linker = Linker::<CallState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    capabilities::add_to_linker(&mut linker)?;
+    capabilities::v0_1::add_to_linker(&mut linker)?;
+    let pre = linker.instantiate_pre(component).map_err(|e| {
+        anyhow::anyhow!("the plugin (paydesk:stripe@{version}) cannot be linked: {e:#}")
+    })?;
+    Ok(VersionedPre::new(line, pre)?)
 }
 
 impl Drop for Runtime {
