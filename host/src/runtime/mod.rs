@@ -1,5 +1,6 @@
-//! The plugin runtime: one engine, the component compiled once, a `PluginPre` with every import
-//! linked, and a **fresh store and instance for every plugin call**. Owns the per-call sandbox —
+//! The plugin runtime: one engine, the component compiled once, a `PluginPre` of the contract line
+//! it speaks ([`versions`]: 0.1 or the current 0.2, read from its exports) with every import of
+//! both lines in one linker, and a **fresh store and instance for every plugin call**. Owns the per-call sandbox —
 //! memory cap, fuel, wall-clock deadline (epoch ticker), no preopens / environment / sockets,
 //! bounded guest stdout/stderr logged with the tenant id — and turning traps and exhausted limits
 //! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
