@@ -124,12 +124,14 @@ impl Plugin {
 type Answer<T> = wasmtime::Result<Result<T, PluginError>>;
 
 /// An argument as 0.1's type, or the `unsupported` answer when 0.1 has no such value.
-fn arg<A: serde::Serialize + ?Sized, B: serde::de::DeserializeOwned>(
+fn arg<A: serde::Serialize + std::fmt::Debug + ?Sized, B: serde::de::DeserializeOwned>(
     value: &A,
 ) -> Result<B, PluginError> {
     convert(value).map_err(|e| PluginError {
         kind: ErrorKind::Unsupported,
-        message: format!("the plugin speaks the contract's 0.1 line: {e}"),
+        message: format!(
+            "the plugin speaks the contract's 0.1 line, which cannot carry {value:?} ({e})"
+        ),
         field_errors: Vec::new(),
         stripe: None,
     })
