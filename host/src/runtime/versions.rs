@@ -126,23 +126,25 @@ type Answer<T> = wasmtime::Result<Result<T, PluginError>>;
 /// An argument as 0.1's type, or the `unsupported` answer when 0.1 has no such value.
 fn arg<A: serde::Serialize + std::fmt::Debug + ?Sized, B: serde::de::DeserializeOwned>(
     value: &A,
-) -> Result<B, PluginError> {
-    convert(value).map_err(|e| PluginError {
-        kind: ErrorKind::Unsupported,
-        message: format!(
-            "the plugin speaks the contract's 0.1 line, which cannot carry {value:?} ({e})"
-        ),
-        field_errors: Vec::new(),
-        stripe: None,
+) -> Result<B, Box<PluginError>> {
+    convert(value).map_err(|e| {
+        Box::new(PluginError {
+            kind: ErrorKind::Unsupported,
+            message: format!(
+                "the plugin speaks the contract's 0.1 line, which cannot carry {value:?} ({e})"
+            ),
+            field_errors: Vec::new(),
+            stripe: None,
+        })
     })
 }
 
 /// A 0.1 call's outcome as the current one: its converted answer, or the refusal of an argument.
 fn answer<O: serde::Serialize, T: serde::de::DeserializeOwned>(
-    called: Result<wasmtime::Result<O>, PluginError>,
+    called: Result<wasmtime::Result<O>, Box<PluginError>>,
 ) -> Answer<T> {
     match called {
-        Err(refused) => Ok(Err(refused)),
+        Err(refused) => Ok(Err(*refused)),
         Ok(outcome) => convert(&outcome?),
     }
 }
