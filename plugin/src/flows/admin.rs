@@ -42,29 +42,13 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
             )
         }),
         currency: s.stripe_currency.clone(),
-        imported_types: s
-            .stripepaymentmethodoptions
-            .iter()
-            .copied()
-            .map(vocab::PaymentMethodType::from)
-            .collect(),
-        manual_types: s
-            .stripemanualpaymentmethodoptions
-            .iter()
-            .copied()
-            .map(vocab::PaymentMethodType::from)
-            .collect(),
+        imported_types: s.stripepaymentmethodoptions.clone(),
+        manual_types: s.stripemanualpaymentmethodoptions.clone(),
         fee_percent: s.stripe_processing_fee_percentage.clone(),
         fee_rules: s
             .stripe_fee_rules
             .iter()
-            .map(|r| {
-                (
-                    vocab::PaymentMethodType::from(r.method_type),
-                    r.percent.clone(),
-                    r.cap,
-                )
-            })
+            .map(|r| (r.method_type, r.percent.clone(), r.cap))
             .collect(),
         fee_cap: s.stripe_fee_cap,
         notification_email: s.stripenotificationemail.clone(),
@@ -298,7 +282,7 @@ pub fn attached_methods(
         loop {
             let page: List<PaymentMethod> = stripe_call(&payment_methods::list(
                 stripe_customer,
-                vocab::PaymentMethodType::from(*t),
+                *t,
                 after.as_deref(),
             ))?;
             after = page.data.last().map(|m| m.id.clone());

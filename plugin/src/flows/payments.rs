@@ -137,10 +137,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
                     // The tenant's settings refuse it, not the request's shape: 409, not 422.
                     return Err(error(
                         ErrorKind::NotConfigured,
-                        format!(
-                            "{} is not allowed for manual payments",
-                            vocab::PaymentMethodType::from(*t)
-                        ),
+                        format!("{} is not allowed for manual payments", (*t)),
                     ));
                 }
                 if types.is_empty() {
@@ -153,20 +150,9 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
             }
         };
     // One amount for the intent: every offered type must give the same fees.
-    let quote = quote_for(
-        &payable.invoices,
-        vocab::PaymentMethodType::from(method_types[0]),
-        &policy,
-    )?;
+    let quote = quote_for(&payable.invoices, method_types[0], &policy)?;
     for t in &method_types[1..] {
-        if quote_for(
-            &payable.invoices,
-            vocab::PaymentMethodType::from(*t),
-            &policy,
-        )?
-        .total
-            != quote.total
-        {
+        if quote_for(&payable.invoices, *t, &policy)?.total != quote.total {
             return Err(error(
                 ErrorKind::InvalidInput,
                 "the offered payment method types carry different fees; choose one type",
@@ -232,10 +218,7 @@ fn create_and_confirm(
     let invoice_ids: Vec<i64> = payable.invoices.iter().map(|i| i.id).collect();
     let numbers: Vec<String> = payable.invoices.iter().map(|i| i.number.clone()).collect();
     let tenant_ref = helpdesk::tenant_ref();
-    let domain_types: Vec<vocab::PaymentMethodType> = method_types
-        .iter()
-        .map(|t| vocab::PaymentMethodType::from(*t))
-        .collect();
+    let domain_types: Vec<vocab::PaymentMethodType> = method_types.to_vec();
     let create = payment_intents::create(&NewIntent {
         amount: quote.total.amount.0,
         currency,

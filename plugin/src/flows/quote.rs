@@ -34,7 +34,7 @@ pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
         .iter()
         .map(|r| {
             Ok(FeeRule {
-                method_type: vocab::PaymentMethodType::from(r.method_type),
+                method_type: r.method_type,
                 percent: percent("stripe_fee_rules", &r.percent)?,
                 cap: r.cap.map(MinorUnits),
             })

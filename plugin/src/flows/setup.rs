@@ -64,7 +64,6 @@ pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted>
     let imported: Vec<PaymentMethodType> = crate::settings::get()
         .stripepaymentmethodoptions
         .into_iter()
-        .map(PaymentMethodType::from)
         .collect();
     if imported.is_empty() {
         return Err(error(
