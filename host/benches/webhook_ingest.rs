@@ -11,12 +11,30 @@
 //! tenant without pause, and the two halves' latencies are printed side by side with what the
 //! flood got (401s, 429s).
 //!
+//! With `--db postgres` it runs on a throwaway PostgreSQL cluster it starts itself, and with
+//! `--hosts N` it starts N `paydesk serve` hosts on that database and spreads the deliveries over
+//! them (event `i` to host `i mod N`), as a load balancer would. On PostgreSQL it also prints the
+//! server's CPU and the transactions committed per event.
+//!
 //! ```sh
 //! cargo bench -p paydesk-host --bench webhook_ingest -- --tenants 10 --events 20000 --senders 16
+//! cargo bench -p paydesk-host --bench webhook_ingest -- --db postgres --hosts 3 --events 20000 --senders 16
 //! cargo bench -p paydesk-host --bench webhook_ingest -- --tenants 10 --events 8000 --senders 4 --sign-in-flood 32
 //! ```
 
+#[path = "../../tests/src/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
+#[path = "../../tests/src/recorder.rs"]
+#[allow(dead_code)]
+mod recorder;
+#[path = "../../tests/src/services.rs"]
+#[allow(dead_code, unused_imports)]
+mod services;
 mod support;
+#[path = "../../tests/src/sweep.rs"]
+#[allow(dead_code)]
+mod sweep;
 
 use support::http1;
 
@@ -30,11 +48,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use hmac::{Hmac, Mac};
 use paydesk_host::contract::{Initiator, Money, NewPayment, PaymentStatus};
-use paydesk_host::db::stores::*;
-use paydesk_host::db::{NewCustomer, NewInvoice, SqliteDb, TenantStore};
+use paydesk_host::db::{Database, NewCustomer, NewInvoice};
 use paydesk_host::settings::TenantSettings;
 use paydesk_host::tenant::{Secret, TenantId};
 use sha2::Sha256;
+use support::database::{BenchDb, Engine};
 use support::{Rate, mib, paydesk, percentiles, wait_with_rusage};
 
 #[derive(Parser, Debug)]
@@ -50,6 +68,16 @@ struct Args {
     /// Connections posting failed sign-ins to another tenant during the second half (0: none).
     #[arg(long, default_value_t = 0)]
     sign_in_flood: usize,
+    /// The database engine.
+    #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
+    db: Engine,
+    /// PostgreSQL with its default durability (fsync, synchronous commit) instead of the
+    /// throwaway settings.
+    #[arg(long)]
+    durable: bool,
+    /// `paydesk serve` hosts on the database, the deliveries spread over them.
+    #[arg(long, default_value_t = 1)]
+    hosts: usize,
     /// `cargo bench` passes this; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -70,7 +98,7 @@ fn tenant_id(t: usize) -> TenantId {
     TenantId::parse(&format!("hooks-{t:04}")).unwrap()
 }
 
-fn seed(db: &SqliteDb, args: &Args) -> Vec<Delivery> {
+fn seed(db: &dyn Database, args: &Args) -> Vec<Delivery> {
     let mut deliveries = Vec::new();
     let per_tenant = args.events.div_ceil(args.tenants);
     for t in 0..args.tenants {
@@ -150,8 +178,8 @@ fn seed(db: &SqliteDb, args: &Args) -> Vec<Delivery> {
 }
 
 /// The tenant the sign-in flood attacks, with one agent.
-fn seed_flood_tenant(db: &SqliteDb) {
-    use paydesk_host::db::{AuthStore, NewAgent, Principal};
+fn seed_flood_tenant(db: &dyn Database) {
+    use paydesk_host::db::{NewAgent, Principal};
     let tenant = TenantId::parse("flooded").unwrap();
     db.create_tenant(&tenant, "Flooded", "billing@flooded.test")
         .unwrap();
@@ -270,27 +298,24 @@ fn free_port() -> u16 {
 }
 
 /// (records succeeded with their event's id, records in all).
-fn applied(db_path: &Path) -> (u64, u64) {
-    let conn = rusqlite::Connection::open(db_path).unwrap();
-    conn.query_row(
-        "SELECT SUM(status = 'succeeded' AND last_event_id = 'evt_' || substr(intent_id, 4)), COUNT(*)
+fn applied(db: &BenchDb) -> (u64, u64) {
+    let n = db.integers(
+        "SELECT SUM(CASE WHEN status = 'succeeded' AND last_event_id = 'evt_' || substr(intent_id, 4) THEN 1 ELSE 0 END), COUNT(*)
          FROM invoice_payments",
-        [],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-    )
-    .unwrap()
+    );
+    (n[0] as u64, n[1] as u64)
 }
 
 fn main() {
     let args = Args::parse();
-    let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("paydesk.db");
+    let bench_db = BenchDb::start(args.db, args.durable);
+    let db_arg = bench_db.arg();
     let deliveries = {
-        let db = SqliteDb::open(&db_path).unwrap();
+        let db = bench_db.open();
         if args.sign_in_flood > 0 {
-            seed_flood_tenant(&db);
+            seed_flood_tenant(db.as_ref());
         }
-        seed(&db, &args)
+        seed(db.as_ref(), &args)
     };
     let fixtures: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -310,31 +335,41 @@ fn main() {
 
     // Nothing answers Stripe calls here: webhooks need none.
     let unreachable = "http://127.0.0.1:9";
-    let status = paydesk(&db_path, unreachable, &["plugin"])
+    let status = paydesk(&db_arg, unreachable, &["plugin"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "paydesk plugin");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = paydesk(&db_path, unreachable, &["serve"]);
-    server
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("PAYDESK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let server_before = bench_db.server_usage();
+    let ports: Vec<u16> = (0..args.hosts.max(1)).map(|_| free_port()).collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
     let started = Instant::now();
-    let mut child = server.spawn().unwrap();
-    // The server's log (a warning per failed sign-in during the flood) is read as it comes: a
-    // pipe nobody reads fills up and blocks the server on its next log line.
-    let log = child.stderr.take().unwrap();
-    let log_lines = std::thread::spawn(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(log)
-            .lines()
-            .map_while(Result::ok)
-            .count()
-    });
+    let servers: Vec<_> = ports
+        .iter()
+        .map(|port| {
+            let mut server = paydesk(&db_arg, unreachable, &["serve"]);
+            server
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .env("PAYDESK_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let mut child = server.spawn().unwrap();
+            // The server's log (a warning per failed sign-in during the flood) is read as it
+            // comes: a pipe nobody reads fills up and blocks the server on its next log line.
+            let log = child.stderr.take().unwrap();
+            let log_lines = std::thread::spawn(move || {
+                use std::io::BufRead;
+                std::io::BufReader::new(log)
+                    .lines()
+                    .map_while(Result::ok)
+                    .count()
+            });
+            (child, log_lines)
+        })
+        .collect();
     let agent = || {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -342,9 +377,11 @@ fn main() {
             .new_agent()
     };
     let probe = agent();
-    while probe.get(format!("{base}/healthz")).call().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "serve started");
-        std::thread::sleep(Duration::from_millis(20));
+    for base in &bases {
+        while probe.get(format!("{base}/healthz")).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "serve started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     let deliver = |range: std::ops::Range<usize>| -> (Vec<Duration>, Vec<String>, Duration) {
@@ -366,7 +403,11 @@ fn main() {
                         let body = &bodies[i];
                         let sent = Instant::now();
                         let answer = agent
-                            .post(format!("{base}/webhooks/stripe/{}", tenant_id(d.tenant)))
+                            .post(format!(
+                                "{}/webhooks/stripe/{}",
+                                bases[i % bases.len()],
+                                tenant_id(d.tenant)
+                            ))
                             .header("Stripe-Signature", sign(body, &secret(d.tenant)))
                             .header("Content-Type", "application/json")
                             .send(body.as_str());
@@ -405,7 +446,7 @@ fn main() {
     };
     let (mut latencies, mut failures, mut wall) = deliver(0..half);
     if args.sign_in_flood > 0 {
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", ports[0]).parse().unwrap();
         let stop = std::sync::atomic::AtomicBool::new(false);
         let (at_rest_p50, at_rest_p99) = percentiles(&mut latencies.clone());
         let ((mut flooded, more_failures, flooded_wall), (f401, f429, other)) =
@@ -431,19 +472,33 @@ fn main() {
         failures.extend(more_failures);
         wall += flooded_wall;
     }
-    // SAFETY: sending SIGINT to our own child, which shuts down gracefully on it.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let finished = wait_with_rusage(child, started);
-    let log_lines = log_lines.join().unwrap_or(0);
+    let finished: Vec<_> = servers
+        .into_iter()
+        .map(|(child, log_lines)| {
+            // SAFETY: sending SIGINT to our own child, which shuts down gracefully on it.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            (
+                wait_with_rusage(child, started),
+                log_lines.join().unwrap_or(0),
+            )
+        })
+        .collect();
+    let server = bench_db
+        .server_usage()
+        .zip(server_before)
+        .map(|(a, b)| a.since(b));
 
     let (p50, p99) = percentiles(&mut latencies);
-    let (succeeded, records) = applied(&db_path);
+    let (succeeded, records) = applied(&bench_db);
     println!(
-        "webhook ingest: {} signed events ({} KiB of bodies) to {} tenants from {} senders",
+        "webhook ingest: {} signed events ({} KiB of bodies) to {} tenants from {} senders, on {:?}{} with {} host(s)",
         deliveries.len(),
         body_bytes / 1024,
         args.tenants,
-        args.senders
+        args.senders,
+        args.db,
+        if args.durable { " (durable)" } else { "" },
+        finished.len()
     );
     println!(
         "  wall {:.2?}  →  {} events; latency median {:.2?}, p99 {:.2?}",
@@ -452,11 +507,30 @@ fn main() {
         p50,
         p99
     );
+    for (n, (f, log_lines)) in finished.iter().enumerate() {
+        println!(
+            "  paydesk serve {n}: peak RSS {}, CPU {:.2?}, {log_lines} log lines",
+            mib(f.peak_rss_bytes),
+            f.cpu
+        );
+    }
+    let events = deliveries.len().max(1) as u64;
+    let host_cpu: Duration = finished.iter().map(|(f, _)| f.cpu).sum();
     println!(
-        "  paydesk serve: peak RSS {}, CPU {:.2?}, {log_lines} log lines",
-        mib(finished.peak_rss_bytes),
-        finished.cpu
+        "  paydesk CPU, all hosts: {:.2?} ({:.0?} per event)",
+        host_cpu,
+        host_cpu / events as u32
     );
+    if let Some(server) = server {
+        println!(
+            "  PostgreSQL: CPU {:.2?} ({:.0?} per event), {} transactions committed ({}.{:02} per event)",
+            server.cpu,
+            server.cpu / events as u32,
+            server.commits,
+            server.commits / events,
+            server.commits * 100 / events % 100
+        );
+    }
     println!(
         "  {} deliveries not applied; {} of {} payment records succeeded with their event's id",
         failures.len(),

@@ -15,6 +15,8 @@ use crate::tenant::TenantId;
 pub struct AutopayArgs {
     pub date: Option<String>,
     pub dry_run: bool,
+    /// Join the hosts' shared run (see `paydesk autopay --join`).
+    pub join: bool,
     pub tenant: Option<TenantId>,
     pub json: bool,
 }
@@ -128,21 +130,25 @@ pub fn run(app: &App, args: &AutopayArgs) -> anyhow::Result<()> {
     };
     let mut reports = Vec::new();
     let mut failed = false;
-    // A real run joins the hosts' protocol: it takes each tenant's lease for the day (waiting
-    // while another host runs it) and runs even a day already done.
-    let outcomes: Vec<_> = if args.dry_run {
+    // A real run joins the hosts' protocol: it takes each tenant's lease for the day. By hand it
+    // waits while another host runs a tenant and runs even a day already done; with `--join` it
+    // leaves those to their hosts (`None`).
+    let outcomes: Vec<Option<_>> = if args.dry_run {
         app.run_autopay_many(&tenants, args.date.as_deref(), true, &progress)
-    } else {
-        app.run_autopay_shared(&tenants, args.date.as_deref(), true, &progress)
             .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    Err(crate::db::DbError::Conflict("the run's lease was not taken".into()).into())
-                })
-            })
+            .map(Some)
             .collect()
+    } else {
+        app.run_autopay_shared(&tenants, args.date.as_deref(), !args.join, &progress)
     };
     for (tenant, outcome) in tenants.iter().zip(outcomes) {
+        let Some(outcome) = outcome else {
+            // Only with --join: another host holds or finished this tenant's day.
+            if !args.json {
+                println!("tenant {tenant}: left to another host (its day is taken or done)");
+            }
+            continue;
+        };
         match outcome {
             Ok(r) => {
                 failed |= !r.errors.is_empty();

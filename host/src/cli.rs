@@ -39,6 +39,12 @@ enum Command {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Take part in the day's shared run, as `serve`'s scheduler does: run only the tenants
+        /// whose day no host has taken or finished, and leave the rest to their hosts. Without it,
+        /// a tenant another host is running is waited for, and a finished day is run again. Tenants left to another host are
+        /// listed as such (JSON lists only the tenants this run ran).
+        #[arg(long, conflicts_with = "dry_run")]
+        join: bool,
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<String>,
@@ -126,13 +132,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logging("info");
             let config = Config::from_common(&common)?;
-            let web = options.web(&config.stripe_js_url);
+            let web = options.web(&config.stripe_js_url)?;
             crate::web::serve(config, listen, web, options.limits())
         }
         Command::Autopay {
             common,
             date,
             dry_run,
+            join,
             tenant,
             json,
         } => {
@@ -156,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &crate::autopay_cli::AutopayArgs {
                     date,
                     dry_run,
+                    join,
                     tenant,
                     json,
                 },

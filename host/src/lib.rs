@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod logging;
 pub mod mailer;
+pub mod metrics;
 pub mod runtime;
 pub mod scheduler;
 pub mod secret;

@@ -1,11 +1,13 @@
 //! The options of `paydesk serve` beyond the common ones: the server's limits (timeouts and the
 //! connection cap), the sign-in pool's size, and whether a TLS proxy is in front — each a flag
-//! with an environment variable — checked and turned into the web side's configuration.
+//! with an environment variable — and the metrics token (environment only), checked and turned
+//! into the web side's configuration.
 
 use std::time::Duration;
 
 use clap::Args;
 
+use crate::secret::Secret;
 use crate::signin::passwords::PoolConfig;
 use crate::web::WebConfig;
 use crate::web::server::ServerLimits;
@@ -55,15 +57,49 @@ impl ServeOptions {
         }
     }
 
-    /// The web side's configuration, with Stripe.js from `stripe_js_url`.
-    pub fn web(&self, stripe_js_url: &str) -> WebConfig {
-        WebConfig {
+    /// The web side's configuration, with Stripe.js from `stripe_js_url` and the metrics token
+    /// from `PAYDESK_METRICS_TOKEN` (read from the environment only, never a flag: a flag would
+    /// show in the process list).
+    pub fn web(&self, stripe_js_url: &str) -> anyhow::Result<WebConfig> {
+        Ok(WebConfig {
             stripe_js_url: stripe_js_url.to_string(),
             behind_tls_proxy: self.behind_tls_proxy,
             sign_in: PoolConfig {
                 workers: usize::from(self.sign_in_workers),
                 queue: usize::from(self.sign_in_queue),
             },
+            metrics_token: metrics_token(std::env::var("PAYDESK_METRICS_TOKEN").ok())?,
+        })
+    }
+}
+
+/// The metrics token, when set: 16 to 512 visible ASCII characters (what a header carries). The
+/// error never repeats the value.
+fn metrics_token(value: Option<String>) -> anyhow::Result<Option<Secret>> {
+    let Some(value) = value else { return Ok(None) };
+    let ok = (16..=512).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        anyhow::bail!(
+            "PAYDESK_METRICS_TOKEN must be 16 to 512 visible ASCII characters (no spaces), or unset to turn /metrics off"
+        );
+    }
+    Ok(Some(Secret::new(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_token;
+
+    #[test]
+    fn a_metrics_token_is_long_visible_ascii_and_its_error_does_not_repeat_it() {
+        assert!(metrics_token(None).unwrap().is_none());
+        let token = metrics_token(Some("0123456789abcdef".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.expose(), "0123456789abcdef");
+        for bad in ["short-token", "", "0123456789 abcdef", "0123456789abcdé"] {
+            let e = metrics_token(Some(bad.into())).unwrap_err().to_string();
+            assert!(bad.is_empty() || !e.contains(bad), "{e}");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `paydesk autopay` as separate processes on one database: two runs started
 //! together charge each of 200 invoices once; a run killed with SIGKILL midway and run again
 //! leaves exactly one successful PaymentIntent per invoice; `--dry-run` lists every invoice with
-//! its reason and leaves the database byte-for-byte unchanged. What the runs print goes to the
+//! its reason and leaves the database byte-for-byte unchanged; runs joining the shared run
+//! (`--join`) take a tenant's day once between them. What the runs print goes to the
 //! secret sweep.
 
 // The service harness and the recording proxy are shared with the end-to-end suite.
@@ -303,4 +304,57 @@ fn dry_run_lists_every_invoice_with_its_reason_and_changes_nothing() {
         "a dry run sends nothing that changes Stripe"
     );
     let _: &dyn Database = &SqliteDb::open(&db_path).unwrap();
+}
+
+#[test]
+fn runs_joining_the_shared_run_take_each_tenant_day_once_and_leave_it_to_whoever_took_it() {
+    let (ls, rec) = stripe_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("paydesk.db");
+    let tenant = seed(&db, &ls.base_url, 40);
+    let a = autopay(&db, &rec.base_url, &["--join"]).spawn().unwrap();
+    let b = autopay(&db, &rec.base_url, &["--join"]).spawn().unwrap();
+    let outs = [finish(a), finish(b)];
+    let mut ran = 0;
+    for out in &outs {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left = stdout.contains("tenant acme: left to another host");
+        let charged = stdout.contains("tenant acme — 2026-12-01: 40 invoice(s) in the plan");
+        assert!(
+            left != charged,
+            "a run either ran the day or left it: {stdout}"
+        );
+        ran += usize::from(charged);
+    }
+    assert_eq!(ran, 1, "exactly one of the two runs ran the tenant's day");
+    assert_each_paid_once(&db, &tenant, &ls.base_url, 40);
+    // The day is done: a third run joining leaves it, and Stripe hears nothing more.
+    let before = common::all_intents(&ls.base_url, KEY).len();
+    let third = kept(
+        autopay(&db, &rec.base_url, &["--join"])
+            .output()
+            .expect("paydesk ran"),
+    );
+    assert!(third.status.success());
+    assert!(String::from_utf8_lossy(&third.stdout).contains("tenant acme: left to another host"));
+    assert_eq!(common::all_intents(&ls.base_url, KEY).len(), before);
+    // A run by hand runs the finished day again, and finds nothing left to charge.
+    let again = kept(
+        autopay(&db, &rec.base_url, &[])
+            .output()
+            .expect("paydesk ran"),
+    );
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("tenant acme — 2026-12-01: 0 invoice(s) in the plan"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_each_paid_once(&db, &tenant, &ls.base_url, 40);
 }

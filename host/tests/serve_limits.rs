@@ -4,7 +4,8 @@
 //! work) must leave the server's peak RSS under 300 MB and get only clean 401 and 429 answers;
 //! a client that sends its request headers too slowly, or opens a connection and sends nothing,
 //! is cut off by the server soon after the configured timeout (a generous bound, never a
-//! measurement of speed). What the server logs goes to the secret sweep.
+//! measurement of speed). `/metrics` opens to its token only, and the token is in no log line nor
+//! in the error that refuses a malformed one. What the server logs goes to the secret sweep.
 
 #[path = "../benches/support/http1.rs"]
 mod http1;
@@ -30,6 +31,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::start_with(dir, args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    fn start_with(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let db = dir.join("paydesk.db");
         let log = dir.join("serve.log");
         for _ in 0..5 {
@@ -50,6 +56,8 @@ impl Server {
                 .arg("--db")
                 .arg(&db)
                 .args(args)
+                .env_remove("PAYDESK_METRICS_TOKEN")
+                .envs(envs.iter().copied())
                 .env("PAYDESK_STRIPE_API_BASE", "http://127.0.0.1:9")
                 .env(
                     "PAYDESK_CACHE_DIR",
@@ -271,4 +279,100 @@ fn a_client_too_slow_with_its_headers_or_silent_is_cut_off() {
         fine.request("GET", "/healthz", &[], "").unwrap().status,
         200
     );
+}
+
+#[test]
+fn metrics_open_to_their_token_only_and_the_token_is_in_no_log_line() {
+    const TOKEN: &str = "process-metrics-token-8c1d2e7f";
+    sweep::register_secret(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[], &[("PAYDESK_METRICS_TOKEN", TOKEN)]);
+    let mut conn = Conn::open(server.addr, Ipv4Addr::LOCALHOST).unwrap();
+    let bearer = format!("Bearer {TOKEN}");
+    let wrong = format!("Bearer {TOKEN}x");
+    for headers in [vec![], vec![("Authorization", wrong.as_str())]] {
+        let answer = conn.request("GET", "/metrics", &headers, "").unwrap();
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert!(!answer.body.contains(TOKEN));
+    }
+    let answer = conn
+        .request("GET", "/metrics", &[("Authorization", &bearer)], "")
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type")
+                && v.starts_with("text/plain; version=0.0.4")),
+        "{:?}",
+        answer.headers
+    );
+    for line in [
+        "paydesk_outbox_queued_emails 0",
+        "paydesk_open_payment_claims 0",
+    ] {
+        assert!(
+            answer.body.lines().any(|l| l == line),
+            "{line} in\n{}",
+            answer.body
+        );
+    }
+    drop(conn);
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(log.contains("paydesk serving"), "{log}");
+    assert!(!log.contains(TOKEN), "{log}");
+}
+
+#[test]
+fn a_malformed_metrics_token_stops_serve_with_an_error_that_does_not_repeat_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let malformed = "has a space in it, and is long";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paydesk"))
+        .arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--db")
+        .arg(dir.path().join("paydesk.db"))
+        .env("PAYDESK_METRICS_TOKEN", malformed)
+        .env(
+            "PAYDESK_CACHE_DIR",
+            std::env::temp_dir().join("paydesk-test-component-cache"),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn paydesk serve");
+    // It must exit on its own; a server that came up instead is stopped and fails the test.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    sweep::record(
+        sweep::Kind::Logs,
+        "paydesk serve (bad metrics token)",
+        &stderr,
+    );
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "serve must refuse to start: {stderr}"
+    );
+    assert!(stderr.contains("PAYDESK_METRICS_TOKEN must be"), "{stderr}");
+    assert!(!stderr.contains(malformed), "{stderr}");
 }

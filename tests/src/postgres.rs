@@ -120,13 +120,21 @@ pub struct Cluster {
     bin: PathBuf,
     user: Option<(u32, u32)>,
     databases: AtomicUsize,
+    durable: bool,
 }
 
 static SHARED: OnceLock<Cluster> = OnceLock::new();
 
 impl Cluster {
-    /// `initdb` a new cluster and start it on a free port.
+    /// `initdb` a new cluster and start it on a free port, with settings for throwaway data.
     pub fn start() -> Result<Cluster> {
+        Cluster::start_with(false)
+    }
+
+    /// `initdb` a new cluster and start it on a free port; `durable`: with PostgreSQL's default
+    /// durability (fsync, synchronous commit, full page writes), as a benchmark that counts the
+    /// cost of commits needs, instead of the throwaway settings.
+    pub fn start_with(durable: bool) -> Result<Cluster> {
         let bin = binaries()?;
         let user = server_user()?;
         let dir = tempfile::Builder::new()
@@ -168,7 +176,7 @@ impl Cluster {
         let mut last = None;
         for _ in 0..5 {
             let port = crate::services::free_port()?;
-            let mut child = spawn_server(&bin, &data, dir.path(), port, user)?;
+            let mut child = spawn_server(&bin, &data, dir.path(), port, user, durable)?;
             match wait_ready(port, &mut child, dir.path()) {
                 Ok(()) => {
                     let cluster = Cluster {
@@ -178,6 +186,7 @@ impl Cluster {
                         bin,
                         user,
                         databases: AtomicUsize::new(0),
+                        durable,
                     };
                     cluster.make_template()?;
                     return Ok(cluster);
@@ -268,7 +277,14 @@ impl Cluster {
         let data = self.dir.path().join("data");
         let started = Instant::now();
         loop {
-            self.child = spawn_server(&self.bin, &data, self.dir.path(), self.port, self.user)?;
+            self.child = spawn_server(
+                &self.bin,
+                &data,
+                self.dir.path(),
+                self.port,
+                self.user,
+                self.durable,
+            )?;
             thread::sleep(Duration::from_millis(200));
             match self.child.try_wait() {
                 Ok(Some(_)) if started.elapsed() < READY_TIMEOUT => continue, // port not free yet
@@ -320,6 +336,7 @@ fn spawn_server(
     dir: &Path,
     port: u16,
     user: Option<(u32, u32)>,
+    durable: bool,
 ) -> Result<Child> {
     let log = fs::OpenOptions::new()
         .create(true)
@@ -337,13 +354,16 @@ fn spawn_server(
         .arg("-k")
         .arg(dir)
         .args(["-h", "127.0.0.1"])
-        .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-        .args(["-c", "full_page_writes=off", "-c", "max_connections=600"])
-        .args(["-c", "shared_buffers=64MB"])
+        .args(["-c", "max_connections=600", "-c", "shared_buffers=64MB"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
+    if !durable {
+        command
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off"]);
+    }
     as_server_user(&mut command, user);
     crate::services::spawn_child(command).context("spawning postgres")
 }

@@ -4,11 +4,11 @@
 
 #![allow(dead_code)] // each bench uses its own part
 
+pub mod database;
 pub mod http1;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -267,8 +267,8 @@ pub fn wait_with_rusage(child: Child, started: Instant) -> Finished {
     }
 }
 
-/// `paydesk <args>` on the bench's database, with a component cache shared by bench runs.
-pub fn paydesk(db: &Path, stripe_base: &str, args: &[&str]) -> Command {
+/// `paydesk <args>` on the bench's database (`--db`: a file or a PostgreSQL URL), with a component cache shared by bench runs.
+pub fn paydesk(db: &str, stripe_base: &str, args: &[&str]) -> Command {
     // Another build of paydesk (say, one with frame pointers for a profiler) may stand in.
     let binary = std::env::var_os("PAYDESK_BENCH_BINARY")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_paydesk").into());

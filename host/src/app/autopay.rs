@@ -93,11 +93,28 @@ impl App {
         dry_run: bool,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Vec<Result<RunReport, CallError>> {
-        let mut reports = parallel_map(tenants, self.autopay_workers, |tenant| {
+        let reports = parallel_map(tenants, self.autopay_workers, |tenant| {
             self.prepare_run(tenant, date, dry_run)
         });
         if dry_run {
             return reports;
+        }
+        self.charge_and_finish(tenants, reports, progress)
+    }
+
+    /// The rest of the run for `tenants` whose generation and plan are `reports` (one per tenant,
+    /// in order; a tenant whose preparation failed keeps its error): every planned charge of every
+    /// tenant on the autopay workers, then each tenant's reconciliation, customer-sync retries and
+    /// run record. The plan's decisions and the charges' results are counted in the metrics.
+    pub(super) fn charge_and_finish(
+        &self,
+        tenants: &[TenantId],
+        mut reports: Vec<Result<RunReport, CallError>>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<Result<RunReport, CallError>> {
+        let metrics = &self.services.metrics;
+        for decision in reports.iter().flatten().flat_map(|r| &r.plan) {
+            metrics.record_autopay_decision(decision.charge);
         }
         // Every invoice of the plan goes to the plugin: it decides again under its claim and keeps
         // the decision, charge or skip and why, in the audit trail.
@@ -140,6 +157,10 @@ impl App {
             })
             .collect();
         for (i, invoice, outcome) in outcomes {
+            metrics.record_autopay_result(match &outcome {
+                Ok(r) => r.status.map_or("skipped", crate::db::payment_status_name),
+                Err(_) => "error",
+            });
             if let Ok(report) = &mut reports[i] {
                 match outcome {
                     Ok(r) => report.results.push(r),
@@ -164,7 +185,7 @@ impl App {
     }
 
     /// Generate `tenant`'s due recurring invoices (unless dry) and make the plan.
-    fn prepare_run(
+    pub(super) fn prepare_run(
         &self,
         tenant: &TenantId,
         date: Option<&str>,
@@ -181,11 +202,20 @@ impl App {
         };
         if !dry_run {
             report.generated = self.db().generate_due(tenant, &date)?;
-            for invoice in &report.generated {
+            // The events run on the workers (a tenant taking payment on invoice creation is
+            // charged here), the first alone: like a customer's first charge in the waves below,
+            // it may read the automatic method's type from Stripe and keep it for the others.
+            let created = |invoice: &i64| {
                 let ctx = self.context(tenant, None)?;
-                if let Err(e) = self.call_in(ctx, "events.invoice-created", invoice, |p, s| {
+                self.call_in(ctx, "events.invoice-created", invoice, |p, s| {
                     p.paydesk_stripe_events().call_invoice_created(s, *invoice)
-                }) {
+                })
+            };
+            let (first, rest) = report.generated.split_at(report.generated.len().min(1));
+            let mut outcomes: Vec<Result<_, CallError>> = first.iter().map(created).collect();
+            outcomes.extend(parallel_map(rest, self.autopay_workers, created));
+            for (invoice, outcome) in report.generated.iter().zip(outcomes) {
+                if let Err(e) = outcome {
                     report
                         .errors
                         .push(format!("invoice {invoice} (created): {e}"));

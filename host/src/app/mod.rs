@@ -25,6 +25,7 @@ use crate::capabilities::{HttpConfig, Services};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
 use crate::contract::{PaymentMethodType, PluginError};
 use crate::db::{Database, DbError};
+use crate::metrics::{CallOutcome, PluginVersion};
 use crate::runtime::{Runtime, RuntimeConfig, SandboxError};
 use crate::tenant::{Secret, StripeAccess, TenantContext, TenantId};
 
@@ -73,14 +74,19 @@ pub struct App {
     pub public_url: Option<String>,
     /// Plugin calls the daily run makes at a time (at most the runtime's instance slots).
     pub autopay_workers: usize,
+    /// The loaded component as the metrics name it (contract version and short hash).
+    plugin_version: PluginVersion,
 }
 
 impl App {
     pub fn new(db: Arc<dyn Database>, config: AppConfig) -> anyhow::Result<App> {
         let slots = config.runtime.limits.concurrent_instances as usize;
+        let runtime = Runtime::new(config.runtime)?;
+        let info = runtime.describe();
         Ok(App {
             autopay_workers: config.autopay_workers.clamp(1, slots.max(1)),
-            runtime: Runtime::new(config.runtime)?,
+            plugin_version: PluginVersion::new(&info.version, &info.sha256),
+            runtime,
             services: Arc::new(Services::new(db, config.http)),
             stripe_api_base: config.stripe_api_base,
             public_url: config.public_url,
@@ -115,6 +121,7 @@ impl App {
     /// The one way into the guest: run export `export` in a fresh sandbox for `ctx`, after showing
     /// `args` — every value handed to the guest — to the services' guest-input observer, and
     /// flatten the outcome (a trap or an exhausted limit becomes [`CallError`], as for every call).
+    /// Each call is counted in the metrics: outcome, duration, and the fuel the export used.
     pub fn call_in<A: std::fmt::Debug, R>(
         &self,
         ctx: TenantContext,
@@ -126,7 +133,29 @@ impl App {
         ) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, CallError> {
         self.services.observe(export, args);
-        Ok(self.runtime.call(&self.services, ctx, f)??)
+        let started = std::time::Instant::now();
+        let mut fuel = None;
+        let outcome = self.runtime.call(&self.services, ctx, |plugin, store| {
+            let before = store.get_fuel().ok();
+            let result = f(plugin, store);
+            fuel = before
+                .zip(store.get_fuel().ok())
+                .map(|(b, a)| b.saturating_sub(a));
+            result
+        });
+        let kind = match &outcome {
+            Ok(Ok(_)) => CallOutcome::Ok,
+            Ok(Err(_)) => CallOutcome::PluginError,
+            Err(e) => sandbox_outcome(e),
+        };
+        self.services.metrics.record_plugin_call(
+            export,
+            &self.plugin_version,
+            kind,
+            started.elapsed(),
+            fuel,
+        );
+        Ok(outcome??)
     }
 
     /// Price invoices with the tenant's fee settings.
@@ -164,6 +193,17 @@ impl App {
         self.call_in(ctx, "admin.test-connection", &(), |p, s| {
             p.paydesk_stripe_admin().call_test_connection(s)
         })
+    }
+}
+
+/// How the sandbox stopped a call, as the metrics name it.
+fn sandbox_outcome(e: &SandboxError) -> CallOutcome {
+    match e {
+        SandboxError::OutOfFuel { .. } => CallOutcome::OutOfFuel,
+        SandboxError::Deadline { .. } => CallOutcome::Deadline,
+        SandboxError::Memory { .. } => CallOutcome::Memory,
+        SandboxError::Trap { .. } => CallOutcome::Trap,
+        SandboxError::Instantiate { .. } => CallOutcome::Instantiate,
     }
 }
 

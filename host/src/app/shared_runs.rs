@@ -10,7 +10,9 @@
 //! finished day. Leases are timed by the database's clock (PostgreSQL), so hosts' clocks needn't
 //! agree.
 
-use std::sync::OnceLock;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use super::{App, CallError, RunReport};
@@ -18,6 +20,10 @@ use crate::tenant::TenantId;
 
 /// How often a running holder renews its leases.
 const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How many planned charges per autopay worker a host gathers (tenant by tenant) before it charges
+/// them: enough to keep every worker busy through the batch, few enough that the tenants it holds
+/// are ones it is about to run.
+pub const BATCH_CHARGES_PER_WORKER: usize = 4;
 /// How often a run started by hand asks again for a lease another host holds.
 const WAIT_POLL: Duration = Duration::from_millis(500);
 
@@ -49,7 +55,14 @@ impl App {
 
     /// The daily run for each of `tenants` whose lease this process takes (see the module
     /// comment). `by_hand`: wait for leases held elsewhere, and run a finished day again;
-    /// otherwise (the scheduler) a tenant whose run another host holds or finished is `None`.
+    /// otherwise (the scheduler, `paydesk autopay --join`) a tenant whose run another host holds
+    /// or finished is `None`.
+    ///
+    /// The hosts share the tenants as they go: a host takes one tenant's lease at a time and
+    /// prepares its run (generation and plan), until it holds enough planned charges to keep its
+    /// workers busy ([`BATCH_CHARGES_PER_WORKER`] each), then charges that batch and finishes
+    /// it before taking more. So a host never holds tenants it cannot get to soon, and hosts that
+    /// start together end together.
     pub fn run_autopay_shared(
         &self,
         tenants: &[TenantId],
@@ -59,57 +72,31 @@ impl App {
     ) -> Vec<Option<Result<RunReport, CallError>>> {
         let holder = holder_id();
         let seconds = self.run_lease_seconds();
-        let mut taken: Vec<(usize, TenantId, String)> = Vec::new();
         let mut out: Vec<Option<Result<RunReport, CallError>>> =
             (0..tenants.len()).map(|_| None).collect();
+        // Each tenant with its day, in order; a tenant whose day can't be told is done (with the
+        // error).
+        let mut pending: VecDeque<(usize, String)> = VecDeque::new();
         for (i, tenant) in tenants.iter().enumerate() {
-            let day = match date {
-                Some(d) => d.to_string(),
-                None => match self.local_date(tenant) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        out[i] = Some(Err(e));
-                        continue;
-                    }
-                },
-            };
-            loop {
-                match self
-                    .db()
-                    .take_lease(tenant, &work(&day), holder, seconds, by_hand)
-                {
-                    Ok(true) => {
-                        taken.push((i, tenant.clone(), day));
-                        break;
-                    }
-                    Ok(false) if by_hand => std::thread::sleep(WAIT_POLL),
-                    Ok(false) => {
-                        tracing::info!(
-                            tenant = tenant.as_str(),
-                            date = day,
-                            "the daily run is another host's (or done)"
-                        );
-                        break;
-                    }
-                    Err(e) => {
-                        out[i] = Some(Err(e.into()));
-                        break;
-                    }
-                }
+            match date.map_or_else(|| self.local_date(tenant), |d| Ok(d.to_string())) {
+                Ok(day) => pending.push_back((i, day)),
+                Err(e) => out[i] = Some(Err(e)),
             }
         }
-        if taken.is_empty() {
-            return out;
-        }
+        // The leases this process holds now, renewed until they are finished.
+        let held: Mutex<Vec<(TenantId, String)>> = Mutex::new(Vec::new());
+        let lock = || held.lock().unwrap_or_else(|p| p.into_inner());
+        let target = self.autopay_workers.max(1) * BATCH_CHARGES_PER_WORKER;
+        let (charged, planned) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let reports = std::thread::scope(|scope| {
-            let taken = &taken;
+        std::thread::scope(|scope| {
             scope.spawn(move || {
                 // Renew until the run is over (the sender is dropped).
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(RENEW_EVERY)
                 {
-                    for (_, tenant, day) in taken.iter() {
+                    let now_held = lock().clone();
+                    for (tenant, day) in &now_held {
                         match self.db().renew_lease(tenant, &work(day), holder, seconds) {
                             Ok(true) => {}
                             Ok(false) => tracing::warn!(
@@ -122,27 +109,63 @@ impl App {
                     }
                 }
             });
-            // Tenants of one day each run for their own date.
-            let mut reports = Vec::new();
-            let mut days: Vec<&str> = taken.iter().map(|(_, _, d)| d.as_str()).collect();
-            days.sort_unstable();
-            days.dedup();
-            for day in days {
-                let group: Vec<&(usize, TenantId, String)> =
-                    taken.iter().filter(|(_, _, d)| d == day).collect();
-                let ids: Vec<TenantId> = group.iter().map(|(_, t, _)| t.clone()).collect();
-                let results = self.run_autopay_many(&ids, Some(day), false, progress);
-                reports.extend(group.into_iter().zip(results).map(|(t, r)| (t.clone(), r)));
+            // Tenants another host holds, asked again once the free ones are done (by hand only).
+            let mut elsewhere: Vec<(usize, String)> = Vec::new();
+            loop {
+                let mut batch: Vec<(usize, String)> = Vec::new();
+                let mut reports: Vec<Result<RunReport, CallError>> = Vec::new();
+                let mut batch_planned = 0;
+                while batch_planned < target {
+                    let Some((i, day)) = pending.pop_front() else {
+                        break;
+                    };
+                    let tenant = &tenants[i];
+                    match self
+                        .db()
+                        .take_lease(tenant, &work(&day), holder, seconds, by_hand)
+                    {
+                        Ok(true) => {
+                            lock().push((tenant.clone(), day.clone()));
+                            let report = self.prepare_run(tenant, Some(&day), false);
+                            batch_planned += report.as_ref().map_or(0, |r| r.plan.len());
+                            batch.push((i, day));
+                            reports.push(report);
+                        }
+                        Ok(false) if by_hand => elsewhere.push((i, day)),
+                        Ok(false) => tracing::info!(
+                            tenant = tenant.as_str(),
+                            date = day,
+                            "the daily run is another host's (or done)"
+                        ),
+                        Err(e) => out[i] = Some(Err(e.into())),
+                    }
+                }
+                if batch.is_empty() {
+                    if elsewhere.is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(WAIT_POLL);
+                    pending.extend(elsewhere.drain(..));
+                    continue;
+                }
+                let before = charged.load(Ordering::Relaxed);
+                let total = planned.fetch_add(batch_planned, Ordering::Relaxed) + batch_planned;
+                let ids: Vec<TenantId> = batch.iter().map(|(i, _)| tenants[*i].clone()).collect();
+                let results = self.charge_and_finish(&ids, reports, &|done, _| {
+                    progress(before + done, total);
+                });
+                charged.store(before + batch_planned, Ordering::Relaxed);
+                for ((i, day), report) in batch.into_iter().zip(results) {
+                    let tenant = &tenants[i];
+                    if let Err(e) = self.db().finish_lease(tenant, &work(&day), holder) {
+                        tracing::warn!(tenant = tenant.as_str(), error = %e, "finishing the daily run's lease");
+                    }
+                    lock().retain(|(t, d)| !(t == tenant && *d == day));
+                    out[i] = Some(report);
+                }
             }
             drop(stop);
-            reports
         });
-        for ((i, tenant, day), report) in reports {
-            if let Err(e) = self.db().finish_lease(&tenant, &work(&day), holder) {
-                tracing::warn!(tenant = tenant.as_str(), error = %e, "finishing the daily run's lease");
-            }
-            out[i] = Some(report);
-        }
         out
     }
 }

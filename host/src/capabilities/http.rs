@@ -54,6 +54,8 @@ pub struct HttpCtx {
     pub(super) http: Arc<StripeHttp>,
     /// Where a webhook signing secret taken out of an answer is kept.
     pub(super) db: Arc<dyn Database>,
+    /// Where each request is counted (operation, status, latency).
+    pub(super) metrics: Arc<crate::metrics::Metrics>,
     pub(super) observer: Observer,
 }
 
@@ -191,8 +193,39 @@ fn transport_error(e: ureq::Error) -> SendError {
 }
 
 impl HttpCtx {
-    /// Stripe's answer, with its `Date` header in Unix seconds (Stripe's clock) when valid.
+    /// Stripe's answer, with its `Date` header in Unix seconds (Stripe's clock) when valid; each
+    /// request counted in the metrics by operation and status, with its latency once sent.
     fn send_to_stripe(&self, req: &Request) -> Result<(Response, Option<i64>), SendError> {
+        use crate::metrics::StripeStatus;
+        let mut sent_at = None;
+        let answer = self.exchange(req, &mut sent_at);
+        let status = match &answer {
+            Ok((response, _)) => StripeStatus::Http(response.status),
+            Err(SendError::NotSent(_)) => StripeStatus::NotSent,
+            Err(SendError::OutcomeUnknown(_)) => StripeStatus::Unknown,
+            Err(SendError::Denied(_)) => StripeStatus::Denied,
+        };
+        let method = match req.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        };
+        self.metrics.record_stripe_request(
+            method,
+            &req.path,
+            status,
+            sent_at.map(|at: std::time::Instant| at.elapsed()),
+        );
+        answer
+    }
+
+    /// [`HttpCtx::send_to_stripe`] unmeasured; `sent_at` is set when the request goes out (after
+    /// the pacing wait).
+    fn exchange(
+        &self,
+        req: &Request,
+        sent_at: &mut Option<std::time::Instant>,
+    ) -> Result<(Response, Option<i64>), SendError> {
         check_path(&req.path).map_err(SendError::Denied)?;
         let key: &Secret = self.stripe.secret_key.as_ref().ok_or_else(|| {
             SendError::Denied(
@@ -220,6 +253,7 @@ impl HttpCtx {
         if let Some(pacer) = &http.pacer {
             super::pacing::wait_shared_turn(self.db.as_ref(), pacer, key);
         }
+        *sent_at = Some(std::time::Instant::now());
         let result = match req.method {
             Method::Get | Method::Delete => {
                 let builder = if req.method == Method::Get {

@@ -59,6 +59,8 @@ impl Observer {
 pub struct Services {
     pub db: Arc<dyn Database>,
     pub http: Arc<http::StripeHttp>,
+    /// The app's metrics registry (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     observer: Observer,
 }
 
@@ -67,6 +69,7 @@ impl Services {
         Services {
             db,
             http: Arc::new(http::StripeHttp::new(http)),
+            metrics: Arc::default(),
             observer: Observer::default(),
         }
     }
@@ -102,6 +105,7 @@ impl Capabilities {
                 stripe: tenant.stripe.clone(),
                 http: services.http.clone(),
                 db: services.db.clone(),
+                metrics: services.metrics.clone(),
                 observer: observer.clone(),
             },
             storage: StorageCtx {

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::sqlite::SqliteDb;
 use super::tenants::{OUTBOX_COLUMNS, outbox_row};
-use super::{DbResult, HostsStore, OutboxMessage, now};
+use super::{Backlog, DbResult, HostsStore, OutboxMessage, now};
 use crate::tenant::TenantId;
 
 /// How long a finished lease is kept.
@@ -102,4 +102,21 @@ impl HostsStore for SqliteDb {
             .optional()?;
         Ok(slot.map_or(0, |s| (s - at).max(0)))
     }
+
+    fn backlog(&self) -> DbResult<Backlog> {
+        let (queued_emails, open_payments) = self
+            .conn()?
+            .prepare_cached(&format!("SELECT ({QUEUED_EMAILS}), ({OPEN_PAYMENTS})"))?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(Backlog {
+            queued_emails,
+            open_payments,
+        })
+    }
 }
+
+/// Counts for [`HostsStore::backlog`], each answered from an index.
+const QUEUED_EMAILS: &str = "SELECT COUNT(*) FROM email_outbox WHERE status = 'queued'";
+const OPEN_PAYMENTS: &str = "SELECT COUNT(*) FROM invoice_payments
+     WHERE status IN ('requires_payment_method', 'requires_action', 'processing')
+       AND opened_before_claims = 0";

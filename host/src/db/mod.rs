@@ -455,6 +455,8 @@ pub trait HostsStore {
     /// Reserve the next moment `account` may send a request, each `interval_micros` after the one
     /// before: how many microseconds from now that moment is (0: at once).
     fn take_request_turn(&self, account: &str, interval_micros: i64) -> DbResult<i64>;
+    /// What waits, all tenants together, for the metrics: queued emails and open payment claims.
+    fn backlog(&self) -> DbResult<Backlog>;
 }
 
 /// Everything the host stores.

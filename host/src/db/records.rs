@@ -148,3 +148,13 @@ pub struct AuditRecord {
     pub at: i64,
     pub entry: AuditEntry,
 }
+
+/// What waits, all tenants together ([`super::HostsStore::backlog`]), counted at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Outbox messages not yet sent.
+    pub queued_emails: i64,
+    /// Payment records still open (`requires_payment_method`, `requires_action`, `processing`)
+    /// that hold their invoice's claim: the unique index's rows.
+    pub open_payments: i64,
+}

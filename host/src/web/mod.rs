@@ -1,4 +1,4 @@
-//! The web side of `paydesk serve`: the router — `/healthz` ([`health`]), the OpenAPI document
+//! The web side of `paydesk serve`: the router — `/healthz` ([`health`]), `/metrics` ([`metrics`]), the OpenAPI document
 //! ([`openapi`]), the JSON API ([`api`]), the Stripe webhook receiver ([`webhooks`]) and the pages
 //! ([`pages`]) — with the security headers ([`headers`]) on every answer, served by [`server`] with
 //! its connection limits on a tokio runtime. Below the routes: the handlers' shared state and their
@@ -10,6 +10,7 @@ pub mod client;
 pub mod error;
 pub mod headers;
 mod health;
+mod metrics;
 mod openapi;
 pub mod pages;
 mod roles;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     let headers = state.headers.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::scrape))
         .route("/api/openapi.json", get(openapi::document))
         .merge(api::routes().layer(axum::extract::DefaultBodyLimit::max(1 << 20)))
         .merge(pages::routes().layer(axum::extract::DefaultBodyLimit::max(256 << 10)))

@@ -18,15 +18,18 @@ pub struct WebConfig {
     pub behind_tls_proxy: bool,
     /// The password pool of sign-in.
     pub sign_in: crate::signin::passwords::PoolConfig,
+    /// The token `GET /metrics` wants (`PAYDESK_METRICS_TOKEN`); `None`: no such route (404).
+    pub metrics_token: Option<crate::secret::Secret>,
 }
 
 impl WebConfig {
-    /// Stripe.js from `stripe_js_url`, no proxy, the default pool.
+    /// Stripe.js from `stripe_js_url`, no proxy, the default pool, no metrics route.
     pub fn new(stripe_js_url: impl Into<String>) -> WebConfig {
         WebConfig {
             stripe_js_url: stripe_js_url.into(),
             behind_tls_proxy: false,
             sign_in: Default::default(),
+            metrics_token: None,
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct AppState {
     /// Whether `X-Forwarded-For` names the client (behind a TLS proxy).
     pub trust_forwarded_for: bool,
     pub sign_in: Arc<crate::signin::SignIn>,
+    /// The token `GET /metrics` wants, if it is served.
+    pub(super) metrics_token: Option<Arc<crate::secret::Secret>>,
     pub(super) headers: Arc<headers::SecurityHeaders>,
 }
 
@@ -57,6 +62,7 @@ impl AppState {
             stripe_js_url: config.stripe_js_url,
             https,
             trust_forwarded_for: config.behind_tls_proxy,
+            metrics_token: config.metrics_token.map(Arc::new),
             app,
         })
     }

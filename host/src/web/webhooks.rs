@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::state::{AppState, WorkerLost, blocking};
 use crate::app::App;
 use crate::contract::exports::paydesk::stripe::events::EventOutcome;
+use crate::metrics::WebhookOutcome;
 use crate::tenant::TenantId;
 use crate::webhook_signature;
 
@@ -37,13 +38,61 @@ pub async fn receive(
     .map_err(|_| ApiError::internal("the webhook worker failed"))?
 }
 
-/// Verify the event's signature with the tenant's signing secret and hand it to the plugin.
+/// Verify the event's signature with the tenant's signing secret and hand it to the plugin;
+/// count the delivery in the metrics by type and outcome, with its lag behind Stripe's `created`.
 fn apply(
     app: &App,
     tenant: &TenantId,
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let mut head = None;
+    let applied = verify_and_apply(app, tenant, signature, body, &mut head);
+    let counted = match &applied {
+        Ok(EventOutcome::Applied(_)) => WebhookOutcome::Applied,
+        Ok(EventOutcome::Duplicate) => WebhookOutcome::Duplicate,
+        Ok(EventOutcome::Stale) => WebhookOutcome::Stale,
+        Ok(EventOutcome::Ignored(_)) => WebhookOutcome::Ignored,
+        Err(e) if e.status.is_server_error() => WebhookOutcome::Failed,
+        Err(_) => WebhookOutcome::Rejected,
+    };
+    let now = crate::db::now();
+    app.services.metrics.record_webhook(
+        head.as_ref().map(|h: &EventHead| h.event_type.as_str()),
+        counted,
+        head.as_ref()
+            .and_then(|h| h.created)
+            .map(|created| now.saturating_sub(created)),
+    );
+    let (word, detail) = match applied? {
+        EventOutcome::Applied(n) => ("applied", json!(n)),
+        EventOutcome::Duplicate => ("duplicate", json!(null)),
+        EventOutcome::Stale => ("stale", json!(null)),
+        EventOutcome::Ignored(why) => ("ignored", json!(why)),
+    };
+    Ok((
+        StatusCode::OK,
+        Json(json!({"received": true, "outcome": word, "detail": detail})),
+    ))
+}
+
+/// The two fields of an event the metrics read, once its signature holds.
+#[derive(serde::Deserialize)]
+struct EventHead {
+    #[serde(rename = "type", default)]
+    event_type: String,
+    #[serde(default)]
+    created: Option<i64>,
+}
+
+/// [`apply`] uncounted; `head` is set once the signature is verified and the body is JSON.
+fn verify_and_apply(
+    app: &App,
+    tenant: &TenantId,
+    signature: Option<&str>,
+    body: &[u8],
+    head: &mut Option<EventHead>,
+) -> Result<EventOutcome, ApiError> {
     let secret = match app.db().webhook_secret(tenant) {
         Ok(Some(s)) => s,
         Ok(None) | Err(crate::db::DbError::NotFound(_)) => {
@@ -64,6 +113,7 @@ fn apply(
             e.to_string(),
         ));
     }
+    *head = serde_json::from_slice(body).ok();
     let text = String::from_utf8(body.to_vec()).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -71,7 +121,7 @@ fn apply(
             "the body is not UTF-8",
         )
     })?;
-    let outcome = app.webhook_received(tenant, text).map_err(|e| {
+    app.webhook_received(tenant, text).map_err(|e| {
         let mut api = ApiError::from(e);
         // A signed body that is not a Stripe event is the sender's fault.
         if api.status == StatusCode::UNPROCESSABLE_ENTITY {
@@ -81,15 +131,5 @@ fn apply(
             tracing::error!(tenant = tenant.as_str(), error = %api.body.error.message, "webhook not applied; Stripe will retry");
         }
         api
-    })?;
-    let (word, detail) = match outcome {
-        EventOutcome::Applied(n) => ("applied", json!(n)),
-        EventOutcome::Duplicate => ("duplicate", json!(null)),
-        EventOutcome::Stale => ("stale", json!(null)),
-        EventOutcome::Ignored(why) => ("ignored", json!(why)),
-    };
-    Ok((
-        StatusCode::OK,
-        Json(json!({"received": true, "outcome": word, "detail": detail})),
-    ))
+    })
 }

@@ -1102,6 +1102,8 @@ fn every_api_route_refuses_every_caller_who_may_not_see_or_touch_the_victims_dat
     for (method, path, body, expect) in [
         ("GET", "/healthz".to_string(), None, O),
         ("GET", "/api/openapi.json".to_string(), None, O),
+        // No metrics token is configured on this server: the route does not exist.
+        ("GET", "/metrics".to_string(), None, Expect::Refused(&[404])),
         (
             "POST",
             format!("/webhooks/stripe/{}", w.tenant()),

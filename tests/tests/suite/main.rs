@@ -15,6 +15,7 @@ mod harness;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod openapi;
 mod payments;
 mod sandbox;

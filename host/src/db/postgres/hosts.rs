@@ -5,7 +5,7 @@
 
 use super::PgDb;
 use super::tenants::{OUTBOX_COLUMNS, outbox_row};
-use crate::db::{DbResult, HostsStore, OutboxMessage};
+use crate::db::{Backlog, DbResult, HostsStore, OutboxMessage};
 use crate::tenant::TenantId;
 
 /// The database's clock in Unix seconds, in SQL.
@@ -100,6 +100,24 @@ impl HostsStore for PgDb {
         Ok(match row {
             Some(r) => r.try_get::<_, i64>(0)?.max(0),
             None => 0,
+        })
+    }
+
+    fn backlog(&self) -> DbResult<Backlog> {
+        let row = self.conn()?.query_opt(
+            "SELECT (SELECT COUNT(*) FROM email_outbox WHERE status = 'queued'),
+                    (SELECT COUNT(*) FROM invoice_payments
+                      WHERE status IN ('requires_payment_method', 'requires_action', 'processing')
+                        AND NOT opened_before_claims)",
+            &[],
+        )?;
+        // Always one row: two counts.
+        let Some(row) = row else {
+            return Ok(Backlog::default());
+        };
+        Ok(Backlog {
+            queued_emails: row.try_get(0)?,
+            open_payments: row.try_get(1)?,
         })
     }
 }
