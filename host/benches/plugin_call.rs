@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
                         p.paydesk_stripe_payments().call_quote(
                             s,
                             black_box(&wit_items),
-                            PaymentMethodType::Card,
+                            &PaymentMethodType::Card,
                         )
                     })
                     .unwrap()

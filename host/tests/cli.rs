@@ -70,6 +70,7 @@ fn plugin_prints_the_contract_version_size_and_exports() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("package     paydesk:stripe"), "{stdout}");
     assert!(stdout.contains("version     0.2.0"), "{stdout}");
+    assert!(stdout.contains("contract    0.2 line"), "{stdout}");
     let size: usize = stdout
         .lines()
         .find_map(|l| l.strip_prefix("size        "))
@@ -87,6 +88,43 @@ fn plugin_prints_the_contract_version_size_and_exports() {
         text(&again.stdout).contains("loaded      Cache"),
         "{}",
         text(&again.stdout)
+    );
+}
+
+#[test]
+fn plugin_reports_the_contract_line_of_each_file_and_refuses_one_it_does_not_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("current.wasm");
+    std::fs::write(&current, paydesk_host::runtime::EMBEDDED_PLUGIN).unwrap();
+    let out = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["plugin", "--wasm", current.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("file        {}", current.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("contract    0.2 line"), "{stdout}");
+    // A component of a line the host doesn't serve: refused, naming its version.
+    let other = dir.path().join("other.wat");
+    std::fs::write(
+        &other,
+        r#"(component (instance $a) (export "paydesk:stripe/admin@0.9.0" (instance $a)))"#,
+    )
+    .unwrap();
+    let out = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["plugin", "--wasm", other.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("paydesk:stripe@0.9.0") && stderr.contains("serves 0.1 and 0.2"),
+        "{stderr}"
     );
 }
 

@@ -199,8 +199,8 @@ impl App {
         method: PaymentMethodType,
     ) -> Result<payments::Quotation, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, "payments.quote", &(items, method), |p, s| {
-            p.paydesk_stripe_payments().call_quote(s, items, method)
+        self.call_in(ctx, "payments.quote", &(items, &method), |p, s| {
+            p.paydesk_stripe_payments().call_quote(s, items, &method)
         })
     }
 

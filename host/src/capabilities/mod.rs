@@ -15,6 +15,7 @@ pub mod http;
 pub mod log;
 pub mod pacing;
 pub mod storage;
+pub mod v0_1;
 
 use std::sync::Arc;
 

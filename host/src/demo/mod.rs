@@ -273,7 +273,7 @@ fn check_input(
         p.paydesk_stripe_payments().call_quote(
             s,
             std::slice::from_ref(&item),
-            PaymentMethodType::Card,
+            &PaymentMethodType::Card,
         )
     })
     .map_err(explain)

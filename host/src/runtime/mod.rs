@@ -1,13 +1,16 @@
-//! The plugin runtime: one engine, the component compiled once, a `PluginPre` with every import
-//! linked, and a **fresh store and instance for every plugin call**. Owns the per-call sandbox —
-//! memory cap, fuel, wall-clock deadline (epoch ticker) and the tenant's calls at once, each the
-//! tenant's own limit or the platform's ([`limits`]), no preopens / environment / sockets,
+//! The plugin runtime: one engine, the component compiled once, a `PluginPre` of the contract line
+//! it speaks ([`versions`]: 0.1 or the current 0.2, read from its exports) with every import of
+//! both lines in one linker, and a **fresh store and instance for every plugin call**. Owns the
+//! per-call sandbox — memory cap, fuel, wall-clock deadline (epoch ticker) and the tenant's calls
+//! at once, each the tenant's own limit or the platform's ([`limits`]), no preopens / environment
+//! / sockets,
 //! bounded guest stdout/stderr logged with the tenant id — and turning traps and exhausted limits
 //! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
 //! as a panic.
 
 pub mod engine;
 pub mod limits;
+pub mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,9 +23,9 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use crate::contract::{Plugin, PluginPre};
 pub use engine::LoadedFrom;
 pub use limits::{Admission, CallLimits, LimitKind, TenantLimits};
+pub use versions::{ContractLine, Plugin, VersionedPre};
 
 use crate::capabilities::{self, Capabilities, HasCapabilities, Services};
 use crate::tenant::TenantContext;
@@ -184,7 +187,7 @@ impl WasiView for CallState {
 /// Loads the plugin once and runs each call in a fresh sandbox.
 pub struct Runtime {
     engine: Engine,
-    pre: PluginPre<CallState>,
+    pre: VersionedPre,
     limits: Limits,
     component: Component,
     wasm_sha256: String,
@@ -202,10 +205,7 @@ impl Runtime {
         let digest = engine::digest(wasm);
         let (component, loaded_from) =
             engine::load_component(&engine, wasm, &digest, config.cache_dir.as_deref())?;
-        let mut linker = Linker::<CallState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        capabilities::add_to_linker(&mut linker)?;
-        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+        let pre = link(&engine, &component)?;
         let wasm_sha256 = hex::encode(digest);
         let ticker = Arc::new(AtomicBool::new(true));
         spawn_epoch_ticker(engine.clone(), ticker.clone());
@@ -234,6 +234,11 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The contract line the loaded component speaks.
+    pub fn contract_line(&self) -> ContractLine {
+        self.pre.line()
     }
 
     /// What the loaded component is, read from its own type information.
@@ -385,6 +390,30 @@ fn classify(
         None => first_line(&message).to_string(),
     };
     SandboxError::Trap { tenant, message }
+}
+
+/// Link `component` against every import of the contract line it speaks (both served lines'
+/// imports are in one linker; their names don't meet), or refuse a line the host doesn't serve.
+pub fn link(engine: &Engine, component: &Component) -> anyhow::Result<VersionedPre> {
+    let version = versions::exported_version(engine, component).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the component exports no paydesk:stripe interface; it is not a paydesk plugin"
+        )
+    })?;
+    let line = ContractLine::of_version(&version).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the plugin speaks paydesk:stripe@{version}, a contract line this host does not serve (it serves {})",
+            ContractLine::SERVED
+        )
+    })?;
+    let mut linker = Linker::<CallState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    capabilities::add_to_linker(&mut linker)?;
+    capabilities::v0_1::add_to_linker(&mut linker)?;
+    let pre = linker.instantiate_pre(component).map_err(|e| {
+        anyhow::anyhow!("the plugin (paydesk:stripe@{version}) cannot be linked: {e:#}")
+    })?;
+    Ok(VersionedPre::new(line, pre)?)
 }
 
 impl Drop for Runtime {

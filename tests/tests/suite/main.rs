@@ -8,6 +8,7 @@ mod browser;
 mod clock;
 mod concurrency;
 mod connect;
+mod contract_lines;
 mod faults;
 mod fees;
 mod harness;
