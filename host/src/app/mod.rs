@@ -166,16 +166,16 @@ impl App {
         self.services.observe(export, args);
         let started = std::time::Instant::now();
         let mut fuel = None;
-        let outcome = self
-            .runtime
-            .call_admitted(&self.services, ctx, admission, |plugin, store| {
-            let before = store.get_fuel().ok();
-            let result = f(plugin, store);
-            fuel = before
-                .zip(store.get_fuel().ok())
-                .map(|(b, a)| b.saturating_sub(a));
-            result
-        });
+        let outcome =
+            self.runtime
+                .call_admitted(&self.services, ctx, admission, |plugin, store| {
+                    let before = store.get_fuel().ok();
+                    let result = f(plugin, store);
+                    fuel = before
+                        .zip(store.get_fuel().ok())
+                        .map(|(b, a)| b.saturating_sub(a));
+                    result
+                });
         let kind = match &outcome {
             Ok(Ok(_)) => CallOutcome::Ok,
             Ok(Err(_)) => CallOutcome::PluginError,
