@@ -8,13 +8,27 @@ use std::process::Command;
 
 /// Build `package` (a workspace member) and return its component's path.
 pub fn build_component(workspace: &Path, package: &str) -> PathBuf {
-    let target_dir = workspace.join("target").join("components");
+    build_component_with(workspace, package, &[], "components")
+}
+
+/// Build `package` with cargo `features` into `target/<dir>/` (its own, so a build with other
+/// features never overwrites the default one) and return its component's path.
+pub fn build_component_with(
+    workspace: &Path,
+    package: &str,
+    features: &[&str],
+    dir: &str,
+) -> PathBuf {
+    let target_dir = workspace.join("target").join(dir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
         .args(["build", "--package", package, "--target", "wasm32-wasip2"])
         .args(["--profile", "plugin", "--target-dir"])
         .arg(&target_dir);
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
     // The outer build's settings are for the host target; none of them may leak into the guest build.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -38,7 +52,7 @@ pub fn build_component(workspace: &Path, package: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("could not run cargo to build {package}: {e}"));
     assert!(
         status.success(),
-        "building the {package} component failed; run `cargo build -p {package} --target wasm32-wasip2 --profile plugin` to see why"
+        "building the {package} component (features {features:?}) failed; run `cargo build -p {package} --target wasm32-wasip2 --profile plugin` to see why"
     );
     let wasm = target_dir
         .join("wasm32-wasip2")

@@ -244,6 +244,12 @@ fn main() {
             server.commits / total.max(1),
             server.commits * 100 / total.max(1) % 100
         );
+        let size = db.integers("SELECT pg_database_size(current_database())")[0] as u64;
+        println!(
+            "  database size after the run: {} ({} bytes per invoice, indexes and the seed included)",
+            mib(size),
+            size / total.max(1)
+        );
     }
     println!(
         "  Stripe saw {} requests: {} between the first and the last, at most {} in any one second",

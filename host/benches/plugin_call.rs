@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
             api_base: "http://127.0.0.1:9".into(),
             secret_key: None,
         },
+        limits: Default::default(),
     };
 
     // Store, WASI context and instance, no export called.
@@ -102,7 +103,7 @@ fn bench(c: &mut Criterion) {
                         p.paydesk_stripe_payments().call_quote(
                             s,
                             black_box(&wit_items),
-                            PaymentMethodType::Card,
+                            &PaymentMethodType::Card,
                         )
                     })
                     .unwrap()

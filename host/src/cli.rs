@@ -59,10 +59,14 @@ enum Command {
         #[command(flatten)]
         demo: crate::demo::DemoArgs,
     },
-    /// Inspect the plugin component: WIT package and version, size, exports.
+    /// Inspect the plugin component: WIT package and contract version, size, exports.
     Plugin {
         #[command(flatten)]
         common: Common,
+        /// Inspect this component file instead of the embedded one (repeatable); each is loaded as
+        /// the host would load it, so a contract line the host doesn't serve is reported as refused.
+        #[arg(long = "wasm", value_name = "FILE")]
+        wasm: Vec<std::path::PathBuf>,
     },
     /// Create a tenant with an administrator, and print the administrator's API token (once).
     Tenant {
@@ -70,6 +74,14 @@ enum Command {
         common: Common,
         #[command(flatten)]
         tenant: TenantArgs,
+    },
+    /// Show, set and clear tenants' own sandbox and Stripe limits (memory, fuel, deadline,
+    /// instances, Stripe requests per second) over the platform defaults.
+    Limits {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: crate::limits_cli::LimitsCommand,
     },
     /// List and revoke API tokens.
     Token {
@@ -170,15 +182,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_common(&common)?;
             crate::demo::run(&config, &demo)
         }
-        Command::Plugin { common } => {
+        Command::Plugin { common, wasm } => {
             init_logging("warn");
             let config = Config::from_common(&common)?;
-            print_plugin(&config)
+            if wasm.is_empty() {
+                return print_plugin(&config, None);
+            }
+            for (i, file) in wasm.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                println!("file        {}", file.display());
+                let bytes = std::fs::read(file)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+                print_plugin(&config, Some(bytes))?;
+            }
+            Ok(())
         }
         Command::Tenant { common, tenant } => {
             init_logging("warn");
             let config = Config::from_common(&common)?;
             create_tenant(&config, &tenant)
+        }
+        Command::Limits { common, command } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            crate::limits_cli::run(
+                config.open_db()?.as_ref(),
+                &config.limits,
+                config.http.max_requests_per_second,
+                &command,
+                &mut std::io::stdout().lock(),
+            )
         }
         Command::Token { common, command } => {
             init_logging("warn");
@@ -230,13 +265,17 @@ fn create_tenant(config: &Config, args: &TenantArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_plugin(config: &Config) -> anyhow::Result<()> {
+fn print_plugin(config: &Config, wasm: Option<Vec<u8>>) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let runtime = crate::runtime::Runtime::new(config.runtime_config())?;
+    let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig {
+        wasm,
+        ..config.runtime_config()
+    })?;
     let load = started.elapsed();
     let info = runtime.describe();
     println!("package     {}", info.package);
     println!("version     {}", info.version);
+    println!("contract    {} line", runtime.contract_line());
     println!(
         "size        {} bytes ({} KiB)",
         info.size,

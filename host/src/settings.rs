@@ -92,9 +92,13 @@ impl Default for TenantSettings {
     }
 }
 
-/// The WIT type of a Stripe payment method type name, if known.
-pub fn method_type(name: &str) -> Option<wit::PaymentMethodType> {
-    paydesk_plugin::domain::vocabulary::PaymentMethodType::from_wire_name(name).map(Into::into)
+/// The WIT value of a Stripe payment method type name: its case when the contract's line has one,
+/// else `other` with the name (the plugin says whether it supports it).
+pub fn method_type(name: &str) -> wit::PaymentMethodType {
+    match paydesk_plugin::domain::vocabulary::PaymentMethodType::from_wire_name(name) {
+        Some(t) => t.into(),
+        None => wit::PaymentMethodType::Other(name.to_string()),
+    }
 }
 
 /// What a key's prefix says, without the key.
@@ -124,56 +128,135 @@ pub fn key_info(key: &Secret) -> wit::KeyInfo {
 }
 
 impl TenantSettings {
-    /// The record the plugin reads; the secret key appears only as its `key-info`.
+    /// The named values the plugin reads (`types.settings`); the secret key appears only as its
+    /// `key-info`, and optional settings that are not set are left out. The host's own
+    /// `autopay_claim_lease_seconds` is added by the caller that knows it.
     pub fn to_wit(&self, secret_key: Option<&Secret>) -> wit::Settings {
-        let types = |names: &[String]| names.iter().filter_map(|n| method_type(n)).collect();
-        wit::Settings {
-            enabled: self.enabled,
-            stripe_public_key: self.stripe_public_key.clone(),
-            secret_key: secret_key.map(key_info),
-            stripe_currency: self.stripe_currency.clone(),
-            sync_customers_to_stripe: self.sync_customers_to_stripe,
-            stripepaymentmethodoptions: types(&self.stripepaymentmethodoptions),
-            enableautostripepayment: self.enableautostripepayment,
-            stripetakepaymentonduedate: if self.stripetakepaymentonduedate {
-                wit::TakePaymentOn::DueDate
-            } else {
-                wit::TakePaymentOn::InvoiceCreation
-            },
-            halointegrator_stripe: self.halointegrator_stripe,
-            stripemanualpaymentmethodoptions: types(&self.stripemanualpaymentmethodoptions),
-            stripe_processing_fee_percentage: self.stripe_processing_fee_percentage.clone(),
-            stripe_fee_rules: self
-                .stripe_fee_rules
-                .iter()
-                .filter_map(|r| {
-                    Some(wit::FeeRule {
-                        method_type: method_type(&r.method_type)?,
-                        percent: r.percent.clone(),
-                        cap: r.cap,
-                    })
-                })
-                .collect(),
-            stripe_fee_cap: self.stripe_fee_cap,
-            show_auto_payment_on_portal: match self.show_auto_payment_on_portal {
-                PortalAccess::Hide => wit::PortalPaymentMethodAccess::Hide,
-                PortalAccess::OnlyIfSet => wit::PortalPaymentMethodAccess::OnlyIfSet,
-                PortalAccess::Show => wit::PortalPaymentMethodAccess::Show,
-            },
-            stripe_customer_portal_enabled: self.stripe_customer_portal_enabled,
-            stripe_send_recipient_email: self.stripe_send_recipient_email,
-            use_stripe_receipt_emails: self.use_stripe_receipt_emails,
-            stripenotificationemail: self.stripenotificationemail.clone(),
-            enablehalostripewebhooks: self.enablehalostripewebhooks,
-            stripe_webhook_endpoint_id: self.stripe_webhook_endpoint_id.clone(),
-            time_zone: self.time_zone.clone(),
-            autopay_max_attempts: self.autopay_max_attempts,
-            autopay_retry_interval_days: self.autopay_retry_interval_days,
-            reconcile_after_minutes: self.reconcile_after_minutes,
-            portal_base_url: self.portal_base_url.clone(),
-            autopay_claim_lease_seconds: 120,
-        }
+        use wit::SettingValue as V;
+        let types =
+            |names: &[String]| V::MethodTypes(names.iter().map(|n| method_type(n)).collect());
+        let text = |t: &str| V::Text(t.to_string());
+        let number = |n: u32| V::Number(i64::from(n));
+        let mut values = vec![
+            ("enabled", V::Flag(self.enabled)),
+            ("stripe_currency", text(&self.stripe_currency)),
+            (
+                "sync_customers_to_stripe",
+                V::Flag(self.sync_customers_to_stripe),
+            ),
+            (
+                "stripepaymentmethodoptions",
+                types(&self.stripepaymentmethodoptions),
+            ),
+            (
+                "enableautostripepayment",
+                V::Flag(self.enableautostripepayment),
+            ),
+            (
+                "stripetakepaymentonduedate",
+                text(if self.stripetakepaymentonduedate {
+                    "due-date"
+                } else {
+                    "invoice-creation"
+                }),
+            ),
+            ("halointegrator_stripe", V::Flag(self.halointegrator_stripe)),
+            (
+                "stripemanualpaymentmethodoptions",
+                types(&self.stripemanualpaymentmethodoptions),
+            ),
+            (
+                "stripe_processing_fee_percentage",
+                V::Percent(self.stripe_processing_fee_percentage.clone()),
+            ),
+            (
+                "stripe_fee_rules",
+                V::FeeRules(
+                    self.stripe_fee_rules
+                        .iter()
+                        .map(|r| wit::FeeRule {
+                            method_type: method_type(&r.method_type),
+                            percent: r.percent.clone(),
+                            cap: r.cap,
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "show_auto_payment_on_portal",
+                text(match self.show_auto_payment_on_portal {
+                    PortalAccess::Hide => "hide",
+                    PortalAccess::OnlyIfSet => "only_if_set",
+                    PortalAccess::Show => "show",
+                }),
+            ),
+            (
+                "stripe_customer_portal_enabled",
+                V::Flag(self.stripe_customer_portal_enabled),
+            ),
+            (
+                "stripe_send_recipient_email",
+                V::Flag(self.stripe_send_recipient_email),
+            ),
+            (
+                "use_stripe_receipt_emails",
+                V::Flag(self.use_stripe_receipt_emails),
+            ),
+            (
+                "enablehalostripewebhooks",
+                V::Flag(self.enablehalostripewebhooks),
+            ),
+            ("time_zone", text(&self.time_zone)),
+            ("autopay_max_attempts", number(self.autopay_max_attempts)),
+            (
+                "autopay_retry_interval_days",
+                number(self.autopay_retry_interval_days),
+            ),
+            (
+                "reconcile_after_minutes",
+                number(self.reconcile_after_minutes),
+            ),
+        ];
+        let optional = [
+            (
+                "stripe_public_key",
+                self.stripe_public_key.as_deref().map(text),
+            ),
+            ("stripe_secret_key", secret_key.map(|k| V::Key(key_info(k)))),
+            ("stripe_fee_cap", self.stripe_fee_cap.map(V::Number)),
+            (
+                "stripenotificationemail",
+                self.stripenotificationemail.as_deref().map(text),
+            ),
+            (
+                "stripe_webhook_endpoint_id",
+                self.stripe_webhook_endpoint_id.as_deref().map(text),
+            ),
+            ("portal_base_url", self.portal_base_url.as_deref().map(text)),
+        ];
+        values.extend(optional.into_iter().filter_map(|(n, v)| Some((n, v?))));
+        values
+            .into_iter()
+            .map(|(name, value)| wit::Setting {
+                name: name.to_string(),
+                value,
+            })
+            .collect()
     }
+}
+
+/// `settings` with `name` set to `value` (replacing any value it had).
+pub fn with_setting(
+    mut settings: wit::Settings,
+    name: &str,
+    value: wit::SettingValue,
+) -> wit::Settings {
+    settings.retain(|s| s.name != name);
+    settings.push(wit::Setting {
+        name: name.to_string(),
+        value,
+    });
+    settings
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub struct TenantContext {
     pub id: TenantId,
     pub settings: TenantSettings,
     pub stripe: StripeAccess,
+    /// The tenant's own limits (unset: the platform's), read with the tenant.
+    pub limits: crate::runtime::TenantLimits,
 }
 
 #[cfg(test)]

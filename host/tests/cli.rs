@@ -70,6 +70,7 @@ fn plugin_prints_the_contract_version_size_and_exports() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("package     paydesk:stripe"), "{stdout}");
     assert!(stdout.contains("version     0.2.0"), "{stdout}");
+    assert!(stdout.contains("contract    0.2 line"), "{stdout}");
     let size: usize = stdout
         .lines()
         .find_map(|l| l.strip_prefix("size        "))
@@ -87,6 +88,43 @@ fn plugin_prints_the_contract_version_size_and_exports() {
         text(&again.stdout).contains("loaded      Cache"),
         "{}",
         text(&again.stdout)
+    );
+}
+
+#[test]
+fn plugin_reports_the_contract_line_of_each_file_and_refuses_one_it_does_not_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("current.wasm");
+    std::fs::write(&current, paydesk_host::runtime::EMBEDDED_PLUGIN).unwrap();
+    let out = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["plugin", "--wasm", current.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("file        {}", current.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("contract    0.2 line"), "{stdout}");
+    // A component of a line the host doesn't serve: refused, naming its version.
+    let other = dir.path().join("other.wat");
+    std::fs::write(
+        &other,
+        r#"(component (instance $a) (export "paydesk:stripe/admin@0.9.0" (instance $a)))"#,
+    )
+    .unwrap();
+    let out = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["plugin", "--wasm", other.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("paydesk:stripe@0.9.0") && stderr.contains("serves 0.1 and 0.2"),
+        "{stderr}"
     );
 }
 
@@ -224,4 +262,94 @@ fn token_list_shows_ids_never_values_and_token_revoke_stops_a_token_at_once() {
         "{}",
         text(&missing.stderr)
     );
+}
+
+#[test]
+fn limits_set_and_show_as_a_user_runs_them_and_bad_platform_limits_end_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (created, _) = paydesk_issuing_a_token(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &[
+            "tenant",
+            "--tenant",
+            "acme",
+            "--name",
+            "Acme IT",
+            "--mailbox",
+            "invoices@acme.test",
+            "--admin-name",
+            "Ada",
+            "--admin-email",
+            "ada@acme.test",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let set = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &[
+            "limits",
+            "set",
+            "--tenant",
+            "acme",
+            "--instances",
+            "4",
+            "--memory-mib",
+            "32",
+        ],
+    );
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let shown = paydesk(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["limits", "show", "--tenant", "acme"],
+    );
+    let stdout = text(&shown.stdout);
+    let row = |limit: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(limit))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no {limit} in\n{stdout}"))
+    };
+    assert_eq!(row("instances"), "instances 4 tenant");
+    assert_eq!(row("memory"), "memory 32 MiB tenant");
+    assert_eq!(row("deadline"), "deadline 120 s platform default");
+
+    // The platform's limits come from the environment, checked before the database is opened.
+    let out = Command::new(env!("CARGO_BIN_EXE_paydesk"))
+        .args(["limits", "show", "--db"])
+        .arg(dir.path().join("paydesk.db"))
+        .env("PAYDESK_PLUGIN_INSTANCES", "16")
+        .env("PAYDESK_PLUGIN_INSTANCES_PER_TENANT", "16")
+        .output()
+        .expect("run paydesk");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("paydesk: error: PAYDESK_PLUGIN_INSTANCES_PER_TENANT must be a number"),
+        "{stderr}"
+    );
+    // A host with 8 instance slots: the tenant keeps its 4, the platform's default per tenant is 7.
+    let out = Command::new(env!("CARGO_BIN_EXE_paydesk"))
+        .args(["limits", "show", "--db"])
+        .arg(dir.path().join("paydesk.db"))
+        .env("PAYDESK_PLUGIN_INSTANCES", "8")
+        .env("PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND", "25")
+        .output()
+        .expect("run paydesk");
+    let all = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        all.contains("platform defaults (engine: 8 instance slots"),
+        "{all}"
+    );
+    let acme = all
+        .lines()
+        .find(|l| l.starts_with("acme "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| panic!("no acme row in\n{all}"));
+    assert_eq!(acme, "acme 32 MiB * 2000000000 120 s 4 * 25/s");
 }

@@ -1,6 +1,7 @@
 //! The contract's versioning policy (wit/types.wit), held by the files themselves: every frozen
-//! release in `wit/since_v<major.minor>/` keeps its released bytes, and the current contract may
-//! differ from the newest frozen one only under a higher version.
+//! line in `wit/since_v<line>/` keeps its released bytes, and the current contract may differ from
+//! the newest frozen one only under a higher version — additively within the same line (a patch
+//! before 1.0), or in anything as a new line (a minor before 1.0, a major after).
 
 use std::path::{Path, PathBuf};
 
@@ -99,6 +100,17 @@ fn frozen_releases_keep_their_released_bytes() {
     }
 }
 
+/// The compatible line of a version, as the component model resolves names: `0.minor` before
+/// 1.0 (the minor is the breaking position), the major after.
+fn line(v: (u64, u64, u64)) -> (u64, u64) {
+    if v.0 == 0 { (0, v.1) } else { (v.0, 0) }
+}
+
+/// The additive step within a line: the patch before 1.0, the minor after.
+fn step(v: (u64, u64, u64)) -> u64 {
+    if v.0 == 0 { v.2 } else { v.1 }
+}
+
 /// The folder of the newest frozen release.
 fn newest_frozen() -> PathBuf {
     std::fs::read_dir(wit())
@@ -118,32 +130,37 @@ fn newest_frozen() -> PathBuf {
 fn the_current_contract_differs_from_the_newest_frozen_one_only_under_a_higher_version() {
     let newest = newest_frozen();
     let (frozen, current) = (version(&newest), version(&wit()));
+    let (l0, l1) = line(frozen);
     assert_eq!(
-        format!("since_v{}.{}", frozen.0, frozen.1),
+        if l0 == 0 {
+            format!("since_v0.{l1}")
+        } else {
+            format!("since_v{l0}")
+        },
         newest.file_name().unwrap().to_string_lossy(),
-        "a frozen folder is named by its version"
+        "a frozen folder is named by its line"
     );
-    if shape(&newest) == shape(&wit()) {
+    assert!(
+        current >= frozen,
+        "the contract went back from {frozen:?} to {current:?}"
+    );
+    if shape(&newest) != shape(&wit()) && line(current) == line(frozen) {
+        // Within a line only an additive release may change the shape.
         assert!(
-            current >= frozen,
-            "the contract went back from {frozen:?} to {current:?}"
-        );
-    } else {
-        // Before 1.0 a minor is the step for additions; after it, a minor or a major.
-        assert!(
-            (current.0, current.1) > (frozen.0, frozen.1),
+            step(current) > step(frozen),
             "wit/ changed since the frozen {frozen:?} but its version {current:?} did not rise \
-             by a minor (additions) or a major (anything else)"
+             by an additive step (the patch before 1.0, the minor after) nor start a new line"
         );
     }
 }
 
 #[test]
-fn the_current_contract_keeps_every_function_and_type_of_the_frozen_one() {
-    // Additive only within a major (the policy treats 0.x minors the same way): every line of the
-    // frozen shape that declares something is still there, unchanged.
+fn within_a_line_the_current_contract_keeps_every_function_and_type_of_the_frozen_one() {
+    // Additive only within a line: every line of the frozen shape that declares something is
+    // still there, unchanged. A new line (0.1 → 0.2, 1.x → 2.0) may change anything; the host keeps
+    // a binding of the frozen line.
     let newest = newest_frozen();
-    if version(&wit()).0 > version(&newest).0 {
+    if line(version(&wit())) != line(version(&newest)) {
         return;
     }
     let current = shape(&wit());
@@ -157,4 +174,12 @@ fn the_current_contract_keeps_every_function_and_type_of_the_frozen_one() {
             "`{t}` of the frozen contract is gone or changed"
         );
     }
+}
+
+#[test]
+fn lines_are_the_ones_the_component_model_resolves() {
+    assert_eq!(line((0, 1, 0)), line((0, 1, 7)));
+    assert_ne!(line((0, 1, 0)), line((0, 2, 0)));
+    assert_eq!(line((1, 0, 0)), line((1, 4, 2)));
+    assert_ne!(line((1, 9, 0)), line((2, 0, 0)));
 }

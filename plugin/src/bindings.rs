@@ -1,17 +1,116 @@
-//! The WIT contract `paydesk:stripe@0.2.0` as Rust: the generated bindings of the `plugin` world,
-//! and the conversions between its vocabulary enums and `domain::vocabulary`'s (by variant name:
-//! `vocab::PaymentMethodType::from(wit)`, `wit::PaymentStatus::from(domain)`). The component's
-//! ground floor above `domain`: `flows` and the glue use it, and it uses nothing of the crate but
-//! the vocabulary.
+//! The WIT contract as Rust: the generated bindings of the `plugin` world, and the conversions
+//! between its vocabulary enums and `domain::vocabulary`'s (by variant name:
+//! `vocab::PaymentStatus::from(wit)`, `wit::PaymentStatus::from(domain)`, and for the open
+//! `payment-method-type` [`known_type`]). The component's ground floor above `domain`: `flows`, the
+//! glue and [`crate::settings`] use it, and it uses nothing of the crate but the vocabulary.
+//!
+//! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`). With the
+//! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the two imports
+//! 0.2 added written here on top of 0.1's (`http.send-dated` answers without Stripe's `Date`,
+//! `storage.lookup` is `storage.get`), so the flows are the same code for both; the host's tests
+//! load that build to prove a host runs plugins of both lines.
 
+#[cfg(not(feature = "contract-v0_1"))]
 wit_bindgen::generate!({
     path: "../wit",
     world: "plugin",
+    additional_derives: [PartialEq],
 });
 
+#[cfg(feature = "contract-v0_1")]
+pub mod generated {
+    wit_bindgen::generate!({
+        path: "../wit/since_v0.1",
+        world: "plugin",
+        additional_derives: [PartialEq],
+    });
+}
+
+/// The 0.1 line's interfaces, with 0.2's additions to `http` and `storage` written on 0.1's imports.
+#[cfg(feature = "contract-v0_1")]
+pub mod paydesk {
+    pub mod stripe {
+        pub use super::super::generated::paydesk::stripe::{email, helpdesk, log, types};
+
+        pub mod http {
+            pub use crate::bindings::generated::paydesk::stripe::http::*;
+
+            /// 0.2's `dated-response`.
+            pub struct DatedResponse {
+                pub response: Response,
+                /// Always none: a 0.1 host gives no Stripe clock.
+                pub date: Option<i64>,
+            }
+
+            /// 0.2's `send-dated`: a 0.1 host has no Stripe clock, so what was read counts as older
+            /// than any event (0.2's documentation of `send-dated`).
+            pub fn send_dated(request: &Request) -> Result<DatedResponse, SendError> {
+                send(request).map(|response| DatedResponse {
+                    response,
+                    date: None,
+                })
+            }
+        }
+
+        pub mod storage {
+            pub use crate::bindings::generated::paydesk::stripe::storage::*;
+
+            /// 0.2's `lookup-result`.
+            pub struct LookupResult {
+                pub entry: Option<Entry>,
+            }
+
+            /// 0.2's `lookup`: `get`, in 0.2's shape.
+            pub fn lookup(key: &str) -> Result<LookupResult, super::types::HostError> {
+                get(key).map(|entry| LookupResult { entry })
+            }
+        }
+    }
+}
+
+#[cfg(feature = "contract-v0_1")]
+pub use generated::exports;
+
 wit_vocabulary! {
-    PaymentMethodType => paydesk::stripe::types::PaymentMethodType,
     PaymentStatus => paydesk::stripe::helpdesk::PaymentStatus,
     InvoiceStatus => paydesk::stripe::helpdesk::InvoiceStatus,
     InvoiceAccessLevel => paydesk::stripe::helpdesk::InvoiceAccessLevel,
+}
+
+wit_open_vocabulary! {
+    PaymentMethodType => paydesk::stripe::types::PaymentMethodType,
+}
+
+use crate::domain::vocabulary as vocab;
+use paydesk::stripe::types::{ErrorKind, PaymentMethodType, PluginError};
+
+/// The payment method type `t` names, when this plugin knows it: an `other` name it has a row for
+/// counts as that row; any other is refused as `invalid-input`, naming it.
+pub fn known_type(t: PaymentMethodType) -> Result<vocab::PaymentMethodType, PluginError> {
+    vocab::PaymentMethodType::try_from(t).or_else(|unknown| {
+        let name = other_name(&unknown);
+        vocab::PaymentMethodType::from_wire_name(&name).ok_or_else(|| PluginError {
+            kind: ErrorKind::InvalidInput,
+            message: format!("this plugin does not support the payment method type `{name}`"),
+            field_errors: Vec::new(),
+            stripe: None,
+        })
+    })
+}
+
+/// The Stripe name of a type that has no row of the vocabulary.
+#[cfg(not(feature = "contract-v0_1"))]
+fn other_name(t: &PaymentMethodType) -> String {
+    match t {
+        PaymentMethodType::Other(name) => name.clone(),
+        known => vocab::PaymentMethodType::try_from(known.clone())
+            .map(|v| v.wire_name().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// 0.1's enum has a row for every case: nothing is unknown.
+#[cfg(feature = "contract-v0_1")]
+fn other_name(t: &PaymentMethodType) -> String {
+    format!("{t:?}")
 }

@@ -6,6 +6,10 @@
 //! Built for `wasm32-wasip2` this crate is the component the host loads; built natively it is an
 //! rlib whose `domain` and `stripe` modules are unit-tested and benchmarked without a sandbox.
 
+// Built against the 0.1 contract (a test fixture), `payment-method-type` is a `Copy` enum where the
+// current contract's is a variant: the flows clone it, as the current one needs.
+#![cfg_attr(feature = "contract-v0_1", allow(clippy::clone_on_copy))]
+
 #[macro_use]
 pub mod domain;
 pub mod stripe;
@@ -16,10 +20,12 @@ pub mod stripe;
 mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod flows;
+#[cfg(target_arch = "wasm32")]
+mod settings;
 
 #[cfg(target_arch = "wasm32")]
 mod glue {
-    use super::{bindings, flows};
+    use super::{bindings, flows, settings};
     use bindings::exports::paydesk::stripe::{admin, events, payments, templates};
     use bindings::paydesk::stripe::types::{
         CustomerId, InvoiceId, PaymentMethodType, PluginError, Settings,
@@ -30,7 +36,7 @@ mod glue {
 
     impl admin::Guest for Plugin {
         fn validate_settings(candidate: Settings) -> Result<(), PluginError> {
-            flows::admin::validate_settings(&candidate)
+            flows::admin::validate_settings(&settings::from_wit(candidate))
         }
 
         fn test_connection() -> Result<admin::AccountSummary, PluginError> {
@@ -193,5 +199,8 @@ mod glue {
         }
     }
 
+    #[cfg(not(feature = "contract-v0_1"))]
     bindings::export!(Plugin with_types_in bindings);
+    #[cfg(feature = "contract-v0_1")]
+    bindings::generated::export!(Plugin with_types_in bindings::generated);
 }

@@ -187,10 +187,15 @@ impl TestHost {
     }
 
     /// The abusive guest with tight limits.
-    pub fn abusive(mut limits: Limits) -> TestHost {
+    pub fn abusive(limits: Limits) -> TestHost {
+        Self::abusive_at("http://127.0.0.1:9", limits)
+    }
+
+    /// The abusive guest with tight limits, its requests going to `stripe_base`.
+    pub fn abusive_at(stripe_base: &str, mut limits: Limits) -> TestHost {
         limits.concurrent_instances = limits.concurrent_instances.min(8);
         Self::with_runtime(
-            "http://127.0.0.1:9",
+            stripe_base,
             RuntimeConfig {
                 wasm: Some(crate::ABUSIVE_WASM.to_vec()),
                 cache_dir: Some(std::env::temp_dir().join("paydesk-test-component-cache")),

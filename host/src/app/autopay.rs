@@ -52,7 +52,7 @@ impl App {
         date: &str,
     ) -> Result<AutopayResult, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, "events.autopay-charge", &(invoice, date), |p, s| {
+        self.call_queued_in(ctx, "events.autopay-charge", &(invoice, date), |p, s| {
             p.paydesk_stripe_events()
                 .call_autopay_charge(s, invoice, date)
         })
@@ -132,8 +132,13 @@ impl App {
         // reads the automatic method's type from Stripe and keeps it, so the others needn't (a
         // customer's charges running at once on many workers would each read it).
         let mut seen = std::collections::HashSet::new();
-        let (first, rest): (Vec<usize>, Vec<usize>) =
+        let (mut first, mut rest): (Vec<usize>, Vec<usize>) =
             (0..charges.len()).partition(|&k| seen.insert((charges[k].0, charges[k].2)));
+        // Tenants take turns within a wave: a tenant whose charges wait for its instances
+        // ([`crate::runtime::Admission::Queued`]) holds up as few workers as can be.
+        for wave in [&mut first, &mut rest] {
+            take_turns(wave, |k| charges[k].0);
+        }
         let done = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<AutopayResult, CallError>>> =
             (0..charges.len()).map(|_| None).collect();
@@ -205,9 +210,10 @@ impl App {
             // The events run on the workers (a tenant taking payment on invoice creation is
             // charged here), the first alone: like a customer's first charge in the waves below,
             // it may read the automatic method's type from Stripe and keep it for the others.
+            // Like the charges, they wait for the tenant's instances instead of being refused.
             let created = |invoice: &i64| {
                 let ctx = self.context(tenant, None)?;
-                self.call_in(ctx, "events.invoice-created", invoice, |p, s| {
+                self.call_queued_in(ctx, "events.invoice-created", invoice, |p, s| {
                     p.paydesk_stripe_events().call_invoice_created(s, *invoice)
                 })
             };
@@ -260,6 +266,22 @@ impl App {
     }
 }
 
+/// Reorder `wave` so its tenants (`tenant_of` each item) take turns: every tenant's first item,
+/// then every tenant's second, and so on, each tenant's items in their order.
+fn take_turns(wave: &mut Vec<usize>, tenant_of: impl Fn(usize) -> usize) {
+    let mut taken: std::collections::HashMap<usize, usize> = Default::default();
+    let mut ranked: Vec<(usize, usize)> = wave
+        .iter()
+        .map(|&k| {
+            let rank = taken.entry(tenant_of(k)).or_default();
+            *rank += 1;
+            (*rank, k)
+        })
+        .collect();
+    ranked.sort_by_key(|&(rank, _)| rank);
+    *wave = ranked.into_iter().map(|(_, k)| k).collect();
+}
+
 /// `f` over `items` on up to `workers` threads (the calling thread alone for one), results in
 /// order. Each worker takes the next item as it finishes one, so slow items don't hold others up.
 fn parallel_map<T: Send, R: Send>(
@@ -297,7 +319,20 @@ fn parallel_map<T: Send, R: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::parallel_map;
+    use super::{parallel_map, take_turns};
+
+    #[test]
+    fn tenants_take_turns_within_a_wave_each_in_its_order() {
+        // Items 0..=4 of tenant 0, 5..=6 of tenant 1, 7 of tenant 2.
+        let tenant_of = |k: usize| match k {
+            0..=4 => 0,
+            5..=6 => 1,
+            _ => 2,
+        };
+        let mut wave: Vec<usize> = (0..8).collect();
+        take_turns(&mut wave, tenant_of);
+        assert_eq!(wave, vec![0, 5, 7, 1, 6, 2, 3, 4]);
+    }
 
     #[test]
     fn parallel_map_keeps_order_and_maps_every_item_once() {

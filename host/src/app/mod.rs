@@ -115,6 +115,7 @@ impl App {
                 api_base: self.stripe_api_base.clone(),
                 secret_key,
             },
+            limits: record.limits,
         })
     }
 
@@ -132,17 +133,49 @@ impl App {
             &mut wasmtime::Store<crate::runtime::CallState>,
         ) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, CallError> {
+        self.call_admitted(ctx, crate::runtime::Admission::Immediate, export, args, f)
+    }
+
+    /// [`App::call_in`] for the host's own batch work (the daily run's charges): the call waits
+    /// for one of its tenant's instances instead of being refused, leaving the tenant half of
+    /// its limit for its own requests meanwhile.
+    pub fn call_queued_in<A: std::fmt::Debug, R>(
+        &self,
+        ctx: TenantContext,
+        export: &'static str,
+        args: &A,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
+        self.call_admitted(ctx, crate::runtime::Admission::Queued, export, args, f)
+    }
+
+    fn call_admitted<A: std::fmt::Debug, R>(
+        &self,
+        ctx: TenantContext,
+        admission: crate::runtime::Admission,
+        export: &'static str,
+        args: &A,
+        f: impl FnOnce(
+            &crate::runtime::Plugin,
+            &mut wasmtime::Store<crate::runtime::CallState>,
+        ) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, CallError> {
         self.services.observe(export, args);
         let started = std::time::Instant::now();
         let mut fuel = None;
-        let outcome = self.runtime.call(&self.services, ctx, |plugin, store| {
-            let before = store.get_fuel().ok();
-            let result = f(plugin, store);
-            fuel = before
-                .zip(store.get_fuel().ok())
-                .map(|(b, a)| b.saturating_sub(a));
-            result
-        });
+        let outcome =
+            self.runtime
+                .call_admitted(&self.services, ctx, admission, |plugin, store| {
+                    let before = store.get_fuel().ok();
+                    let result = f(plugin, store);
+                    fuel = before
+                        .zip(store.get_fuel().ok())
+                        .map(|(b, a)| b.saturating_sub(a));
+                    result
+                });
         let kind = match &outcome {
             Ok(Ok(_)) => CallOutcome::Ok,
             Ok(Err(_)) => CallOutcome::PluginError,
@@ -166,8 +199,8 @@ impl App {
         method: PaymentMethodType,
     ) -> Result<payments::Quotation, CallError> {
         let ctx = self.context(tenant, None)?;
-        self.call_in(ctx, "payments.quote", &(items, method), |p, s| {
-            p.paydesk_stripe_payments().call_quote(s, items, method)
+        self.call_in(ctx, "payments.quote", &(items, &method), |p, s| {
+            p.paydesk_stripe_payments().call_quote(s, items, &method)
         })
     }
 
@@ -204,6 +237,7 @@ fn sandbox_outcome(e: &SandboxError) -> CallOutcome {
         SandboxError::Memory { .. } => CallOutcome::Memory,
         SandboxError::Trap { .. } => CallOutcome::Trap,
         SandboxError::Instantiate { .. } => CallOutcome::Instantiate,
+        SandboxError::Instances { .. } => CallOutcome::Instances,
     }
 }
 

@@ -20,10 +20,10 @@ impl App {
         self.call_in(
             ctx,
             "payments.quote-invoices",
-            &(invoices, method, initiator),
+            &(invoices, &method, initiator),
             |p, s| {
                 p.paydesk_stripe_payments()
-                    .call_quote_invoices(s, invoices, method, initiator)
+                    .call_quote_invoices(s, invoices, &method, initiator)
             },
         )
     }

@@ -41,11 +41,13 @@ impl HelpdeskCtx {
 
 impl Host for HelpdeskCtx {
     fn get_settings(&mut self) -> wasmtime::Result<Settings> {
-        let mut settings = self
-            .tenant
-            .settings
-            .to_wit(self.tenant.stripe.secret_key.as_ref());
-        settings.autopay_claim_lease_seconds = self.claim_lease_seconds;
+        let settings = crate::settings::with_setting(
+            self.tenant
+                .settings
+                .to_wit(self.tenant.stripe.secret_key.as_ref()),
+            "autopay_claim_lease_seconds",
+            crate::contract::SettingValue::Number(i64::from(self.claim_lease_seconds)),
+        );
         Ok(self.observer.observed("helpdesk.get-settings", settings))
     }
 

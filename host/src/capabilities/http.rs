@@ -30,8 +30,9 @@ pub struct HttpConfig {
     /// Whole request, answer included.
     pub timeout: Duration,
     pub max_response_bytes: u64,
-    /// Most requests per second this process sends to Stripe, all tenants together; `None`: no
-    /// limit of ours (Stripe's 429 answers are still honoured).
+    /// Most requests per second sent to one Stripe account, every host together, unless its
+    /// tenant has its own limit; `None`: no limit of ours (Stripe's 429 answers are still
+    /// honoured).
     pub max_requests_per_second: Option<NonZeroU32>,
 }
 
@@ -51,6 +52,8 @@ impl Default for HttpConfig {
 pub struct HttpCtx {
     pub(super) tenant: TenantId,
     pub(super) stripe: StripeAccess,
+    /// The tenant's own Stripe requests per second, replacing the platform's.
+    pub(super) requests_per_second: Option<u32>,
     pub(super) http: Arc<StripeHttp>,
     /// Where a webhook signing secret taken out of an answer is kept.
     pub(super) db: Arc<dyn Database>,
@@ -63,7 +66,8 @@ pub struct HttpCtx {
 pub struct StripeHttp {
     agent: ureq::Agent,
     config: HttpConfig,
-    pacer: Option<Pacer>,
+    /// This process's own pacers, one per limit, for when the database cannot space requests.
+    pacers: std::sync::Mutex<std::collections::HashMap<NonZeroU32, Arc<Pacer>>>,
 }
 
 impl StripeHttp {
@@ -80,12 +84,20 @@ impl StripeHttp {
             ureq::unversioned::transport::DefaultConnector::default(),
             CachingResolver::default(),
         );
-        let pacer = config.max_requests_per_second.map(Pacer::new);
         StripeHttp {
             agent,
             config,
-            pacer,
+            pacers: Default::default(),
         }
+    }
+
+    /// This process's pacer for `per_second` (a few limits exist, so the map stays small).
+    fn pacer(&self, per_second: NonZeroU32) -> Arc<Pacer> {
+        let mut pacers = self.pacers.lock().unwrap_or_else(|p| p.into_inner());
+        pacers
+            .entry(per_second)
+            .or_insert_with(|| Arc::new(Pacer::new(per_second)))
+            .clone()
     }
 }
 
@@ -250,8 +262,21 @@ impl HttpCtx {
             ));
         }
         let auth = format!("Bearer {}", key.expose());
-        if let Some(pacer) = &http.pacer {
-            super::pacing::wait_shared_turn(self.db.as_ref(), pacer, key);
+        let own = crate::runtime::TenantLimits {
+            stripe_requests_per_second: self.requests_per_second,
+            ..Default::default()
+        };
+        if let Some(limit) = crate::runtime::limits::stripe_requests_per_second(
+            http.config.max_requests_per_second,
+            &own,
+        ) {
+            let per_second = limit.value;
+            super::pacing::wait_shared_turn(
+                self.db.as_ref(),
+                per_second,
+                &http.pacer(per_second),
+                key,
+            );
         }
         *sent_at = Some(std::time::Instant::now());
         let result = match req.method {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod log;
 pub mod pacing;
 pub mod storage;
+pub mod v0_1;
 
 use std::sync::Arc;
 
@@ -102,6 +103,7 @@ impl Capabilities {
             http: HttpCtx {
                 tenant: id.clone(),
                 stripe: tenant.stripe.clone(),
+                requests_per_second: tenant.limits.stripe_requests_per_second,
                 http: services.http.clone(),
                 db: services.db.clone(),
                 metrics: services.metrics.clone(),

@@ -1,5 +1,6 @@
-//! A limit on how many requests per second this process sends to Stripe, all tenants together
-//! (`PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND`). Requests are spaced: each is let go at least
+//! A limit on how many requests per second go to one Stripe account
+//! (`PAYDESK_STRIPE_MAX_REQUESTS_PER_SECOND`, or the tenant's own limit, which replaces it for its
+//! account). Requests are spaced: each is let go at least
 //! `1 s / limit` after the one before, measured when it is let go, so no window of one second ever
 //! holds more than `limit` of them, and waiting callers never burst after a quiet spell. Callers
 //! wait on their own thread; nothing is queued or dropped.
@@ -58,12 +59,12 @@ impl Pacer {
 }
 
 /// The shared spacing for `per_second` requests a second: 5 % wider than `1 s / per_second`.
-pub fn shared_interval(pacer: &Pacer) -> Duration {
-    pacer.interval() * 105 / 100
+pub fn shared_interval(per_second: NonZeroU32) -> Duration {
+    Duration::from_secs(1) / per_second.get() * 105 / 100
 }
 
 /// The account the database paces: a shortened SHA-256 of its secret key.
-fn account(key: &crate::tenant::Secret) -> String {
+pub fn account(key: &crate::tenant::Secret) -> String {
     use sha2::{Digest, Sha256};
     format!(
         "sk:{}",
@@ -71,18 +72,35 @@ fn account(key: &crate::tenant::Secret) -> String {
     )
 }
 
-/// Wait for this request's turn among every process on the database sending with `key`.
-pub fn wait_shared_turn(db: &dyn crate::db::Database, pacer: &Pacer, key: &crate::tenant::Secret) {
-    let interval = i64::try_from(shared_interval(pacer).as_micros()).unwrap_or(i64::MAX);
-    match db.take_request_turn(&account(key), interval) {
+/// Take this request's turn among every process on the database sending with `key`, at most
+/// `per_second` a second: how long to wait for it.
+pub fn take_shared_turn(
+    db: &dyn crate::db::Database,
+    per_second: NonZeroU32,
+    key: &crate::tenant::Secret,
+) -> crate::db::DbResult<Duration> {
+    let interval = i64::try_from(shared_interval(per_second).as_micros()).unwrap_or(i64::MAX);
+    let wait = db.take_request_turn(&account(key), interval)?;
+    Ok(Duration::from_micros(wait.max(0).unsigned_abs()))
+}
+
+/// Wait for this request's turn among every process on the database sending with `key`, at most
+/// `per_second` a second; `fallback` spaces this process's requests when the database cannot.
+pub fn wait_shared_turn(
+    db: &dyn crate::db::Database,
+    per_second: NonZeroU32,
+    fallback: &Pacer,
+    key: &crate::tenant::Secret,
+) {
+    match take_shared_turn(db, per_second, key) {
         Ok(wait) => {
-            if wait > 0 {
-                std::thread::sleep(Duration::from_micros(wait.unsigned_abs()));
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "the database could not space Stripe requests; this process spaces its own");
-            pacer.wait_turn();
+            fallback.wait_turn();
         }
     }
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_7_one_open_payment.sql"),
     include_str!("schema_8_one_anomaly.sql"),
     include_str!("schema_9_hosts.sql"),
+    include_str!("schema_10_limits.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -100,6 +100,19 @@ pub trait TenantStore {
     fn record_autopay_run(&self, id: &TenantId, at: i64, error: Option<&str>) -> DbResult<()>;
 }
 
+/// A tenant's own limits ([`crate::runtime::limits`]); read with the tenant ([`Tenant::limits`]).
+pub trait LimitsStore {
+    /// Set the limits `set` has, clear those in `clear` and keep the others, in one statement;
+    /// the tenant's limits afterwards. Values are checked by the caller
+    /// ([`crate::runtime::TenantLimits::check`]); the schema refuses zero and negatives.
+    fn update_tenant_limits(
+        &self,
+        id: &TenantId,
+        set: &crate::runtime::TenantLimits,
+        clear: &[crate::runtime::LimitKind],
+    ) -> DbResult<crate::runtime::TenantLimits>;
+}
+
 /// The plugin's versioned key/value storage.
 pub trait KvStore {
     fn kv_get(&self, tenant: &TenantId, key: &str) -> DbResult<Option<KvEntry>>;
@@ -234,7 +247,7 @@ impl<T> HelpdeskStore for T where
 pub mod stores {
     pub use super::{
         AuditStore, AuthStore, CustomerStore, Database, HelpdeskStore, HostsStore, InvoiceStore,
-        KvStore, OutboxStore, PaymentStore, PeopleStore, RecurringStore, SignInStore,
+        KvStore, LimitsStore, OutboxStore, PaymentStore, PeopleStore, RecurringStore, SignInStore,
         TemplateStore, TenantStore, UserStore,
     };
 }
@@ -462,6 +475,7 @@ pub trait HostsStore {
 /// Everything the host stores.
 pub trait Database:
     TenantStore
+    + LimitsStore
     + KvStore
     + HelpdeskStore
     + OutboxStore
@@ -477,6 +491,7 @@ pub trait Database:
 
 impl<T> Database for T where
     T: TenantStore
+        + LimitsStore
         + KvStore
         + HelpdeskStore
         + OutboxStore

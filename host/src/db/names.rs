@@ -31,6 +31,11 @@ pub(super) fn payment_status(s: &str) -> PaymentStatus {
     v::PaymentStatus::from_wire_name(s).map_or(PaymentStatus::RequiresPaymentMethod, Into::into)
 }
 
-pub fn method_type_name(t: PaymentMethodType) -> &'static str {
-    v::PaymentMethodType::from(t).wire_name()
+/// Stripe's name of a payment method type: its wire name, or the name an `other` carries.
+pub fn method_type_name(t: &PaymentMethodType) -> String {
+    match v::PaymentMethodType::try_from(t.clone()) {
+        Ok(known) => known.wire_name().to_string(),
+        Err(PaymentMethodType::Other(name)) => name,
+        Err(unlisted) => format!("{unlisted:?}"),
+    }
 }

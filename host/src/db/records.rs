@@ -17,6 +17,9 @@ pub struct Tenant {
     pub has_webhook_secret: bool,
     pub autopay_last_run: Option<i64>,
     pub autopay_last_error: Option<String>,
+    /// Its own sandbox and Stripe limits (unset: the platform's), read with the tenant on every
+    /// call, so a change holds on every host at the next call.
+    pub limits: crate::runtime::TenantLimits,
 }
 
 /// A new customer.

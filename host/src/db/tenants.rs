@@ -4,7 +4,10 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::sqlite::{SqliteDb, conflict_on_unique};
-use super::{DbError, DbResult, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now};
+use super::{
+    DbError, DbResult, LimitsStore, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now,
+};
+use crate::runtime::{LimitKind, TenantLimits};
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
 
@@ -33,7 +36,73 @@ fn with_settings((mut tenant, json): (Tenant, String)) -> DbResult<Tenant> {
 }
 
 const TENANT_COLUMNS: &str = "id, name, settings, invoice_mailbox, stripe_secret_key IS NOT NULL, \
-     webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error";
+     webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error, limit_memory_bytes, \
+     limit_fuel, limit_deadline_ms, limit_instances, limit_stripe_requests_per_second";
+
+/// The columns of a tenant's own limits, in the order of [`limits_from`] and [`limit_values`].
+pub(super) const LIMIT_COLUMNS: [(&str, LimitKind); 5] = [
+    ("limit_memory_bytes", LimitKind::Memory),
+    ("limit_fuel", LimitKind::Fuel),
+    ("limit_deadline_ms", LimitKind::Deadline),
+    ("limit_instances", LimitKind::Instances),
+    (
+        "limit_stripe_requests_per_second",
+        LimitKind::StripeRequestsPerSecond,
+    ),
+];
+
+/// A tenant's limits from the five stored columns (NULL: unset).
+pub(super) fn limits_from(v: [Option<i64>; 5]) -> TenantLimits {
+    let u64_of = |x: Option<i64>| x.and_then(|x| u64::try_from(x).ok());
+    let u32_of = |x: Option<i64>| x.and_then(|x| u32::try_from(x).ok());
+    TenantLimits {
+        memory_bytes: u64_of(v[0]),
+        fuel: u64_of(v[1]),
+        deadline_ms: u64_of(v[2]),
+        instances: u32_of(v[3]),
+        stripe_requests_per_second: u32_of(v[4]),
+    }
+}
+
+/// The values of `set` to store, in [`LIMIT_COLUMNS`] order (`None`: keep the stored one).
+pub(super) fn limit_values(set: &TenantLimits) -> DbResult<[Option<i64>; 5]> {
+    let of = |x: Option<u64>, name: &str| {
+        x.map(|x| {
+            i64::try_from(x).map_err(|_| DbError::Invalid(format!("{name} limit {x} is too large")))
+        })
+        .transpose()
+    };
+    Ok([
+        of(set.memory_bytes, "memory")?,
+        of(set.fuel, "fuel")?,
+        of(set.deadline_ms, "deadline")?,
+        set.instances.map(i64::from),
+        set.stripe_requests_per_second.map(i64::from),
+    ])
+}
+
+/// `UPDATE tenants SET …` for [`LimitsStore::update_tenant_limits`]: each column cleared when its
+/// clear flag is true, else set to the given value when there is one; parameters `$1` the tenant,
+/// then a (clear, value) pair per column. `p` writes a parameter (`?n` or `$n`).
+pub(super) fn update_limits_sql(p: impl Fn(usize) -> String, cast: &str) -> String {
+    let sets: Vec<String> = LIMIT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| {
+            let (clear, value) = (p(2 + 2 * i), p(3 + 2 * i));
+            format!(
+                "{column} = CASE WHEN {clear} THEN NULL ELSE COALESCE({value}{cast}, {column}) END"
+            )
+        })
+        .collect();
+    let columns: Vec<&str> = LIMIT_COLUMNS.iter().map(|(c, _)| *c).collect();
+    format!(
+        "UPDATE tenants SET {} WHERE id = {} RETURNING {}",
+        sets.join(", "),
+        p(1),
+        columns.join(", ")
+    )
+}
 
 impl TenantStore for SqliteDb {
     fn create_tenant(&self, id: &TenantId, name: &str, invoice_mailbox: &str) -> DbResult<Tenant> {
@@ -74,7 +143,7 @@ impl TenantStore for SqliteDb {
                 "SELECT {TENANT_COLUMNS}, stripe_secret_key FROM tenants WHERE id = ?1"
             ))?
             .query_row(params![id.as_str()], |r| {
-                Ok((tenant_row(r)?, r.get::<_, Option<String>>(8)?))
+                Ok((tenant_row(r)?, r.get::<_, Option<String>>(13)?))
             })
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
@@ -159,9 +228,41 @@ fn tenant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Tenant, String)> {
             has_webhook_secret: row.get(5)?,
             autopay_last_run: row.get(6)?,
             autopay_last_error: row.get(7)?,
+            limits: limits_from([
+                row.get(8)?,
+                row.get(9)?,
+                row.get(10)?,
+                row.get(11)?,
+                row.get(12)?,
+            ]),
         },
         row.get(2)?,
     ))
+}
+
+impl LimitsStore for SqliteDb {
+    fn update_tenant_limits(
+        &self,
+        id: &TenantId,
+        set: &TenantLimits,
+        clear: &[LimitKind],
+    ) -> DbResult<TenantLimits> {
+        let values = limit_values(set)?;
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(id.as_str().to_string())];
+        for ((_, kind), value) in LIMIT_COLUMNS.iter().zip(values) {
+            args.push(Box::new(clear.contains(kind)));
+            args.push(Box::new(value));
+        }
+        let conn = self.conn()?;
+        let stored = conn
+            .prepare_cached(&update_limits_sql(|n| format!("?{n}"), ""))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+            })
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
+        Ok(limits_from(stored))
+    }
 }
 
 fn secret_column(db: &SqliteDb, id: &TenantId, column: &str) -> DbResult<Option<Secret>> {

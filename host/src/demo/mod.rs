@@ -256,6 +256,12 @@ fn check_input(
             api_base: app.stripe_api_base.clone(),
             secret_key: Some(secret.clone()),
         },
+        // The tenant may not exist yet (its input is checked before it is made).
+        limits: app
+            .db()
+            .tenant(tenant)
+            .map(|t| t.limits)
+            .unwrap_or_default(),
     };
     let item = QuoteItem {
         invoice_id: 0,
@@ -267,7 +273,7 @@ fn check_input(
         p.paydesk_stripe_payments().call_quote(
             s,
             std::slice::from_ref(&item),
-            PaymentMethodType::Card,
+            &PaymentMethodType::Card,
         )
     })
     .map_err(explain)

@@ -40,6 +40,8 @@ pub enum CallOutcome {
     Deadline,
     Memory,
     Instantiate,
+    /// Refused: the tenant already had its limit of calls running on this host.
+    Instances,
 }
 
 impl CallOutcome {
@@ -52,6 +54,7 @@ impl CallOutcome {
             CallOutcome::Deadline => "deadline",
             CallOutcome::Memory => "memory",
             CallOutcome::Instantiate => "instantiate",
+            CallOutcome::Instances => "instances",
         }
     }
 

@@ -117,7 +117,7 @@ impl Metrics {
         );
         r.register(
             "sandbox_stops",
-            "Plugin calls the sandbox stopped, by kind (trap, out_of_fuel, deadline, memory, instantiate)",
+            "Plugin calls the sandbox stopped, by kind (trap, out_of_fuel, deadline, memory, instantiate, instances: the tenant's limit of calls at once)",
             m.sandbox_stops.clone(),
         );
         r.register(

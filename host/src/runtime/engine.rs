@@ -26,7 +26,7 @@ pub fn engine(limits: &Limits) -> anyhow::Result<Engine> {
         .total_core_instances(slots * 8)
         .total_memories(slots * 2)
         .total_tables(slots * 4)
-        .max_memory_size(limits.memory_bytes)
+        .max_memory_size(limits.slot_bytes())
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT);
     let mut config = Config::new();

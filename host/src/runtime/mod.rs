@@ -1,11 +1,16 @@
-//! The plugin runtime: one engine, the component compiled once, a `PluginPre` with every import
-//! linked, and a **fresh store and instance for every plugin call**. Owns the per-call sandbox —
-//! memory cap, fuel, wall-clock deadline (epoch ticker), no preopens / environment / sockets,
+//! The plugin runtime: one engine, the component compiled once, a `PluginPre` of the contract line
+//! it speaks ([`versions`]: 0.1 or the current 0.2, read from its exports) with every import of
+//! both lines in one linker, and a **fresh store and instance for every plugin call**. Owns the
+//! per-call sandbox — memory cap, fuel, wall-clock deadline (epoch ticker) and the tenant's calls
+//! at once, each the tenant's own limit or the platform's ([`limits`]), no preopens / environment
+//! / sockets,
 //! bounded guest stdout/stderr logged with the tenant id — and turning traps and exhausted limits
 //! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
 //! as a panic.
 
 pub mod engine;
+pub mod limits;
+pub mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,8 +23,9 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use crate::contract::{Plugin, PluginPre};
 pub use engine::LoadedFrom;
+pub use limits::{Admission, CallLimits, LimitKind, TenantLimits};
+pub use versions::{ContractLine, Plugin, VersionedPre};
 
 use crate::capabilities::{self, Capabilities, HasCapabilities, Services};
 use crate::tenant::TenantContext;
@@ -30,30 +36,51 @@ pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("PAYDESK_PLUGIN_WASM"));
 /// How often the epoch ticker advances; the deadline's resolution.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Per-call limits of the sandbox.
+/// The platform's limits of the sandbox: per-call defaults (a tenant may have its own, see
+/// [`limits`]) and the engine's sizes.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest linear memory a plugin instance may grow to.
+    /// Largest linear memory a plugin instance may grow to, unless its tenant has its own.
     pub memory_bytes: usize,
+    /// The engine's pooling slot for one memory: no tenant's memory cap goes above it (nor
+    /// below `memory_bytes`: the larger of the two is the slot).
+    pub memory_slot_bytes: usize,
     /// Fuel (≈ wasm instructions) per call.
     pub fuel: u64,
     /// Wall-clock time per call, host calls included (checked when the guest runs).
     pub deadline: Duration,
     /// Bytes of guest stdout and of stderr kept per call.
     pub output_bytes: usize,
-    /// Instances that may exist at once (pooling allocator slots).
+    /// Instances that may exist at once, all tenants together (pooling allocator slots).
     pub concurrent_instances: u32,
+    /// Calls of one tenant running at once on this host (kept below `concurrent_instances`).
+    pub instances_per_tenant: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 64 << 20,
+            memory_slot_bytes: 256 << 20,
             fuel: 2_000_000_000,
             deadline: Duration::from_secs(120),
             output_bytes: 64 << 10,
             concurrent_instances: 128,
+            instances_per_tenant: 32,
         }
+    }
+}
+
+impl Limits {
+    /// The engine's memory slot: the most memory any call may have.
+    pub fn slot_bytes(&self) -> usize {
+        self.memory_slot_bytes.max(self.memory_bytes)
+    }
+
+    /// The most calls one tenant may run at once here: fewer than the pool's slots (one, if the
+    /// pool has a single slot).
+    pub fn tenant_instances_bound(&self) -> u32 {
+        self.concurrent_instances.saturating_sub(1).max(1)
     }
 }
 
@@ -85,8 +112,8 @@ pub struct PluginInfo {
 /// Why a plugin call produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SandboxError {
-    #[error("plugin call for tenant {tenant} ran out of fuel (its instruction budget)")]
-    OutOfFuel { tenant: String },
+    #[error("plugin call for tenant {tenant} ran out of fuel (its instruction budget of {fuel})")]
+    OutOfFuel { tenant: String, fuel: u64 },
     #[error("plugin call for tenant {tenant} exceeded its deadline of {deadline:?}")]
     Deadline { tenant: String, deadline: Duration },
     #[error("plugin call for tenant {tenant} exceeded its memory cap of {cap} bytes")]
@@ -95,6 +122,14 @@ pub enum SandboxError {
     Trap { tenant: String, message: String },
     #[error("plugin for tenant {tenant} could not be instantiated: {message}")]
     Instantiate { tenant: String, message: String },
+    #[error(
+        "tenant {tenant} already has {running} plugin calls running on this host (its limit of {limit} instances); try again shortly"
+    )]
+    Instances {
+        tenant: String,
+        running: u32,
+        limit: u32,
+    },
 }
 
 /// The state of one plugin call: the capabilities granted for its tenant, and the sandbox.
@@ -109,7 +144,7 @@ impl CallState {
     fn new(
         services: &Services,
         tenant: TenantContext,
-        limits: &Limits,
+        memory_bytes: usize,
         stdout: MemoryOutputPipe,
         stderr: MemoryOutputPipe,
     ) -> CallState {
@@ -126,7 +161,7 @@ impl CallState {
             wasi,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
+                .memory_size(memory_bytes)
                 .trap_on_grow_failure(true)
                 .instances(64)
                 .build(),
@@ -152,13 +187,14 @@ impl WasiView for CallState {
 /// Loads the plugin once and runs each call in a fresh sandbox.
 pub struct Runtime {
     engine: Engine,
-    pre: PluginPre<CallState>,
+    pre: VersionedPre,
     limits: Limits,
     component: Component,
     wasm_sha256: String,
     wasm_len: usize,
     loaded_from: LoadedFrom,
     ticker: Arc<AtomicBool>,
+    running: limits::RunningCalls,
 }
 
 impl Runtime {
@@ -169,10 +205,7 @@ impl Runtime {
         let digest = engine::digest(wasm);
         let (component, loaded_from) =
             engine::load_component(&engine, wasm, &digest, config.cache_dir.as_deref())?;
-        let mut linker = Linker::<CallState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        capabilities::add_to_linker(&mut linker)?;
-        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+        let pre = link(&engine, &component)?;
         let wasm_sha256 = hex::encode(digest);
         let ticker = Arc::new(AtomicBool::new(true));
         spawn_epoch_ticker(engine.clone(), ticker.clone());
@@ -185,6 +218,7 @@ impl Runtime {
             wasm_len: wasm.len(),
             loaded_from,
             ticker,
+            running: limits::RunningCalls::default(),
         })
     }
 
@@ -200,6 +234,11 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The contract line the loaded component speaks.
+    pub fn contract_line(&self) -> ContractLine {
+        self.pre.line()
     }
 
     /// What the loaded component is, read from its own type information.
@@ -241,78 +280,140 @@ impl Runtime {
         }
     }
 
-    /// Run `f` against a fresh instance of the plugin for `tenant`. The store, instance and WASI
-    /// context are dropped afterwards, whatever happened.
+    /// The platform's limits this runtime was built with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Calls of `tenant` running on this host now.
+    pub fn calls_running(&self, tenant: &crate::tenant::TenantId) -> u32 {
+        self.running.running(tenant)
+    }
+
+    /// Run `f` against a fresh instance of the plugin for `tenant`, within the tenant's limits
+    /// (refused at once when the tenant already has its limit of calls running). The store,
+    /// instance and WASI context are dropped afterwards, whatever happened.
     pub fn call<R>(
         &self,
         services: &Arc<Services>,
         tenant: TenantContext,
         f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, SandboxError> {
+        self.call_admitted(services, tenant, Admission::Immediate, f)
+    }
+
+    /// [`Runtime::call`], admitted as `admission` says: the host's own batch work waits for a
+    /// free instance of the tenant instead of being refused.
+    pub fn call_admitted<R>(
+        &self,
+        services: &Arc<Services>,
+        tenant: TenantContext,
+        admission: Admission,
+        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, SandboxError> {
         let tenant_id = tenant.id.to_string();
+        let limits = CallLimits::resolve(&self.limits, &tenant.limits);
+        let _slot = self
+            .running
+            .enter(&tenant.id, limits.instances.value, admission)
+            .map_err(|running| SandboxError::Instances {
+                tenant: tenant_id.clone(),
+                running,
+                limit: limits.instances.value,
+            })?;
         let stdout = MemoryOutputPipe::new(self.limits.output_bytes);
         let stderr = MemoryOutputPipe::new(self.limits.output_bytes);
         let state = CallState::new(
             services,
             tenant,
-            &self.limits,
+            limits.memory_bytes.value,
             stdout.clone(),
             stderr.clone(),
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = self.limits.deadline.as_millis() / EPOCH_TICK.as_millis();
+        let ticks = limits.deadline.value.as_millis() / EPOCH_TICK.as_millis();
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
         store.epoch_deadline_trap();
         let outcome = store
-            .set_fuel(self.limits.fuel)
+            .set_fuel(limits.fuel.value)
             .and_then(|()| self.pre.instantiate(&mut store))
             .map_err(|e| SandboxError::Instantiate {
                 tenant: tenant_id.clone(),
                 message: format!("{e:#}"),
             })
             .and_then(|plugin| {
-                f(&plugin, &mut store).map_err(|e| self.classify(&tenant_id, &e, &stderr))
+                f(&plugin, &mut store).map_err(|e| classify(&limits, &tenant_id, &e, &stderr))
             });
         log_output(&tenant_id, "stdout", &stdout);
         log_output(&tenant_id, "stderr", &stderr);
         outcome
     }
+}
 
-    fn classify(
-        &self,
-        tenant: &str,
-        error: &wasmtime::Error,
-        stderr: &MemoryOutputPipe,
-    ) -> SandboxError {
-        let tenant = tenant.to_string();
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => return SandboxError::OutOfFuel { tenant },
-            Some(Trap::Interrupt) => {
-                return SandboxError::Deadline {
-                    tenant,
-                    deadline: self.limits.deadline,
-                };
-            }
-            _ => {}
-        }
-        let message = format!("{error:#}");
-        if message.contains("forcing trap when growing memory") {
-            return SandboxError::Memory {
+/// The sandbox error of a failed call under `limits`.
+fn classify(
+    limits: &CallLimits,
+    tenant: &str,
+    error: &wasmtime::Error,
+    stderr: &MemoryOutputPipe,
+) -> SandboxError {
+    let tenant = tenant.to_string();
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => {
+            return SandboxError::OutOfFuel {
                 tenant,
-                cap: self.limits.memory_bytes,
+                fuel: limits.fuel.value,
             };
         }
-        // A Rust guest that panics prints the panic to stderr, then aborts (`unreachable`).
-        let said = String::from_utf8_lossy(&stderr.contents())
-            .trim()
-            .to_string();
-        let message = match said.lines().rev().find(|l| l.contains("panicked")) {
-            Some(panic) => format!("{panic} ({})", first_line(&message)),
-            None => first_line(&message).to_string(),
-        };
-        SandboxError::Trap { tenant, message }
+        Some(Trap::Interrupt) => {
+            return SandboxError::Deadline {
+                tenant,
+                deadline: limits.deadline.value,
+            };
+        }
+        _ => {}
     }
+    let message = format!("{error:#}");
+    if message.contains("forcing trap when growing memory") {
+        return SandboxError::Memory {
+            tenant,
+            cap: limits.memory_bytes.value,
+        };
+    }
+    // A Rust guest that panics prints the panic to stderr, then aborts (`unreachable`).
+    let said = String::from_utf8_lossy(&stderr.contents())
+        .trim()
+        .to_string();
+    let message = match said.lines().rev().find(|l| l.contains("panicked")) {
+        Some(panic) => format!("{panic} ({})", first_line(&message)),
+        None => first_line(&message).to_string(),
+    };
+    SandboxError::Trap { tenant, message }
+}
+
+/// Link `component` against every import of the contract line it speaks (both served lines'
+/// imports are in one linker; their names don't meet), or refuse a line the host doesn't serve.
+pub fn link(engine: &Engine, component: &Component) -> anyhow::Result<VersionedPre> {
+    let version = versions::exported_version(engine, component).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the component exports no paydesk:stripe interface; it is not a paydesk plugin"
+        )
+    })?;
+    let line = ContractLine::of_version(&version).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the plugin speaks paydesk:stripe@{version}, a contract line this host does not serve (it serves {})",
+            ContractLine::SERVED
+        )
+    })?;
+    let mut linker = Linker::<CallState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    capabilities::add_to_linker(&mut linker)?;
+    capabilities::v0_1::add_to_linker(&mut linker)?;
+    let pre = linker.instantiate_pre(component).map_err(|e| {
+        anyhow::anyhow!("the plugin (paydesk:stripe@{version}) cannot be linked: {e:#}")
+    })?;
+    Ok(VersionedPre::new(line, pre)?)
 }
 
 impl Drop for Runtime {

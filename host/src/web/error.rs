@@ -35,7 +35,8 @@ pub struct ErrorDetail {
     /// not parse), `unsupported_media_type` (415), `payload_too_large` (413), `not_found` (404),
     /// `method_not_allowed` (405), `forbidden`, `unauthorized`, `conflict`, `not_configured`,
     /// `stripe_rejected`, `payment_declined`, `authentication_required`, `stripe_unavailable`,
-    /// `outcome_unknown`, `unsupported`, `internal`.
+    /// `outcome_unknown`, `busy` (429: the tenant's limit of plugin calls at once), `unsupported`,
+    /// `internal`.
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -160,6 +161,11 @@ impl From<CallError> for ApiError {
                 api.body.error.stripe_request_id = p.stripe.and_then(|s| s.request_id);
                 api
             }
+            // The tenant's own limit of calls at once on this host: its next try may well pass.
+            CallError::Sandbox(s @ crate::runtime::SandboxError::Instances { .. }) => {
+                tracing::warn!(error = %s, "plugin call refused");
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "busy", s.to_string())
+            }
             CallError::Sandbox(s) => {
                 tracing::error!(error = %s, "plugin call failed");
                 ApiError::internal("the payment plugin failed; the error is in the server log")
@@ -209,5 +215,28 @@ impl From<WorkerLost> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_at_its_instance_limit_is_told_429_busy_with_the_limit() {
+        let e = ApiError::from(CallError::Sandbox(
+            crate::runtime::SandboxError::Instances {
+                tenant: "acme".into(),
+                running: 4,
+                limit: 4,
+            },
+        ));
+        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.body.error.kind, "busy");
+        assert!(
+            e.body.error.message.contains("its limit of 4 instances"),
+            "{}",
+            e.body.error.message
+        );
     }
 }

@@ -39,7 +39,7 @@ impl Modify for BearerAuth {
 struct CommonErrors;
 
 impl CommonErrors {
-    const EVERY_ROUTE: [(&'static str, &'static str); 5] = [
+    const EVERY_ROUTE: [(&'static str, &'static str); 6] = [
         (
             "400",
             "a path or query parameter does not parse (`bad_request`; the field is named)",
@@ -56,6 +56,10 @@ impl CommonErrors {
         (
             "409",
             "the Stripe integration is not set up for this, or the record's state does not allow it (`not_configured`, `conflict`)",
+        ),
+        (
+            "429",
+            "the tenant already has its limit of plugin calls running on this host (`busy`); try again shortly",
         ),
     ];
     const WITH_A_BODY: [(&'static str, &'static str); 3] = [

@@ -1,10 +1,12 @@
 """A tenant's integration settings as this host stores them (a JSON object whose keys are the
 helpdesk API names, with the same defaults as the Rust host's `TenantSettings`), the secret wrapper
-that never prints its value, and the conversion to the WIT `settings` record the plugin reads, in
-which the secret key is only its `key-info`. Validation is the plugin's (`admin.validate-settings`).
+that never prints its value, and the conversion to the WIT `settings` (named values) the plugin
+reads, in which the secret key is only its `key-info`. Validation is the plugin's (`admin.validate-settings`).
 """
 
 from typing import Any, Optional
+
+from wasmtime.component import Variant
 
 from .wit import record
 
@@ -81,43 +83,49 @@ def key_info(key: Secret) -> Any:
     return record(kind=kind, mode=mode, masked=key.masked())
 
 
-def _wit_type(name: str) -> Optional[str]:
-    return name.replace("_", "-") if name in METHOD_TYPES else None
+def method_type(name: str) -> Any:
+    """The WIT `payment-method-type` of a Stripe type name: its case, or `other` with the name."""
+    return Variant(name.replace("_", "-")) if name in METHOD_TYPES else Variant("other", name)
 
 
 def to_wit(s: dict[str, Any], secret_key: Optional[Secret], claim_lease_seconds: int) -> Any:
-    """The `settings` record the plugin reads."""
-    types = lambda names: [t for t in map(_wit_type, names) if t]  # noqa: E731
+    """The named `settings` the plugin reads (`types.settings`: names, types and defaults as the
+    contract documents them); optional settings that are not set are left out."""
+    types = lambda names: Variant("method-types", [method_type(n) for n in names])  # noqa: E731
     rules = [
-        record(method_type=_wit_type(r["method_type"]), percent=r["percent"], cap=r.get("cap"))
+        record(method_type=method_type(r["method_type"]), percent=r["percent"], cap=r.get("cap"))
         for r in s["stripe_fee_rules"]
-        if _wit_type(r["method_type"])
     ]
-    return record(
-        enabled=s["enabled"],
-        stripe_public_key=s["stripe_public_key"],
-        secret_key=key_info(secret_key) if secret_key else None,
-        stripe_currency=s["stripe_currency"],
-        sync_customers_to_stripe=s["sync_customers_to_stripe"],
-        stripepaymentmethodoptions=types(s["stripepaymentmethodoptions"]),
-        enableautostripepayment=s["enableautostripepayment"],
-        stripetakepaymentonduedate="due-date" if s["stripetakepaymentonduedate"] else "invoice-creation",
-        halointegrator_stripe=s["halointegrator_stripe"],
-        stripemanualpaymentmethodoptions=types(s["stripemanualpaymentmethodoptions"]),
-        stripe_processing_fee_percentage=s["stripe_processing_fee_percentage"],
-        stripe_fee_rules=rules,
-        stripe_fee_cap=s["stripe_fee_cap"],
-        show_auto_payment_on_portal=s["show_auto_payment_on_portal"].replace("_", "-"),
-        stripe_customer_portal_enabled=s["stripe_customer_portal_enabled"],
-        stripe_send_recipient_email=s["stripe_send_recipient_email"],
-        use_stripe_receipt_emails=s["use_stripe_receipt_emails"],
-        stripenotificationemail=s["stripenotificationemail"],
-        enablehalostripewebhooks=s["enablehalostripewebhooks"],
-        stripe_webhook_endpoint_id=s["stripe_webhook_endpoint_id"],
-        time_zone=s["time_zone"],
-        autopay_max_attempts=s["autopay_max_attempts"],
-        autopay_retry_interval_days=s["autopay_retry_interval_days"],
-        reconcile_after_minutes=s["reconcile_after_minutes"],
-        portal_base_url=s["portal_base_url"],
-        autopay_claim_lease_seconds=claim_lease_seconds,
-    )
+    values: list[tuple[str, Any]] = [
+        ("enabled", Variant("flag", s["enabled"])),
+        ("stripe_currency", Variant("text", s["stripe_currency"])),
+        ("sync_customers_to_stripe", Variant("flag", s["sync_customers_to_stripe"])),
+        ("stripepaymentmethodoptions", types(s["stripepaymentmethodoptions"])),
+        ("enableautostripepayment", Variant("flag", s["enableautostripepayment"])),
+        ("stripetakepaymentonduedate",
+         Variant("text", "due-date" if s["stripetakepaymentonduedate"] else "invoice-creation")),
+        ("halointegrator_stripe", Variant("flag", s["halointegrator_stripe"])),
+        ("stripemanualpaymentmethodoptions", types(s["stripemanualpaymentmethodoptions"])),
+        ("stripe_processing_fee_percentage", Variant("percent", s["stripe_processing_fee_percentage"])),
+        ("stripe_fee_rules", Variant("fee-rules", rules)),
+        ("show_auto_payment_on_portal", Variant("text", s["show_auto_payment_on_portal"])),
+        ("stripe_customer_portal_enabled", Variant("flag", s["stripe_customer_portal_enabled"])),
+        ("stripe_send_recipient_email", Variant("flag", s["stripe_send_recipient_email"])),
+        ("use_stripe_receipt_emails", Variant("flag", s["use_stripe_receipt_emails"])),
+        ("enablehalostripewebhooks", Variant("flag", s["enablehalostripewebhooks"])),
+        ("time_zone", Variant("text", s["time_zone"])),
+        ("autopay_max_attempts", Variant("number", s["autopay_max_attempts"])),
+        ("autopay_retry_interval_days", Variant("number", s["autopay_retry_interval_days"])),
+        ("reconcile_after_minutes", Variant("number", s["reconcile_after_minutes"])),
+        ("autopay_claim_lease_seconds", Variant("number", claim_lease_seconds)),
+    ]
+    optional = [
+        ("stripe_public_key", "text", s["stripe_public_key"]),
+        ("stripe_secret_key", "key", key_info(secret_key) if secret_key else None),
+        ("stripe_fee_cap", "number", s["stripe_fee_cap"]),
+        ("stripenotificationemail", "text", s["stripenotificationemail"]),
+        ("stripe_webhook_endpoint_id", "text", s["stripe_webhook_endpoint_id"]),
+        ("portal_base_url", "text", s["portal_base_url"]),
+    ]
+    values += [(name, Variant(case, value)) for name, case, value in optional if value is not None]
+    return [record(name=name, value=value) for name, value in values]

@@ -9,8 +9,10 @@
 //! [`wit_vocabulary!`](crate::wit_vocabulary) writes the `From` conversions both ways for a set of
 //! generated bindings, so a binding's enum never needs a `match` of its own.
 //!
-//! Adding a payment method type: one row in the table below (its wire name and label), plus the
-//! variant in the WIT enum `payment-method-type`, which is the contract.
+//! Adding a payment method type: one row in the table below (its wire name and label). The WIT
+//! variant `payment-method-type` is open (`other(string)` carries any type its line doesn't list), so
+//! a new row is given a case of its own only in the next breaking line of the contract; until then it
+//! travels as `other` with its wire name ([`wit_open_vocabulary!`](crate::wit_open_vocabulary)).
 
 /// The rows of one vocabulary enum, handed to the macro `$then` (with `$args` in front). The only
 /// place the rows are written; `vocabulary_enum` turns them into the enum and its names, and
@@ -169,6 +171,53 @@ macro_rules! __vocabulary_wit {
                 type W = $wit;
                 match w {
                     $( W::$variant => $crate::domain::vocabulary::$name::$variant, )+
+                }
+            }
+        }
+
+        impl ::core::convert::From<$crate::domain::vocabulary::$name> for $wit {
+            fn from(d: $crate::domain::vocabulary::$name) -> Self {
+                type W = $wit;
+                match d {
+                    $( $crate::domain::vocabulary::$name::$variant => W::$variant, )+
+                }
+            }
+        }
+    };
+}
+
+/// Conversions for an *open* vocabulary of the contract: a WIT variant with a case per row and one
+/// more (`other(string)`, Stripe's name of a value the contract's line doesn't list). `From` the
+/// vocabulary's enum to the binding, and `TryFrom` the binding back, which hands back a value that
+/// has no row (so the caller can name it in its refusal). A binding whose type is still a closed enum
+/// (an older line) gets the same conversions; its `TryFrom` then never fails.
+///
+/// ```ignore
+/// paydesk_plugin::wit_open_vocabulary! {
+///     PaymentMethodType => crate::bindings::PaymentMethodType,
+/// }
+/// ```
+#[macro_export]
+macro_rules! wit_open_vocabulary {
+    ($($name:ident => $wit:ty),+ $(,)?) => {
+        $( $crate::__vocabulary_rows!($name, __vocabulary_wit_open!($wit)); )+
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __vocabulary_wit_open {
+    (($wit:ty) $(#[$meta:meta])* $name:ident {
+        $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, $label:literal $(($short:literal))?; )+
+    }) => {
+        impl ::core::convert::TryFrom<$wit> for $crate::domain::vocabulary::$name {
+            type Error = $wit;
+            fn try_from(w: $wit) -> ::core::result::Result<Self, $wit> {
+                type W = $wit;
+                #[allow(unreachable_patterns)]
+                match w {
+                    $( W::$variant => Ok($crate::domain::vocabulary::$name::$variant), )+
+                    other => Err(other),
                 }
             }
         }

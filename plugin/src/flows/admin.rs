@@ -9,11 +9,12 @@ use crate::bindings::exports::paydesk::stripe::admin::{
 };
 use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::types::{
-    ErrorKind, FieldError, KeyKind, KeyMode, PaymentMethodType, PluginError, Settings,
+    ErrorKind, FieldError, KeyKind, KeyMode, PluginError,
 };
 use crate::domain::mapping::{self, Decision};
 use crate::domain::settings::{self as rules, SettingsInput};
 use crate::domain::vocabulary as vocab;
+use crate::settings::Settings;
 use crate::stripe::payment_methods::{self, PaymentMethod};
 use crate::stripe::{List, customers};
 
@@ -41,29 +42,13 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
             )
         }),
         currency: s.stripe_currency.clone(),
-        imported_types: s
-            .stripepaymentmethodoptions
-            .iter()
-            .copied()
-            .map(vocab::PaymentMethodType::from)
-            .collect(),
-        manual_types: s
-            .stripemanualpaymentmethodoptions
-            .iter()
-            .copied()
-            .map(vocab::PaymentMethodType::from)
-            .collect(),
+        imported_types: s.stripepaymentmethodoptions.clone(),
+        manual_types: s.stripemanualpaymentmethodoptions.clone(),
         fee_percent: s.stripe_processing_fee_percentage.clone(),
         fee_rules: s
             .stripe_fee_rules
             .iter()
-            .map(|r| {
-                (
-                    vocab::PaymentMethodType::from(r.method_type),
-                    r.percent.clone(),
-                    r.cap,
-                )
-            })
+            .map(|r| (r.method_type, r.percent.clone(), r.cap))
             .collect(),
         fee_cap: s.stripe_fee_cap,
         notification_email: s.stripenotificationemail.clone(),
@@ -72,7 +57,16 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
         reconcile_after_minutes: s.reconcile_after_minutes,
         portal_base_url: s.portal_base_url.clone(),
     };
-    let errors = rules::validate(&input);
+    let mut errors = rules::validate(&input);
+    if !s.unsupported_types.is_empty() {
+        errors.push(rules::FieldError {
+            field: "stripepaymentmethodoptions",
+            message: format!(
+                "this plugin does not support the payment method types {}",
+                s.unsupported_types.join(", ")
+            ),
+        });
+    }
     if errors.is_empty() {
         return Ok(());
     }
@@ -98,7 +92,7 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
 /// A real call with the key the host holds for this call: list one customer.
 pub fn test_connection() -> Result<AccountSummary> {
     let _: List<customers::Customer> = stripe_call(&customers::list(None, 1))?;
-    let livemode = helpdesk::get_settings()
+    let livemode = crate::settings::get()
         .secret_key
         .is_some_and(|k| k.mode == KeyMode::Live);
     Ok(AccountSummary {
@@ -280,7 +274,7 @@ pub fn mapped_stripe_customer(customer: i64) -> Result<(helpdesk::Customer, Stri
 /// The customer's attached methods of the imported types, each listed once.
 pub fn attached_methods(
     stripe_customer: &str,
-    imported: &[PaymentMethodType],
+    imported: &[vocab::PaymentMethodType],
 ) -> Result<Vec<PaymentMethod>> {
     let mut methods = Vec::new();
     for t in imported {
@@ -288,7 +282,7 @@ pub fn attached_methods(
         loop {
             let page: List<PaymentMethod> = stripe_call(&payment_methods::list(
                 stripe_customer,
-                vocab::PaymentMethodType::from(*t),
+                *t,
                 after.as_deref(),
             ))?;
             after = page.data.last().map(|m| m.id.clone());
@@ -304,7 +298,7 @@ pub fn attached_methods(
 /// Payment methods attached to the customer in Stripe, of the imported types only.
 pub fn list_payment_methods(customer: i64) -> Result<Vec<PaymentMethodSummary>> {
     let (c, stripe_id) = mapped_stripe_customer(customer)?;
-    let imported = helpdesk::get_settings().stripepaymentmethodoptions;
+    let imported = crate::settings::get().stripepaymentmethodoptions;
     let methods = attached_methods(&stripe_id, &imported)?;
     Ok(methods
         .into_iter()

@@ -11,7 +11,7 @@ use crate::bindings::exports::paydesk::stripe::payments::PaymentStarted;
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, Initiator, InvoicePayment, PaymentFilter, PaymentStatus,
 };
-use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType};
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
 use crate::stripe::payment_intents::{self, PaymentIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 
@@ -73,12 +73,8 @@ pub fn confirm_payment(
             ),
         ));
     }
-    let allowed = allowed_manual_types(&helpdesk::get_settings());
-    if !pm
-        .known_type()
-        .map(PaymentMethodType::from)
-        .is_some_and(|t| allowed.contains(&t))
-    {
+    let allowed = allowed_manual_types(&crate::settings::get());
+    if !pm.known_type().is_some_and(|t| allowed.contains(&t)) {
         return Err(error(
             ErrorKind::InvalidInput,
             format!("{} is not allowed for manual payments", pm.display_name()),

@@ -10,7 +10,7 @@ use crate::stripe::customers::{self, Customer, CustomerFields};
 
 /// Sync one customer to Stripe when the tenant enabled it.
 pub fn customer_saved(id: i64) -> Result<SyncOutcome> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     if !settings.enabled || !settings.sync_customers_to_stripe {
         return Ok(SyncOutcome::Disabled);
     }

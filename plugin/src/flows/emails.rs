@@ -34,7 +34,7 @@ pub fn payment_outcome(
     let Some(first) = records.first() else {
         return Ok(());
     };
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let template_id = match status {
         PaymentStatus::Succeeded
             if settings.stripe_send_recipient_email && !settings.use_stripe_receipt_emails =>
@@ -167,7 +167,7 @@ pub fn not_sent(records: &[InvoicePayment], email: &str, e: &PluginError) {
 /// apply (`reasons`: one per record, as audited). Once per `key` (the intent, the group's first
 /// record and the status), however often the event comes.
 pub fn anomaly(records: &[InvoicePayment], reasons: &[String], key: &str) -> Result<()> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let Some(to) = settings
         .stripenotificationemail
         .as_deref()

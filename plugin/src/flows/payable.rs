@@ -11,9 +11,10 @@ use super::{Result, error, host_error, now, stripe_now};
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, Customer, Initiator, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
 };
-use crate::bindings::paydesk::stripe::types::{ErrorKind, PaymentMethodType, Settings};
+use crate::bindings::paydesk::stripe::types::ErrorKind;
 use crate::domain::access::{self, InvoiceOwner, Reader};
 use crate::domain::vocabulary as vocab;
+use crate::settings::Settings;
 use crate::stripe::payment_intents;
 
 /// A payment waiting for the payer's authentication (3-D Secure) this long after Stripe last said so
@@ -211,7 +212,7 @@ fn abandon(intent: &str) -> Result<()> {
 }
 
 /// The types allowed for manual payments (M9): the manual options, or every imported type.
-pub fn allowed_manual_types(settings: &Settings) -> Vec<PaymentMethodType> {
+pub fn allowed_manual_types(settings: &Settings) -> Vec<vocab::PaymentMethodType> {
     if settings.stripemanualpaymentmethodoptions.is_empty() {
         settings.stripepaymentmethodoptions.clone()
     } else {

@@ -39,10 +39,8 @@ pub fn set_automatic_payment_method(
             ),
         ));
     }
-    let imported = helpdesk::get_settings().stripepaymentmethodoptions;
-    let is_imported = pm
-        .known_type()
-        .is_some_and(|t| imported.contains(&t.into()));
+    let imported = crate::settings::get().stripepaymentmethodoptions;
+    let is_imported = pm.known_type().is_some_and(|t| imported.contains(&t));
     if !is_imported {
         let kind = pm
             .known_type()

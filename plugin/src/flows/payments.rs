@@ -17,13 +17,15 @@ use super::{Result, error, stripe_call, stripe_now};
 use crate::bindings::exports::paydesk::stripe::payments::{
     PayWith, PaymentRequest, PaymentStarted, Quotation,
 };
+use crate::bindings::known_type;
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, Customer, Initiator, Invoice, NewPayment, PaymentStatus,
 };
-use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType, Settings};
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PaymentMethodType};
 use crate::domain::fees::{self, FeePolicy};
 use crate::domain::hash::fnv1a;
 use crate::domain::vocabulary as vocab;
+use crate::settings::Settings;
 use crate::stripe::payment_intents::{self, NewIntent};
 use crate::stripe::payment_methods::{self, PaymentMethod};
 
@@ -43,11 +45,11 @@ pub fn quote_invoices(
     method: PaymentMethodType,
     initiator: &Initiator,
 ) -> Result<Quotation> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let payable = payable::payable(ids, initiator, false)?;
     let q = quote_for(
         &payable.invoices,
-        vocab::PaymentMethodType::from(method),
+        known_type(method.clone())?,
         &fee_policy(&settings)?,
     )?;
     Ok(quotation(q, method))
@@ -70,7 +72,7 @@ fn new_group_id(invoices: &[Invoice]) -> String {
 
 /// Start paying invoices as one PaymentIntent.
 pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     if !settings.enabled {
         return Err(error(
             ErrorKind::NotConfigured,
@@ -97,7 +99,7 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
     }
     let allowed = allowed_manual_types(&settings);
     let policy = fee_policy(&settings)?;
-    let (method_types, saved): (Vec<PaymentMethodType>, Option<PaymentMethod>) =
+    let (method_types, saved): (Vec<vocab::PaymentMethodType>, Option<PaymentMethod>) =
         match &request.pay_with {
             PayWith::SavedMethod => {
                 let pm_id = customer.stripe_payment_method_id.clone().ok_or_else(|| {
@@ -109,7 +111,6 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
                 let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
                 let t = pm
                     .known_type()
-                    .map(PaymentMethodType::from)
                     .filter(|t| allowed.contains(t))
                     .ok_or_else(|| {
                         error(
@@ -123,19 +124,20 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
                 (vec![t], Some(pm))
             }
             PayWith::NewDetails(types) => {
-                let types: Vec<PaymentMethodType> = if types.is_empty() {
+                let types: Vec<vocab::PaymentMethodType> = if types.is_empty() {
                     allowed.clone()
                 } else {
-                    types.clone()
+                    types
+                        .iter()
+                        .cloned()
+                        .map(known_type)
+                        .collect::<Result<_>>()?
                 };
                 if let Some(t) = types.iter().find(|t| !allowed.contains(t)) {
                     // The tenant's settings refuse it, not the request's shape: 409, not 422.
                     return Err(error(
                         ErrorKind::NotConfigured,
-                        format!(
-                            "{} is not allowed for manual payments",
-                            vocab::PaymentMethodType::from(*t)
-                        ),
+                        format!("{} is not allowed for manual payments", (*t)),
                     ));
                 }
                 if types.is_empty() {
@@ -148,20 +150,9 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
             }
         };
     // One amount for the intent: every offered type must give the same fees.
-    let quote = quote_for(
-        &payable.invoices,
-        vocab::PaymentMethodType::from(method_types[0]),
-        &policy,
-    )?;
+    let quote = quote_for(&payable.invoices, method_types[0], &policy)?;
     for t in &method_types[1..] {
-        if quote_for(
-            &payable.invoices,
-            vocab::PaymentMethodType::from(*t),
-            &policy,
-        )?
-        .total
-            != quote.total
-        {
+        if quote_for(&payable.invoices, *t, &policy)?.total != quote.total {
             return Err(error(
                 ErrorKind::InvalidInput,
                 "the offered payment method types carry different fees; choose one type",
@@ -189,7 +180,7 @@ fn create_and_confirm(
     payable: &Payable,
     settings: &Settings,
     quote: &fees::Quote,
-    method_types: &[PaymentMethodType],
+    method_types: &[vocab::PaymentMethodType],
     saved: Option<&PaymentMethod>,
     stripe_customer: &str,
     group: &str,
@@ -210,7 +201,7 @@ fn create_and_confirm(
                 intent_id: None,
                 status: PaymentStatus::RequiresPaymentMethod,
                 method: method_name.clone(),
-                method_type: (method_types.len() == 1).then(|| method_types[0]),
+                method_type: (method_types.len() == 1).then(|| method_types[0].into()),
                 amount: money(l.amount_due.amount.0),
                 fee: money(l.fee.amount.0),
                 initiator: request.initiator,
@@ -227,10 +218,7 @@ fn create_and_confirm(
     let invoice_ids: Vec<i64> = payable.invoices.iter().map(|i| i.id).collect();
     let numbers: Vec<String> = payable.invoices.iter().map(|i| i.number.clone()).collect();
     let tenant_ref = helpdesk::tenant_ref();
-    let domain_types: Vec<vocab::PaymentMethodType> = method_types
-        .iter()
-        .map(|t| vocab::PaymentMethodType::from(*t))
-        .collect();
+    let domain_types: Vec<vocab::PaymentMethodType> = method_types.to_vec();
     let create = payment_intents::create(&NewIntent {
         amount: quote.total.amount.0,
         currency,

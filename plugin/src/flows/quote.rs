@@ -8,14 +8,16 @@ use rust_decimal::Decimal;
 
 use super::{Result, error};
 use crate::bindings::exports::paydesk::stripe::payments::{Quotation, QuoteItem, QuoteLine};
+use crate::bindings::known_type;
 use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::types::{
-    ErrorKind, FieldError, Money, PaymentMethodType, PluginError, Settings,
+    ErrorKind, FieldError, Money, PaymentMethodType, PluginError,
 };
 use crate::domain::fees::{self, FeePolicy, FeeRule};
 use crate::domain::limits;
 use crate::domain::money::{self, MinorUnits};
 use crate::domain::vocabulary as vocab;
+use crate::settings::Settings;
 
 /// The fee policy the settings describe.
 pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
@@ -32,7 +34,7 @@ pub fn fee_policy(settings: &Settings) -> Result<FeePolicy> {
         .iter()
         .map(|r| {
             Ok(FeeRule {
-                method_type: vocab::PaymentMethodType::from(r.method_type),
+                method_type: r.method_type,
                 percent: percent("stripe_fee_rules", &r.percent)?,
                 cap: r.cap.map(MinorUnits),
             })
@@ -111,7 +113,7 @@ pub fn quotation(q: fees::Quote, method_type: PaymentMethodType) -> Quotation {
 
 /// Price `items` for `method_type` with the tenant's fee settings.
 pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Quotation> {
-    let policy = fee_policy(&helpdesk::get_settings())?;
+    let policy = fee_policy(&crate::settings::get())?;
     let items: Vec<fees::QuoteItem> = items
         .into_iter()
         .map(|i| fees::QuoteItem {
@@ -121,7 +123,7 @@ pub fn quote(items: Vec<QuoteItem>, method_type: PaymentMethodType) -> Result<Qu
             amount_due: i.amount_due,
         })
         .collect();
-    let q = fees::quote(&items, vocab::PaymentMethodType::from(method_type), &policy)
+    let q = fees::quote(&items, known_type(method_type.clone())?, &policy)
         .map_err(|e| error(ErrorKind::InvalidInput, e.to_string()))?;
     Ok(quotation(q, method_type))
 }

@@ -16,7 +16,7 @@ use crate::stripe::payment_intents::{self, PaymentIntent};
 /// Re-read from Stripe the payments stuck in flight longer than the configured time.
 pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
     super::webhooks::forget_old_events(now_at)?;
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let before = now_at - i64::from(settings.reconcile_after_minutes) * 60;
     let stuck = helpdesk::list_payments(&PaymentFilter::Stale((
         vec![
@@ -76,7 +76,7 @@ pub fn reconcile(now_at: i64) -> Result<ReconcileReport> {
 pub fn ruled_out_after(record: &helpdesk::InvoicePayment) -> i64 {
     match record.initiator {
         helpdesk::Initiator::Autopay => lease::AUTOMATIC_RULED_OUT_AFTER_SECONDS,
-        _ => i64::from(helpdesk::get_settings().autopay_claim_lease_seconds),
+        _ => i64::from(crate::settings::get().autopay_claim_lease_seconds),
     }
 }
 

@@ -188,7 +188,7 @@ pub fn apply(
         });
     };
     let group = first.group_id.clone();
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let policy = super::quote::fee_policy(&settings)?;
     let mut moved_to_outcome = false;
     for record in records {
@@ -202,7 +202,10 @@ pub fn apply(
             ) {
                 break;
             }
-            let method_type = current.method_type.map(vocab::PaymentMethodType::from);
+            let method_type = current
+                .method_type
+                .clone()
+                .and_then(|t| crate::bindings::known_type(t).ok());
             let (percent, _) =
                 policy.rule_for(method_type.unwrap_or(vocab::PaymentMethodType::Card));
             let ended_badly = matches!(status, PaymentStatus::Failed | PaymentStatus::Canceled);

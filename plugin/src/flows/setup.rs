@@ -6,13 +6,14 @@ use super::admin::mapped_stripe_customer;
 use super::{Result, error, host_error, stripe_call};
 use crate::bindings::exports::paydesk::stripe::payments::SetupStarted;
 use crate::bindings::paydesk::stripe::helpdesk::{self, Initiator};
-use crate::bindings::paydesk::stripe::types::{ErrorKind, PortalPaymentMethodAccess};
+use crate::bindings::paydesk::stripe::types::ErrorKind;
 use crate::domain::vocabulary::PaymentMethodType;
+use crate::settings::PortalPaymentMethodAccess;
 use crate::stripe::setup_intents::{self, PortalSession, SetupIntent};
 
 /// May the portal add / change this customer's automatic method?
 fn check_portal_access(customer: &helpdesk::Customer) -> Result<()> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let allowed = match settings.show_auto_payment_on_portal {
         PortalPaymentMethodAccess::Hide => false,
         PortalPaymentMethodAccess::OnlyIfSet => customer.stripe_payment_method_id.is_some(),
@@ -60,10 +61,9 @@ pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted>
         }
     }
     let (_, stripe_id) = mapped_stripe_customer(customer)?;
-    let imported: Vec<PaymentMethodType> = helpdesk::get_settings()
+    let imported: Vec<PaymentMethodType> = crate::settings::get()
         .stripepaymentmethodoptions
         .into_iter()
-        .map(PaymentMethodType::from)
         .collect();
     if imported.is_empty() {
         return Err(error(
@@ -121,7 +121,7 @@ pub fn complete_setup(customer: i64, setup_intent: &str) -> Result<String> {
 
 /// A Stripe customer-portal session for the customer.
 pub fn customer_portal_session(customer: i64, return_url: &str) -> Result<String> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     if !settings.stripe_customer_portal_enabled {
         return Err(error(
             ErrorKind::PermissionDenied,

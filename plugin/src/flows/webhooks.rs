@@ -7,7 +7,7 @@ use super::records::{Observation, records_of};
 use super::{Result, error, host_error, stripe_call, stripe_send};
 use crate::bindings::exports::paydesk::stripe::admin::WebhookEndpoint;
 use crate::bindings::exports::paydesk::stripe::events::{EventOutcome, StripeEvent};
-use crate::bindings::paydesk::stripe::helpdesk::{self, PaymentStatus};
+use crate::bindings::paydesk::stripe::helpdesk::PaymentStatus;
 use crate::bindings::paydesk::stripe::storage;
 use crate::bindings::paydesk::stripe::types::ErrorKind;
 use crate::domain::payment_state;
@@ -23,7 +23,7 @@ pub fn ensure_endpoint(url: &str) -> Result<WebhookEndpoint> {
             format!("`{url}` is not an http(s) URL"),
         ));
     }
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     if let Some(id) = settings.stripe_webhook_endpoint_id.as_deref() {
         let response = stripe_send(&webhook_endpoints::update(id, url))?;
         match stripe::parse::<webhook_endpoints::WebhookEndpoint>(&response) {

@@ -540,3 +540,40 @@ fn an_attempt_stripe_never_got_is_not_sent_again_once_ruled_out_and_the_next_att
         "one charge at Stripe for the invoice: {intents}"
     );
 }
+
+/// A tenant allowed one plugin call at a time (`paydesk limits set --instances 1`) still has every
+/// charge of its daily run made, charged on the due date (the charge waves) or on creation (the
+/// invoice-created events): the run's workers wait for the tenant's instance instead of being
+/// refused, as a page or an API request would be.
+#[test]
+fn a_tenant_limited_to_one_instance_has_every_charge_of_its_run_made() {
+    for (name, on_due_date) in [("autoonecall", true), ("autoonecreate", false)] {
+        let shop = autopay_shop(name, on_due_date);
+        shop.host
+            .db()
+            .update_tenant_limits(
+                &shop.tenant,
+                &paydesk_host::runtime::TenantLimits {
+                    instances: Some(1),
+                    ..Default::default()
+                },
+                &[],
+            )
+            .unwrap();
+        let customers: Vec<i64> = (0..4)
+            .map(|n| customer(&shop, &format!("Onecall{n}"), Some("4242424242424242")))
+            .collect();
+        for &c in &customers {
+            recurring(&shop, c, 10_000, "2026-11-28", 3);
+        }
+        let report = run(&shop, D0);
+        assert!(report.errors.is_empty(), "{name}: {:?}", report.errors);
+        for &c in &customers {
+            assert_eq!(
+                status_of(&shop, c),
+                ("paid".into(), vec!["succeeded".into()]),
+                "{name}"
+            );
+        }
+    }
+}

@@ -11,6 +11,7 @@ use crate::db::DbResult;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema_1.sql"),
     include_str!("schema_2_hosts.sql"),
+    include_str!("schema_3_limits.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).

@@ -31,9 +31,7 @@ pub(super) fn payment_row(r: &Row) -> DbResult<InvoicePayment> {
         intent_id: r.try_get(3)?,
         status: payment_status(&r.try_get::<_, String>(4)?),
         method: r.try_get(5)?,
-        method_type: r
-            .try_get::<_, Option<String>>(6)?
-            .and_then(|t| method_type(&t)),
+        method_type: r.try_get::<_, Option<String>>(6)?.map(|t| method_type(&t)),
         amount: Money {
             amount: r.try_get(7)?,
             currency: currency.clone(),
@@ -131,7 +129,7 @@ impl PaymentStore for PgDb {
                             &p.intent_id,
                             &payment_status_name(p.status),
                             &p.method,
-                            &p.method_type.map(method_type_name),
+                            &p.method_type.as_ref().map(method_type_name),
                             &p.amount.amount,
                             &p.fee.amount,
                             &p.amount.currency,
@@ -201,7 +199,7 @@ impl PaymentStore for PgDb {
                     &payment_status_name(update.status),
                     &update.intent_id,
                     &update.method,
-                    &update.method_type.map(method_type_name),
+                    &update.method_type.as_ref().map(method_type_name),
                     &update.failure_reason,
                     &update.failure_code,
                     &update.event_id,

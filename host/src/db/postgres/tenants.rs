@@ -4,15 +4,19 @@
 use postgres::Row;
 
 use super::{Begin, PgDb, conflict_on_unique, to_u32};
-use crate::db::tenants::SEEDED_TEMPLATES;
-use crate::db::{
-    DbError, DbResult, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now,
+use crate::db::tenants::{
+    LIMIT_COLUMNS, SEEDED_TEMPLATES, limit_values, limits_from, update_limits_sql,
 };
+use crate::db::{
+    DbError, DbResult, LimitsStore, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now,
+};
+use crate::runtime::{LimitKind, TenantLimits};
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
 
 const TENANT_COLUMNS: &str = "id, name, settings, invoice_mailbox, stripe_secret_key IS NOT NULL, \
-     webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error";
+     webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error, limit_memory_bytes, \
+     limit_fuel, limit_deadline_ms, limit_instances, limit_stripe_requests_per_second";
 
 /// A row of `TENANT_COLUMNS`, its settings parsed.
 fn tenant_row(row: &Row) -> DbResult<Tenant> {
@@ -30,7 +34,46 @@ fn tenant_row(row: &Row) -> DbResult<Tenant> {
         has_webhook_secret: row.try_get(5)?,
         autopay_last_run: row.try_get(6)?,
         autopay_last_error: row.try_get(7)?,
+        limits: limits_from([
+            row.try_get(8)?,
+            row.try_get(9)?,
+            row.try_get(10)?,
+            row.try_get(11)?,
+            row.try_get(12)?,
+        ]),
     })
+}
+
+impl LimitsStore for PgDb {
+    fn update_tenant_limits(
+        &self,
+        id: &TenantId,
+        set: &TenantLimits,
+        clear: &[LimitKind],
+    ) -> DbResult<TenantLimits> {
+        let values = limit_values(set)?;
+        let flags: Vec<bool> = LIMIT_COLUMNS
+            .iter()
+            .map(|(_, kind)| clear.contains(kind))
+            .collect();
+        let tenant = id.as_str();
+        let mut args: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&tenant];
+        for (flag, value) in flags.iter().zip(values.iter()) {
+            args.push(flag);
+            args.push(value);
+        }
+        let row = self
+            .conn()?
+            .query_opt(&update_limits_sql(|n| format!("${n}"), "::bigint"), &args)?
+            .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
+        Ok(limits_from([
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+        ]))
+    }
 }
 
 fn secret_column(db: &PgDb, id: &TenantId, column: &str) -> DbResult<Option<Secret>> {
@@ -84,7 +127,7 @@ impl TenantStore for PgDb {
                 &[&id.as_str()],
             )?
             .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
-        let key: Option<String> = row.try_get(8)?;
+        let key: Option<String> = row.try_get(13)?;
         Ok((tenant_row(&row)?, key.map(Secret::new)))
     }
 

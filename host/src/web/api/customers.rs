@@ -12,7 +12,6 @@ use crate::contract::Customer;
 use crate::db::NewCustomer;
 use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 use crate::web::state::{AppState, blocking};
-use paydesk_plugin::domain::vocabulary;
 
 /// A customer with its Stripe fields.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -212,7 +211,7 @@ pub struct PaymentMethodView {
     pub id: String,
     /// Stripe's type name (`card`, `sepa_debit`, …).
     #[serde(rename = "type")]
-    pub method_type: &'static str,
+    pub method_type: String,
     pub display_name: String,
     pub is_automatic: bool,
 }
@@ -234,7 +233,7 @@ pub async fn payment_methods(
             .into_iter()
             .map(|m| PaymentMethodView {
                 id: m.id,
-                method_type: vocabulary::PaymentMethodType::from(m.method_type).wire_name(),
+                method_type: crate::db::method_type_name(&m.method_type),
                 display_name: m.display_name,
                 is_automatic: m.is_automatic,
             })

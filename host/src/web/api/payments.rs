@@ -38,7 +38,7 @@ pub struct PaymentView {
     /// `requires_payment_method`, `requires_action`, `processing`, `succeeded`, `failed`, `canceled`.
     pub status: &'static str,
     pub method: Option<String>,
-    pub method_type: Option<&'static str>,
+    pub method_type: Option<String>,
     pub amount: i64,
     pub fee: i64,
     pub currency: String,
@@ -70,9 +70,7 @@ impl From<InvoicePayment> for PaymentView {
             intent_id: p.intent_id,
             status: vocabulary::PaymentStatus::from(p.status).wire_name(),
             method: p.method,
-            method_type: p
-                .method_type
-                .map(|t| vocabulary::PaymentMethodType::from(t).wire_name()),
+            method_type: p.method_type.as_ref().map(crate::db::method_type_name),
             amount: p.amount.amount,
             fee: p.fee.amount,
             currency: p.amount.currency,

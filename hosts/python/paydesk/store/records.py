@@ -8,6 +8,7 @@ paid) happen in one transaction, under the record's version, exactly once.
 
 from typing import Any, Optional
 
+from ..settings import METHOD_TYPES
 from ..wit import record, variant
 from . import Conflict, Database, NotFound, conflict_on_unique, now
 
@@ -25,12 +26,18 @@ def _money(amount: int, currency: str) -> Any:
     return record(amount=amount, currency=currency)
 
 
+def _method_type(name: str) -> Any:
+    """A stored type (its WIT case name, `sepa-debit`) as the WIT variant; `other` for the rest."""
+    return variant(name) if name.replace("-", "_") in METHOD_TYPES else variant({"other": name})
+
+
 def _payment(r) -> Any:
     initiator = variant(r["initiator_kind"] if r["initiator_id"] is None
                         else {r["initiator_kind"]: r["initiator_id"]})
     return record(
         id=r["id"], invoice_id=r["invoice_id"], group_id=r["group_id"], intent_id=r["intent_id"],
-        status=r["status"], method=r["method"], method_type=r["method_type"],
+        status=r["status"], method=r["method"],
+        method_type=None if r["method_type"] is None else _method_type(r["method_type"]),
         amount=_money(r["amount"], r["currency"]), fee=_money(r["fee"], r["currency"]),
         initiator=initiator, attempt=r["attempt"], failure_reason=r["failure_reason"],
         failure_code=r["failure_code"], last_event_id=r["last_event_id"],

@@ -10,13 +10,14 @@ use crate::bindings::paydesk::stripe::helpdesk::{
 };
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::storage;
-use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PluginError, Settings};
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money, PluginError};
 use crate::domain::vocabulary as vocab;
 use crate::flows::intents::{Created, create_once};
 use crate::flows::outcomes::{apply_intent, apply_to_group};
 use crate::flows::quote::{self, fee_policy};
 use crate::flows::records::Observation;
 use crate::flows::{Result, error, host_error, log, stripe_now};
+use crate::settings::Settings;
 use crate::stripe::payment_intents::{self, NewIntent};
 
 /// Create the attempt's records (once) and its intent, apply what Stripe says, settle the claim.

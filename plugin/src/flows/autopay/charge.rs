@@ -8,15 +8,15 @@ use super::{audit, candidate, charge_amount, policy, refused_by_stripe_limits, r
 use crate::bindings::exports::paydesk::stripe::events::{AutopayResult, InvoiceCreatedOutcome};
 use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::storage;
-use crate::bindings::paydesk::stripe::types::TakePaymentOn;
 use crate::domain::autopay::{self, Decision};
 use crate::domain::lease::lease_until;
 use crate::flows::{Result, host_error, now};
+use crate::settings::TakePaymentOn;
 
 /// Charge one invoice for the run of `date`. Safe to call twice, from two hosts at once, or after
 /// a crash.
 pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let invoice = helpdesk::get_invoice(invoice_id).map_err(|e| host_error("invoice", e))?;
     let customer =
         helpdesk::get_customer(invoice.customer_id).map_err(|e| host_error("customer", e))?;
@@ -84,7 +84,7 @@ pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
 
 /// An invoice was generated (or created): with "on invoice creation", charge it now.
 pub fn invoice_created(invoice_id: i64) -> Result<InvoiceCreatedOutcome> {
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let invoice = helpdesk::get_invoice(invoice_id).map_err(|e| host_error("invoice", e))?;
     if invoice.recurring_invoice_id.is_none() {
         return Ok(InvoiceCreatedOutcome::Nothing(

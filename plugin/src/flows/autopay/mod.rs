@@ -30,12 +30,13 @@ use crate::bindings::paydesk::stripe::helpdesk::{
     self, AuditEntry, Customer, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::log::Level;
-use crate::bindings::paydesk::stripe::types::{Money, Settings, TakePaymentOn};
+use crate::bindings::paydesk::stripe::types::Money;
 use crate::domain::autopay::{Candidate, Policy};
 use crate::domain::fees;
 use crate::domain::vocabulary as vocab;
 use crate::flows::quote::{self, fee_policy};
 use crate::flows::{Result, host_error, log};
+use crate::settings::{Settings, TakePaymentOn};
 use claims::{StoredAttempt, attempts};
 
 /// The tenant's automatic-payment settings, as `domain::autopay` decides with them.

@@ -33,7 +33,7 @@ pub fn plan(date: &str) -> Result<Vec<AutopayDecision>> {
             format!("`{date}` is not a date (YYYY-MM-DD)"),
         ));
     }
-    let settings = helpdesk::get_settings();
+    let settings = crate::settings::get();
     let policy = policy(&settings);
     let base = InvoiceFilter {
         customer_id: None,

@@ -9,12 +9,12 @@ use crate::bindings::paydesk::stripe::helpdesk::{
     self, Customer, Invoice, PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::storage;
-use crate::bindings::paydesk::stripe::types::Settings;
 use crate::domain::lease::lease_until;
 use crate::flows::intents::find_intent;
 use crate::flows::outcomes::{apply_intent, apply_to_group};
 use crate::flows::records::Observation;
 use crate::flows::{Result, host_error, now, stripe_now};
+use crate::settings::Settings;
 
 /// Take over a claim whose lease ran out: find its intent in Stripe and apply it. If Stripe never
 /// made one, the attempt is made now with the same idempotency key when that cannot race its own

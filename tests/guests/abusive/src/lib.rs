@@ -1,12 +1,13 @@
 //! A deliberately misbehaving plugin for the sandbox tests and the host conformance suite. It
 //! implements the whole `paydesk:stripe` world so a host loads it like the real plugin;
 //! `payments.quote` misbehaves according to the first item's currency — `loop` spins forever, `hog`
-//! grows memory without end, `panic` panics, `sleep` busy-waits on the clock (for the deadline) —
-//! or probes the host's walls and reports what it got in the line's fee description: `egress`
-//! asks `http` for other hosts and paths (and one Stripe path), `stash` writes a storage key, `peek` reads the customer,
-//! invoice and storage key of the id in `invoice-id` (another tenant's, in the suite). Otherwise it
-//! answers a plain, fee-free quote so tests can show the next call works. Every other export
-//! refuses.
+//! grows memory without end, `panic` panics, `sleep` busy-waits on the clock (for the deadline);
+//! `spin`, `grow` and `wait` do the same within a bound (the first item's `amount-due`: million
+//! turns, MiB, milliseconds) and then answer — or probes the host's walls and reports what it got
+//! in the line's fee description: `egress` asks `http` for other hosts and paths (and one Stripe
+//! path), `stash` writes a storage key, `peek` reads the customer, invoice and storage key of the
+//! id in `invoice-id` (another tenant's, in the suite). Otherwise it answers a plain, fee-free
+//! quote so tests can show the next call works. Every other export refuses.
 
 // Only the component has a body: natively, WIT export names are not valid shared-library symbols.
 #[cfg(target_arch = "wasm32")]
@@ -196,6 +197,46 @@ mod guest {
                         std::hint::black_box(start);
                     }
                     refuse()
+                }
+                // Bounded versions, answering a plain quote when done: `spin` runs `amount-due`
+                // million loop turns, `grow` holds `amount-due` MiB, `wait` busy-waits
+                // `amount-due` milliseconds.
+                "spin" => {
+                    let turns = items.first().map_or(0, |i| i.amount_due).max(0) as u64 * 1_000_000;
+                    let mut n: u64 = 0;
+                    while n < turns {
+                        n = std::hint::black_box(n + 1);
+                    }
+                    Ok(plain_quote(
+                        &items,
+                        method_type,
+                        "usd",
+                        format!("spun {turns}"),
+                    ))
+                }
+                "grow" => {
+                    let mib = items.first().map_or(0, |i| i.amount_due).max(0) as usize;
+                    let hoard: Vec<Vec<u8>> = (0..mib).map(|_| vec![1u8; 1 << 20]).collect();
+                    std::hint::black_box(&hoard);
+                    Ok(plain_quote(
+                        &items,
+                        method_type,
+                        "usd",
+                        format!("held {mib} MiB"),
+                    ))
+                }
+                "wait" => {
+                    let ms = items.first().map_or(0, |i| i.amount_due).max(0) as u64;
+                    let start = std::time::Instant::now();
+                    while start.elapsed() < std::time::Duration::from_millis(ms) {
+                        std::hint::black_box(start);
+                    }
+                    Ok(plain_quote(
+                        &items,
+                        method_type,
+                        "usd",
+                        format!("waited {ms} ms"),
+                    ))
                 }
                 probe @ ("egress" | "stash" | "peek") => {
                     let report = match probe {

@@ -53,6 +53,7 @@ impl From<CallError> for Failure {
                     SandboxError::Memory { .. } => "memory",
                     SandboxError::Trap { .. } => "trap",
                     SandboxError::Instantiate { .. } => "instantiate",
+                    SandboxError::Instances { .. } => "instances",
                 },
                 message,
             ),
@@ -119,14 +120,15 @@ pub fn invoice_status(s: InvoiceStatus) -> String {
     kebab(paydesk_host::db::invoice_status_name(s))
 }
 
-pub fn method(t: PaymentMethodType) -> String {
-    kebab(method_type_name(t))
+pub fn method(t: &PaymentMethodType) -> String {
+    kebab(&method_type_name(t))
 }
 
 /// A method type from its case name (`sepa-debit`).
 pub fn method_from(v: &Value) -> Result<PaymentMethodType, Failure> {
     v.as_str()
-        .and_then(|s| paydesk_host::settings::method_type(&s.replace('-', "_")))
+        .map(|s| paydesk_host::settings::method_type(&s.replace('-', "_")))
+        .filter(|t| !matches!(t, PaymentMethodType::Other(_)))
         .ok_or_else(|| Failure::new("bad-request", format!("{v} is not a payment method type")))
 }
 
@@ -171,7 +173,7 @@ pub fn pay_with_from(v: &Value) -> Result<payments::PayWith, Failure> {
 pub fn payment(p: &InvoicePayment) -> Value {
     json!({
         "id": p.id, "invoice_id": p.invoice_id, "group_id": p.group_id, "intent_id": p.intent_id,
-        "status": status(p.status), "method": p.method, "method_type": p.method_type.map(method),
+        "status": status(p.status), "method": p.method, "method_type": p.method_type.as_ref().map(method),
         "amount": money(&p.amount), "fee": money(&p.fee), "initiator": initiator(&p.initiator),
         "attempt": p.attempt, "failure_reason": p.failure_reason, "failure_code": p.failure_code,
         "last_event_id": p.last_event_id, "webhook_received_at": p.webhook_received_at,
@@ -188,7 +190,7 @@ pub fn quotation(q: &payments::Quotation) -> Value {
             "fee_description": l.fee_description, "total": money(&l.total),
         })).collect::<Vec<_>>(),
         "total": money(&q.total),
-        "method_type": method(q.method_type),
+        "method_type": method(&q.method_type),
     })
 }
 
@@ -226,7 +228,7 @@ pub fn payment_methods(methods: &[admin::PaymentMethodSummary]) -> Value {
     methods
         .iter()
         .map(|m| {
-            json!({"id": m.id, "method_type": method(m.method_type), "display_name": m.display_name,
+            json!({"id": m.id, "method_type": method(&m.method_type), "display_name": m.display_name,
                    "is_automatic": m.is_automatic})
         })
         .collect()
