@@ -146,7 +146,7 @@ fn both_lines_check_the_same_settings_the_same_way() {
         let key = paydesk_host::tenant::Secret::new("sk_test_lines");
         validate(saved.to_wit(Some(&key)))
             .unwrap_or_else(|e| panic!("{line}: the saved settings pass: {e}"));
-        // A bad currency and a secret key in the public key field, named field by field.
+        // A bad currency and a publishable key of no known shape, named field by field.
         let bad = with_setting(
             with_setting(
                 saved.to_wit(Some(&key)),
@@ -154,7 +154,7 @@ fn both_lines_check_the_same_settings_the_same_way() {
                 SettingValue::Text("dollars".into()),
             ),
             "stripe_public_key",
-            SettingValue::Text("sk_test_oops".into()),
+            SettingValue::Text("pub_key_typo".into()),
         );
         match validate(bad) {
             Err(CallError::Plugin(e)) => {
