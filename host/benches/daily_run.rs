@@ -237,12 +237,14 @@ fn main() {
     );
     if let Some(server) = server {
         println!(
-            "  PostgreSQL: CPU {:.2?} ({:.0?} per invoice), {} transactions committed ({}.{:02} per invoice)",
+            "  PostgreSQL: CPU {:.2?} ({:.0?} per invoice); {} write transactions ({}.{:02} per invoice), {} transactions with the read-only ones ({} per invoice)",
             server.cpu,
             per_invoice(server.cpu),
+            server.writes,
+            server.writes / total.max(1),
+            server.writes * 100 / total.max(1) % 100,
             server.commits,
-            server.commits / total.max(1),
-            server.commits * 100 / total.max(1) % 100
+            server.commits / total.max(1)
         );
         let size = db.integers("SELECT pg_database_size(current_database())")[0] as u64;
         println!(

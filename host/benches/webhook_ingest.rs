@@ -523,12 +523,14 @@ fn main() {
     );
     if let Some(server) = server {
         println!(
-            "  PostgreSQL: CPU {:.2?} ({:.0?} per event), {} transactions committed ({}.{:02} per event)",
+            "  PostgreSQL: CPU {:.2?} ({:.0?} per event); {} write transactions ({}.{:02} per event), {} transactions with the read-only ones ({} per event)",
             server.cpu,
             server.cpu / events as u32,
+            server.writes,
+            server.writes / events,
+            server.writes * 100 / events % 100,
             server.commits,
-            server.commits / events,
-            server.commits * 100 / events % 100
+            server.commits / events
         );
     }
     println!(

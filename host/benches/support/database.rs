@@ -106,18 +106,28 @@ impl BenchDb {
             )
             .unwrap()
             .get(0);
+        // Transaction ids are given only to transactions that write (this one included): their
+        // count, not `xact_commit`'s, which counts every statement run on its own.
+        let xid: i64 = client
+            .query_one("SELECT txid_current()", &[])
+            .unwrap()
+            .get(0);
         drop(client);
         Some(ServerUsage {
             commits: commits as u64,
+            writes: xid as u64,
             cpu: tree_cpu(cluster.pid()),
         })
     }
 }
 
-/// Commits in the bench's database and CPU time of the whole server so far.
+/// Transactions in the bench's database and CPU time of the whole server so far.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerUsage {
+    /// Transactions committed in the bench's database, read-only statements included.
     pub commits: u64,
+    /// Write transactions in the cluster (the transaction id counter).
+    pub writes: u64,
     pub cpu: Duration,
 }
 
@@ -126,6 +136,8 @@ impl ServerUsage {
     pub fn since(self, before: ServerUsage) -> ServerUsage {
         ServerUsage {
             commits: self.commits - before.commits,
+            // Less the one that read the counter after `before`.
+            writes: (self.writes - before.writes).saturating_sub(1),
             cpu: self.cpu.saturating_sub(before.cpu),
         }
     }

@@ -85,8 +85,23 @@ impl App {
         {
             errors.push(field("stripenotificationemail", message));
         }
+        // A secret key pasted into the publishable key field is refused here: it must not enter
+        // the sandbox (the plugin's own check of the field never sees it).
+        let mut for_plugin = settings.clone();
+        if settings
+            .stripe_public_key
+            .as_deref()
+            .map(str::trim)
+            .is_some_and(|k| k.starts_with("sk_") || k.starts_with("rk_"))
+        {
+            errors.push(field(
+                "stripe_public_key",
+                "this is a secret key: never put it in the publishable key field; use the pk_… key from Stripe's Developers › API keys",
+            ));
+            for_plugin.stripe_public_key = None;
+        }
         let ctx = self.context(tenant, key.clone()).map_err(CallError::from)?;
-        let candidate = settings.to_wit(key.as_ref());
+        let candidate = for_plugin.to_wit(key.as_ref());
         match self.call_in(ctx, "admin.validate-settings", &candidate, |p, s| {
             p.paydesk_stripe_admin()
                 .call_validate_settings(s, &candidate)

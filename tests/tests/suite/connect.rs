@@ -129,6 +129,28 @@ fn a_bad_key_is_named_and_nothing_is_stored() {
 }
 
 #[test]
+fn a_secret_key_in_the_publishable_key_field_is_refused_before_the_sandbox_sees_it() {
+    let s = setup(LocalStripe::shared(), "swapped", |_| {});
+    let before = s.api.get(&s.path("/settings"));
+    // Registered with the secret sweep: were it passed into the sandbox, logged or answered, the
+    // sweep after the suite would find it.
+    let pasted = "sk_live_pastedintothewrongfield0001";
+    paydesk_tests::sweep::register_secret(pasted);
+    let answer = s
+        .api
+        .patch(&s.path("/settings"), json!({"stripe_public_key": pasted}));
+    assert_eq!(answer.status, 422, "{}", answer.text);
+    assert_eq!(field_names(&answer.body), vec!["stripe_public_key"]);
+    assert!(
+        answer.text.contains("this is a secret key"),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains(pasted), "{}", answer.text);
+    assert_eq!(s.api.get(&s.path("/settings")).body, before.body);
+}
+
+#[test]
 fn a_good_key_is_stored_and_never_shown_or_logged() {
     logs::capture();
     let stripe = LocalStripe::shared();
