@@ -13,6 +13,7 @@ pub mod config;
 pub mod contract;
 pub mod db;
 pub mod demo;
+pub mod limits;
 pub mod limits_cli;
 pub mod logging;
 pub mod mailer;

@@ -53,7 +53,7 @@ pub struct TenantContext {
     pub settings: TenantSettings,
     pub stripe: StripeAccess,
     /// The tenant's own limits (unset: the platform's), read with the tenant.
-    pub limits: crate::runtime::TenantLimits,
+    pub limits: crate::limits::TenantLimits,
 }
 
 #[cfg(test)]

@@ -262,14 +262,13 @@ impl HttpCtx {
             ));
         }
         let auth = format!("Bearer {}", key.expose());
-        let own = crate::runtime::TenantLimits {
+        let own = crate::limits::TenantLimits {
             stripe_requests_per_second: self.requests_per_second,
             ..Default::default()
         };
-        if let Some(limit) = crate::runtime::limits::stripe_requests_per_second(
-            http.config.max_requests_per_second,
-            &own,
-        ) {
+        if let Some(limit) =
+            crate::limits::stripe_requests_per_second(http.config.max_requests_per_second, &own)
+        {
             let per_second = limit.value;
             super::pacing::wait_shared_turn(
                 self.db.as_ref(),

@@ -100,17 +100,17 @@ pub trait TenantStore {
     fn record_autopay_run(&self, id: &TenantId, at: i64, error: Option<&str>) -> DbResult<()>;
 }
 
-/// A tenant's own limits ([`crate::runtime::limits`]); read with the tenant ([`Tenant::limits`]).
+/// A tenant's own limits ([`crate::limits`]); read with the tenant ([`Tenant::limits`]).
 pub trait LimitsStore {
     /// Set the limits `set` has, clear those in `clear` and keep the others, in one statement;
     /// the tenant's limits afterwards. Values are checked by the caller
-    /// ([`crate::runtime::TenantLimits::check`]); the schema refuses zero and negatives.
+    /// ([`crate::limits::TenantLimits::check`]); the schema refuses zero and negatives.
     fn update_tenant_limits(
         &self,
         id: &TenantId,
-        set: &crate::runtime::TenantLimits,
-        clear: &[crate::runtime::LimitKind],
-    ) -> DbResult<crate::runtime::TenantLimits>;
+        set: &crate::limits::TenantLimits,
+        clear: &[crate::limits::LimitKind],
+    ) -> DbResult<crate::limits::TenantLimits>;
 }
 
 /// The plugin's versioned key/value storage.

@@ -19,7 +19,7 @@ pub struct Tenant {
     pub autopay_last_error: Option<String>,
     /// Its own sandbox and Stripe limits (unset: the platform's), read with the tenant on every
     /// call, so a change holds on every host at the next call.
-    pub limits: crate::runtime::TenantLimits,
+    pub limits: crate::limits::TenantLimits,
 }
 
 /// A new customer.

@@ -7,7 +7,7 @@ use super::sqlite::{SqliteDb, conflict_on_unique};
 use super::{
     DbError, DbResult, LimitsStore, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now,
 };
-use crate::runtime::{LimitKind, TenantLimits};
+use crate::limits::{LimitKind, TenantLimits};
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
 

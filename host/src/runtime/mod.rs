@@ -9,7 +9,7 @@
 //! as a panic.
 
 pub mod engine;
-pub mod limits;
+pub use crate::limits;
 pub mod versions;
 
 use std::path::PathBuf;
@@ -23,8 +23,8 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+pub use crate::limits::{Admission, CallLimits, EPOCH_TICK, LimitKind, Limits, TenantLimits};
 pub use engine::LoadedFrom;
-pub use limits::{Admission, CallLimits, LimitKind, TenantLimits};
 pub use versions::{ContractLine, Plugin, VersionedPre};
 
 use crate::capabilities::{self, Capabilities, HasCapabilities, Services};
@@ -32,57 +32,6 @@ use crate::tenant::TenantContext;
 
 /// The component this binary was built with.
 pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("PAYDESK_PLUGIN_WASM"));
-
-/// How often the epoch ticker advances; the deadline's resolution.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// The platform's limits of the sandbox: per-call defaults (a tenant may have its own, see
-/// [`limits`]) and the engine's sizes.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest linear memory a plugin instance may grow to, unless its tenant has its own.
-    pub memory_bytes: usize,
-    /// The engine's pooling slot for one memory: no tenant's memory cap goes above it (nor
-    /// below `memory_bytes`: the larger of the two is the slot).
-    pub memory_slot_bytes: usize,
-    /// Fuel (≈ wasm instructions) per call.
-    pub fuel: u64,
-    /// Wall-clock time per call, host calls included (checked when the guest runs).
-    pub deadline: Duration,
-    /// Bytes of guest stdout and of stderr kept per call.
-    pub output_bytes: usize,
-    /// Instances that may exist at once, all tenants together (pooling allocator slots).
-    pub concurrent_instances: u32,
-    /// Calls of one tenant running at once on this host (kept below `concurrent_instances`).
-    pub instances_per_tenant: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_bytes: 64 << 20,
-            memory_slot_bytes: 256 << 20,
-            fuel: 2_000_000_000,
-            deadline: Duration::from_secs(120),
-            output_bytes: 64 << 10,
-            concurrent_instances: 128,
-            instances_per_tenant: 32,
-        }
-    }
-}
-
-impl Limits {
-    /// The engine's memory slot: the most memory any call may have.
-    pub fn slot_bytes(&self) -> usize {
-        self.memory_slot_bytes.max(self.memory_bytes)
-    }
-
-    /// The most calls one tenant may run at once here: fewer than the pool's slots (one, if the
-    /// pool has a single slot).
-    pub fn tenant_instances_bound(&self) -> u32 {
-        self.concurrent_instances.saturating_sub(1).max(1)
-    }
-}
 
 /// Where the component comes from and where its compiled form is cached.
 #[derive(Debug, Clone, Default)]

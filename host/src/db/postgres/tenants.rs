@@ -10,7 +10,7 @@ use crate::db::tenants::{
 use crate::db::{
     DbError, DbResult, LimitsStore, NewEmail, OutboxMessage, OutboxStore, Tenant, TenantStore, now,
 };
-use crate::runtime::{LimitKind, TenantLimits};
+use crate::limits::{LimitKind, TenantLimits};
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
 

@@ -13,11 +13,61 @@ use std::num::NonZeroU32;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use super::Limits;
 use crate::tenant::TenantId;
 
+/// How often the epoch ticker advances; the deadline's resolution.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The platform's limits of the sandbox: per-call defaults (a tenant may have its own, see
+/// [`TenantLimits`]) and the engine's sizes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest linear memory a plugin instance may grow to, unless its tenant has its own.
+    pub memory_bytes: usize,
+    /// The engine's pooling slot for one memory: no tenant's memory cap goes above it (nor
+    /// below `memory_bytes`: the larger of the two is the slot).
+    pub memory_slot_bytes: usize,
+    /// Fuel (≈ wasm instructions) per call.
+    pub fuel: u64,
+    /// Wall-clock time per call, host calls included (checked when the guest runs).
+    pub deadline: Duration,
+    /// Bytes of guest stdout and of stderr kept per call.
+    pub output_bytes: usize,
+    /// Instances that may exist at once, all tenants together (pooling allocator slots).
+    pub concurrent_instances: u32,
+    /// Calls of one tenant running at once on this host (kept below `concurrent_instances`).
+    pub instances_per_tenant: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            memory_slot_bytes: 256 << 20,
+            fuel: 2_000_000_000,
+            deadline: Duration::from_secs(120),
+            output_bytes: 64 << 10,
+            concurrent_instances: 128,
+            instances_per_tenant: 32,
+        }
+    }
+}
+
+impl Limits {
+    /// The engine's memory slot: the most memory any call may have.
+    pub fn slot_bytes(&self) -> usize {
+        self.memory_slot_bytes.max(self.memory_bytes)
+    }
+
+    /// The most calls one tenant may run at once here: fewer than the pool's slots (one, if the
+    /// pool has a single slot).
+    pub fn tenant_instances_bound(&self) -> u32 {
+        self.concurrent_instances.saturating_sub(1).max(1)
+    }
+}
+
 /// Shortest deadline a tenant may have: the epoch ticker's resolution.
-pub const MIN_DEADLINE: Duration = super::EPOCH_TICK;
+pub const MIN_DEADLINE: Duration = EPOCH_TICK;
 /// Longest deadline a tenant (or the platform) may have.
 pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
 /// Smallest memory cap a tenant may have (a component needs its initial memory).
