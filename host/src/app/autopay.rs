@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::Utc;
 
 use super::{App, CallError};
-use crate::contract::exports::paydesk::stripe::events::{AutopayDecision, AutopayResult};
+use crate::contract::exports::paydesk::stripe::events::{
+    AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
+};
 use crate::tenant::TenantId;
 
 /// What one tenant's run did (or, dry, would do).
@@ -41,6 +43,20 @@ impl App {
         let ctx = self.context(tenant, None)?;
         self.call_in(ctx, "events.autopay-plan", &date, |p, s| {
             p.paydesk_stripe_events().call_autopay_plan(s, date)
+        })
+    }
+
+    /// An invoice of the daily run was generated: the plugin charges it at once when the tenant
+    /// takes payment on invoice creation. Like the run's charges, it waits for one of the
+    /// tenant's instances instead of being refused.
+    pub fn invoice_created(
+        &self,
+        tenant: &TenantId,
+        invoice: i64,
+    ) -> Result<InvoiceCreatedOutcome, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_queued_in(ctx, "events.invoice-created", &invoice, |p, s| {
+            p.paydesk_stripe_events().call_invoice_created(s, invoice)
         })
     }
 
@@ -210,13 +226,7 @@ impl App {
             // The events run on the workers (a tenant taking payment on invoice creation is
             // charged here), the first alone: like a customer's first charge in the waves below,
             // it may read the automatic method's type from Stripe and keep it for the others.
-            // Like the charges, they wait for the tenant's instances instead of being refused.
-            let created = |invoice: &i64| {
-                let ctx = self.context(tenant, None)?;
-                self.call_queued_in(ctx, "events.invoice-created", invoice, |p, s| {
-                    p.paydesk_stripe_events().call_invoice_created(s, *invoice)
-                })
-            };
+            let created = |invoice: &i64| self.invoice_created(tenant, *invoice);
             let (first, rest) = report.generated.split_at(report.generated.len().min(1));
             let mut outcomes: Vec<Result<_, CallError>> = first.iter().map(created).collect();
             outcomes.extend(parallel_map(rest, self.autopay_workers, created));

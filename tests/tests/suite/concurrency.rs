@@ -18,6 +18,7 @@ use std::sync::Barrier;
 use serde_json::{Value, json};
 
 use paydesk_host::contract::PaymentStatus;
+use paydesk_host::contract::exports::paydesk::stripe::events::InvoiceCreatedOutcome;
 use paydesk_host::db::{NewInvoice, NewRecurring};
 use paydesk_tests::host::{Answer, ApiClient, TestHost};
 
@@ -360,10 +361,16 @@ fn overlapping_pay_alls_claim_all_their_invoices_or_none() {
 /// A shop whose daily run charges due recurring invoices, with one recurring invoice that never
 /// generates by itself during a test (its invoices are made by [`due_recurring_invoice`]).
 fn autopay_race_shop(name: &str) -> (Shop, i64) {
+    autopay_race_shop_taking(name, true)
+}
+
+/// [`autopay_race_shop`], taking automatic payments on the due date or (`false`) when a recurring
+/// invoice is created.
+fn autopay_race_shop_taking(name: &str, on_due_date: bool) -> (Shop, i64) {
     let shop = shop(name, "usd", |s| {
         s.enableautostripepayment = true;
         s.halointegrator_stripe = true;
-        s.stripetakepaymentonduedate = true;
+        s.stripetakepaymentonduedate = on_due_date;
     });
     let recurring = shop
         .host
@@ -459,6 +466,50 @@ fn the_daily_run_and_a_portal_user_paying_one_invoice_at_once_charge_it_once() {
         !audit.to_string().contains("give-up"),
         "a race made the run give up: {audit}"
     );
+}
+
+#[test]
+fn a_charge_on_invoice_creation_and_a_portal_user_paying_at_once_charge_it_once() {
+    let (shop, recurring) = autopay_race_shop_taking("race-created", false);
+    let hosts = hosts(&shop);
+    let path = shop.path("/payments");
+    let mut all = Vec::new();
+    let mut winners = BTreeMap::new();
+    let mut who_won: BTreeMap<&str, usize> = BTreeMap::new();
+    for round in 0..ROUNDS {
+        let invoice = due_recurring_invoice(&shop, recurring, round);
+        let app = &hosts.peers[round % 2].app;
+        let tenant = &shop.tenant;
+        let answers = race(vec![
+            Box::new(move || {
+                match app
+                    .invoice_created(tenant, invoice)
+                    .expect("the invoice-created event answers")
+                {
+                    InvoiceCreatedOutcome::Charged(status) => Told::RunCharged(status),
+                    InvoiceCreatedOutcome::Nothing(m) | InvoiceCreatedOutcome::Skipped(m) => {
+                        Told::RunStoodBack(m)
+                    }
+                }
+            }),
+            pay(hosts.on(0, &shop.user), &path, vec![invoice]),
+        ]);
+        match &answers[..] {
+            [Told::RunCharged(PaymentStatus::Succeeded), Told::Refused(m)]
+                if m.contains("in progress") || m.contains("already paid") =>
+            {
+                *who_won.entry("the charge on creation").or_default() += 1
+            }
+            [Told::RunStoodBack(_), Told::Paid { intent, status }] if status == "succeeded" => {
+                winners.insert(invoice, intent.clone());
+                *who_won.entry("the portal user").or_default() += 1
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+        all.push(invoice);
+    }
+    println!("{ROUNDS} rounds, every invoice paid once; won by {who_won:?}");
+    check_paid_once(&shop, &all, &winners);
 }
 
 #[test]
