@@ -63,6 +63,7 @@ fn bench(c: &mut Criterion) {
             secret_key: None,
         },
         limits: Default::default(),
+        plugin: None,
     };
 
     // Store, WASI context and instance, no export called.

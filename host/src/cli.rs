@@ -59,7 +59,9 @@ enum Command {
         #[command(flatten)]
         demo: crate::demo::DemoArgs,
     },
-    /// Inspect the plugin component: WIT package and contract version, size, exports.
+    /// Inspect the plugin component (WIT package and contract version, size, exports), or manage
+    /// the registry of plugin versions every host reads: `add`, `list`, `use`.
+    #[command(args_conflicts_with_subcommands = true)]
     Plugin {
         #[command(flatten)]
         common: Common,
@@ -67,6 +69,8 @@ enum Command {
         /// the host would load it, so a contract line the host doesn't serve is reported as refused.
         #[arg(long = "wasm", value_name = "FILE")]
         wasm: Vec<std::path::PathBuf>,
+        #[command(subcommand)]
+        command: Option<crate::plugin_cli::PluginCommand>,
     },
     /// Create a tenant with an administrator, and print the administrator's API token (once).
     Tenant {
@@ -182,7 +186,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_common(&common)?;
             crate::demo::run(&config, &demo)
         }
-        Command::Plugin { common, wasm } => {
+        Command::Plugin {
+            common,
+            wasm,
+            command: Some(command),
+        } => {
+            init_logging("warn");
+            let config = Config::from_common(&common)?;
+            let app = config.app()?;
+            let limits = |out: &mut dyn std::io::Write| {
+                crate::limits_cli::run(
+                    app.db(),
+                    &config.limits,
+                    config.http.max_requests_per_second,
+                    &crate::limits_cli::LimitsCommand::Show { tenant: None },
+                    out,
+                )
+            };
+            debug_assert!(wasm.is_empty());
+            crate::plugin_cli::run(&app, &command, limits, &mut std::io::stdout().lock())
+        }
+        Command::Plugin {
+            common,
+            wasm,
+            command: None,
+        } => {
             init_logging("warn");
             let config = Config::from_common(&common)?;
             if wasm.is_empty() {

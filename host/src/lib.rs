@@ -19,6 +19,7 @@ pub mod logging;
 pub mod mailer;
 pub mod metrics;
 pub mod pdf;
+pub mod plugin_cli;
 pub mod runtime;
 pub mod scheduler;
 pub mod secret;

@@ -240,7 +240,7 @@ fn rows(
 }
 
 /// Lines of columns, each column as wide as its widest cell, two spaces apart.
-fn table(lines: &[Vec<String>]) -> String {
+pub(crate) fn table(lines: &[Vec<String>]) -> String {
     let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

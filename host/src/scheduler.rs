@@ -1,7 +1,8 @@
 //! Background work of `paydesk serve`: the daily integrator run (once per tenant-local day, from
 //! 01:00 in the tenant's time zone), delivering the email outbox (when SMTP is configured),
 //! reconciling payments stuck in flight, and purging expired sessions, browser tokens, old sign-in
-//! counters and page messages, each on its own thread. Each loop logs its failures and
+//! counters and page messages, and loading the registered plugin versions tenants run before
+//! their calls need them, each on its own thread. Each loop logs its failures and
 //! keeps going. Several servers on one database share the work: each tenant's daily run is taken
 //! by one of them (a lease, `app::shared_runs`), a tenant's reconciliation runs on one host per
 //! pass (a lease of the pass's length), each queued email is taken by one host for sending, and
@@ -13,6 +14,9 @@ use std::time::Duration;
 use crate::app::App;
 use crate::mailer::Mailer;
 
+/// How often the registry is read for plugin versions that tenants run and this host has not
+/// loaded yet (a call loads its version itself when it comes first; this spares it the compile).
+const PRELOAD_EVERY: Duration = Duration::from_secs(3);
 /// How often the outbox is drained.
 const MAIL_EVERY: Duration = Duration::from_secs(2);
 /// How often stuck payments are re-read from Stripe.
@@ -77,6 +81,20 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
             })
             .expect("spawning the purge thread");
     }
+    {
+        let app = app.clone();
+        std::thread::Builder::new()
+            .name("paydesk-plugins".into())
+            .spawn(move || {
+                // A failure is said once per component, not every pass.
+                let mut said = std::collections::HashSet::new();
+                loop {
+                    preload_plugins(&app, &mut said);
+                    std::thread::sleep(PRELOAD_EVERY);
+                }
+            })
+            .expect("spawning the plugin preload thread");
+    }
     std::thread::Builder::new()
         .name("paydesk-reconcile".into())
         .spawn(move || {
@@ -86,6 +104,20 @@ pub fn spawn(app: Arc<App>, mailer: Option<Mailer>) {
             }
         })
         .expect("spawning the reconcile thread");
+}
+
+/// Load the registered plugin versions some tenant runs that this host hasn't loaded yet.
+pub fn preload_plugins(app: &App, said: &mut std::collections::HashSet<String>) {
+    match app.db().plugins_in_use() {
+        Ok(in_use) => {
+            for (sha256, why) in app.runtime.preload(&app.services, &in_use) {
+                if said.insert(sha256.clone()) {
+                    tracing::error!(plugin = %sha256, error = %why, "a plugin version tenants run does not load on this host");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the plugin versions tenants run"),
+    }
 }
 
 /// Delete expired sessions and browser tokens, and sign-in counters and page messages no longer

@@ -68,19 +68,28 @@ impl ServeOptions {
                 workers: usize::from(self.sign_in_workers),
                 queue: usize::from(self.sign_in_queue),
             },
-            metrics_token: metrics_token(std::env::var("PAYDESK_METRICS_TOKEN").ok())?,
+            metrics_token: bearer_token(
+                "PAYDESK_METRICS_TOKEN",
+                "/metrics",
+                std::env::var("PAYDESK_METRICS_TOKEN").ok(),
+            )?,
+            platform_token: bearer_token(
+                "PAYDESK_PLATFORM_TOKEN",
+                "the platform API",
+                std::env::var("PAYDESK_PLATFORM_TOKEN").ok(),
+            )?,
         })
     }
 }
 
-/// The metrics token, when set: 16 to 512 visible ASCII characters (what a header carries). The
-/// error never repeats the value.
-fn metrics_token(value: Option<String>) -> anyhow::Result<Option<Secret>> {
+/// A bearer token from the environment variable `name`, when set: 16 to 512 visible ASCII
+/// characters (what a header carries). The error never repeats the value.
+fn bearer_token(name: &str, what: &str, value: Option<String>) -> anyhow::Result<Option<Secret>> {
     let Some(value) = value else { return Ok(None) };
     let ok = (16..=512).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
     if !ok {
         anyhow::bail!(
-            "PAYDESK_METRICS_TOKEN must be 16 to 512 visible ASCII characters (no spaces), or unset to turn /metrics off"
+            "{name} must be 16 to 512 visible ASCII characters (no spaces), or unset to turn {what} off"
         );
     }
     Ok(Some(Secret::new(value)))
@@ -88,7 +97,11 @@ fn metrics_token(value: Option<String>) -> anyhow::Result<Option<Secret>> {
 
 #[cfg(test)]
 mod tests {
-    use super::metrics_token;
+    use super::bearer_token;
+
+    fn metrics_token(value: Option<String>) -> anyhow::Result<Option<super::Secret>> {
+        bearer_token("PAYDESK_METRICS_TOKEN", "/metrics", value)
+    }
 
     #[test]
     fn a_metrics_token_is_long_visible_ascii_and_its_error_does_not_repeat_it() {

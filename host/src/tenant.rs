@@ -54,6 +54,9 @@ pub struct TenantContext {
     pub stripe: StripeAccess,
     /// The tenant's own limits (unset: the platform's), read with the tenant.
     pub limits: crate::limits::TenantLimits,
+    /// The SHA-256 (hex) of the registered plugin component the tenant runs on, read with the
+    /// tenant; `None`: the binary's embedded component.
+    pub plugin: Option<String>,
 }
 
 #[cfg(test)]

@@ -353,3 +353,116 @@ fn limits_set_and_show_as_a_user_runs_them_and_bad_platform_limits_end_in_one_li
         .unwrap_or_else(|| panic!("no acme row in\n{all}"));
     assert_eq!(acme, "acme 32 MiB * 2000000000 120 s 4 * 25/s");
 }
+
+/// The embedded component with a custom section appended: a valid component of another hash, as
+/// a second build of the plugin would be.
+fn another_build(tag: &str) -> Vec<u8> {
+    let name = b"paydesk-test-build";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(tag.as_bytes());
+    assert!(payload.len() < 128, "one LEB128 byte of size");
+    let mut wasm = paydesk_host::runtime::EMBEDDED_PLUGIN.to_vec();
+    wasm.push(0);
+    wasm.push(payload.len() as u8);
+    wasm.extend(payload);
+    wasm
+}
+
+#[test]
+fn the_plugin_registry_adds_lists_moves_tenants_and_rolls_back_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(&dir.path().join("paydesk.db")).unwrap();
+    for id in ["acme", "globex"] {
+        let id = TenantId::parse(id).unwrap();
+        db.create_tenant(&id, "Tenant", "invoices@example.com")
+            .unwrap();
+    }
+    let file = dir.path().join("v2.wasm");
+    std::fs::write(&file, another_build("2")).unwrap();
+    let file = file.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = paydesk(dir.path(), "http://127.0.0.1:9", args);
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+
+    let (ok, stdout, stderr) = run(&["plugin", "add", file, "--version", "2.0.0-test"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("added version 2.0.0-test (paydesk:stripe@0.2.0, "),
+        "{stdout}"
+    );
+    // The same bytes again, or a file that is no component: refused, nothing stored.
+    let (ok, _, stderr) = run(&["plugin", "add", file, "--version", "again"]);
+    assert!(!ok && stderr.contains("already"), "{stderr}");
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"junk").unwrap();
+    let (ok, _, stderr) = run(&["plugin", "add", junk.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("refused"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let (ok, stdout, _) = run(&["plugin", "list"]);
+    assert!(ok);
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(line("embedded").ends_with("2: acme, globex"), "{stdout}");
+    assert!(
+        line("2.0.0-test").contains(" 0.2.0 ") && line("2.0.0-test").ends_with(" 0"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+
+    let (ok, stdout, stderr) = run(&["plugin", "use", "2.0.0-test", "--tenant", "acme"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("move 1: 1 tenant(s) to 2.0.0-test (--tenant acme)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("acme: embedded -> 2.0.0-test"), "{stdout}");
+    let acme = db.tenant(&TenantId::parse("acme").unwrap()).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["plugin", "list", "--json"]).1).unwrap();
+    assert_eq!(listed[1]["version"], "2.0.0-test");
+    assert_eq!(listed[1]["tenants"], serde_json::json!(["acme"]));
+    assert_eq!(acme.plugin.as_deref(), listed[1]["sha256"].as_str());
+
+    // With the limits.
+    let (ok, stdout, _) = run(&["plugin", "list", "--limits"]);
+    assert!(ok && stdout.contains("platform defaults"), "{stdout}");
+
+    // No selection, two selections, an unknown version: refused.
+    for args in [
+        vec!["plugin", "use", "2.0.0-test"],
+        vec!["plugin", "use", "2.0.0-test", "--all", "--tenant", "acme"],
+        vec!["plugin", "use", "9.9.9", "--all"],
+        vec!["plugin", "use", "2.0.0-test", "--percent", "0"],
+    ] {
+        let (ok, _, stderr) = run(&args);
+        assert!(!ok, "{args:?}");
+        assert!(!stderr.is_empty());
+    }
+    assert_eq!(
+        db.tenant(&TenantId::parse("globex").unwrap())
+            .unwrap()
+            .plugin,
+        None
+    );
+
+    let (ok, stdout, _) = run(&["plugin", "use", "--rollback"]);
+    assert!(ok);
+    assert!(
+        stdout.starts_with("rolled back move 1 (--tenant acme to 2.0.0-test): 1 tenant(s) back"),
+        "{stdout}"
+    );
+    assert_eq!(
+        db.tenant(&TenantId::parse("acme").unwrap()).unwrap().plugin,
+        None
+    );
+    let (ok, stdout, _) = run(&["plugin", "use", "--rollback"]);
+    assert!(ok && stdout.starts_with("nothing to roll back"), "{stdout}");
+}

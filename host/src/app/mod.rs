@@ -10,6 +10,7 @@ mod documents;
 pub mod new_card;
 mod paying;
 pub mod people;
+pub mod plugins;
 mod portal;
 mod settings;
 mod shared_runs;
@@ -74,18 +75,14 @@ pub struct App {
     pub public_url: Option<String>,
     /// Plugin calls the daily run makes at a time (at most the runtime's instance slots).
     pub autopay_workers: usize,
-    /// The loaded component as the metrics name it (contract version and short hash).
-    plugin_version: PluginVersion,
 }
 
 impl App {
     pub fn new(db: Arc<dyn Database>, config: AppConfig) -> anyhow::Result<App> {
         let slots = config.runtime.limits.concurrent_instances as usize;
         let runtime = Runtime::new(config.runtime)?;
-        let info = runtime.describe();
         Ok(App {
             autopay_workers: config.autopay_workers.clamp(1, slots.max(1)),
-            plugin_version: PluginVersion::new(&info.version, &info.sha256),
             runtime,
             services: Arc::new(Services::new(db, config.http)),
             stripe_api_base: config.stripe_api_base,
@@ -116,6 +113,7 @@ impl App {
                 secret_key,
             },
             limits: record.limits,
+            plugin: record.plugin,
         })
     }
 
@@ -166,28 +164,39 @@ impl App {
         self.services.observe(export, args);
         let started = std::time::Instant::now();
         let mut fuel = None;
-        let outcome =
-            self.runtime
-                .call_admitted(&self.services, ctx, admission, |plugin, store| {
-                    let before = store.get_fuel().ok();
-                    let result = f(plugin, store);
-                    fuel = before
-                        .zip(store.get_fuel().ok())
-                        .map(|(b, a)| b.saturating_sub(a));
-                    result
-                });
+        // The component the tenant runs when the call starts serves all of it, and names it in
+        // the metrics.
+        let (outcome, version) = match self.runtime.plugin_for(&self.services, &ctx) {
+            Ok(plugin) => {
+                let outcome = self.runtime.call_on(
+                    &plugin,
+                    &self.services,
+                    ctx,
+                    admission,
+                    |plugin, store| {
+                        let before = store.get_fuel().ok();
+                        let result = f(plugin, store);
+                        fuel = before
+                            .zip(store.get_fuel().ok())
+                            .map(|(b, a)| b.saturating_sub(a));
+                        result
+                    },
+                );
+                (outcome, plugin.label().clone())
+            }
+            Err(e) => {
+                let sha = ctx.plugin.as_deref().unwrap_or_default();
+                (Err(e), PluginVersion::new("unloaded", sha))
+            }
+        };
         let kind = match &outcome {
             Ok(Ok(_)) => CallOutcome::Ok,
             Ok(Err(_)) => CallOutcome::PluginError,
             Err(e) => sandbox_outcome(e),
         };
-        self.services.metrics.record_plugin_call(
-            export,
-            &self.plugin_version,
-            kind,
-            started.elapsed(),
-            fuel,
-        );
+        self.services
+            .metrics
+            .record_plugin_call(export, &version, kind, started.elapsed(), fuel);
         Ok(outcome??)
     }
 

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_8_one_anomaly.sql"),
     include_str!("schema_9_hosts.sql"),
     include_str!("schema_10_limits.sql"),
+    include_str!("schema_11_plugins.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -13,6 +13,7 @@ mod migrations;
 pub(super) mod names;
 pub(super) mod payments;
 mod people;
+mod plugins;
 pub mod postgres;
 mod records;
 mod recurring;
@@ -111,6 +112,36 @@ pub trait LimitsStore {
         set: &crate::limits::TenantLimits,
         clear: &[crate::limits::LimitKind],
     ) -> DbResult<crate::limits::TenantLimits>;
+}
+
+/// The plugin registry: components stored by content hash, the tenants each runs, and the
+/// history of moves (`plugin use`) that a rollback undoes. Every host reads a tenant's component
+/// with the tenant on each call, so a move holds everywhere at the tenant's next call.
+pub trait PluginStore {
+    /// Store a component; `Conflict` when its hash or its version name is taken already.
+    fn add_plugin(&self, new: &NewPlugin<'_>) -> DbResult<PluginRecord>;
+    /// Every stored component, oldest first.
+    fn plugins(&self) -> DbResult<Vec<PluginRecord>>;
+    /// The bytes of the component with this SHA-256.
+    fn plugin_wasm(&self, sha256: &str) -> DbResult<Vec<u8>>;
+    /// The registered components some tenant runs (SHA-256s), for hosts to load ahead.
+    fn plugins_in_use(&self) -> DbResult<Vec<String>>;
+    /// Move `tenants` to the component `plugin` (`None`: the embedded one) in one transaction,
+    /// recorded as one rollout; tenants already on it stay out of the record, and when none is
+    /// left nothing is recorded (`None`). `NotFound` for an unknown tenant or component, and then
+    /// nothing moves.
+    fn move_tenants(
+        &self,
+        plugin: Option<&str>,
+        tenants: &[TenantId],
+        selection: &str,
+    ) -> DbResult<Option<PluginRollout>>;
+    /// Undo the latest rollout not undone yet, in one transaction: each of its tenants goes back
+    /// to the component it was on, if it is still on the rollout's; the rollout with the tenants
+    /// that went back. `None`: nothing to undo.
+    fn roll_back_plugins(&self) -> DbResult<Option<PluginRollout>>;
+    /// The latest rollouts, newest first.
+    fn plugin_rollouts(&self, limit: u32) -> DbResult<Vec<PluginRollout>>;
 }
 
 /// The plugin's versioned key/value storage.
@@ -476,6 +507,7 @@ pub trait HostsStore {
 pub trait Database:
     TenantStore
     + LimitsStore
+    + PluginStore
     + KvStore
     + HelpdeskStore
     + OutboxStore
@@ -492,6 +524,7 @@ pub trait Database:
 impl<T> Database for T where
     T: TenantStore
         + LimitsStore
+        + PluginStore
         + KvStore
         + HelpdeskStore
         + OutboxStore

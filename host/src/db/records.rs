@@ -20,6 +20,11 @@ pub struct Tenant {
     /// Its own sandbox and Stripe limits (unset: the platform's), read with the tenant on every
     /// call, so a change holds on every host at the next call.
     pub limits: crate::limits::TenantLimits,
+    /// The SHA-256 (hex) of the registered plugin component it runs on ([`PluginStore`]), read
+    /// with the tenant on every call; `None`: the binary's embedded component.
+    ///
+    /// [`PluginStore`]: super::PluginStore
+    pub plugin: Option<String>,
 }
 
 /// A new customer.
@@ -160,4 +165,41 @@ pub struct Backlog {
     /// Payment records still open (`requires_payment_method`, `requires_action`, `processing`)
     /// that hold their invoice's claim: the unique index's rows.
     pub open_payments: i64,
+}
+
+/// A plugin component in the registry ([`super::PluginStore`]), without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRecord {
+    /// SHA-256 of the component's bytes, lower-case hex: what names it everywhere.
+    pub sha256: String,
+    /// The name it was added under, unique in the registry.
+    pub version: String,
+    /// The `paydesk:stripe` version its exports name, e.g. `0.2.0`.
+    pub contract_version: String,
+    pub size: u64,
+    pub added_at: i64,
+}
+
+/// A component to add to the registry, checked by the caller (it loads on this host).
+#[derive(Debug, Clone)]
+pub struct NewPlugin<'a> {
+    pub sha256: &'a str,
+    pub version: &'a str,
+    pub contract_version: &'a str,
+    pub wasm: &'a [u8],
+}
+
+/// One `plugin use`: the component some tenants were moved to, and where each came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRollout {
+    pub id: i64,
+    pub at: i64,
+    /// The component moved to (SHA-256); `None`: the binary's embedded component.
+    pub plugin: Option<String>,
+    /// How the tenants were chosen, as the user said it (`--tenant a,b`, `--all`, `--percent 10`).
+    pub selection: String,
+    /// Each tenant moved, with the component it was on before (`None`: the embedded one).
+    pub moved: Vec<(TenantId, Option<String>)>,
+    /// When it was rolled back, if it was.
+    pub undone_at: Option<i64>,
 }

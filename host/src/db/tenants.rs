@@ -37,7 +37,7 @@ fn with_settings((mut tenant, json): (Tenant, String)) -> DbResult<Tenant> {
 
 const TENANT_COLUMNS: &str = "id, name, settings, invoice_mailbox, stripe_secret_key IS NOT NULL, \
      webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error, limit_memory_bytes, \
-     limit_fuel, limit_deadline_ms, limit_instances, limit_stripe_requests_per_second";
+     limit_fuel, limit_deadline_ms, limit_instances, limit_stripe_requests_per_second, plugin_sha256";
 
 /// The columns of a tenant's own limits, in the order of [`limits_from`] and [`limit_values`].
 pub(super) const LIMIT_COLUMNS: [(&str, LimitKind); 5] = [
@@ -143,7 +143,7 @@ impl TenantStore for SqliteDb {
                 "SELECT {TENANT_COLUMNS}, stripe_secret_key FROM tenants WHERE id = ?1"
             ))?
             .query_row(params![id.as_str()], |r| {
-                Ok((tenant_row(r)?, r.get::<_, Option<String>>(13)?))
+                Ok((tenant_row(r)?, r.get::<_, Option<String>>(14)?))
             })
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
@@ -235,6 +235,7 @@ fn tenant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Tenant, String)> {
                 row.get(11)?,
                 row.get(12)?,
             ]),
+            plugin: row.get(13)?,
         },
         row.get(2)?,
     ))

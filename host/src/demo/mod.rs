@@ -249,6 +249,7 @@ fn check_input(
     secret: &Secret,
     amount: i64,
 ) -> anyhow::Result<()> {
+    let existing = app.db().tenant(tenant).ok();
     let probe = TenantContext {
         id: tenant.clone(),
         settings: settings.clone(),
@@ -257,11 +258,8 @@ fn check_input(
             secret_key: Some(secret.clone()),
         },
         // The tenant may not exist yet (its input is checked before it is made).
-        limits: app
-            .db()
-            .tenant(tenant)
-            .map(|t| t.limits)
-            .unwrap_or_default(),
+        limits: existing.as_ref().map(|t| t.limits).unwrap_or_default(),
+        plugin: existing.and_then(|t| t.plugin),
     };
     let item = QuoteItem {
         invoice_id: 0,

@@ -1,6 +1,9 @@
-//! The plugin runtime: one engine, the component compiled once, a `PluginPre` of the contract line
-//! it speaks ([`versions`]: 0.1 or the current 0.2, read from its exports) with every import of
-//! both lines in one linker, and a **fresh store and instance for every plugin call**. Owns the
+//! The plugin runtime: one engine; the binary's embedded component and any registered one a
+//! tenant runs ([`crate::db::PluginStore`]), each compiled once per content hash and kept as a
+//! [`LoadedPlugin`] — a `PluginPre` of the contract line it speaks ([`versions`]: 0.1 or the
+//! current 0.2, read from its exports) with every import of both lines in one linker; and a
+//! **fresh store and instance for every plugin call**, of the component the tenant's record names
+//! when the call starts (a call in flight keeps its component when the tenant moves). Owns the
 //! per-call sandbox — memory cap, fuel, wall-clock deadline (epoch ticker) and the tenant's calls
 //! at once, each the tenant's own limit or the platform's ([`limits`]), no preopens / environment
 //! / sockets,
@@ -12,9 +15,10 @@ pub mod engine;
 pub use crate::limits;
 pub mod versions;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::types::ComponentItem;
@@ -28,6 +32,7 @@ pub use engine::LoadedFrom;
 pub use versions::{ContractLine, Plugin, VersionedPre};
 
 use crate::capabilities::{self, Capabilities, HasCapabilities, Services};
+use crate::metrics::PluginVersion;
 use crate::tenant::TenantContext;
 
 /// The component this binary was built with.
@@ -133,70 +138,77 @@ impl WasiView for CallState {
     }
 }
 
-/// Loads the plugin once and runs each call in a fresh sandbox.
-pub struct Runtime {
-    engine: Engine,
+/// A component compiled and linked once, ready for fresh instances: the embedded one or one from
+/// the registry, named by the SHA-256 of its bytes.
+pub struct LoadedPlugin {
     pre: VersionedPre,
-    limits: Limits,
     component: Component,
-    wasm_sha256: String,
-    wasm_len: usize,
+    sha256: String,
+    size: usize,
     loaded_from: LoadedFrom,
-    ticker: Arc<AtomicBool>,
-    running: limits::RunningCalls,
+    label: PluginVersion,
 }
 
-impl Runtime {
-    /// Compile (or load from cache) the component and link every import.
-    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
-        let engine = engine::engine(&config.limits)?;
-        let wasm = config.wasm.as_deref().unwrap_or(EMBEDDED_PLUGIN);
+impl LoadedPlugin {
+    /// Compile `wasm` (or load its precompiled form from `cache_dir`) and link it, refusing a
+    /// component that is not a paydesk plugin of a contract line this host serves.
+    fn load(
+        engine: &Engine,
+        wasm: &[u8],
+        cache_dir: Option<&Path>,
+    ) -> anyhow::Result<LoadedPlugin> {
         let digest = engine::digest(wasm);
-        let (component, loaded_from) =
-            engine::load_component(&engine, wasm, &digest, config.cache_dir.as_deref())?;
-        let pre = link(&engine, &component)?;
-        let wasm_sha256 = hex::encode(digest);
-        let ticker = Arc::new(AtomicBool::new(true));
-        spawn_epoch_ticker(engine.clone(), ticker.clone());
-        Ok(Runtime {
-            engine,
+        let (component, loaded_from) = engine::load_component(engine, wasm, &digest, cache_dir)?;
+        let pre = link(engine, &component)?;
+        let sha256 = hex::encode(digest);
+        let contract = versions::exported_version(engine, &component).unwrap_or_default();
+        Ok(LoadedPlugin {
+            label: PluginVersion::new(&contract, &sha256),
             pre,
-            limits: config.limits,
             component,
-            wasm_sha256,
-            wasm_len: wasm.len(),
+            sha256,
+            size: wasm.len(),
             loaded_from,
-            ticker,
-            running: limits::RunningCalls::default(),
         })
     }
 
+    /// SHA-256 of the component's bytes, lower-case hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
     /// Size of the component in bytes.
-    pub fn component_size(&self) -> usize {
-        self.wasm_len
+    pub fn size(&self) -> usize {
+        self.size
     }
 
-    /// Whether the component came from the precompiled cache.
-    pub fn loaded_from(&self) -> LoadedFrom {
-        self.loaded_from
-    }
-
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// The contract line the loaded component speaks.
+    /// The contract line it speaks.
     pub fn contract_line(&self) -> ContractLine {
         self.pre.line()
     }
 
-    /// What the loaded component is, read from its own type information.
-    pub fn describe(&self) -> PluginInfo {
+    /// Whether it came from the precompiled cache.
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.loaded_from
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// It as the metrics name it (contract version and short hash).
+    pub fn label(&self) -> &PluginVersion {
+        &self.label
+    }
+
+    /// What it is, read from its own type information.
+    pub fn describe(&self, engine: &Engine) -> PluginInfo {
         let ty = self.component.component_type();
         let mut exports = Vec::new();
         let mut package = String::new();
         let mut version = String::new();
-        for (name, item) in ty.exports(&self.engine) {
+        for (name, item) in ty.exports(engine) {
             if let Some((pkg, rest)) = name.split_once('/') {
                 package = pkg.to_string();
                 version = rest
@@ -206,7 +218,7 @@ impl Runtime {
             }
             let functions = match &item.ty {
                 ComponentItem::ComponentInstance(inst) => inst
-                    .exports(&self.engine)
+                    .exports(engine)
                     .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
                     .map(|(f, _)| f.to_string())
                     .collect::<Vec<_>>()
@@ -215,18 +227,201 @@ impl Runtime {
             };
             exports.push(format!("{name}: {functions}"));
         }
-        let imports = ty
-            .imports(&self.engine)
-            .map(|(n, _)| n.to_string())
-            .collect();
+        let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
         PluginInfo {
             package,
             version,
-            size: self.wasm_len,
-            sha256: self.wasm_sha256.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
             exports,
             imports,
         }
+    }
+}
+
+/// A registered component being loaded or loaded on this host: every caller that needs it waits
+/// for the one load. A load that failed for the component itself (it doesn't compile or link
+/// here) stays failed; one that failed on the way (the database) is forgotten, so the next call
+/// tries again.
+type Slot = Arc<OnceLock<Result<Arc<LoadedPlugin>, LoadFailure>>>;
+
+#[derive(Debug, Clone)]
+struct LoadFailure {
+    message: String,
+    /// Whether loading again could succeed (the bytes could not be read).
+    transient: bool,
+}
+
+/// Loads the plugin once and runs each call in a fresh sandbox.
+pub struct Runtime {
+    engine: Engine,
+    /// The binary's embedded component (or the configured one): what a tenant on no registered
+    /// component runs.
+    default: Arc<LoadedPlugin>,
+    cache_dir: Option<PathBuf>,
+    /// Registered components loaded on this host, by SHA-256. An in-process cache of compiled
+    /// code, not a source of truth: which component a tenant runs is the tenant's record.
+    registered: Mutex<HashMap<String, Slot>>,
+    limits: Limits,
+    ticker: Arc<AtomicBool>,
+    running: limits::RunningCalls,
+}
+
+impl Runtime {
+    /// Compile (or load from cache) the component and link every import.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let engine = engine::engine(&config.limits)?;
+        let wasm = config.wasm.as_deref().unwrap_or(EMBEDDED_PLUGIN);
+        let default = Arc::new(LoadedPlugin::load(
+            &engine,
+            wasm,
+            config.cache_dir.as_deref(),
+        )?);
+        let ticker = Arc::new(AtomicBool::new(true));
+        spawn_epoch_ticker(engine.clone(), ticker.clone());
+        Ok(Runtime {
+            engine,
+            default,
+            cache_dir: config.cache_dir,
+            registered: Mutex::new(HashMap::new()),
+            limits: config.limits,
+            ticker,
+            running: limits::RunningCalls::default(),
+        })
+    }
+
+    /// Size of the default component in bytes.
+    pub fn component_size(&self) -> usize {
+        self.default.size
+    }
+
+    /// Whether the default component came from the precompiled cache.
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.default.loaded_from
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The contract line the default component speaks.
+    pub fn contract_line(&self) -> ContractLine {
+        self.default.contract_line()
+    }
+
+    /// What the default component is, read from its own type information.
+    pub fn describe(&self) -> PluginInfo {
+        self.default.describe(&self.engine)
+    }
+
+    /// The component a tenant on no registered component runs.
+    pub fn default_plugin(&self) -> &Arc<LoadedPlugin> {
+        &self.default
+    }
+
+    /// Compile and link `wasm` as this host would run it (once per content hash: a component
+    /// loaded already is handed back), or say why it can't run here.
+    pub fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let sha256 = hex::encode(engine::digest(wasm));
+        if sha256 == self.default.sha256 {
+            return Ok(self.default.clone());
+        }
+        self.loaded(&sha256, || Ok(wasm.to_vec()))
+            .map_err(|f| anyhow::anyhow!(f.message))
+    }
+
+    /// The registered component with SHA-256 `sha256`, loaded on first use from `wasm()` (its
+    /// bytes, checked against the hash).
+    fn loaded(
+        &self,
+        sha256: &str,
+        wasm: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> Result<Arc<LoadedPlugin>, LoadFailure> {
+        let slot = self
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(sha256.to_string())
+            .or_default()
+            .clone();
+        let outcome = slot
+            .get_or_init(|| {
+                let bytes = wasm().map_err(|e| LoadFailure {
+                    message: format!("{e:#}"),
+                    transient: true,
+                })?;
+                if hex::encode(engine::digest(&bytes)) != sha256 {
+                    return Err(LoadFailure {
+                        message: format!(
+                            "the stored bytes of component {sha256} have another hash"
+                        ),
+                        transient: false,
+                    });
+                }
+                LoadedPlugin::load(&self.engine, &bytes, self.cache_dir.as_deref())
+                    .map(Arc::new)
+                    .map_err(|e| LoadFailure {
+                        message: format!("{e:#}"),
+                        transient: false,
+                    })
+            })
+            .clone();
+        if let Err(f) = &outcome
+            && f.transient
+        {
+            let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+            if registered
+                .get(sha256)
+                .is_some_and(|s| Arc::ptr_eq(s, &slot))
+            {
+                registered.remove(sha256);
+            }
+        }
+        outcome
+    }
+
+    /// The component `tenant` runs now: the registered one its record names (loaded from the
+    /// registry on first use on this host), or the default.
+    pub fn plugin_for(
+        &self,
+        services: &Services,
+        tenant: &TenantContext,
+    ) -> Result<Arc<LoadedPlugin>, SandboxError> {
+        let Some(sha256) = tenant.plugin.as_deref() else {
+            return Ok(self.default.clone());
+        };
+        if sha256 == self.default.sha256 {
+            return Ok(self.default.clone());
+        }
+        self.loaded(sha256, || {
+            services.db.plugin_wasm(sha256).map_err(anyhow::Error::from)
+        })
+        .map_err(|f| SandboxError::Instantiate {
+            tenant: tenant.id.to_string(),
+            message: format!(
+                "its plugin component {} could not be loaded on this host: {}",
+                sha256.get(..12).unwrap_or(sha256),
+                f.message
+            ),
+        })
+    }
+
+    /// Load every registered component in `sha256s` not loaded yet (a host warming up what its
+    /// tenants run, so their next calls don't wait for a compile); the ones that failed.
+    pub fn preload(&self, services: &Services, sha256s: &[String]) -> Vec<(String, String)> {
+        let mut failed = Vec::new();
+        for sha256 in sha256s {
+            if *sha256 == self.default.sha256 {
+                continue;
+            }
+            let loaded = self.loaded(sha256, || {
+                services.db.plugin_wasm(sha256).map_err(anyhow::Error::from)
+            });
+            if let Err(f) = loaded {
+                failed.push((sha256.clone(), f.message));
+            }
+        }
+        failed
     }
 
     /// The platform's limits this runtime was built with.
@@ -260,6 +455,19 @@ impl Runtime {
         admission: Admission,
         f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, SandboxError> {
+        let plugin = self.plugin_for(services, &tenant)?;
+        self.call_on(&plugin, services, tenant, admission, f)
+    }
+
+    /// [`Runtime::call_admitted`] on the component `plugin` (from [`Runtime::plugin_for`]).
+    pub fn call_on<R>(
+        &self,
+        plugin: &LoadedPlugin,
+        services: &Arc<Services>,
+        tenant: TenantContext,
+        admission: Admission,
+        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, SandboxError> {
         let tenant_id = tenant.id.to_string();
         let limits = CallLimits::resolve(&self.limits, &tenant.limits);
         let _slot = self
@@ -286,7 +494,7 @@ impl Runtime {
         store.epoch_deadline_trap();
         let outcome = store
             .set_fuel(limits.fuel.value)
-            .and_then(|()| self.pre.instantiate(&mut store))
+            .and_then(|()| plugin.pre.instantiate(&mut store))
             .map_err(|e| SandboxError::Instantiate {
                 tenant: tenant_id.clone(),
                 message: format!("{e:#}"),

@@ -50,7 +50,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
 }
 
 /// Whether the request carries `Authorization: Bearer <token>`.
-fn authorized(headers: &HeaderMap, token: &Secret) -> bool {
+pub(super) fn authorized(headers: &HeaderMap, token: &Secret) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))

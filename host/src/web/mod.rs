@@ -13,6 +13,7 @@ mod health;
 mod metrics;
 mod openapi;
 pub mod pages;
+pub mod platform;
 mod roles;
 pub mod server;
 pub mod state;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi::document))
         .merge(api::routes().layer(axum::extract::DefaultBodyLimit::max(1 << 20)))
         .merge(pages::routes().layer(axum::extract::DefaultBodyLimit::max(256 << 10)))
+        .merge(platform::routes())
         .route(
             "/webhooks/stripe/{tenant}",
             axum::routing::post(webhooks::receive)

@@ -20,6 +20,9 @@ pub struct WebConfig {
     pub sign_in: crate::signin::passwords::PoolConfig,
     /// The token `GET /metrics` wants (`PAYDESK_METRICS_TOKEN`); `None`: no such route (404).
     pub metrics_token: Option<crate::secret::Secret>,
+    /// The token the platform API (`/api/v1/platform/…`, the plugin registry) wants
+    /// (`PAYDESK_PLATFORM_TOKEN`); `None`: no such routes (404).
+    pub platform_token: Option<crate::secret::Secret>,
 }
 
 impl WebConfig {
@@ -30,6 +33,7 @@ impl WebConfig {
             behind_tls_proxy: false,
             sign_in: Default::default(),
             metrics_token: None,
+            platform_token: None,
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct AppState {
     pub sign_in: Arc<crate::signin::SignIn>,
     /// The token `GET /metrics` wants, if it is served.
     pub(super) metrics_token: Option<Arc<crate::secret::Secret>>,
+    /// The token the platform API wants, if it is served.
+    pub(super) platform_token: Option<Arc<crate::secret::Secret>>,
     pub(super) headers: Arc<headers::SecurityHeaders>,
 }
 
@@ -63,6 +69,7 @@ impl AppState {
             https,
             trust_forwarded_for: config.behind_tls_proxy,
             metrics_token: config.metrics_token.map(Arc::new),
+            platform_token: config.platform_token.map(Arc::new),
             app,
         })
     }

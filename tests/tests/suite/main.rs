@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod payments;
+mod plugin_registry;
 mod sandbox;
 mod settle;
 mod signin;

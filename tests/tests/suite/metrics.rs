@@ -46,11 +46,11 @@ fn scrape(base: &str, authorization: Option<&str>) -> (u16, String, String) {
 }
 
 /// The samples of a scrape: (name, labels) → value.
-type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+pub(crate) type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
 
 /// Parse the Prometheus text format: `name{key="value",…} value` lines (values may hold `{}`
 /// and spaces; `\"`, `\\` and `\n` are escaped), comments skipped.
-fn samples(text: &str) -> Samples {
+pub(crate) fn samples(text: &str) -> Samples {
     let mut out = Samples::new();
     for line in text
         .lines()
@@ -97,7 +97,7 @@ fn samples(text: &str) -> Samples {
 }
 
 /// The sum of `name`'s samples whose labels include every pair of `labels`.
-fn sum(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn sum(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|((n, l), _)| {

@@ -22,6 +22,7 @@ mod invoices;
 mod migrations;
 mod payments;
 mod people;
+mod plugins;
 mod recurring;
 mod signin;
 mod templates;

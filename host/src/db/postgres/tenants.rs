@@ -16,7 +16,7 @@ use crate::tenant::{Secret, TenantId};
 
 const TENANT_COLUMNS: &str = "id, name, settings, invoice_mailbox, stripe_secret_key IS NOT NULL, \
      webhook_secret IS NOT NULL, autopay_last_run, autopay_last_error, limit_memory_bytes, \
-     limit_fuel, limit_deadline_ms, limit_instances, limit_stripe_requests_per_second";
+     limit_fuel, limit_deadline_ms, limit_instances, limit_stripe_requests_per_second, plugin_sha256";
 
 /// A row of `TENANT_COLUMNS`, its settings parsed.
 fn tenant_row(row: &Row) -> DbResult<Tenant> {
@@ -41,6 +41,7 @@ fn tenant_row(row: &Row) -> DbResult<Tenant> {
             row.try_get(11)?,
             row.try_get(12)?,
         ]),
+        plugin: row.try_get(13)?,
     })
 }
 
@@ -127,7 +128,7 @@ impl TenantStore for PgDb {
                 &[&id.as_str()],
             )?
             .ok_or_else(|| DbError::NotFound(format!("tenant {id}")))?;
-        let key: Option<String> = row.try_get(13)?;
+        let key: Option<String> = row.try_get(14)?;
         Ok((tenant_row(&row)?, key.map(Secret::new)))
     }
 
