@@ -306,10 +306,12 @@ fn a_call_in_flight_finishes_on_the_version_it_started_with() {
                 .expect("the move")
                 .expect("alpha moves");
             let line = plugin.line();
-            plugin
-                .paydesk_stripe_payments()
-                .call_quote(store, &[item], &PaymentMethodType::Card)
-                .map(|r| r.map(|_| line))
+            let quoted = plugin.paydesk_stripe_payments().call_quote(
+                store,
+                &[item],
+                &PaymentMethodType::Card,
+            )?;
+            Ok(quoted.map(|_| line))
         })
         .expect("the call finishes");
     assert_eq!(during, ContractLine::V0_2);
