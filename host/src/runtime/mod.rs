@@ -11,6 +11,7 @@
 //! into [`SandboxError`] values. Never reuses an instance; never lets a guest fault reach the caller
 //! as a panic.
 
+pub mod admission;
 pub mod engine;
 pub use crate::limits;
 pub mod versions;
@@ -27,7 +28,8 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use crate::limits::{Admission, CallLimits, EPOCH_TICK, LimitKind, Limits, TenantLimits};
+pub use crate::limits::{CallLimits, EPOCH_TICK, LimitKind, Limits, TenantLimits};
+pub use admission::Admission;
 pub use engine::LoadedFrom;
 pub use versions::{ContractLine, Plugin, VersionedPre};
 
@@ -264,7 +266,7 @@ pub struct Runtime {
     registered: Mutex<HashMap<String, Slot>>,
     limits: Limits,
     ticker: Arc<AtomicBool>,
-    running: limits::RunningCalls,
+    running: admission::RunningCalls,
 }
 
 impl Runtime {
@@ -286,7 +288,7 @@ impl Runtime {
             registered: Mutex::new(HashMap::new()),
             limits: config.limits,
             ticker,
-            running: limits::RunningCalls::default(),
+            running: admission::RunningCalls::default(),
         })
     }
 
