@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_8_one_anomaly.sql"),
     include_str!("schema_9_hosts.sql"),
     include_str!("schema_10_limits.sql"),
+    // schema_11: the plugin registry (the lead's slot), before this one.
+    include_str!("schema_12_autopay_caps.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

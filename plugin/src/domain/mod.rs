@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod autopay;
+pub mod caps;
 pub mod display;
 pub mod emails;
 pub mod fees;

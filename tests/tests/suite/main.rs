@@ -4,6 +4,7 @@
 
 mod authz;
 mod autopay;
+mod autopay_caps;
 mod browser;
 mod clock;
 mod concurrency;

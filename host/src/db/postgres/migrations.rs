@@ -12,6 +12,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema_1.sql"),
     include_str!("schema_2_hosts.sql"),
     include_str!("schema_3_limits.sql"),
+    // schema_4: the plugin registry (the lead's slot), before this one.
+    include_str!("schema_5_autopay_caps.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).
