@@ -4,7 +4,8 @@
 //! `payment-method-type` [`known_type`]). The component's ground floor above `domain`: `flows`, the
 //! glue and [`crate::settings`] use it, and it uses nothing of the crate but the vocabulary.
 //!
-//! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`). With the
+//! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`), world
+//! `plugin-with-reminders` (the plugin's exports and the optional `reminders`). With the
 //! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the imports
 //! 0.2 added written here on top of 0.1's (`http.send-dated` answers without Stripe's `Date`,
 //! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none), so the flows are the
@@ -14,7 +15,7 @@
 #[cfg(not(feature = "contract-v0_1"))]
 wit_bindgen::generate!({
     path: "../wit",
-    world: "plugin",
+    world: "plugin-with-reminders",
     additional_derives: [PartialEq],
 });
 

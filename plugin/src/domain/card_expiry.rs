@@ -3,6 +3,14 @@
 //! card and month — the outbox's unique dedup key holds that, in the host's database, whichever
 //! host runs the day. Pure; dates are `YYYY-MM-DD`.
 
+/// The reminder's email template, "Stripe Card Expiring" (beside the guide's 264 and 285), as
+/// every tenant starts with it; variables `$CUSTOMERNAME`, `$PAYMENTMETHOD`, `$EXPIRY` (`MM/YYYY`)
+/// and `$PORTALLINK`.
+pub const TEMPLATE_ID: u32 = 286;
+pub const TEMPLATE_NAME: &str = "Stripe Card Expiring";
+pub const TEMPLATE_SUBJECT: &str = "Your card $PAYMENTMETHOD expires soon";
+pub const TEMPLATE_BODY: &str = "<p>Dear $CUSTOMERNAME,</p>\n<p>The card we charge your invoices to automatically, $PAYMENTMETHOD, expires at the end of $EXPIRY. Please add a new payment method before then, so that your next payment goes through.</p>\n<p>$PORTALLINK</p>";
+
 /// When a card expires, seen from a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiring {

@@ -198,6 +198,8 @@ fn a_charge_above_the_tenants_or_the_customers_cap_is_skipped_said_why_and_told_
         );
     }
 
+    crate::stripe_calls::assert_valid_for_stripe(&shop.recorder.requests());
+
     // Without its own cap, Capped is held to the tenant's alone, and charged.
     let cleared = set_cap(&shop, capped, Value::Null);
     assert_eq!(cleared.body["stripe_autopay_max_amount"], Value::Null);

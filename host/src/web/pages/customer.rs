@@ -1,6 +1,6 @@
 //! `/app/customers/{id}`, a customer's Billing › Stripe section: its Stripe customer and sync
-//! status, its payment methods in Stripe, choosing the one for automatic payments, and its own
-//! autopay cap.
+//! status, its payment methods in Stripe, choosing the one for automatic payments (and whether it
+//! expires this month or next), and its own autopay cap.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -34,6 +34,8 @@ struct CustomerPage {
     /// The tenant-wide cap as money, empty for none.
     tenant_cap: String,
     currency: String,
+    /// The automatic card's expiry warning, empty when it doesn't expire this month or next.
+    expiring: String,
 }
 
 /// `amount` minor units of `currency` as a person reads it (`USD 500.00`).
@@ -56,6 +58,32 @@ pub async fn customer(
         let cap = app.db().autopay_cap(&viewer.tenant, id)?;
         let currency = app.db().tenant(&viewer.tenant)?.settings.stripe_currency;
         let tenant_cap = app.db().tenant(&viewer.tenant)?.settings.autopay_max_amount;
+        // Shown only when it can be told; a page without it is still the customer's page.
+        let expiring = match c.stripe_payment_method_id {
+            Some(_) => match app.expiring_automatic_card(&viewer.tenant, id) {
+                Ok(Some((card, reminded))) => format!(
+                    "{} expires {} ({}): {}",
+                    card.display_name,
+                    if card.this_month {
+                        "this month"
+                    } else {
+                        "next month"
+                    },
+                    paydesk_plugin::domain::card_expiry::shown(card.exp_month, card.exp_year),
+                    if reminded {
+                        "the customer was emailed a reminder this month."
+                    } else {
+                        "the daily run emails the customer a reminder."
+                    }
+                ),
+                Ok(None) => String::new(),
+                Err(e) => format!(
+                    "Whether the card expires soon could not be read: {}",
+                    PageError::from(e).message
+                ),
+            },
+            None => String::new(),
+        };
         let (methods, methods_error) = if c.stripe_customer_id.is_some() {
             match app.list_payment_methods(&viewer.tenant, id) {
                 Ok(m) => (
@@ -91,6 +119,7 @@ pub async fn customer(
             cap_shown: cap.map_or_else(|| "none of its own".into(), |c| money(c, &currency)),
             tenant_cap: tenant_cap.map(|c| money(c, &currency)).unwrap_or_default(),
             currency: currency.to_ascii_uppercase(),
+            expiring,
         })
     })
     .await
