@@ -436,6 +436,7 @@ fn access(method: &str, template: &str) -> Access {
             | "/customers/{id}/payment-methods"
             | "/customers/{id}/automatic-payment-method"
             | "/customers/{id}/autopay-cap"
+            | "/customers/{id}/expiring-card"
             | "/recurring-invoices",
         ) => Access::Agent,
         _ => Access::Admin,

@@ -77,6 +77,12 @@ fn the_daily_run_reminds_each_customer_of_an_expiring_card_once_per_card_and_mon
         .collect();
     reminded.sort();
     assert_eq!(reminded, vec![(next, false, true), (this, true, true)]);
+    let json = paydesk_host::autopay_cli::report_json(&first);
+    assert_eq!(
+        json["card_reminders"].as_array().unwrap().len(),
+        2,
+        "{json}"
+    );
     let mail = reminder_emails(&shop);
     assert_eq!(mail.len(), 2, "{mail:?}");
     let to_next = mail
@@ -201,6 +207,19 @@ fn the_customers_stripe_section_shows_that_its_automatic_card_expires_soon() {
         warning.contains("the daily run emails the customer"),
         "{warning}"
     );
+    // The API says the same.
+    let api = shop
+        .admin
+        .get(&shop.path(&format!("/customers/{soon}/expiring-card")));
+    assert_eq!(api.status, 200, "{}", api.text);
+    assert_eq!(api.body["exp_month"], month);
+    assert_eq!(api.body["exp_year"], year);
+    assert_eq!(api.body["reminded"], false);
+    let later = shop
+        .admin
+        .get(&shop.path(&format!("/customers/{}/expiring-card", shop.customer_id)));
+    assert_eq!(later.status, 200, "{}", later.text);
+    assert_eq!(later.body, serde_json::Value::Null);
     // The shop's customer's card expires 12/2030.
     assert!(!page(shop.customer_id).contains("id=\"card-expiring\""));
     // Once reminded, the page says so.
@@ -213,5 +232,11 @@ fn the_customers_stripe_section_shows_that_its_automatic_card_expires_soon() {
     assert!(
         again.contains("the customer was emailed a reminder this month"),
         "{again}"
+    );
+    assert_eq!(
+        shop.admin
+            .get(&shop.path(&format!("/customers/{soon}/expiring-card")))
+            .body["reminded"],
+        true
     );
 }

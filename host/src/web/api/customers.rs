@@ -1,5 +1,6 @@
 //! `/customers`: create / update (synced to Stripe when enabled) and read customers, a customer's
-//! payment methods in Stripe, its automatic payment method, and its own autopay cap.
+//! payment methods in Stripe, its automatic payment method (and whether it expires soon), and its
+//! own autopay cap.
 
 use axum::Json;
 use axum::extract::State;
@@ -333,6 +334,49 @@ pub async fn set_autopay_cap(
     blocking(&state, move |app| {
         app.db().set_autopay_cap(&tenant, id, cap)?;
         CustomerView::read(app, &tenant, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// The customer's automatic card when it expires this month or next (the tenant's today).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExpiringCardView {
+    /// `pm_…`.
+    pub payment_method_id: String,
+    pub display_name: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    /// It expires this month (else next month).
+    pub this_month: bool,
+    /// The customer's reminder for this month is in the outbox.
+    pub reminded: bool,
+}
+
+/// Whether the customer's automatic card expires this month or next (read from Stripe when it
+/// may); null when it doesn't, or the customer has no automatic card.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/customers/{id}/expiring-card", tag = "customers",
+    params(("tenant" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = Option<ExpiringCardView>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn expiring_card(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<IdPath>,
+) -> Result<Json<Option<ExpiringCardView>>, ApiError> {
+    caller.agent()?;
+    let (tenant, id) = (caller.tenant.clone(), path.id);
+    blocking(&state, move |app| {
+        app.db().customer(&tenant, id)?;
+        Ok(app
+            .expiring_automatic_card(&tenant, id)?
+            .map(|(card, reminded)| ExpiringCardView {
+                payment_method_id: card.payment_method_id,
+                display_name: card.display_name,
+                exp_month: card.exp_month,
+                exp_year: card.exp_year,
+                this_month: card.this_month,
+                reminded,
+            }))
     })
     .await
     .map(Json)
