@@ -70,6 +70,23 @@ fn print_table(r: &RunReport, dry_run: bool) {
             res.message
         );
     }
+    for rem in &r.reminders {
+        println!(
+            "  customer {} → {} expires {}: {}",
+            rem.card.customer_id,
+            rem.card.display_name,
+            if rem.card.this_month {
+                "this month"
+            } else {
+                "next month"
+            },
+            if rem.queued {
+                "reminded"
+            } else {
+                "reminded before this month, or no accounts email"
+            }
+        );
+    }
     for e in &r.errors {
         println!("  error: {e}");
     }
@@ -94,6 +111,15 @@ pub fn report_json(r: &RunReport) -> serde_json::Value {
             "invoice_id": x.invoice_id,
             "status": x.status.map(payment_status_name),
             "message": x.message,
+        })).collect::<Vec<_>>(),
+        "card_reminders": r.reminders.iter().map(|x| json!({
+            "customer_id": x.card.customer_id,
+            "payment_method_id": x.card.payment_method_id,
+            "display_name": x.card.display_name,
+            "exp_month": x.card.exp_month,
+            "exp_year": x.card.exp_year,
+            "this_month": x.card.this_month,
+            "queued": x.queued,
         })).collect::<Vec<_>>(),
         "errors": r.errors,
     })

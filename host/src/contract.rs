@@ -11,6 +11,21 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
 });
 
+/// The optional `reminders` export (additive in 0.2.0), bound apart from the `plugin` world so a
+/// 0.2 component without it still loads; its shared types are the ones above.
+pub mod reminders {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "reminders-export",
+        with: { "paydesk:stripe/types": super::paydesk::stripe::types },
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+    });
+
+    pub use exports::paydesk::stripe::reminders::{
+        CardReminder, ExpiringCard, Guest as Reminders, GuestIndices as RemindersIndices,
+    };
+}
+
 /// The frozen 0.1 line (`wit/since_v0.1/`), which the host still serves. Its types are converted to
 /// and from the current ones by structure ([`v0_1::convert`]): Rust names are the same in both lines,
 /// so only what changed between them (`settings`) is converted by hand.

@@ -57,6 +57,9 @@ pub struct TenantSettings {
     pub time_zone: String,
     pub autopay_max_attempts: u32,
     pub autopay_retry_interval_days: u32,
+    /// The most one automatic charge may be (amount due plus fee), minor units of
+    /// `stripe_currency`; none: no cap. Each customer may have its own as well; both hold.
+    pub autopay_max_amount: Option<i64>,
     pub reconcile_after_minutes: u32,
     pub portal_base_url: Option<String>,
 }
@@ -86,6 +89,7 @@ impl Default for TenantSettings {
             time_zone: "UTC".into(),
             autopay_max_attempts: 3,
             autopay_retry_interval_days: 1,
+            autopay_max_amount: None,
             reconcile_after_minutes: 60,
             portal_base_url: None,
         }
@@ -224,6 +228,7 @@ impl TenantSettings {
             ),
             ("stripe_secret_key", secret_key.map(|k| V::Key(key_info(k)))),
             ("stripe_fee_cap", self.stripe_fee_cap.map(V::Number)),
+            ("autopay_max_amount", self.autopay_max_amount.map(V::Number)),
             (
                 "stripenotificationemail",
                 self.stripenotificationemail.as_deref().map(text),

@@ -4,16 +4,18 @@
 //! `payment-method-type` [`known_type`]). The component's ground floor above `domain`: `flows`, the
 //! glue and [`crate::settings`] use it, and it uses nothing of the crate but the vocabulary.
 //!
-//! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`). With the
-//! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the two imports
+//! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`), world
+//! `plugin-with-reminders` (the plugin's exports and the optional `reminders`). With the
+//! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the imports
 //! 0.2 added written here on top of 0.1's (`http.send-dated` answers without Stripe's `Date`,
-//! `storage.lookup` is `storage.get`), so the flows are the same code for both; the host's tests
+//! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none), so the flows are the
+//! same code for both; the host's tests
 //! load that build to prove a host runs plugins of both lines.
 
 #[cfg(not(feature = "contract-v0_1"))]
 wit_bindgen::generate!({
     path: "../wit",
-    world: "plugin",
+    world: "plugin-with-reminders",
     additional_derives: [PartialEq],
 });
 
@@ -30,7 +32,18 @@ pub mod generated {
 #[cfg(feature = "contract-v0_1")]
 pub mod paydesk {
     pub mod stripe {
-        pub use super::super::generated::paydesk::stripe::{email, helpdesk, log, types};
+        pub use super::super::generated::paydesk::stripe::{email, log, types};
+
+        pub mod helpdesk {
+            pub use crate::bindings::generated::paydesk::stripe::helpdesk::*;
+
+            /// 0.2's `get-autopay-cap`: a 0.1 host keeps no caps of customers, so none.
+            pub fn get_autopay_cap(
+                _customer: i64,
+            ) -> Result<Option<super::types::Money>, super::types::HostError> {
+                Ok(None)
+            }
+        }
 
         pub mod http {
             pub use crate::bindings::generated::paydesk::stripe::http::*;

@@ -200,6 +200,24 @@ mod glue {
     }
 
     #[cfg(not(feature = "contract-v0_1"))]
+    impl bindings::exports::paydesk::stripe::reminders::Guest for Plugin {
+        fn remind_expiring_cards(
+            date: String,
+        ) -> Result<Vec<bindings::exports::paydesk::stripe::reminders::CardReminder>, PluginError>
+        {
+            flows::reminders::remind_expiring_cards(&date)
+        }
+
+        fn automatic_card_expiring(
+            customer: CustomerId,
+            date: String,
+        ) -> Result<Option<bindings::exports::paydesk::stripe::reminders::ExpiringCard>, PluginError>
+        {
+            flows::reminders::expiring_card(customer, &date)
+        }
+    }
+
+    #[cfg(not(feature = "contract-v0_1"))]
     bindings::export!(Plugin with_types_in bindings);
     #[cfg(feature = "contract-v0_1")]
     bindings::generated::export!(Plugin with_types_in bindings::generated);

@@ -64,6 +64,8 @@ pub struct Settings {
     pub time_zone: String,
     pub autopay_max_attempts: u32,
     pub autopay_retry_interval_days: u32,
+    /// The most one automatic charge may be, minor units of `stripe_currency`; none: no cap.
+    pub autopay_max_amount: Option<i64>,
     pub reconcile_after_minutes: u32,
     pub portal_base_url: Option<String>,
     pub autopay_claim_lease_seconds: u32,
@@ -99,6 +101,7 @@ impl Default for Settings {
             time_zone: "UTC".into(),
             autopay_max_attempts: 3,
             autopay_retry_interval_days: 1,
+            autopay_max_amount: None,
             reconcile_after_minutes: 60,
             portal_base_url: None,
             autopay_claim_lease_seconds: 120,
@@ -215,6 +218,7 @@ pub fn from_wit(values: wit::Settings) -> Settings {
             ("autopay_retry_interval_days", V::Number(n)) => {
                 s.autopay_retry_interval_days = count(n).unwrap_or(s.autopay_retry_interval_days)
             }
+            ("autopay_max_amount", V::Number(n)) => s.autopay_max_amount = Some(n),
             ("reconcile_after_minutes", V::Number(n)) => {
                 s.reconcile_after_minutes = count(n).unwrap_or(s.reconcile_after_minutes)
             }
@@ -268,6 +272,7 @@ pub fn from_wit(w: wit::Settings) -> Settings {
         time_zone: w.time_zone,
         autopay_max_attempts: w.autopay_max_attempts,
         autopay_retry_interval_days: w.autopay_retry_interval_days,
+        autopay_max_amount: None,
         reconcile_after_minutes: w.reconcile_after_minutes,
         portal_base_url: w.portal_base_url,
         autopay_claim_lease_seconds: w.autopay_claim_lease_seconds,

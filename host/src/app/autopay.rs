@@ -1,7 +1,8 @@
 //! The daily integrator run for one tenant: generate the recurring
 //! invoices that are due (each raising the plugin's invoice-created event), ask the plugin for the
-//! plan, charge what it says (one sandboxed call per invoice), reconcile stuck payments, retry
-//! customer syncs that failed, and record the run's time and last error. A dry run only plans.
+//! plan, charge what it says (one sandboxed call per invoice), reconcile stuck payments, remind
+//! customers whose automatic card expires this month or next, retry customer syncs that failed,
+//! and record the run's time and last error. A dry run only plans.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use super::{App, CallError};
 use crate::contract::exports::paydesk::stripe::events::{
     AutopayDecision, AutopayResult, InvoiceCreatedOutcome,
 };
+use crate::contract::reminders::CardReminder;
 use crate::tenant::TenantId;
 
 /// What one tenant's run did (or, dry, would do).
@@ -23,6 +25,8 @@ pub struct RunReport {
     pub generated: Vec<i64>,
     pub plan: Vec<AutopayDecision>,
     pub results: Vec<AutopayResult>,
+    /// Customers reminded of (or already told this month about) their expiring automatic card.
+    pub reminders: Vec<CardReminder>,
     pub errors: Vec<String>,
 }
 
@@ -72,6 +76,26 @@ impl App {
             p.paydesk_stripe_events()
                 .call_autopay_charge(s, invoice, date)
         })
+    }
+
+    /// Remind the tenant's customers whose automatic card expires in `date`'s month or the next
+    /// (once per card and month, by the outbox's dedup key). Nothing when the component has no
+    /// `reminders` export (it is optional in contract 0.2).
+    pub fn remind_expiring_cards(
+        &self,
+        tenant: &TenantId,
+        date: &str,
+    ) -> Result<Vec<CardReminder>, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_queued_in(
+            ctx,
+            "reminders.remind-expiring-cards",
+            &date,
+            |p, s| match p.paydesk_stripe_reminders() {
+                Some(r) => r.call_remind_expiring_cards(s, date),
+                None => Ok(Ok(Vec::new())),
+            },
+        )
     }
 
     /// Run the daily integrator for `tenant` on `date` (default: its local today). `progress` is
@@ -242,10 +266,15 @@ impl App {
         Ok(report)
     }
 
-    /// After the charges: reconcile, retry failed customer syncs, record the run.
+    /// After the charges: reconcile, remind customers of expiring automatic cards, retry failed
+    /// customer syncs, record the run.
     fn finish_run(&self, tenant: &TenantId, mut report: RunReport) -> Result<RunReport, CallError> {
         if let Err(e) = self.reconcile(tenant, crate::db::now()) {
             report.errors.push(format!("reconciliation: {e}"));
+        }
+        match self.remind_expiring_cards(tenant, &report.date) {
+            Ok(reminders) => report.reminders = reminders,
+            Err(e) => report.errors.push(format!("expiring card reminders: {e}")),
         }
         self.retry_customer_syncs(tenant, &mut report);
         let last_error = report.errors.last().cloned();

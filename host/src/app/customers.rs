@@ -1,9 +1,11 @@
 //! Customers and their Stripe side: saving a customer (then syncing it to Stripe when enabled —
-//! a Stripe failure leaves the save standing and shows on the customer), mappings, payment methods.
+//! a Stripe failure leaves the save standing and shows on the customer), mappings, payment methods,
+//! and whether its automatic card expires soon.
 
 use super::{App, CallError};
 use crate::contract::Customer;
 use crate::contract::exports::paydesk::stripe::admin;
+use crate::contract::reminders::ExpiringCard;
 use crate::db::NewCustomer;
 use crate::tenant::TenantId;
 
@@ -132,5 +134,32 @@ impl App {
                     .call_set_automatic_payment_method(s, customer, payment_method)
             },
         )
+    }
+
+    /// The customer's automatic card when it expires in the tenant's this month or next, and
+    /// whether its reminder for this month is in the outbox; none when it doesn't (or the
+    /// component has no `reminders` export).
+    pub fn expiring_automatic_card(
+        &self,
+        tenant: &TenantId,
+        customer: i64,
+    ) -> Result<Option<(ExpiringCard, bool)>, CallError> {
+        let date = self.local_date(tenant)?;
+        let ctx = self.context(tenant, None)?;
+        let card = self.call_in(
+            ctx,
+            "reminders.automatic-card-expiring",
+            &(customer, &date),
+            |p, s| match p.paydesk_stripe_reminders() {
+                Some(r) => r.call_automatic_card_expiring(s, customer, &date),
+                None => Ok(Ok(None)),
+            },
+        )?;
+        let Some(card) = card else { return Ok(None) };
+        let reminded = !self
+            .db()
+            .emails_with_key_prefix(tenant, &card.reminder_key)?
+            .is_empty();
+        Ok(Some((card, reminded)))
     }
 }

@@ -8,7 +8,7 @@ use super::{Observer, host_error};
 use crate::contract::paydesk::stripe::helpdesk::Host;
 use crate::contract::{
     Agent, AuditEntry, Customer, EmailTemplate, HostError, Invoice, InvoiceFilter, InvoicePayment,
-    NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
+    Money, NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
 };
 use crate::db::DbResult;
 use crate::tenant::TenantContext;
@@ -165,5 +165,19 @@ impl Host for HelpdeskCtx {
 
     fn audit(&mut self, entries: Vec<AuditEntry>) -> wasmtime::Result<Result<(), HostError>> {
         self.records("helpdesk.audit", |db, t| db.audit(t, &entries))
+    }
+
+    fn get_autopay_cap(
+        &mut self,
+        customer: i64,
+    ) -> wasmtime::Result<Result<Option<Money>, HostError>> {
+        // Kept in minor units of the tenant's currency, so it is in that currency.
+        let currency = self.tenant.settings.stripe_currency.clone();
+        self.records("helpdesk.get-autopay-cap", |db, t| {
+            Ok(db.autopay_cap(t, customer)?.map(|amount| Money {
+                amount,
+                currency: currency.clone(),
+            }))
+        })
     }
 }

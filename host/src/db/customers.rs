@@ -1,5 +1,5 @@
 //! Customers in SQLite: create, update, read, list, and the Stripe fields the plugin keeps on them
-//! (customer id, automatic method, sync error). Every statement filters on the tenant id.
+//! (customer id, automatic method, sync error) and its own autopay cap. Every statement filters on the tenant id.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -148,5 +148,47 @@ impl super::CustomerStore for SqliteDb {
             return Err(DbError::NotFound(format!("customer {id}")));
         }
         Ok(())
+    }
+
+    fn autopay_cap(&self, tenant: &TenantId, id: i64) -> DbResult<Option<i64>> {
+        self.conn()?
+            .prepare_cached(
+                "SELECT autopay_max_amount FROM customers WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .query_row(params![tenant.as_str(), id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("customer {id}")))
+    }
+
+    fn set_autopay_cap(&self, tenant: &TenantId, id: i64, cap: Option<i64>) -> DbResult<()> {
+        let changed = self
+            .conn()?
+            .prepare_cached(
+                "UPDATE customers SET autopay_max_amount = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .execute(params![tenant.as_str(), id, cap])?;
+        if changed == 0 {
+            return Err(DbError::NotFound(format!("customer {id}")));
+        }
+        Ok(())
+    }
+
+    fn autopay_caps(
+        &self,
+        tenant: &TenantId,
+        after: Option<i64>,
+        through: i64,
+    ) -> DbResult<Vec<(i64, i64)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, autopay_max_amount FROM customers
+             WHERE tenant_id = ?1 AND id > ?2 AND id <= ?3 AND autopay_max_amount IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![tenant.as_str(), after.unwrap_or(0), through], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_9_hosts.sql"),
     include_str!("schema_10_limits.sql"),
     include_str!("schema_11_plugins.sql"),
+    include_str!("schema_12_autopay_caps.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate
@@ -110,6 +111,32 @@ mod tests {
         )
         .unwrap();
         open_payment(&conn, 1, "after").unwrap();
+    }
+
+    #[test]
+    fn a_tenant_made_before_the_expiring_card_template_gets_it_as_new_tenants_do() {
+        let position = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("Stripe Card Expiring"))
+            .unwrap();
+        let mut conn = at_version(position);
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name, settings, invoice_mailbox, created_at) VALUES ('t', 'T', '{}', 'a@t.test', 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let got: (String, String, String) = conn
+            .query_row(
+                "SELECT name, subject, body FROM email_templates WHERE tenant_id = 't' AND id = 286",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        let seeded = super::super::tenants::SEEDED_TEMPLATES
+            .iter()
+            .find(|t| t.0 == 286)
+            .unwrap();
+        assert_eq!(got, (seeded.1.into(), seeded.2.into(), seeded.3.into()));
     }
 
     #[test]

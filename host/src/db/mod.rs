@@ -196,6 +196,18 @@ pub trait CustomerStore {
         id: i64,
         error: Option<&str>,
     ) -> DbResult<()>;
+    /// The customer's own cap on automatic charges (`stripe_autopay_max_amount`, minor units of
+    /// the tenant's currency); none when it has none. Not found when the customer isn't the tenant's.
+    fn autopay_cap(&self, tenant: &TenantId, id: i64) -> DbResult<Option<i64>>;
+    /// Set (or clear) the customer's cap; the schema holds it to 1–99999999.
+    fn set_autopay_cap(&self, tenant: &TenantId, id: i64, cap: Option<i64>) -> DbResult<()>;
+    /// The caps of the tenant's customers with ids in `(after, through]` that have one, by id.
+    fn autopay_caps(
+        &self,
+        tenant: &TenantId,
+        after: Option<i64>,
+        through: i64,
+    ) -> DbResult<Vec<(i64, i64)>>;
 }
 
 /// The helpdesk's portal users and agents (`db/users.rs`).

@@ -10,8 +10,10 @@ use super::{
 use crate::limits::{LimitKind, TenantLimits};
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
+use paydesk_plugin::domain::card_expiry;
 
-/// The templates every tenant starts with (the guide's ids).
+/// The templates every tenant starts with (the guide's ids, and the expiring card reminder's 286;
+/// tenants made before it got it from the schema's version 12).
 pub(super) const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
     (
         264,
@@ -26,6 +28,12 @@ pub(super) const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
         "Payment failed for invoice $INVOICENUMBER",
         "<p>Dear $CUSTOMERNAME,</p>\n<p>The payment of $TOTAL for invoice $INVOICENUMBER with \
          $PAYMENTMETHOD did not go through: $FAILUREREASON</p>\n<p>$PORTALLINK</p>",
+    ),
+    (
+        card_expiry::TEMPLATE_ID,
+        card_expiry::TEMPLATE_NAME,
+        card_expiry::TEMPLATE_SUBJECT,
+        card_expiry::TEMPLATE_BODY,
     ),
 ];
 

@@ -4,13 +4,15 @@
 //! calls with the current types, so callers don't care which line a component speaks: a 0.1
 //! instance's arguments are converted to 0.1's types and its answers back ([`v0_1::convert`]), and
 //! an argument 0.1 cannot carry (a payment method type it has no case for) is answered as the
-//! plugin's `unsupported` error, not a trap.
+//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`)
+//! are looked up apart, so a component without them still loads.
 
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::CallState;
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
+use crate::contract::reminders::{Reminders, RemindersIndices};
 use crate::contract::v0_1::{self, convert};
 use crate::contract::{ErrorKind, Initiator, PaymentMethodType, PluginError, Settings};
 
@@ -62,7 +64,28 @@ pub fn exported_version(engine: &wasmtime::Engine, component: &Component) -> Opt
 /// A pre-instantiated component of one line.
 pub enum VersionedPre {
     V0_1(v0_1::PluginPre<CallState>),
-    V0_2(crate::contract::PluginPre<CallState>),
+    V0_2(CurrentPre),
+}
+
+/// A pre-instantiated component of the current line: its `plugin` exports and, when it has them,
+/// the optional ones (`reminders`, since 0.2.0).
+pub struct CurrentPre {
+    pre: InstancePre<CallState>,
+    plugin: crate::contract::PluginIndices,
+    reminders: Option<RemindersIndices>,
+}
+
+/// An instance of the current line: `plugin`'s exports (by `Deref`) and the optional ones.
+pub struct Current {
+    plugin: crate::contract::Plugin,
+    reminders: Option<Reminders>,
+}
+
+impl std::ops::Deref for Current {
+    type Target = crate::contract::Plugin;
+    fn deref(&self) -> &Self::Target {
+        &self.plugin
+    }
 }
 
 impl VersionedPre {
@@ -70,7 +93,12 @@ impl VersionedPre {
     pub fn new(line: ContractLine, pre: InstancePre<CallState>) -> wasmtime::Result<VersionedPre> {
         Ok(match line {
             ContractLine::V0_1 => VersionedPre::V0_1(v0_1::PluginPre::new(pre)?),
-            ContractLine::V0_2 => VersionedPre::V0_2(crate::contract::PluginPre::new(pre)?),
+            ContractLine::V0_2 => VersionedPre::V0_2(CurrentPre {
+                plugin: crate::contract::PluginIndices::new(&pre)?,
+                // Optional: a 0.2 component without it loads, and its reminders are not sent.
+                reminders: RemindersIndices::new(&pre).ok(),
+                pre,
+            }),
         })
     }
 
@@ -85,7 +113,16 @@ impl VersionedPre {
     pub fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Plugin> {
         Ok(match self {
             VersionedPre::V0_1(pre) => Plugin::V0_1(pre.instantiate(store)?),
-            VersionedPre::V0_2(pre) => Plugin::V0_2(pre.instantiate(store)?),
+            VersionedPre::V0_2(pre) => {
+                let instance = pre.pre.instantiate(&mut *store)?;
+                Plugin::V0_2(Current {
+                    plugin: pre.plugin.load(&mut *store, &instance)?,
+                    reminders: match &pre.reminders {
+                        Some(r) => Some(r.load(&mut *store, &instance)?),
+                        None => None,
+                    },
+                })
+            }
         })
     }
 }
@@ -93,7 +130,7 @@ impl VersionedPre {
 /// An instance of the plugin, of whichever line its component speaks.
 pub enum Plugin {
     V0_1(v0_1::Plugin),
-    V0_2(crate::contract::Plugin),
+    V0_2(Current),
 }
 
 impl Plugin {
@@ -118,6 +155,14 @@ impl Plugin {
 
     pub fn paydesk_stripe_templates(&self) -> Templates<'_> {
         Templates(self)
+    }
+
+    /// The optional `reminders` export, when the component has it (0.1 components never do).
+    pub fn paydesk_stripe_reminders(&self) -> Option<&Reminders> {
+        match self {
+            Plugin::V0_2(p) => p.reminders.as_ref(),
+            Plugin::V0_1(_) => None,
+        }
     }
 }
 

@@ -169,6 +169,8 @@ impl Modify for StripeLimits {
         customers::update,
         customers::payment_methods,
         customers::set_automatic_payment_method,
+        customers::set_autopay_cap,
+        customers::expiring_card,
         mappings::mappings,
         mappings::add_mapping,
         mappings::remove_mapping,

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "time_zone": "UTC",
     "autopay_max_attempts": 3,
     "autopay_retry_interval_days": 1,
+    "autopay_max_amount": None,
     "reconcile_after_minutes": 60,
     "portal_base_url": None,
 }
@@ -123,6 +124,7 @@ def to_wit(s: dict[str, Any], secret_key: Optional[Secret], claim_lease_seconds:
         ("stripe_public_key", "text", s["stripe_public_key"]),
         ("stripe_secret_key", "key", key_info(secret_key) if secret_key else None),
         ("stripe_fee_cap", "number", s["stripe_fee_cap"]),
+        ("autopay_max_amount", "number", s["autopay_max_amount"]),
         ("stripenotificationemail", "text", s["stripenotificationemail"]),
         ("stripe_webhook_endpoint_id", "text", s["stripe_webhook_endpoint_id"]),
         ("portal_base_url", "text", s["portal_base_url"]),

@@ -125,6 +125,10 @@ class HelpdeskTest(Host):
         self.assertEqual(helpdesk.FUNCTIONS["set-stripe-customer-id"](b, self.customer, "cus_x").tag, "not-found")
         self.assertEqual(helpdesk.FUNCTIONS["list-payments"](b, Variant("invoice", self.invoice)), [])
 
+    def test_this_host_keeps_no_customer_caps_and_scopes_the_question_to_the_tenant(self):
+        self.assertIsNone(helpdesk.FUNCTIONS["get-autopay-cap"](self.ctx("a"), self.customer))
+        self.assertEqual(helpdesk.FUNCTIONS["get-autopay-cap"](self.ctx("b"), self.customer).tag, "not-found")
+
     def test_success_adds_the_fee_line_and_pays_the_invoice_once_under_the_version(self):
         r = self.services.records
         update, version = self.update(self.payment.version)

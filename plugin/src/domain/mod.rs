@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod autopay;
+pub mod caps;
+pub mod card_expiry;
 pub mod display;
 pub mod emails;
 pub mod fees;

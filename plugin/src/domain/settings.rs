@@ -42,6 +42,8 @@ pub struct SettingsInput {
     pub notification_email: Option<String>,
     pub autopay_max_attempts: u32,
     pub autopay_retry_interval_days: u32,
+    /// `autopay_max_amount`: the tenant-wide cap of one automatic charge, minor units.
+    pub autopay_max_amount: Option<i64>,
     pub reconcile_after_minutes: u32,
     pub portal_base_url: Option<String>,
 }
@@ -198,6 +200,9 @@ pub fn validate(s: &SettingsInput) -> Vec<FieldError> {
             "between 1 and 30 days".into(),
         );
     }
+    if let Some(e) = s.autopay_max_amount.and_then(super::caps::cap_error) {
+        bad("autopay_max_amount", e);
+    }
     if !(5..=10_080).contains(&s.reconcile_after_minutes) {
         bad(
             "reconcile_after_minutes",
@@ -272,6 +277,19 @@ mod tests {
             "stripemanualpaymentmethodoptions",
         ] {
             assert!(f.contains(&field), "{field} missing from {f:?}");
+        }
+    }
+
+    #[test]
+    fn an_autopay_cap_is_a_positive_amount_up_to_stripes_largest_charge() {
+        let mut s = good();
+        s.autopay_max_amount = Some(50_000);
+        assert!(validate(&s).is_empty());
+        s.autopay_max_amount = Some(99_999_999);
+        assert!(validate(&s).is_empty());
+        for bad in [0, -1, 100_000_000] {
+            s.autopay_max_amount = Some(bad);
+            assert_eq!(fields(&s), vec!["autopay_max_amount"], "{bad}");
         }
     }
 }

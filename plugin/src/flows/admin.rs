@@ -54,6 +54,7 @@ pub fn validate_settings(s: &Settings) -> Result<()> {
         notification_email: s.stripenotificationemail.clone(),
         autopay_max_attempts: s.autopay_max_attempts,
         autopay_retry_interval_days: s.autopay_retry_interval_days,
+        autopay_max_amount: s.autopay_max_amount,
         reconcile_after_minutes: s.reconcile_after_minutes,
         portal_base_url: s.portal_base_url.clone(),
     };

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod quote;
 pub mod reconcile;
 pub mod records;
+pub mod reminders;
 pub mod setup;
 pub mod templates;
 pub mod webhooks;

@@ -217,6 +217,12 @@ const PAGES: &[PageCase] = &[
         [R, NOT_CHANGED, R, R, S],
     ),
     page(
+        "POST",
+        "/app/customers/{customer}/autopay-cap",
+        Body::Form(&[("stripe_autopay_max_amount", "1")]),
+        [R, NOT_CHANGED, R, R, S],
+    ),
+    page(
         "GET",
         "/app/invoices/{invoice}",
         Body::None,
@@ -429,6 +435,8 @@ fn access(method: &str, template: &str) -> Access {
             | "/customers/{id}"
             | "/customers/{id}/payment-methods"
             | "/customers/{id}/automatic-payment-method"
+            | "/customers/{id}/autopay-cap"
+            | "/customers/{id}/expiring-card"
             | "/recurring-invoices",
         ) => Access::Agent,
         _ => Access::Admin,
@@ -720,6 +728,7 @@ impl World {
             ("PUT", "/customers/{id}/automatic-payment-method") => {
                 json!({"payment_method_id": null})
             }
+            ("PUT", "/customers/{id}/autopay-cap") => json!({"stripe_autopay_max_amount": 1}),
             ("POST", "/mappings") => {
                 json!({"customer_id": customer, "stripe_customer_id": "cus_intruder"})
             }

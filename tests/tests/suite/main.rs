@@ -4,7 +4,9 @@
 
 mod authz;
 mod autopay;
+mod autopay_caps;
 mod browser;
+mod card_reminders;
 mod clock;
 mod concurrency;
 mod connect;

@@ -1,5 +1,5 @@
 //! Customers in PostgreSQL: create, update, read, list, and the Stripe fields the plugin keeps on
-//! them. Every statement filters on the tenant id, so an id of another tenant is "not found".
+//! them, and its own autopay cap. Every statement filters on the tenant id, so an id of another tenant is "not found".
 
 use postgres::Row;
 
@@ -147,5 +147,44 @@ impl CustomerStore for PgDb {
             return Err(DbError::NotFound(format!("customer {id}")));
         }
         Ok(())
+    }
+
+    fn autopay_cap(&self, tenant: &TenantId, id: i64) -> DbResult<Option<i64>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT autopay_max_amount FROM customers WHERE tenant_id = $1 AND id = $2",
+                &[&tenant.as_str(), &id],
+            )?
+            .ok_or_else(|| DbError::NotFound(format!("customer {id}")))?;
+        Ok(row.try_get(0)?)
+    }
+
+    fn set_autopay_cap(&self, tenant: &TenantId, id: i64, cap: Option<i64>) -> DbResult<()> {
+        let changed = self.conn()?.execute(
+            "UPDATE customers SET autopay_max_amount = $3 WHERE tenant_id = $1 AND id = $2",
+            &[&tenant.as_str(), &id, &cap],
+        )?;
+        if changed == 0 {
+            return Err(DbError::NotFound(format!("customer {id}")));
+        }
+        Ok(())
+    }
+
+    fn autopay_caps(
+        &self,
+        tenant: &TenantId,
+        after: Option<i64>,
+        through: i64,
+    ) -> DbResult<Vec<(i64, i64)>> {
+        self.conn()?
+            .query(
+                "SELECT id, autopay_max_amount FROM customers
+                 WHERE tenant_id = $1 AND id > $2 AND id <= $3 AND autopay_max_amount IS NOT NULL ORDER BY id",
+                &[&tenant.as_str(), &after.unwrap_or(0), &through],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 }

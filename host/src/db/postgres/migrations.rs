@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema_2_hosts.sql"),
     include_str!("schema_3_limits.sql"),
     include_str!("schema_4_plugins.sql"),
+    include_str!("schema_5_autopay_caps.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).

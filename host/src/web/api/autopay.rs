@@ -27,7 +27,7 @@ pub struct RunInput {
 /// Run (or, dry, plan) the daily integrator for this tenant now; the plan, results and errors.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant}/autopay/run", tag = "autopay",
     params(("tenant" = String, Path)), request_body = RunInput,
-    responses((status = 200, description = "the run's report: date, generated_invoices, plan, results, errors"), (status = 403, body = ErrorBody)),
+    responses((status = 200, description = "the run's report: date, generated_invoices, plan, results, card_reminders (customers emailed about their automatic card expiring this month or next; `queued` false: told before this month), errors"), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run(
     State(state): State<AppState>,

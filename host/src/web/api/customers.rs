@@ -1,5 +1,6 @@
 //! `/customers`: create / update (synced to Stripe when enabled) and read customers, a customer's
-//! payment methods in Stripe, and its automatic payment method.
+//! payment methods in Stripe, its automatic payment method (and whether it expires soon), and its
+//! own autopay cap.
 
 use axum::Json;
 use axum::extract::State;
@@ -25,10 +26,24 @@ pub struct CustomerView {
     pub stripe_payment_method_name: Option<String>,
     /// Why the last sync to Stripe failed; none when in sync.
     pub stripe_sync_error: Option<String>,
+    /// The customer's own cap on automatic charges (amount due plus fee), minor units of the
+    /// tenant's currency (`stripe_currency`); none when it has none. The tenant-wide
+    /// `autopay_max_amount` holds as well.
+    pub stripe_autopay_max_amount: Option<i64>,
 }
 
-impl From<Customer> for CustomerView {
-    fn from(c: Customer) -> Self {
+impl CustomerView {
+    /// The customer with its cap, as stored.
+    fn read(
+        app: &crate::app::App,
+        tenant: &crate::tenant::TenantId,
+        id: i64,
+    ) -> Result<Self, ApiError> {
+        let cap = app.db().autopay_cap(tenant, id)?;
+        Ok(CustomerView::with_cap(app.db().customer(tenant, id)?, cap))
+    }
+
+    fn with_cap(c: Customer, cap: Option<i64>) -> Self {
         CustomerView {
             id: c.id,
             name: c.name,
@@ -38,6 +53,7 @@ impl From<Customer> for CustomerView {
             stripe_payment_method_id: c.stripe_payment_method_id,
             stripe_payment_method_name: c.stripe_payment_method_name,
             stripe_sync_error: c.stripe_sync_error,
+            stripe_autopay_max_amount: cap,
         }
     }
 }
@@ -129,11 +145,17 @@ pub async fn list(
     let limit = super::checks::limit(page.limit, 100, 1000)?;
     let tenant = caller.tenant.clone();
     blocking(&state, move |app| {
-        Ok(app
-            .db()
-            .customers(&tenant, page.after_id, limit)?
+        let customers = app.db().customers(&tenant, page.after_id, limit)?;
+        let caps = match customers.last() {
+            Some(last) => app.db().autopay_caps(&tenant, page.after_id, last.id)?,
+            None => Vec::new(),
+        };
+        Ok(customers
             .into_iter()
-            .map(Into::into)
+            .map(|c| {
+                let cap = caps.iter().find(|(id, _)| *id == c.id).map(|(_, cap)| *cap);
+                CustomerView::with_cap(c, cap)
+            })
             .collect())
     })
     .await
@@ -150,11 +172,9 @@ pub async fn get_one(
 ) -> Result<Json<CustomerView>, ApiError> {
     caller.agent()?;
     let (tenant, id) = (caller.tenant.clone(), path.id);
-    blocking(&state, move |app| {
-        Ok(app.db().customer(&tenant, id)?.into())
-    })
-    .await
-    .map(Json)
+    blocking(&state, move |app| CustomerView::read(app, &tenant, id))
+        .await
+        .map(Json)
 }
 
 /// Create a customer; with `sync_customers_to_stripe` on, its Stripe customer too.
@@ -174,7 +194,7 @@ pub async fn create(
         Ok((
             StatusCode::CREATED,
             Json(SavedCustomerView {
-                customer: saved.customer.into(),
+                customer: CustomerView::with_cap(saved.customer, None),
                 sync_error: saved.sync_error.map(|e| e.to_string()),
             }),
         ))
@@ -197,8 +217,9 @@ pub async fn update(
     let (tenant, id) = (caller.tenant.clone(), path.id);
     blocking(&state, move |app| {
         let saved = app.update_customer(&tenant, id, &new)?;
+        let cap = app.db().autopay_cap(&tenant, id)?;
         Ok(Json(SavedCustomerView {
-            customer: saved.customer.into(),
+            customer: CustomerView::with_cap(saved.customer, cap),
             sync_error: saved.sync_error.map(|e| e.to_string()),
         }))
     })
@@ -269,7 +290,93 @@ pub async fn set_automatic_payment_method(
     let (tenant, id) = (caller.tenant.clone(), path.id);
     blocking(&state, move |app| {
         app.set_automatic_payment_method(&tenant, id, input.payment_method_id.as_deref())?;
-        Ok(app.db().customer(&tenant, id)?.into())
+        CustomerView::read(app, &tenant, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// The customer's own cap on automatic charges.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutopayCapInput {
+    /// The most one automatic charge of the customer's invoices may be (amount due plus fee), in
+    /// minor units of the tenant's currency (`stripe_currency`); null (or absent) removes the
+    /// customer's own cap. The tenant-wide `autopay_max_amount` holds as well.
+    #[schema(minimum = 1, maximum = 99999999)]
+    pub stripe_autopay_max_amount: Option<i64>,
+}
+
+/// Set or remove the customer's own cap on automatic charges. Above it (or above the tenant's
+/// `autopay_max_amount`) the daily run skips the invoice, says why in its plan and audit trail,
+/// and tells the notification address once.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/customers/{id}/autopay-cap", tag = "customers",
+    params(("tenant" = String, Path), ("id" = i64, Path)), request_body = AutopayCapInput,
+    responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn set_autopay_cap(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<IdPath>,
+    JsonBody(input): JsonBody<AutopayCapInput>,
+) -> Result<Json<CustomerView>, ApiError> {
+    caller.agent()?;
+    let cap = input.stripe_autopay_max_amount;
+    if let Some(message) = cap.and_then(paydesk_plugin::domain::caps::cap_error) {
+        return Err(ApiError::invalid(
+            "the cap was not saved; see the field",
+            vec![FieldProblem {
+                field: "stripe_autopay_max_amount".into(),
+                message,
+            }],
+        ));
+    }
+    let (tenant, id) = (caller.tenant.clone(), path.id);
+    blocking(&state, move |app| {
+        app.db().set_autopay_cap(&tenant, id, cap)?;
+        CustomerView::read(app, &tenant, id)
+    })
+    .await
+    .map(Json)
+}
+
+/// The customer's automatic card when it expires this month or next (the tenant's today).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExpiringCardView {
+    /// `pm_…`.
+    pub payment_method_id: String,
+    pub display_name: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    /// It expires this month (else next month).
+    pub this_month: bool,
+    /// The customer's reminder for this month is in the outbox.
+    pub reminded: bool,
+}
+
+/// Whether the customer's automatic card expires this month or next (read from Stripe when it
+/// may); null when it doesn't, or the customer has no automatic card.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/customers/{id}/expiring-card", tag = "customers",
+    params(("tenant" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = Option<ExpiringCardView>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn expiring_card(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<IdPath>,
+) -> Result<Json<Option<ExpiringCardView>>, ApiError> {
+    caller.agent()?;
+    let (tenant, id) = (caller.tenant.clone(), path.id);
+    blocking(&state, move |app| {
+        app.db().customer(&tenant, id)?;
+        Ok(app
+            .expiring_automatic_card(&tenant, id)?
+            .map(|(card, reminded)| ExpiringCardView {
+                payment_method_id: card.payment_method_id,
+                display_name: card.display_name,
+                exp_month: card.exp_month,
+                exp_year: card.exp_year,
+                this_month: card.this_month,
+                reminded,
+            }))
     })
     .await
     .map(Json)

@@ -56,6 +56,14 @@ pub fn routes() -> Router<AppState> {
             put(customers::set_automatic_payment_method),
         )
         .route(
+            &format!("{t}/customers/{{id}}/autopay-cap"),
+            put(customers::set_autopay_cap),
+        )
+        .route(
+            &format!("{t}/customers/{{id}}/expiring-card"),
+            get(customers::expiring_card),
+        )
+        .route(
             &format!("{t}/mappings"),
             get(mappings::mappings).post(mappings::add_mapping),
         )

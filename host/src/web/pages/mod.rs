@@ -59,6 +59,10 @@ pub fn routes() -> Router<AppState> {
             "/app/customers/{id}/automatic-method",
             post(customer::set_automatic_method),
         )
+        .route(
+            "/app/customers/{id}/autopay-cap",
+            post(customer::set_autopay_cap),
+        )
         .route("/app/invoices/{id}", get(invoice::invoice))
         .route("/app/invoices/{id}/pay-saved", post(invoice::pay_saved))
         .route("/app/invoices/{id}/pay-new", post(invoice::pay_new))

@@ -35,6 +35,8 @@ struct SetupPage {
     webhook_masked: String,
     endpoint: String,
     fee_cap: String,
+    autopay_cap: String,
+    currency: String,
     portal_access: &'static str,
     portal_url: String,
     notify: String,
@@ -90,6 +92,11 @@ fn setup_page(app: &App, viewer: &Viewer, extras: SetupExtras) -> Result<SetupPa
             .unwrap_or_else(|| "none".into()),
         endpoint: s.stripe_webhook_endpoint_id.clone().unwrap_or_default(),
         fee_cap: s.stripe_fee_cap.map(|c| c.to_string()).unwrap_or_default(),
+        autopay_cap: s
+            .autopay_max_amount
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        currency: s.stripe_currency.to_ascii_uppercase(),
         portal_access: match s.show_auto_payment_on_portal {
             PortalAccess::Hide => "hide",
             PortalAccess::OnlyIfSet => "only_if_set",
@@ -165,6 +172,17 @@ fn settings_from_form(
                 "a whole number of minor units, or empty".into(),
             ));
             stored.stripe_fee_cap
+        }
+    };
+    s.autopay_max_amount = match text("autopay_max_amount").map(|v| v.parse::<i64>()) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            errors.push((
+                "autopay_max_amount".into(),
+                "a whole number of minor units, or empty for no cap".into(),
+            ));
+            stored.autopay_max_amount
         }
     };
     s.enableautostripepayment = on("enableautostripepayment");

@@ -26,9 +26,16 @@ def _records(method: str):
     return call
 
 
+def get_autopay_cap(ctx, customer):
+    """A customer's own cap on automatic charges: this host keeps none, so `none` for a customer
+    of the tenant (the tenant-wide `autopay_max_amount` setting still holds)."""
+    return answer(ctx, lambda: ctx.services.records.get_customer(ctx.tenant, customer) and None)
+
+
 FUNCTIONS = {
     "get-settings": get_settings,
     "tenant-ref": tenant_ref,
+    "get-autopay-cap": get_autopay_cap,
     **{name: _records(name.replace("-", "_")) for name in (
         "get-customer", "list-customers", "set-stripe-customer-id", "set-automatic-payment-method",
         "set-stripe-sync-error", "get-user", "get-agent", "get-invoice", "list-invoices",

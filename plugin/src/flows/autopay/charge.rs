@@ -1,10 +1,14 @@
-//! Charging one invoice for a run (the daily run, or "on invoice creation"): decide, claim the
-//! attempt, make it — or resume an attempt whose run died.
+//! Charging one invoice for a run (the daily run, or "on invoice creation"): decide, check
+//! Stripe's amount limits and the autopay caps, claim the attempt, make it — or resume an attempt
+//! whose run died.
 
 use super::attempt::attempt_charge;
 use super::claims::{Claim, claim_key, encode};
 use super::resume::resume;
-use super::{audit, candidate, charge_amount, policy, refused_by_stripe_limits, result};
+use super::{
+    audit, candidate, charge_amount, customer_cap, policy, refused_by_caps,
+    refused_by_stripe_limits, result, tell_capped,
+};
 use crate::bindings::exports::paydesk::stripe::events::{AutopayResult, InvoiceCreatedOutcome};
 use crate::bindings::paydesk::stripe::helpdesk;
 use crate::bindings::paydesk::stripe::storage;
@@ -50,6 +54,14 @@ pub fn charge(invoice_id: i64, date: &str) -> Result<AutopayResult> {
         if let Some(refused) = refused_by_stripe_limits(&invoice, &settings, method_type)? {
             audit(&invoice, "skip", &refused, None);
             return Ok(result(&invoice, None, refused));
+        }
+        // The autopay caps, likewise before any claim: skipped, why recorded, the notification
+        // address told once per invoice; not an attempt.
+        let cap = customer_cap(&customer)?;
+        if let Some(capped) = refused_by_caps(&invoice, cap.as_ref(), &settings, method_type)? {
+            audit(&invoice, "skip", &capped, None);
+            tell_capped(&invoice, &customer, &settings, &capped);
+            return Ok(result(&invoice, None, capped));
         }
     }
     let group = format!("ap-{}-{}-{attempt}", helpdesk::tenant_ref(), invoice.id);

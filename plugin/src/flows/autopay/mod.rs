@@ -12,6 +12,8 @@
 //!
 //! A charge Stripe would refuse for its amount (below the currency's minimum, above eight digits)
 //! is skipped before any claim, with the reason in the plan and the audit trail: it is no attempt.
+//! So is a charge above the tenant's or the customer's autopay cap (`domain::caps`), and the
+//! notification address is told of it once per invoice (the outbox's unique dedup key).
 //!
 //! By job: `plan` (the daily run's plan), `charge` (one invoice for a run), `resume` (an attempt
 //! whose run died), `attempt` (making a claimed attempt and settling it), `claims` (the claims in
@@ -26,16 +28,20 @@ mod claims;
 mod resume;
 
 use crate::bindings::exports::paydesk::stripe::events::AutopayResult;
+use crate::bindings::paydesk::stripe::email::{self, Message};
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, AuditEntry, Customer, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::log::Level;
-use crate::bindings::paydesk::stripe::types::Money;
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
 use crate::domain::autopay::{Candidate, Policy};
+use crate::domain::caps;
+use crate::domain::emails::{escape_html, text_of};
 use crate::domain::fees;
+use crate::domain::money::Currency;
 use crate::domain::vocabulary as vocab;
 use crate::flows::quote::{self, fee_policy};
-use crate::flows::{Result, host_error, log};
+use crate::flows::{Result, error, host_error, log};
 use crate::settings::{Settings, TakePaymentOn};
 use claims::{StoredAttempt, attempts};
 
@@ -101,6 +107,109 @@ fn refused_by_stripe_limits(
             .err()
             .map(|e| format!("Stripe would refuse this charge: {}", e.message)),
     )
+}
+
+/// The customer's own cap (`stripe_autopay_max_amount`), from the host.
+fn customer_cap(customer: &Customer) -> Result<Option<Money>> {
+    helpdesk::get_autopay_cap(customer.id).map_err(|e| host_error("customer's autopay cap", e))
+}
+
+/// Why the invoice may not be charged automatically with a method of `method_type` under the
+/// tenant's cap (`autopay_max_amount`) and the customer's (`customer_cap`), or `None`. A reason to
+/// skip it, never an attempt; the charge is priced as it would be made (amount due plus the fee).
+fn refused_by_caps(
+    invoice: &Invoice,
+    customer_cap: Option<&Money>,
+    settings: &Settings,
+    method_type: vocab::PaymentMethodType,
+) -> Result<Option<String>> {
+    let mut wanted = Vec::new();
+    if let Some(amount) = settings.autopay_max_amount {
+        wanted.push((
+            caps::CapOwner::Tenant,
+            amount,
+            settings.stripe_currency.as_str(),
+        ));
+    }
+    if let Some(cap) = customer_cap {
+        wanted.push((caps::CapOwner::Customer, cap.amount, cap.currency.as_str()));
+    }
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let mut limits = Vec::with_capacity(wanted.len());
+    for (owner, amount, code) in wanted {
+        let currency = Currency::parse(code).map_err(|e| {
+            error(
+                ErrorKind::NotConfigured,
+                format!("the automatic payment cap's currency: {e}"),
+            )
+        })?;
+        limits.push(caps::Cap {
+            owner,
+            amount,
+            currency,
+        });
+    }
+    let q = match fees::quote(&[quote::item(invoice)], method_type, &fee_policy(settings)?) {
+        Ok(q) => q,
+        Err(e) => {
+            return Ok(Some(format!(
+                "it can't be priced ({e}), so it can't be held to the automatic payment cap"
+            )));
+        }
+    };
+    let line = &q.lines[0];
+    let charge = caps::Charge {
+        total: q.total,
+        amount_due: line.amount_due,
+        fee: line.fee,
+    };
+    Ok(caps::refused_by_caps(&charge, &limits))
+}
+
+/// Tell the notification address that the invoice was not charged automatically because of a cap
+/// (`reason`). Once per invoice, however many runs skip it: the outbox's dedup key
+/// (`autopay-cap/{invoice}`) is unique in the host's database. A failure to queue it is logged and
+/// audited (`email-not-sent`), never the run's.
+fn tell_capped(invoice: &Invoice, customer: &Customer, settings: &Settings, reason: &str) {
+    let Some(to) = settings
+        .stripenotificationemail
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    else {
+        log(
+            Level::Warn,
+            &format!(
+                "no notification address to tell that invoice {} is above the autopay cap",
+                invoice.number
+            ),
+        );
+        return;
+    };
+    let html = format!(
+        "<p>Invoice {} of {} was not charged automatically: {}.</p><p>Take the payment with \"Receive Payment (Manual)\" on the invoice, or raise the cap (the setup page's \"Automatic payment cap\", or the customer's own in its Billing › Stripe section); the daily run charges it once it is within the caps.</p>",
+        escape_html(&invoice.number),
+        escape_html(&customer.name),
+        escape_html(reason)
+    );
+    let sent = email::send(&Message {
+        to: vec![to.to_string()],
+        cc: Vec::new(),
+        subject: format!(
+            "Invoice {} not charged automatically: above the autopay cap",
+            invoice.number
+        ),
+        text: text_of(&html),
+        html,
+        dedup_key: Some(format!("autopay-cap/{}", invoice.id)),
+    });
+    if let Err(e) = sent {
+        let why = format!("the autopay cap email was not sent: {e:?}");
+        log(Level::Warn, &why);
+        audit(invoice, "email-not-sent", &why, None);
+    }
 }
 
 /// One entry in the invoice's audit trail; a failure to write it is logged, never the run's.

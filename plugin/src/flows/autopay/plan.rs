@@ -1,12 +1,15 @@
 //! The daily run's plan: which invoices it would charge for a date, and why each is charged or
-//! skipped. Reads only.
+//! skipped (Stripe's amount limits and the autopay caps priced with the card fee, as the plan's
+//! amount is; the charge prices them again with the method it is made with). Reads only.
 
-use super::{candidate, charge_amount, policy, refused_by_stripe_limits};
+use super::{
+    candidate, charge_amount, customer_cap, policy, refused_by_caps, refused_by_stripe_limits,
+};
 use crate::bindings::exports::paydesk::stripe::events::AutopayDecision;
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, Customer, Invoice, InvoiceFilter, InvoiceStatus,
 };
-use crate::bindings::paydesk::stripe::types::ErrorKind;
+use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
 use crate::domain::autopay::{self, Decision};
 use crate::domain::vocabulary as vocab;
 use crate::flows::{Result, error, host_error};
@@ -55,6 +58,8 @@ pub fn plan(date: &str) -> Result<Vec<AutopayDecision>> {
     );
     invoices.sort_by_key(|i| i.id);
     let mut customers: Vec<Customer> = Vec::new();
+    // Each customer's own autopay cap, read once.
+    let mut caps: Vec<(i64, Option<Money>)> = Vec::new();
     let mut plan = Vec::with_capacity(invoices.len());
     for invoice in invoices {
         let customer = match customers.iter().find(|c| c.id == invoice.customer_id) {
@@ -78,10 +83,23 @@ pub fn plan(date: &str) -> Result<Vec<AutopayDecision>> {
             // Priced with the card fee, as the plan's amount is (the charge prices it again with
             // the method it is made with).
             Decision::Charge { attempt, reason } => {
-                match refused_by_stripe_limits(&invoice, &settings, vocab::PaymentMethodType::Card)
-                {
+                let card = vocab::PaymentMethodType::Card;
+                match refused_by_stripe_limits(&invoice, &settings, card) {
                     Ok(Some(refused)) => (false, 0, refused),
-                    _ => (true, attempt, reason),
+                    _ => {
+                        let cap = match caps.iter().find(|(id, _)| *id == customer.id) {
+                            Some((_, cap)) => cap.clone(),
+                            None => {
+                                let cap = customer_cap(&customer)?;
+                                caps.push((customer.id, cap.clone()));
+                                cap
+                            }
+                        };
+                        match refused_by_caps(&invoice, cap.as_ref(), &settings, card)? {
+                            Some(capped) => (false, 0, capped),
+                            None => (true, attempt, reason),
+                        }
+                    }
                 }
             }
             Decision::Skip { reason } => (false, 0, reason),
