@@ -339,6 +339,14 @@ impl HttpCtx {
             "stripe request"
         );
         let body = self.take_signing_secret(req, status, body);
+        // Stripe names the key a refused call used (a restricted key's missing permission): the
+        // guest gets the masked form, never the key.
+        let body = match self.stripe.secret_key.as_ref() {
+            Some(k) if !k.expose().is_empty() && body.contains(k.expose()) => {
+                body.replace(k.expose(), &k.masked())
+            }
+            _ => body,
+        };
         Ok((
             Response {
                 status,

@@ -132,6 +132,7 @@ pub fn stripe_call<T: serde::de::DeserializeOwned>(req: &stripe::Request) -> Res
 /// Stripe's refusal, as a plugin error with Stripe's codes.
 pub fn stripe_failure(failure: StripeFailure) -> PluginError {
     let message = failure.message();
+    let lacks_permission = failure.missing_permission().is_some();
     match failure {
         StripeFailure::Api {
             status,
@@ -144,6 +145,8 @@ pub fn stripe_failure(failure: StripeFailure) -> PluginError {
                 (_, _, Some("authentication_required")) => ErrorKind::AuthenticationRequired,
                 (404, ..) | (_, _, Some("resource_missing")) => ErrorKind::NotFound,
                 (401, ..) => ErrorKind::NotConfigured,
+                // A restricted key without the permission: the key is set up wrong; nothing was done.
+                (403, ..) if lacks_permission => ErrorKind::NotConfigured,
                 _ => ErrorKind::StripeRejected,
             };
             PluginError {

@@ -105,15 +105,71 @@ impl StripeFailure {
     /// A one-line description for humans.
     pub fn message(&self) -> String {
         match self {
-            StripeFailure::Api { status, error, .. } => match &error.message {
-                Some(m) => format!("Stripe: {m}"),
-                None => format!("Stripe answered HTTP {status}"),
-            },
+            StripeFailure::Api { status, error, .. } => {
+                match (self.missing_permission(), &error.message) {
+                    (Some(p), _) => format!(
+                        "the restricted key lacks the permission {p}; add it to the key in Stripe's dashboard (Developers › API keys) and try again"
+                    ),
+                    (None, Some(m)) => format!("Stripe: {}", without_keys(m)),
+                    (None, None) => format!("Stripe answered HTTP {status}"),
+                }
+            }
             StripeFailure::Malformed { detail, .. } => {
                 format!("Stripe's answer could not be read: {detail}")
             }
         }
     }
+}
+
+impl StripeFailure {
+    /// The permission a restricted key lacks, when Stripe refused the call for it (HTTP 403,
+    /// "… Having the 'rak_charge_write' permission would allow this request to continue.").
+    pub fn missing_permission(&self) -> Option<String> {
+        let StripeFailure::Api {
+            status: 403, error, ..
+        } = self
+        else {
+            return None;
+        };
+        let message = error.message.as_deref()?;
+        let rest = &message[message.find("Having the '")? + "Having the '".len()..];
+        let name = &rest[..rest.find('\'')?];
+        let well_formed = !name.is_empty()
+            && name.len() <= 100
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        well_formed.then(|| name.to_string())
+    }
+}
+
+/// Stripe's message with every API key it quotes (`'rk_test_…'`, `sk_live_…`) replaced by "the key":
+/// Stripe names the key a call used, and no message may carry it on.
+pub fn without_keys(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = ["sk_", "rk_", "pk_"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let end = rest[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '*' || c == '…'))
+            .map_or(rest.len(), |e| at + e);
+        out.push_str(&rest[..at]);
+        if starts_word {
+            out.push_str("(the key)");
+        } else {
+            out.push_str(&rest[at..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A Stripe list object (`{"object":"list","data":[…],"has_more":…}`).
@@ -258,6 +314,40 @@ mod tests {
         ] {
             assert!(read(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_missing_permission_is_named_without_the_key() {
+        let body = r#"{"error":{"type":"invalid_request_error","message":"The provided key 'rk_test_51Abc*****************wxyz' does not have the required permissions for this endpoint on account 'acct_1Xyz'. Having the 'rak_charge_write' permission would allow this request to continue."}}"#;
+        let err = parse::<serde_json::Value>(&response(403, body)).unwrap_err();
+        assert_eq!(
+            err.missing_permission().as_deref(),
+            Some("rak_charge_write")
+        );
+        let message = err.message();
+        assert!(
+            message.contains("lacks the permission rak_charge_write"),
+            "{message}"
+        );
+        assert!(!message.contains("rk_test"), "{message}");
+        // The same words with another status are not a permission refusal.
+        let err = parse::<serde_json::Value>(&response(400, body)).unwrap_err();
+        assert_eq!(err.missing_permission(), None);
+        assert!(!err.message().contains("rk_test"), "{}", err.message());
+        assert!(err.message().contains("'(the key)'"), "{}", err.message());
+    }
+
+    #[test]
+    fn keys_are_taken_out_of_stripe_messages() {
+        assert_eq!(
+            without_keys("Invalid API Key provided: sk_live_abc*****1234 (rk_test_x) ok"),
+            "Invalid API Key provided: (the key) ((the key)) ok"
+        );
+        assert_eq!(
+            without_keys("No such customer: 'cus_1'; task_x"),
+            "No such customer: 'cus_1'; task_x"
+        );
+        assert_eq!(without_keys("ends sk_"), "ends (the key)");
     }
 
     #[test]

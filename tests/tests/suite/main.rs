@@ -22,6 +22,7 @@ mod metrics;
 mod openapi;
 mod payments;
 mod plugin_registry;
+mod restricted_keys;
 mod sandbox;
 mod settle;
 mod signin;
