@@ -437,7 +437,21 @@ fn localstripes_signed_webhooks_drive_the_records_and_fees_come_only_with_succes
     assert_eq!(view["amount_due"], 4_000);
     assert!(fee_lines(&view).is_empty());
     assert!(view["payments"][0]["failure_reason"].is_string());
-    // Failures always notify, even with success emails off.
+    // Failures always notify, even with success emails off. The email is queued by the same
+    // webhook call that recorded the failure, after the record: wait until it is in the outbox
+    // (the view above may have been read between the two), then deliver.
+    let deadline = Instant::now() + paydesk_tests::EVENT_WAIT;
+    let queued = || {
+        shop.host
+            .db()
+            .emails(&shop.tenant, 10)
+            .unwrap()
+            .iter()
+            .any(|m| m.subject.contains("failed"))
+    };
+    while !queued() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     shop.deliver_mail();
     let mail = shop.smtp.wait_for(1, paydesk_tests::EVENT_WAIT);
     assert_eq!(mail.len(), 1);
