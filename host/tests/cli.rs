@@ -51,6 +51,12 @@ fn run_paydesk(dir: &std::path::Path, stripe: &str, args: &[&str]) -> Output {
         .args(args)
         .arg("--db")
         .arg(dir.join("paydesk.db"))
+        // One compiled component for every command of these tests (keyed by its hash and the
+        // engine), as one machine's cache would be; the test of the cache itself names its own.
+        .env(
+            "PAYDESK_CACHE_DIR",
+            std::env::temp_dir().join("paydesk-cli-test-component-cache"),
+        )
         .env("PAYDESK_STRIPE_API_BASE", stripe)
         .env_remove("PAYDESK_STRIPE_SECRET_KEY")
         .env_remove("PAYDESK_LOG")
@@ -65,8 +71,16 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn plugin_prints_the_contract_version_size_and_exports() {
     let dir = tempfile::tempdir().unwrap();
-    let out = paydesk(dir.path(), "http://127.0.0.1:9", &["plugin"]);
+    // A cache of its own: the first start compiles, the second loads what the first stored.
+    let cache = dir.path().join("cache");
+    let plugin = ["plugin", "--cache-dir", cache.to_str().unwrap()];
+    let out = paydesk(dir.path(), "http://127.0.0.1:9", &plugin);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("loaded      Compiled"),
+        "{}",
+        text(&out.stdout)
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("package     paydesk:stripe"), "{stdout}");
     assert!(stdout.contains("version     0.2.0"), "{stdout}");
@@ -83,7 +97,7 @@ fn plugin_prints_the_contract_version_size_and_exports() {
         "{stdout}"
     );
     // The second start loads the precompiled component from the cache.
-    let again = paydesk(dir.path(), "http://127.0.0.1:9", &["plugin"]);
+    let again = paydesk(dir.path(), "http://127.0.0.1:9", &plugin);
     assert!(
         text(&again.stdout).contains("loaded      Cache"),
         "{}",
