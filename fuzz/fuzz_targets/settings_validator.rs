@@ -22,6 +22,7 @@ const FIELDS: &[&str] = &[
     "stripenotificationemail",
     "autopay_max_attempts",
     "autopay_retry_interval_days",
+    "autopay_max_amount",
     "reconcile_after_minutes",
     "portal_base_url",
 ];
@@ -89,6 +90,7 @@ struct Input {
     notification_email: Option<Text>,
     autopay_max_attempts: u32,
     autopay_retry_interval_days: u32,
+    autopay_max_amount: Option<i64>,
     reconcile_after_minutes: u32,
     portal_base_url: Option<Text>,
 }
@@ -124,6 +126,7 @@ fn settings(input: Input) -> SettingsInput {
         notification_email: input.notification_email.map(|t| t.or_one_of(EMAILS)),
         autopay_max_attempts: input.autopay_max_attempts,
         autopay_retry_interval_days: input.autopay_retry_interval_days,
+        autopay_max_amount: input.autopay_max_amount,
         reconcile_after_minutes: input.reconcile_after_minutes,
         portal_base_url: input.portal_base_url.map(|t| t.or_one_of(URLS)),
     }
