@@ -188,8 +188,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plugin {
             common,
-            wasm,
             command: Some(command),
+            ..
         } => {
             init_logging("warn");
             let config = Config::from_common(&common)?;
@@ -203,7 +203,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     out,
                 )
             };
-            debug_assert!(wasm.is_empty());
             crate::plugin_cli::run(&app, &command, limits, &mut std::io::stdout().lock())
         }
         Command::Plugin {

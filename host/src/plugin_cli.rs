@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::app::App;
@@ -108,13 +108,8 @@ pub fn run(
             rollback,
             json,
         } => {
-            let report = if *rollback {
-                let undone = app.roll_back_plugins()?;
-                if undone.is_none() {
-                    writeln!(out, "nothing to roll back: no move is left to undo")?;
-                    return Ok(());
-                }
-                undone
+            let moved = if *rollback {
+                app.roll_back_plugins()?
             } else {
                 let selection = if *all {
                     Selection::All
@@ -131,20 +126,19 @@ pub fn run(
                             .collect::<anyhow::Result<_>>()?,
                     )
                 };
-                let version = version.as_deref().unwrap_or_default();
-                let moved = app.use_plugin(version, &selection)?;
-                if moved.is_none() {
+                app.use_plugin(version.as_deref().unwrap_or_default(), &selection)?
+            };
+            let Some(report) = moved else {
+                if *rollback {
+                    writeln!(out, "nothing to roll back: no move is left to undo")?;
+                } else {
                     writeln!(
                         out,
-                        "no tenant moved: every tenant {} takes runs {version} already",
-                        selection.describe()
+                        "no tenant moved: every tenant chosen runs {} already",
+                        version.as_deref().unwrap_or_default()
                     )?;
-                    return Ok(());
                 }
-                moved
-            };
-            let Some(report) = report else {
-                bail!("no move was reported");
+                return Ok(());
             };
             if *json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;

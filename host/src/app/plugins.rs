@@ -187,13 +187,10 @@ impl App {
         let label = loaded.label().as_str().to_string();
         let version = version.unwrap_or(&label);
         check_version_name(version)?;
-        let contract =
-            crate::runtime::versions::exported_version(self.runtime.engine(), loaded.component())
-                .unwrap_or_default();
         Ok(self.db().add_plugin(&NewPlugin {
             sha256: loaded.sha256(),
             version,
-            contract_version: &contract,
+            contract_version: loaded.contract_version(),
             wasm,
         })?)
     }
@@ -209,12 +206,11 @@ impl App {
                 .collect()
         };
         let default = self.runtime.default_plugin();
-        let info = self.runtime.describe();
         let mut list = vec![VersionListing {
             version: EMBEDDED.into(),
             sha256: default.sha256().into(),
             size: default.size() as u64,
-            contract_version: info.version,
+            contract_version: default.contract_version().into(),
             added_at: None,
             tenants: on(None),
         }];

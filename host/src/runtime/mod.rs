@@ -148,6 +148,8 @@ pub struct LoadedPlugin {
     sha256: String,
     size: usize,
     loaded_from: LoadedFrom,
+    /// The `paydesk:stripe` version its exports name, e.g. `0.2.0`.
+    contract_version: String,
     label: PluginVersion,
 }
 
@@ -163,9 +165,10 @@ impl LoadedPlugin {
         let (component, loaded_from) = engine::load_component(engine, wasm, &digest, cache_dir)?;
         let pre = link(engine, &component)?;
         let sha256 = hex::encode(digest);
-        let contract = versions::exported_version(engine, &component).unwrap_or_default();
+        let contract_version = versions::exported_version(engine, &component).unwrap_or_default();
         Ok(LoadedPlugin {
-            label: PluginVersion::new(&contract, &sha256),
+            label: PluginVersion::new(&contract_version, &sha256),
+            contract_version,
             pre,
             component,
             sha256,
@@ -194,9 +197,9 @@ impl LoadedPlugin {
         self.loaded_from
     }
 
-    /// The compiled component.
-    pub fn component(&self) -> &Component {
-        &self.component
+    /// The `paydesk:stripe` version its exports name, e.g. `0.2.0`.
+    pub fn contract_version(&self) -> &str {
+        &self.contract_version
     }
 
     /// It as the metrics name it (contract version and short hash).

@@ -163,17 +163,17 @@ pub fn not_sent(records: &[InvoicePayment], email: &str, e: &PluginError) {
     }
 }
 
+/// An address as saved, if it names one (trimmed; blank is none).
+pub fn address(saved: Option<&str>) -> Option<&str> {
+    saved.map(str::trim).filter(|a| !a.is_empty())
+}
+
 /// Tell the notification address that Stripe reported for `records` an intent paydesk did not
 /// apply (`reasons`: one per record, as audited). Once per `key` (the intent, the group's first
 /// record and the status), however often the event comes.
 pub fn anomaly(records: &[InvoicePayment], reasons: &[String], key: &str) -> Result<()> {
     let settings = crate::settings::get();
-    let Some(to) = settings
-        .stripenotificationemail
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    else {
+    let Some(to) = address(settings.stripenotificationemail.as_deref()) else {
         log(
             Level::Warn,
             "no notification address to send the payment anomaly email to",

@@ -151,12 +151,7 @@ pub fn remind_expiring_cards(date: &str) -> Result<Vec<CardReminder>> {
 
 /// Queue the customer's reminder (once per card and month: its dedup key).
 fn remind(customer: &Customer, card: &ExpiringCard, portal_link: &str) -> Result<bool> {
-    let Some(to) = customer
-        .accounts_email
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    else {
+    let Some(to) = crate::flows::emails::address(customer.accounts_email.as_deref()) else {
         log(
             Level::Warn,
             &format!(

@@ -173,11 +173,7 @@ fn refused_by_caps(
 /// (`autopay-cap/{invoice}`) is unique in the host's database. A failure to queue it is logged and
 /// audited (`email-not-sent`), never the run's.
 fn tell_capped(invoice: &Invoice, customer: &Customer, settings: &Settings, reason: &str) {
-    let Some(to) = settings
-        .stripenotificationemail
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
+    let Some(to) = crate::flows::emails::address(settings.stripenotificationemail.as_deref())
     else {
         log(
             Level::Warn,
