@@ -357,7 +357,15 @@ pub async fn pay_saved(
                     ));
                 }
             };
-            let currency = app.db().invoice(&viewer.tenant, id)?.currency;
+            let currency = match app.db().invoice(&viewer.tenant, id) {
+                Ok(i) => i.currency,
+                Err(e) => {
+                    return Ok(Next::Back(format!(
+                        "Not charged: {}",
+                        PageError::from(e).message
+                    )));
+                }
+            };
             let request = ChargeRequest {
                 invoice: id,
                 amount,
