@@ -285,30 +285,9 @@ fn launch(
     let mut last = None;
     for _ in 0..START_ATTEMPTS {
         let port = free_port()?;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("paydesk-{name}-"))
-            .tempdir()
-            .context("creating a temp dir")?;
-        let log_path = dir.path().join(format!("{name}.log"));
-        let log =
-            File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let mut command = make(&python, dir.path(), port);
-        command
-            .current_dir(dir.path())
-            .env("TMPDIR", dir.path())
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        let child = spawn_child(command).with_context(|| format!("spawning {name}"))?;
-        let mut process = ServiceProcess {
-            child,
-            log_path,
-            dir,
-        };
-        match wait_ready(name, &mut process, port, &ready) {
-            Ok(()) => return Ok((process, port)),
+        let command = |dir: &Path| make(&python, dir, port);
+        match launch_once(name, port, command, &ready) {
+            Ok(process) => return Ok((process, port)),
             Err(StartError::PortTaken(e)) => last = Some(e),
             Err(StartError::Fatal(e)) => return Err(e),
         }
@@ -318,6 +297,82 @@ fn launch(
         .context(format!(
             "{name}: no free port after {START_ATTEMPTS} attempts"
         )))
+}
+
+/// Spawns `make(python, dir, port, fd)` on a listening socket bound here first and handed to the
+/// child as `fd`, so the port is the child's from the start: no other process can take it between
+/// choosing it and the child's start, and nothing else can answer `ready` in its place (a
+/// released port handed to two starting servers at once let one be taken for the other).
+fn launch_listening(
+    name: &str,
+    make: impl Fn(&Path, &Path, u16, i32) -> Command,
+    ready: impl Fn(u16) -> bool,
+) -> Result<(ServiceProcess, u16)> {
+    use std::os::fd::AsRawFd;
+    let python = venv_python()?;
+    let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let fd = listener.as_raw_fd();
+    let command = |dir: &Path| {
+        let mut command = make(&python, dir, port, fd);
+        // SAFETY: runs between fork and exec and only calls the async-signal-safe fcntl: the
+        // listener (close-on-exec, like every descriptor Rust opens) stays open in this child
+        // alone.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        command
+    };
+    let process = match launch_once(name, port, command, &ready) {
+        Ok(process) => process,
+        Err(StartError::PortTaken(e) | StartError::Fatal(e)) => return Err(e),
+    };
+    // The child has its own copy of the socket now.
+    drop(listener);
+    Ok((process, port))
+}
+
+/// One start of a service on `port`: spawned with its own temp dir and log, ready or why not.
+fn launch_once(
+    name: &str,
+    port: u16,
+    make: impl Fn(&Path) -> Command,
+    ready: &impl Fn(u16) -> bool,
+) -> std::result::Result<ServiceProcess, StartError> {
+    let fatal = |e: anyhow::Error| StartError::Fatal(e);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("paydesk-{name}-"))
+        .tempdir()
+        .context("creating a temp dir")
+        .map_err(fatal)?;
+    let log_path = dir.path().join(format!("{name}.log"));
+    let log = File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))
+        .map_err(fatal)?;
+    let mut command = make(dir.path());
+    command
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("the log file").map_err(fatal)?)
+        .stderr(log);
+    let child = spawn_child(command)
+        .with_context(|| format!("spawning {name}"))
+        .map_err(fatal)?;
+    let mut process = ServiceProcess {
+        child,
+        log_path,
+        dir,
+    };
+    wait_ready(name, &mut process, port, ready)?;
+    Ok(process)
 }
 
 fn wait_ready(
@@ -376,7 +431,9 @@ fn http_agent(timeout: Duration) -> ureq::Agent {
 // localstripe
 // ---------------------------------------------------------------------------------------------
 
-/// Python run with `-c`. The last two lines are TESTING.md's command verbatim. Before them:
+/// Python run with `-c`. The last lines are the testing guide's command, except that aiohttp
+/// serves the listening socket the test bound and handed over (`__FD__`, see
+/// [`launch_listening`]) instead of binding a port of its own. Before them:
 /// INFO logging (access log and webhook delivery results go to the log file), and localstripe's
 /// pickle, which 1.15.10 hard-codes to `/tmp/localstripe.pickle` (it ignores TMPDIR), is redirected
 /// into this instance's own temp dir so parallel instances neither share nor fight over one file.
@@ -395,8 +452,9 @@ def _dump_to_disk(self):
     with open(_pickle_path, 'wb') as f:
         pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
 _resources.Store.dump_to_disk = _dump_to_disk
+import socket
 from aiohttp import web; from localstripe.server import app
-web.run_app(app, host='127.0.0.1', port=__PORT__, print=None)
+web.run_app(app, sock=socket.socket(fileno=__FD__), print=None)
 "#
 );
 
@@ -415,13 +473,13 @@ impl LocalStripe {
     /// (GET /v1/customers with basic auth `sk_test_x:`), at most 30 s.
     pub fn start() -> Result<LocalStripe> {
         let probe = http_agent(Duration::from_secs(2));
-        let (process, port) = launch(
+        let (process, port) = launch_listening(
             "localstripe",
-            |python, _dir, port| {
+            |python, _dir, _port, fd| {
                 let mut command = Command::new(python);
                 command
                     .arg("-c")
-                    .arg(LOCALSTRIPE_PY.replace("__PORT__", &port.to_string()));
+                    .arg(LOCALSTRIPE_PY.replace("__FD__", &fd.to_string()));
                 command
             },
             |port| {
