@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn a_dispute_of_a_pay_all_is_shared_in_order_up_to_what_each_paid() {
         assert_eq!(shares(1_500, &[1_000, 700, 300]), Some(vec![1_000, 500, 0]));
-        assert_eq!(shares(2_000, &[1_000, 700, 300]), Some(vec![1_000, 700, 300]));
+        assert_eq!(
+            shares(2_000, &[1_000, 700, 300]),
+            Some(vec![1_000, 700, 300])
+        );
     }
 
     #[test]
@@ -114,7 +117,10 @@ mod tests {
         assert_eq!(shares(2_001, &[1_000, 700, 300]), None);
         assert_eq!(shares(-1, &[1_000]), None);
         assert_eq!(shares(1, &[]), None);
-        assert_eq!(shares(i64::MAX, &[i64::MAX, i64::MAX]), Some(vec![i64::MAX, 0]));
+        assert_eq!(
+            shares(i64::MAX, &[i64::MAX, i64::MAX]),
+            Some(vec![i64::MAX, 0])
+        );
     }
 
     #[test]

@@ -289,7 +289,11 @@ mod tests {
         #[test]
         fn an_inquiry_that_closes_ends_closed_in_every_order() {
             all_orders_end_in(
-                &[(WarningNeedsResponse, 1), (WarningUnderReview, 2), (WarningClosed, 3)],
+                &[
+                    (WarningNeedsResponse, 1),
+                    (WarningUnderReview, 2),
+                    (WarningClosed, 3),
+                ],
                 WarningClosed,
             );
         }
@@ -308,7 +312,10 @@ mod tests {
             for closed in [Won, Lost, WarningClosed] {
                 let held = Some((Some(closed), 10));
                 for s in DisputeStatus::ALL {
-                    assert!(!dispute_should_apply(held, Some(s), 99), "{closed:?} → {s:?}");
+                    assert!(
+                        !dispute_should_apply(held, Some(s), 99),
+                        "{closed:?} → {s:?}"
+                    );
                 }
                 assert!(!dispute_should_apply(held, None, 99));
             }
@@ -331,9 +338,21 @@ mod tests {
         #[test]
         fn a_status_stripe_adds_later_is_open_and_below_the_known_ones() {
             assert!(dispute_should_apply(None, None, 1));
-            assert!(dispute_should_apply(Some((None, 1)), Some(NeedsResponse), 1));
-            assert!(!dispute_should_apply(Some((Some(NeedsResponse), 1)), None, 1));
-            assert!(dispute_should_apply(Some((Some(NeedsResponse), 1)), None, 2));
+            assert!(dispute_should_apply(
+                Some((None, 1)),
+                Some(NeedsResponse),
+                1
+            ));
+            assert!(!dispute_should_apply(
+                Some((Some(NeedsResponse), 1)),
+                None,
+                1
+            ));
+            assert!(dispute_should_apply(
+                Some((Some(NeedsResponse), 1)),
+                None,
+                2
+            ));
         }
 
         #[test]
