@@ -7,6 +7,7 @@ pub mod admin;
 pub mod autopay;
 pub mod confirm;
 pub mod customers;
+pub mod disputes;
 pub mod emails;
 pub mod intents;
 pub mod outcomes;
