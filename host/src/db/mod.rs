@@ -25,7 +25,10 @@ mod tenants;
 mod users;
 
 pub use location::DbLocation;
-pub use names::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
+pub use names::{
+    access_level_name, dispute_status_name, invoice_status_name, method_type_name,
+    payment_status_name,
+};
 pub use postgres::PgDb;
 pub use records::*;
 pub use sqlite::SqliteDb;
