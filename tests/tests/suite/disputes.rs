@@ -103,6 +103,45 @@ impl AgentPages {
     }
 }
 
+/// The dispute in an answer has exactly the fields the served OpenAPI document gives it, each of
+/// the documented type, and the invoice answer documents `disputes` as a list of them.
+fn answer_is_documented(shop: &Shop, dispute: &Value) {
+    let doc = shop.admin.get("/api/openapi.json").body;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["InvoiceView"]["properties"]["disputes"]["items"]["$ref"],
+        "#/components/schemas/DisputeView",
+        "{}",
+        schemas["InvoiceView"]
+    );
+    let schema = &schemas["DisputeView"];
+    let properties = schema["properties"].as_object().expect("DisputeView's properties");
+    let fields = dispute.as_object().unwrap();
+    let mut documented: Vec<_> = properties.keys().collect();
+    let mut answered: Vec<_> = fields.keys().collect();
+    documented.sort();
+    answered.sort();
+    assert_eq!(documented, answered, "{schema}");
+    for required in schema["required"].as_array().unwrap() {
+        assert!(!fields[required.as_str().unwrap()].is_null(), "{required}");
+    }
+    for (name, value) in fields {
+        let ty = &properties[name]["type"];
+        let types: Vec<&str> = match ty {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => panic!("{name}: {ty}"),
+        };
+        let fits = match value {
+            Value::String(_) => types.contains(&"string"),
+            Value::Number(_) => types.contains(&"integer"),
+            Value::Null => types.contains(&"null"),
+            _ => false,
+        };
+        assert!(fits, "{name} = {value} is not {ty}");
+    }
+}
+
 /// Pay `invoice` in the portal with the saved card; the intent id.
 fn pay(shop: &Shop, invoice: i64) -> String {
     let paid = shop.user.post(
@@ -160,6 +199,7 @@ fn a_lost_dispute_makes_the_amount_owed_again_and_the_daily_run_does_not_charge_
     assert_eq!(d["evidence_due_by"], due_by);
     assert_eq!(d["intent_id"], intent.as_str());
     assert_eq!(d["payment_id"], view["payments"][0]["id"]);
+    answer_is_documented(&shop, d);
     let pages = AgentPages::sign_in(&shop);
     let page = pages.invoice(id);
     assert!(page.contains("id=\"disputes\""), "{page}");
