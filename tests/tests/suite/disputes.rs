@@ -115,7 +115,9 @@ fn answer_is_documented(shop: &Shop, dispute: &Value) {
         schemas["InvoiceView"]
     );
     let schema = &schemas["DisputeView"];
-    let properties = schema["properties"].as_object().expect("DisputeView's properties");
+    let properties = schema["properties"]
+        .as_object()
+        .expect("DisputeView's properties");
     let fields = dispute.as_object().unwrap();
     let mut documented: Vec<_> = properties.keys().collect();
     let mut answered: Vec<_> = fields.keys().collect();
