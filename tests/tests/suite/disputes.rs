@@ -369,3 +369,46 @@ fn a_dispute_of_a_payment_that_is_not_ours_is_ignored() {
     assert_eq!(send(&shop, "created", "evt_x1", &stranger, t0), "ignored");
     assert!(opened_emails(&shop).is_empty());
 }
+
+#[test]
+fn a_lost_dispute_of_a_pay_all_is_owed_again_by_its_invoices_in_order_up_to_what_each_paid() {
+    let shop = shop("dispute-payall", "usd", |_| {});
+    let first = shop.invoice("usd", 1_000);
+    let second = shop.invoice("usd", 2_000);
+    let paid = shop.user.post(
+        &shop.path("/payments"),
+        json!({"invoice_ids": [first, second], "pay_with": "saved_method"}),
+    );
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    // USD 10.00 + 0.29 and USD 20.00 + 0.58 in one PaymentIntent of USD 30.87.
+    assert_eq!(paid.body["amount"], 3_087);
+    let intent = paid.body["intent_id"].as_str().unwrap().to_string();
+    let t0 = paydesk_host::db::now();
+    let d = |status: &str| dispute("dp_all", &intent, status, 1_500, t0 + 86_400, t0);
+    assert_eq!(
+        send(&shop, "created", "evt_a1", &d("needs_response"), t0),
+        "applied"
+    );
+    assert_eq!(
+        send(&shop, "closed", "evt_a2", &d("lost"), t0 + 4),
+        "applied"
+    );
+    let (a, b) = (shop.invoice_view(first), shop.invoice_view(second));
+    assert_eq!(a["disputes"][0]["amount"], 1_029, "{a}");
+    assert_eq!(b["disputes"][0]["amount"], 471, "{b}");
+    assert_eq!(
+        (&a["status"], &a["amount_due"]),
+        (&json!("awaiting_payment"), &json!(1_029))
+    );
+    assert_eq!(
+        (&b["status"], &b["amount_due"]),
+        (&json!("awaiting_payment"), &json!(471))
+    );
+    let mail = opened_emails(&shop);
+    assert_eq!(mail.len(), 1, "one dispute, one email: {mail:?}");
+    assert!(
+        mail[0].subject.contains("INV-0001, INV-0002"),
+        "{}",
+        mail[0].subject
+    );
+}
