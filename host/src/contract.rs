@@ -176,9 +176,9 @@ pub mod v0_1 {
 }
 
 pub use paydesk::stripe::helpdesk::{
-    Agent, AuditEntry, Customer, EmailTemplate, Initiator, Invoice, InvoiceAccessLevel,
-    InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceStatus, NewPayment, PaymentFilter,
-    PaymentStatus, PaymentUpdate, User,
+    Agent, AuditEntry, Customer, Dispute, DisputeObservation, DisputeStatus, EmailTemplate,
+    Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoiceLine, InvoicePayment,
+    InvoiceStatus, NewPayment, PaymentFilter, PaymentStatus, PaymentUpdate, User,
 };
 pub use paydesk::stripe::types::{
     ErrorKind, FeeRule, HostError, KeyInfo, KeyKind, KeyMode, Money, PaymentMethodType,
@@ -197,4 +197,5 @@ paydesk_plugin::wit_vocabulary! {
 // domain's enum, `TryFrom` back (handing back what has no row).
 paydesk_plugin::wit_open_vocabulary! {
     PaymentMethodType => PaymentMethodType,
+    DisputeStatus => DisputeStatus,
 }

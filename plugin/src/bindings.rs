@@ -8,7 +8,9 @@
 //! `plugin-with-extras` (the plugin's exports and the optional `reminders` and `charges`). With the
 //! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the imports
 //! 0.2 added written here on top of 0.1's (`http.send-dated` answers without Stripe's `Date`,
-//! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none, `helpdesk.create-part-payment` is refused), so the flows are the
+//! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none,
+//! `helpdesk.create-part-payment` is refused, `helpdesk.record-dispute` is denied and
+//! `helpdesk.list-disputes` empty), so the flows are the
 //! same code for both; the host's tests
 //! load that build to prove a host runs plugins of both lines.
 
@@ -53,6 +55,68 @@ pub mod paydesk {
                 Err(super::types::HostError::Denied(
                     "a 0.1 host takes no part payments".into(),
                 ))
+            }
+
+            /// 0.2's `dispute-status`.
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum DisputeStatus {
+                WarningNeedsResponse,
+                WarningUnderReview,
+                WarningClosed,
+                NeedsResponse,
+                UnderReview,
+                Won,
+                Lost,
+                Other(String),
+            }
+
+            /// 0.2's `dispute`.
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct Dispute {
+                pub id: String,
+                pub payment_id: i64,
+                pub invoice_id: i64,
+                pub charge_id: String,
+                pub intent_id: Option<String>,
+                pub status: DisputeStatus,
+                pub reason: String,
+                pub amount: super::types::Money,
+                pub evidence_due_by: Option<i64>,
+                pub opened_at: i64,
+                pub observed_at: i64,
+                pub last_event_id: Option<String>,
+                pub updated_at: i64,
+            }
+
+            /// 0.2's `dispute-observation`.
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct DisputeObservation {
+                pub id: String,
+                pub payment_id: i64,
+                pub charge_id: String,
+                pub intent_id: Option<String>,
+                pub status: DisputeStatus,
+                pub reason: String,
+                pub amount: super::types::Money,
+                pub evidence_due_by: Option<i64>,
+                pub opened_at: i64,
+                pub observed_at: i64,
+                pub event_id: Option<String>,
+            }
+
+            /// 0.2's `record-dispute`: a 0.1 host keeps no disputes, so it is denied (the event
+            /// is then ignored, saying so).
+            pub fn record_dispute(
+                _observation: &DisputeObservation,
+            ) -> Result<(bool, Dispute), super::types::HostError> {
+                Err(super::types::HostError::Denied(
+                    "this helpdesk (contract 0.1) keeps no disputes".into(),
+                ))
+            }
+
+            /// 0.2's `list-disputes`: a 0.1 host keeps none.
+            pub fn list_disputes(_invoice: i64) -> Result<Vec<Dispute>, super::types::HostError> {
+                Ok(Vec::new())
             }
         }
 
@@ -103,6 +167,7 @@ wit_vocabulary! {
 
 wit_open_vocabulary! {
     PaymentMethodType => paydesk::stripe::types::PaymentMethodType,
+    DisputeStatus => paydesk::stripe::helpdesk::DisputeStatus,
 }
 
 use crate::domain::vocabulary as vocab;

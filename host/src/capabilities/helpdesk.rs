@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{Observer, host_error};
 use crate::contract::paydesk::stripe::helpdesk::Host;
 use crate::contract::{
-    Agent, AuditEntry, Customer, EmailTemplate, HostError, Invoice, InvoiceFilter, InvoicePayment,
-    Money, NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
+    Agent, AuditEntry, Customer, Dispute, DisputeObservation, EmailTemplate, HostError, Invoice,
+    InvoiceFilter, InvoicePayment, Money, NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
 };
 use crate::db::DbResult;
 use crate::tenant::TenantContext;
@@ -188,6 +188,23 @@ impl Host for HelpdeskCtx {
     ) -> wasmtime::Result<Result<InvoicePayment, HostError>> {
         self.records("helpdesk.create-part-payment", |db, t| {
             db.create_part_payment(t, &payment, amount_due)
+        })
+    }
+
+    fn record_dispute(
+        &mut self,
+        observation: DisputeObservation,
+    ) -> wasmtime::Result<Result<(bool, Dispute), HostError>> {
+        self.records("helpdesk.record-dispute", |db, t| {
+            db.record_dispute(t, &observation)
+        })
+    }
+
+    fn list_disputes(&mut self, invoice: i64) -> wasmtime::Result<Result<Vec<Dispute>, HostError>> {
+        self.records("helpdesk.list-disputes", |db, t| {
+            // Not found for an invoice not the tenant's, as every other read of one.
+            db.invoice(t, invoice)?;
+            db.disputes(t, invoice)
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Invoices in SQLite: created with their lines (bounded, summed with checked arithmetic so no
-//! amount wraps), read with what is still due in one transaction. Every statement filters on the
+//! amount wraps), read with what is still due (lines, less succeeded payments, plus lost
+//! disputes) in one transaction. Every statement filters on the
 //! tenant id, so an id of another tenant is "not found".
 
 use rusqlite::{OptionalExtension, params, params_from_iter, types::Value};
@@ -66,13 +67,17 @@ pub(super) fn load_invoice(
         )?
         .query_map(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
+    // A lost dispute's amount left again: owed again.
+    let lost = super::disputes::lost_amounts(conn, tenant, id)?;
     let total = MinorUnits::checked_sum(invoice.lines.iter().map(|l| MinorUnits(l.amount)));
     let paid = MinorUnits::checked_sum(
         paid.into_iter()
             .flat_map(|(amount, fee)| [MinorUnits(amount), MinorUnits(fee)]),
     );
+    let lost = MinorUnits::checked_sum(lost.into_iter().map(MinorUnits));
     invoice.amount_due = total
         .and_then(|total| paid.and_then(|paid| total.checked_sub(paid)))
+        .and_then(|due| lost.and_then(|lost| due.checked_add(lost)))
         .map_err(|_| {
             DbError::Invalid(format!(
                 "invoice {}: its lines and payments add up beyond what can be computed; it cannot be paid",

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_10_limits.sql"),
     include_str!("schema_11_plugins.sql"),
     include_str!("schema_12_autopay_caps.sql"),
+    include_str!("schema_13_disputes.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod customers;
+mod disputes;
 mod hosts;
 mod invoices;
 mod location;
@@ -24,14 +25,18 @@ mod tenants;
 mod users;
 
 pub use location::DbLocation;
-pub use names::{access_level_name, invoice_status_name, method_type_name, payment_status_name};
+pub use names::{
+    access_level_name, dispute_status_name, invoice_status_name, method_type_name,
+    payment_status_name,
+};
 pub use postgres::PgDb;
 pub use records::*;
 pub use sqlite::SqliteDb;
 
 use crate::contract::{
-    Agent, AuditEntry, Customer, EmailTemplate, Invoice, InvoiceAccessLevel, InvoiceFilter,
-    InvoicePayment, NewPayment, PaymentFilter, PaymentUpdate, User,
+    Agent, AuditEntry, Customer, Dispute, DisputeObservation, EmailTemplate, Invoice,
+    InvoiceAccessLevel, InvoiceFilter, InvoicePayment, NewPayment, PaymentFilter, PaymentUpdate,
+    User,
 };
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
@@ -299,6 +304,23 @@ pub trait PaymentStore {
     fn payments(&self, tenant: &TenantId, filter: &PaymentFilter) -> DbResult<Vec<InvoicePayment>>;
 }
 
+/// Disputes of payment records and their effect on the invoice (`db/disputes.rs`).
+pub trait DisputeStore {
+    /// Record what Stripe says of a dispute of a payment record (the contract's
+    /// `helpdesk.record-dispute`): applied by `payment_state::dispute_should_apply`, inside the
+    /// transaction that writes it and, for a dispute it makes lost, puts a paid invoice back to
+    /// awaiting payment (its amount due adds lost disputes). Whether it was applied, and the
+    /// dispute as held after. `NotFound` for a payment not the tenant's; `Invalid` for an amount
+    /// in another currency or above what the payment paid (amount plus fee).
+    fn record_dispute(
+        &self,
+        tenant: &TenantId,
+        observation: &DisputeObservation,
+    ) -> DbResult<(bool, Dispute)>;
+    /// The disputes of an invoice's payments, oldest first (at most 1000).
+    fn disputes(&self, tenant: &TenantId, invoice_id: i64) -> DbResult<Vec<Dispute>>;
+}
+
 /// The tenant's email templates (`db/templates.rs`).
 pub trait TemplateStore {
     fn email_template(&self, tenant: &TenantId, id: u32) -> DbResult<EmailTemplate>;
@@ -315,21 +337,27 @@ pub trait AuditStore {
 
 /// The helpdesk records, every kind: what the `helpdesk` capability reads and writes.
 pub trait HelpdeskStore:
-    CustomerStore + UserStore + InvoiceStore + PaymentStore + TemplateStore + AuditStore
+    CustomerStore + UserStore + InvoiceStore + PaymentStore + DisputeStore + TemplateStore + AuditStore
 {
 }
 
 impl<T> HelpdeskStore for T where
-    T: CustomerStore + UserStore + InvoiceStore + PaymentStore + TemplateStore + AuditStore
+    T: CustomerStore
+        + UserStore
+        + InvoiceStore
+        + PaymentStore
+        + DisputeStore
+        + TemplateStore
+        + AuditStore
 {
 }
 
 /// Every store trait, for code that calls the database on a concrete type (`use db::stores::*`).
 pub mod stores {
     pub use super::{
-        AuditStore, AuthStore, CustomerStore, Database, HelpdeskStore, HostsStore, InvoiceStore,
-        KvStore, LimitsStore, OutboxStore, PaymentStore, PeopleStore, RecurringStore, SignInStore,
-        TemplateStore, TenantStore, UserStore,
+        AuditStore, AuthStore, CustomerStore, Database, DisputeStore, HelpdeskStore, HostsStore,
+        InvoiceStore, KvStore, LimitsStore, OutboxStore, PaymentStore, PeopleStore, RecurringStore,
+        SignInStore, TemplateStore, TenantStore, UserStore,
     };
 }
 

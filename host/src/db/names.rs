@@ -4,7 +4,9 @@
 
 use paydesk_plugin::domain::vocabulary as v;
 
-use crate::contract::{InvoiceAccessLevel, InvoiceStatus, PaymentMethodType, PaymentStatus};
+use crate::contract::{
+    DisputeStatus, InvoiceAccessLevel, InvoiceStatus, PaymentMethodType, PaymentStatus,
+};
 
 pub fn access_level_name(l: InvoiceAccessLevel) -> &'static str {
     v::InvoiceAccessLevel::from(l).wire_name()
@@ -38,4 +40,24 @@ pub fn method_type_name(t: &PaymentMethodType) -> String {
         Err(PaymentMethodType::Other(name)) => name,
         Err(unlisted) => format!("{unlisted:?}"),
     }
+}
+
+/// Stripe's name of a dispute status: its wire name, or the name an `other` carries.
+pub fn dispute_status_name(s: &DisputeStatus) -> String {
+    match v::DisputeStatus::try_from(s.clone()) {
+        Ok(known) => known.wire_name().to_string(),
+        Err(DisputeStatus::Other(name)) => name,
+        Err(unlisted) => format!("{unlisted:?}"),
+    }
+}
+
+/// A stored dispute status: its case, or `other` with Stripe's name.
+pub fn dispute_status(s: &str) -> DisputeStatus {
+    v::DisputeStatus::from_wire_name(s)
+        .map_or_else(|| DisputeStatus::Other(s.to_string()), Into::into)
+}
+
+/// The vocabulary's view of a dispute status (`None` for one it has no row for).
+pub fn dispute_vocab(s: &DisputeStatus) -> Option<v::DisputeStatus> {
+    v::DisputeStatus::try_from(s.clone()).ok()
 }

@@ -114,6 +114,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment_intent.created",
     "payment_intent.amount_capturable_updated",
     "payment_intent.partially_funded",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
 ];
 
 /// `event_type` as a label value: one of [`EVENT_TYPES`] or `other`.

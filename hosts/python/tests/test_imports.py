@@ -129,6 +129,15 @@ class HelpdeskTest(Host):
         self.assertIsNone(helpdesk.FUNCTIONS["get-autopay-cap"](self.ctx("a"), self.customer))
         self.assertEqual(helpdesk.FUNCTIONS["get-autopay-cap"](self.ctx("b"), self.customer).tag, "not-found")
 
+    def test_this_host_keeps_no_disputes_and_scopes_the_question_to_the_tenant(self):
+        observation = {"id": "dp_1", "payment_id": self.payment.id, "charge_id": "ch_1", "intent_id": "pi_1",
+                       "status": "lost", "reason": "fraudulent", "amount": {"amount": 1029, "currency": "usd"},
+                       "evidence_due_by": None, "opened_at": 1, "observed_at": 2, "event_id": "evt_d"}
+        self.assertEqual(helpdesk.FUNCTIONS["record-dispute"](self.ctx("a"), observation).tag, "denied")
+        self.assertEqual(helpdesk.FUNCTIONS["record-dispute"](self.ctx("b"), observation).tag, "not-found")
+        self.assertEqual(helpdesk.FUNCTIONS["list-disputes"](self.ctx("a"), self.invoice), [])
+        self.assertEqual(helpdesk.FUNCTIONS["list-disputes"](self.ctx("b"), self.invoice).tag, "not-found")
+
     def test_success_adds_the_fee_line_and_pays_the_invoice_once_under_the_version(self):
         r = self.services.records
         update, version = self.update(self.payment.version)

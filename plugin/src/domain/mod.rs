@@ -6,6 +6,7 @@ pub mod autopay;
 pub mod caps;
 pub mod card_expiry;
 pub mod display;
+pub mod disputes;
 pub mod emails;
 pub mod fees;
 pub mod hash;

@@ -2,8 +2,14 @@
 //! record mirrors its PaymentIntent and only moves forward. `succeeded` and `canceled` are final;
 //! otherwise an observation replaces the held state only if it is newer (Stripe's event time, then
 //! the state's rank), so duplicated and shuffled events end in the same state. Pure.
+//!
+//! A dispute of a payment (`charge.dispute.*`) never moves the payment's own state — the money
+//! arrived, and `succeeded` stays final — but is a state machine of its own beside it, by the same
+//! rule: `won`, `lost` and `warning_closed` are final, and otherwise a newer observation (Stripe's
+//! event time, then the status's rank) replaces the held one. A status Stripe adds later (one this
+//! vocabulary has no row for) counts as open, below every known one.
 
-use super::vocabulary::PaymentStatus;
+use super::vocabulary::{DisputeStatus, PaymentStatus};
 
 /// The state machine's view of a status (the statuses themselves are in `domain::vocabulary`).
 impl PaymentStatus {
@@ -74,6 +80,77 @@ pub fn should_apply(
         None => true,
         Some(at) => (new_at, new.rank()) > (at, current.rank()),
     }
+}
+
+/// The dispute events paydesk acts on (their object is a Dispute).
+pub const DISPUTE_EVENTS: [&str; 3] = [
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+];
+
+/// Whether `event_type` is a dispute event paydesk acts on.
+pub fn is_dispute_event(event_type: &str) -> bool {
+    DISPUTE_EVENTS.contains(&event_type)
+}
+
+/// The dispute state machine's view of a status.
+impl DisputeStatus {
+    /// Decided (`won`, `lost`) or an inquiry that ended (`warning_closed`): never changes again.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            DisputeStatus::Won | DisputeStatus::Lost | DisputeStatus::WarningClosed
+        )
+    }
+
+    /// An inquiry (`warning_*`): the cardholder's bank asks, no money has left yet.
+    pub fn is_inquiry(self) -> bool {
+        matches!(
+            self,
+            DisputeStatus::WarningNeedsResponse
+                | DisputeStatus::WarningUnderReview
+                | DisputeStatus::WarningClosed
+        )
+    }
+
+    /// Order among statuses observed at the same instant: an inquiry, its review, a dispute, its
+    /// review, closed.
+    fn rank(self) -> u8 {
+        match self {
+            DisputeStatus::WarningNeedsResponse => 1,
+            DisputeStatus::WarningUnderReview => 2,
+            DisputeStatus::NeedsResponse => 3,
+            DisputeStatus::UnderReview => 4,
+            DisputeStatus::WarningClosed | DisputeStatus::Won | DisputeStatus::Lost => 5,
+        }
+    }
+}
+
+/// Rank of a status that may be one this vocabulary doesn't know (`None`: open, lowest).
+fn dispute_rank(s: Option<DisputeStatus>) -> u8 {
+    s.map_or(0, DisputeStatus::rank)
+}
+
+/// Whether an observation of a dispute in `new` at `new_at` replaces the one held, `held` (its
+/// status, `None` for one this vocabulary doesn't know, and when it was observed), if any.
+/// The host applies exactly this rule inside the transaction that writes the dispute.
+pub fn dispute_should_apply(
+    held: Option<(Option<DisputeStatus>, i64)>,
+    new: Option<DisputeStatus>,
+    new_at: i64,
+) -> bool {
+    match held {
+        None => true,
+        Some((Some(current), _)) if current.is_closed() => false,
+        Some((current, at)) => (new_at, dispute_rank(new)) > (at, dispute_rank(current)),
+    }
+}
+
+/// What a dispute in `status` means for the invoice's money: only a lost one makes its amount
+/// owed again; won, open and inquiry ones leave the invoice as the payment left it.
+pub fn dispute_owes_again(status: Option<DisputeStatus>) -> bool {
+    status == Some(DisputeStatus::Lost)
 }
 
 #[cfg(test)]
@@ -156,5 +233,154 @@ mod tests {
         assert_eq!(from_intent("succeeded", false), Some(Succeeded));
         assert_eq!(from_event("payment_intent.payment_failed"), Some(Failed));
         assert_eq!(from_event("charge.refunded"), None);
+    }
+
+    mod disputes {
+        use super::super::*;
+        use DisputeStatus::*;
+
+        /// Apply dispute observations in order, as the host would; the status held at the end.
+        fn run(events: &[(DisputeStatus, i64)]) -> Option<DisputeStatus> {
+            let mut held: Option<(Option<DisputeStatus>, i64)> = None;
+            for (s, at) in events {
+                if dispute_should_apply(held, Some(*s), *at) {
+                    held = Some((Some(*s), *at));
+                }
+            }
+            held.and_then(|(s, _)| s)
+        }
+
+        /// Every ordering of `events`, each also delivered twice, ends in `expected`.
+        fn all_orders_end_in(events: &[(DisputeStatus, i64)], expected: DisputeStatus) {
+            let doubled: Vec<_> = events.iter().chain(events.iter()).copied().collect();
+            let n = doubled.len();
+            let mut idx: Vec<usize> = (0..n).collect();
+            let mut c = vec![0; n];
+            assert_eq!(run(&doubled), Some(expected));
+            let mut i = 0;
+            while i < n {
+                if c[i] < i {
+                    if i % 2 == 0 {
+                        idx.swap(0, i)
+                    } else {
+                        idx.swap(c[i], i)
+                    }
+                    let order: Vec<_> = idx.iter().map(|&k| doubled[k]).collect();
+                    assert_eq!(run(&order), Some(expected), "order {order:?}");
+                    c[i] += 1;
+                    i = 0;
+                } else {
+                    c[i] = 0;
+                    i += 1;
+                }
+            }
+        }
+
+        #[test]
+        fn a_dispute_opened_reviewed_and_lost_ends_lost_in_every_order() {
+            all_orders_end_in(&[(NeedsResponse, 1), (UnderReview, 2), (Lost, 3)], Lost);
+        }
+
+        #[test]
+        fn a_dispute_won_ends_won_in_every_order() {
+            all_orders_end_in(&[(NeedsResponse, 1), (UnderReview, 5), (Won, 9)], Won);
+        }
+
+        #[test]
+        fn an_inquiry_that_closes_ends_closed_in_every_order() {
+            all_orders_end_in(
+                &[
+                    (WarningNeedsResponse, 1),
+                    (WarningUnderReview, 2),
+                    (WarningClosed, 3),
+                ],
+                WarningClosed,
+            );
+        }
+
+        #[test]
+        fn an_older_observation_after_a_newer_one_changes_nothing() {
+            let held = Some((Some(UnderReview), 20));
+            assert!(!dispute_should_apply(held, Some(NeedsResponse), 10));
+            // The same observation again (a second delivery) changes nothing either.
+            assert!(!dispute_should_apply(held, Some(UnderReview), 20));
+            assert!(dispute_should_apply(held, Some(UnderReview), 21));
+        }
+
+        #[test]
+        fn closed_disputes_are_final_even_against_a_later_observation() {
+            for closed in [Won, Lost, WarningClosed] {
+                let held = Some((Some(closed), 10));
+                for s in DisputeStatus::ALL {
+                    assert!(
+                        !dispute_should_apply(held, Some(s), 99),
+                        "{closed:?} → {s:?}"
+                    );
+                }
+                assert!(!dispute_should_apply(held, None, 99));
+            }
+        }
+
+        #[test]
+        fn at_the_same_instant_the_later_stage_wins() {
+            assert!(dispute_should_apply(
+                Some((Some(NeedsResponse), 5)),
+                Some(Lost),
+                5
+            ));
+            assert!(!dispute_should_apply(
+                Some((Some(UnderReview), 5)),
+                Some(NeedsResponse),
+                5
+            ));
+        }
+
+        #[test]
+        fn a_status_stripe_adds_later_is_open_and_below_the_known_ones() {
+            assert!(dispute_should_apply(None, None, 1));
+            assert!(dispute_should_apply(
+                Some((None, 1)),
+                Some(NeedsResponse),
+                1
+            ));
+            assert!(!dispute_should_apply(
+                Some((Some(NeedsResponse), 1)),
+                None,
+                1
+            ));
+            assert!(dispute_should_apply(
+                Some((Some(NeedsResponse), 1)),
+                None,
+                2
+            ));
+        }
+
+        #[test]
+        fn only_a_lost_dispute_makes_money_owed_again() {
+            for s in DisputeStatus::ALL {
+                assert_eq!(dispute_owes_again(Some(s)), s == Lost, "{s:?}");
+            }
+            assert!(!dispute_owes_again(None));
+            assert!(Lost.is_closed() && Won.is_closed() && WarningClosed.is_closed());
+            assert!(!NeedsResponse.is_closed() && !UnderReview.is_closed());
+            assert!(WarningClosed.is_inquiry() && !Lost.is_inquiry());
+        }
+
+        #[test]
+        fn dispute_events_are_not_payment_events() {
+            // A dispute never moves the payment record's own state: a succeeded payment stays
+            // succeeded (its money arrived), and the dispute is recorded beside it.
+            for e in DISPUTE_EVENTS {
+                assert!(is_dispute_event(e));
+                assert_eq!(from_event(e), None);
+            }
+            assert!(!is_dispute_event("charge.dispute.funds_withdrawn"));
+            assert!(!should_apply(
+                PaymentStatus::Succeeded,
+                Some(1),
+                PaymentStatus::Failed,
+                2
+            ));
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The vocabulary every part of paydesk speaks: payment method types, payment statuses, invoice
-//! statuses and invoice access levels — each written once below as a table of (variant, wire
+//! The vocabulary every part of paydesk speaks: payment method types, payment statuses, dispute
+//! statuses, invoice statuses and invoice access levels — each written once below as a table of (variant, wire
 //! name, label). The wire name is what is stored and sent (Stripe's name where Stripe has one); the
 //! label is what people read. Pure: no I/O and no knowledge of the WIT bindings.
 //!
@@ -46,6 +46,22 @@ macro_rules! __vocabulary_rows {
                 Succeeded = "succeeded", "succeeded";
                 Failed = "failed", "failed";
                 Canceled = "canceled", "canceled";
+            }
+        }
+    };
+    (DisputeStatus, $then:ident!($($args:tt)*)) => {
+        $crate::$then! { ($($args)*)
+            /// Where a dispute of a payment stands (Stripe's dispute `status`), as
+            /// `domain::payment_state` moves it. The `warning_*` ones are inquiries (no money has
+            /// left yet). The wire name is Stripe's.
+            DisputeStatus {
+                WarningNeedsResponse = "warning_needs_response", "inquiry, needs response";
+                WarningUnderReview = "warning_under_review", "inquiry, under review";
+                WarningClosed = "warning_closed", "inquiry closed";
+                NeedsResponse = "needs_response", "needs response";
+                UnderReview = "under_review", "under review";
+                Won = "won", "won";
+                Lost = "lost", "lost";
             }
         }
     };
@@ -235,6 +251,7 @@ macro_rules! __vocabulary_wit_open {
 
 __vocabulary_rows!(PaymentMethodType, __vocabulary_enum!());
 __vocabulary_rows!(PaymentStatus, __vocabulary_enum!());
+__vocabulary_rows!(DisputeStatus, __vocabulary_enum!());
 __vocabulary_rows!(InvoiceStatus, __vocabulary_enum!());
 __vocabulary_rows!(InvoiceAccessLevel, __vocabulary_enum!());
 
@@ -275,6 +292,11 @@ mod tests {
             &PaymentStatus::ALL,
             PaymentStatus::wire_name,
             PaymentStatus::from_wire_name,
+        );
+        round_trips(
+            &DisputeStatus::ALL,
+            DisputeStatus::wire_name,
+            DisputeStatus::from_wire_name,
         );
         round_trips(
             &InvoiceStatus::ALL,

@@ -1,6 +1,6 @@
 //! Stripe's events: the webhook endpoint ("Save and Create/Update Webhooks
 //! in Stripe"), and verified events applied once each and never backwards; the ids of applied
-//! events are remembered for a while (`event/{id}` in storage).
+//! events are remembered for a while (`event/{id}` in storage). Dispute events go to `disputes`.
 
 use super::outcomes::{anomaly, apply};
 use super::records::{Observation, records_of};
@@ -53,6 +53,9 @@ pub fn ensure_endpoint(url: &str) -> Result<WebhookEndpoint> {
 pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     let parsed: Event = serde_json::from_str(&event.body)
         .map_err(|e| error(ErrorKind::InvalidInput, format!("not a Stripe event: {e}")))?;
+    if payment_state::is_dispute_event(&parsed.event_type) {
+        return super::disputes::received(&parsed, &event.body);
+    }
     let Some(status) = payment_state::from_event(&parsed.event_type) else {
         return Ok(EventOutcome::Ignored(format!(
             "{} is not an event paydesk acts on",

@@ -3,6 +3,7 @@
 //! that sends a request is `flows::stripe_send`, over the host's `http` import.
 
 pub mod customers;
+pub mod disputes;
 pub mod events;
 pub mod form;
 pub mod payment_intents;

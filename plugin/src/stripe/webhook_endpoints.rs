@@ -1,9 +1,10 @@
-//! Stripe webhook endpoints: create the tenant's endpoint for the five payment events, or update
-//! the one created before. (The host takes the signing secret out of the answer.)
+//! Stripe webhook endpoints: create the tenant's endpoint for the five payment events and the
+//! dispute events (`payment_state::DISPUTE_EVENTS`), or update the one created before. (The host takes the signing secret out of the answer.)
 
 use serde::Deserialize;
 
 use super::{Form, Request};
+use crate::domain::payment_state::DISPUTE_EVENTS;
 
 /// The events paydesk acts on.
 pub const EVENTS: [&str; 5] = [
@@ -13,6 +14,11 @@ pub const EVENTS: [&str; 5] = [
     "payment_intent.canceled",
     "payment_intent.requires_action",
 ];
+
+/// Every event the endpoint is enabled for: [`EVENTS`], then the dispute events.
+pub fn enabled_events() -> impl Iterator<Item = &'static str> {
+    EVENTS.into_iter().chain(DISPUTE_EVENTS)
+}
 
 /// The fields of a webhook endpoint we use.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -29,7 +35,7 @@ pub fn create(url: &str) -> Request {
         "/v1/webhook_endpoints",
         Form::new()
             .field("url", url)
-            .list("enabled_events", EVENTS)
+            .list("enabled_events", enabled_events())
             .field("description", "paydesk: invoice payments")
             .field("api_version", "2023-08-16"),
     )
@@ -41,7 +47,7 @@ pub fn update(id: &str, url: &str) -> Request {
         format!("/v1/webhook_endpoints/{id}"),
         Form::new()
             .field("url", url)
-            .list("enabled_events", EVENTS)
+            .list("enabled_events", enabled_events())
             .field("disabled", "false"),
     )
 }

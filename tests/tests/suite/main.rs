@@ -11,6 +11,7 @@ mod clock;
 mod concurrency;
 mod connect;
 mod contract_lines;
+mod disputes;
 mod documents;
 mod faults;
 mod fees;

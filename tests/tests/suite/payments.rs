@@ -768,6 +768,13 @@ fn the_webhook_endpoint_request_is_valid_for_stripe_and_its_secret_stays_in_the_
             sent[0].body
         );
     }
+    for event in ["created", "updated", "closed"] {
+        assert!(
+            sent[0].body.contains(&format!("charge.dispute.{event}")),
+            "{}",
+            sent[0].body
+        );
+    }
 }
 
 #[test]

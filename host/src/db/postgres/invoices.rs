@@ -62,13 +62,17 @@ pub(super) fn load_invoice(conn: &mut PgConn, tenant: &str, id: i64) -> DbResult
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<DbResult<Vec<_>>>()?;
+    // A lost dispute's amount left again: owed again.
+    let lost = super::disputes::lost_amounts(conn, tenant, id)?;
     let total = MinorUnits::checked_sum(invoice.lines.iter().map(|l| MinorUnits(l.amount)));
     let paid = MinorUnits::checked_sum(
         paid.into_iter()
             .flat_map(|(amount, fee)| [MinorUnits(amount), MinorUnits(fee)]),
     );
+    let lost = MinorUnits::checked_sum(lost.into_iter().map(MinorUnits));
     invoice.amount_due = total
         .and_then(|total| paid.and_then(|paid| total.checked_sub(paid)))
+        .and_then(|due| lost.and_then(|lost| due.checked_add(lost)))
         .map_err(|_| {
             DbError::Invalid(format!(
                 "invoice {}: its lines and payments add up beyond what can be computed; it cannot be paid",

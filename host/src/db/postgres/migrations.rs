@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema_3_limits.sql"),
     include_str!("schema_4_plugins.sql"),
     include_str!("schema_5_autopay_caps.sql"),
+    include_str!("schema_6_disputes.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).

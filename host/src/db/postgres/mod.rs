@@ -17,6 +17,7 @@
 mod audit;
 mod auth;
 mod customers;
+mod disputes;
 mod hosts;
 mod invoices;
 mod migrations;

@@ -47,6 +47,55 @@ pub struct InvoiceView {
     /// than the payment's own, or a success that did not cover what the payment expects — so the
     /// invoice was not settled by it. Agents only: always empty for portal users.
     pub anomalies: Vec<AnomalyView>,
+    /// Disputes of this invoice's payments (chargebacks, and inquiries before one), oldest first.
+    /// A lost one's amount is owed again (it is in `amount_due`) and the invoice is not charged
+    /// automatically again. Agents only: always empty for portal users.
+    pub disputes: Vec<DisputeView>,
+}
+
+/// A dispute of a payment, as Stripe last described it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisputeView {
+    /// Stripe's dispute id (`dp_…`).
+    pub id: String,
+    /// The payment record disputed.
+    pub payment_id: i64,
+    pub charge_id: String,
+    pub intent_id: Option<String>,
+    /// Stripe's status: `warning_needs_response`, `warning_under_review`, `warning_closed`
+    /// (inquiries), `needs_response`, `under_review`, `won`, `lost`, or a newer one of Stripe's.
+    pub status: String,
+    /// Stripe's reason (`fraudulent`, `product_not_received`, `general`, …).
+    pub reason: String,
+    /// This payment's part of the disputed amount, minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// When Stripe wants the evidence by (Unix seconds).
+    pub evidence_due_by: Option<i64>,
+    /// When Stripe opened it (Unix seconds).
+    pub opened_at: i64,
+    /// When the state held was observed at Stripe, on Stripe's clock (Unix seconds).
+    pub observed_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<crate::contract::Dispute> for DisputeView {
+    fn from(d: crate::contract::Dispute) -> Self {
+        DisputeView {
+            status: crate::db::dispute_status_name(&d.status),
+            id: d.id,
+            payment_id: d.payment_id,
+            charge_id: d.charge_id,
+            intent_id: d.intent_id,
+            reason: d.reason,
+            amount: d.amount.amount,
+            currency: d.amount.currency,
+            evidence_due_by: d.evidence_due_by,
+            opened_at: d.opened_at,
+            observed_at: d.observed_at,
+            updated_at: d.updated_at,
+        }
+    }
 }
 
 /// A payment anomaly: an intent Stripe reported that was kept aside, never applied.
@@ -67,6 +116,15 @@ fn invoice_view(
     i: Invoice,
 ) -> Result<InvoiceView, ApiError> {
     let payments = app.db().payments(tenant, &PaymentFilter::Invoice(i.id))?;
+    let disputes = match principal {
+        Principal::Agent(_) => app
+            .db()
+            .disputes(tenant, i.id)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        Principal::User(_) => Vec::new(),
+    };
     let anomalies = match principal {
         Principal::Agent(_) => app
             .db()
@@ -102,6 +160,7 @@ fn invoice_view(
         amount_due: i.amount_due,
         payments: payments.into_iter().map(Into::into).collect(),
         anomalies,
+        disputes,
     })
 }
 

@@ -1,4 +1,5 @@
-//! `/app/invoices/{id}`, an invoice for agents: its lines, payments, anomalies and payment emails,
+//! `/app/invoices/{id}`, an invoice for agents: its lines, payments, disputes, anomalies and
+//! payment emails,
 //! and "Receive Payment (Manual)" with the saved method or a new card, for agents with the
 //! permission.
 
@@ -38,6 +39,10 @@ struct InvoicePage {
     payments: Vec<(String, &'static str, String, String, String, String, String)>,
     /// Intents Stripe reported that were not applied (when first seen, why).
     anomalies: Vec<(String, String)>,
+    /// Disputes of its payments, oldest first.
+    disputes: Vec<DisputeRow>,
+    /// One of them was lost: the amount is owed again and not charged automatically.
+    dispute_lost: bool,
     /// The payment emails: (outcome, recipients, outbox status, why it failed).
     emails: Vec<(String, String, String, String)>,
     can_pay: bool,
@@ -74,6 +79,36 @@ fn bare_amount(amount: i64, currency: &str) -> String {
         .split_once(' ')
         .map(|(_, a)| a.to_string())
         .unwrap_or(shown)
+}
+
+/// A dispute of one of the invoice's payments, for people.
+struct DisputeRow {
+    id: String,
+    /// Stripe's status name (for the badge's class and tests).
+    status: String,
+    /// In words (`needs response`, `inquiry closed`, `lost`).
+    label: String,
+    reason: String,
+    amount: String,
+    evidence_due: String,
+    opened: String,
+}
+
+impl From<crate::contract::Dispute> for DisputeRow {
+    fn from(d: crate::contract::Dispute) -> Self {
+        let status = crate::db::dispute_status_name(&d.status);
+        let label = vocabulary::DisputeStatus::from_wire_name(&status)
+            .map_or_else(|| status.replace('_', " "), |s| s.label().to_string());
+        DisputeRow {
+            id: d.id,
+            label,
+            status,
+            reason: d.reason.replace('_', " "),
+            amount: money(d.amount.amount, &d.amount.currency),
+            evidence_due: d.evidence_due_by.map(at).unwrap_or_default(),
+            opened: at(d.opened_at),
+        }
+    }
 }
 
 /// The outbox rows of the emails about `payments` (keyed `payment/{intent or group}/{outcome}`):
@@ -144,6 +179,13 @@ pub async fn invoice(
             .into_iter()
             .map(|a| (at(a.at), a.reason))
             .collect();
+        let disputes: Vec<DisputeRow> = app
+            .db()
+            .disputes(&viewer.tenant, id)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let dispute_lost = disputes.iter().any(|d| d.status == "lost");
         let payable =
             i.status == crate::contract::InvoiceStatus::AwaitingPayment && i.amount_due > 0;
         let can_pay = a.can_receive_manual_stripe_payments
@@ -233,6 +275,8 @@ pub async fn invoice(
                 })
                 .collect(),
             anomalies,
+            disputes,
+            dispute_lost,
             emails,
             can_pay,
             refused,

@@ -5,6 +5,8 @@ to its `key-info`."""
 
 from ..settings import to_wit
 from ..wit import plain
+from wasmtime.component import Variant
+
 from .answer import answer
 
 
@@ -32,10 +34,31 @@ def get_autopay_cap(ctx, customer):
     return answer(ctx, lambda: ctx.services.records.get_customer(ctx.tenant, customer) and None)
 
 
+def record_dispute(ctx, observation):
+    """Disputes of payments: this host keeps none, so `denied` for a payment of the tenant (the
+    plugin then leaves the event aside, saying so) and `not-found` for another tenant's."""
+    payment = plain(observation)["payment_id"]
+    records = ctx.services.records
+
+    def refuse():
+        records._payment(records.db.conn(), ctx.tenant, payment)
+        return Variant("denied", "this helpdesk keeps no disputes of payments")
+
+    return answer(ctx, refuse)
+
+
+def list_disputes(ctx, invoice):
+    """The disputes of an invoice's payments: this host keeps none, so none for an invoice of the
+    tenant and `not-found` for another's."""
+    return answer(ctx, lambda: ctx.services.records.get_invoice(ctx.tenant, invoice) and [])
+
+
 FUNCTIONS = {
     "get-settings": get_settings,
     "tenant-ref": tenant_ref,
     "get-autopay-cap": get_autopay_cap,
+    "record-dispute": record_dispute,
+    "list-disputes": list_disputes,
     **{name: _records(name.replace("-", "_")) for name in (
         "get-customer", "list-customers", "set-stripe-customer-id", "set-automatic-payment-method",
         "set-stripe-sync-error", "get-user", "get-agent", "get-invoice", "list-invoices",

@@ -13,7 +13,9 @@
 //! A charge Stripe would refuse for its amount (below the currency's minimum, above eight digits)
 //! is skipped before any claim, with the reason in the plan and the audit trail: it is no attempt.
 //! So is a charge above the tenant's or the customer's autopay cap (`domain::caps`), and the
-//! notification address is told of it once per invoice (the outbox's unique dedup key).
+//! notification address is told of it once per invoice (the outbox's unique dedup key). An
+//! invoice whose payment was lost in a dispute is owed again but never charged automatically
+//! again (`domain::autopay`): the plan and the audit trail say why.
 //!
 //! By job: `plan` (the daily run's plan), `charge` (one invoice for a run), `resume` (an attempt
 //! whose run died), `attempt` (making a claimed attempt and settling it), `claims` (the claims in
@@ -30,7 +32,7 @@ mod resume;
 use crate::bindings::exports::paydesk::stripe::events::AutopayResult;
 use crate::bindings::paydesk::stripe::email::{self, Message};
 use crate::bindings::paydesk::stripe::helpdesk::{
-    self, AuditEntry, Customer, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
+    self, AuditEntry, Customer, DisputeStatus, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
 };
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
@@ -62,6 +64,11 @@ fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<S
     let in_flight = payments
         .iter()
         .any(|p| vocab::PaymentStatus::from(p.status).is_in_flight());
+    let lost_dispute = helpdesk::list_disputes(invoice.id)
+        .map_err(|e| host_error("disputes", e))?
+        .into_iter()
+        .find(|d| d.status == DisputeStatus::Lost)
+        .map(|d| d.id);
     let claims = attempts(invoice.id)?;
     Ok((
         Candidate {
@@ -73,6 +80,7 @@ fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<S
             mapped: customer.stripe_customer_id.is_some(),
             has_method: customer.stripe_payment_method_id.is_some(),
             in_flight,
+            lost_dispute,
             attempts: claims.iter().map(|(a, _, _)| a.clone()).collect(),
         },
         claims,
