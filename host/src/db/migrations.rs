@@ -16,6 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_10_limits.sql"),
     include_str!("schema_11_plugins.sql"),
     include_str!("schema_12_autopay_caps.sql"),
+    // schema_13: disputes' slot, before this one.
+    include_str!("schema_14_observed_method.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -114,6 +114,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment_intent.created",
     "payment_intent.amount_capturable_updated",
     "payment_intent.partially_funded",
+    "payment_method.detached",
+    "payment_method.updated",
+    "customer.updated",
 ];
 
 /// `event_type` as a label value: one of [`EVENT_TYPES`] or `other`.

@@ -53,6 +53,9 @@ pub fn ensure_endpoint(url: &str) -> Result<WebhookEndpoint> {
 pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     let parsed: Event = serde_json::from_str(&event.body)
         .map_err(|e| error(ErrorKind::InvalidInput, format!("not a Stripe event: {e}")))?;
+    if super::stripe_side::handles(&parsed.event_type) {
+        return super::stripe_side::received(&parsed.event_type, &event);
+    }
     let Some(status) = payment_state::from_event(&parsed.event_type) else {
         return Ok(EventOutcome::Ignored(format!(
             "{} is not an event paydesk acts on",

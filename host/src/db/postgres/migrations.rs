@@ -14,6 +14,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema_3_limits.sql"),
     include_str!("schema_4_plugins.sql"),
     include_str!("schema_5_autopay_caps.sql"),
+    // schema_6: disputes' slot, before this one.
+    include_str!("schema_7_observed_method.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).
