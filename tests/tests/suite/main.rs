@@ -14,6 +14,7 @@ mod contract_lines;
 mod documents;
 mod faults;
 mod fees;
+mod flowback;
 mod harness;
 mod isolation;
 mod lifecycle;
