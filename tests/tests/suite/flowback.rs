@@ -112,17 +112,26 @@ fn a_detached_automatic_method_is_cleared_in_the_api_the_page_and_the_template()
         &[],
     );
     let object = stripe_object(&shop, &format!("/v1/payment_methods/{pm}"));
+    let at = later(0);
     let (outcome, detail) = deliver(
         &shop,
         "payment_method.detached",
         "evt_flowback_detached",
         &object,
         Some(json!({"customer": stripe_customer(&shop)})),
-        later(0),
+        at,
     );
     assert_eq!(outcome, "applied", "{detail}");
     assert_eq!(detail, 1);
     assert_eq!(automatic(&shop), (Value::Null, Value::Null));
+    // The database keeps when Stripe showed it, on Stripe's clock.
+    assert_eq!(
+        shop.host.query_i64(&format!(
+            "SELECT stripe_payment_method_observed_at FROM customers WHERE id = {}",
+            shop.customer_id
+        )),
+        at
+    );
     assert_eq!(rendered(&shop), NO_METHOD);
 
     // The customer's page says so too.
