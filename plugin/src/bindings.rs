@@ -5,17 +5,17 @@
 //! glue and [`crate::settings`] use it, and it uses nothing of the crate but the vocabulary.
 //!
 //! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`), world
-//! `plugin-with-reminders` (the plugin's exports and the optional `reminders`). With the
+//! `plugin-with-extras` (the plugin's exports and the optional `reminders` and `charges`). With the
 //! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the imports
 //! 0.2 added written here on top of 0.1's (`http.send-dated` answers without Stripe's `Date`,
-//! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none), so the flows are the
+//! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none, `helpdesk.create-part-payment` is refused), so the flows are the
 //! same code for both; the host's tests
 //! load that build to prove a host runs plugins of both lines.
 
 #[cfg(not(feature = "contract-v0_1"))]
 wit_bindgen::generate!({
     path: "../wit",
-    world: "plugin-with-reminders",
+    world: "plugin-with-extras",
     additional_derives: [PartialEq],
 });
 
@@ -42,6 +42,17 @@ pub mod paydesk {
                 _customer: i64,
             ) -> Result<Option<super::types::Money>, super::types::HostError> {
                 Ok(None)
+            }
+
+            /// 0.2's `create-part-payment`: never called on a 0.1 host (its plugins export no
+            /// `charges`); refused if it were.
+            pub fn create_part_payment(
+                _payment: &NewPayment,
+                _amount_due: i64,
+            ) -> Result<InvoicePayment, super::types::HostError> {
+                Err(super::types::HostError::Denied(
+                    "a 0.1 host takes no part payments".into(),
+                ))
             }
 
             /// 0.2's `customer-lookup`.

@@ -218,6 +218,25 @@ mod glue {
     }
 
     #[cfg(not(feature = "contract-v0_1"))]
+    impl bindings::exports::paydesk::stripe::charges::Guest for Plugin {
+        fn quote_charge(
+            invoice: InvoiceId,
+            amount: Option<i64>,
+            paid_with: bindings::exports::paydesk::stripe::charges::ChargeWith,
+            initiator: payments::Initiator,
+        ) -> Result<bindings::exports::paydesk::stripe::charges::ChargeQuote, PluginError> {
+            flows::charges::quote_charge(invoice, amount, paid_with, initiator)
+        }
+
+        fn start_charge(
+            request: bindings::exports::paydesk::stripe::charges::ChargeRequest,
+        ) -> Result<bindings::exports::paydesk::stripe::charges::ChargeStarted, PluginError>
+        {
+            flows::charges::start_charge(request)
+        }
+    }
+
+    #[cfg(not(feature = "contract-v0_1"))]
     bindings::export!(Plugin with_types_in bindings);
     #[cfg(feature = "contract-v0_1")]
     bindings::generated::export!(Plugin with_types_in bindings::generated);

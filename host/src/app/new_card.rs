@@ -3,8 +3,9 @@
 //! into; the payment is then confirmed with the card Stripe.js saved ([`App::confirm_payment`]).
 
 use super::{App, CallError};
+use crate::contract::charges::{ChargeRequest, ChargeWith};
 use crate::contract::exports::paydesk::stripe::payments::{PayWith, PaymentRequest};
-use crate::contract::{Initiator, PaymentMethodType};
+use crate::contract::{Initiator, Money, PaymentMethodType};
 use crate::db::DbError;
 use crate::tenant::TenantId;
 
@@ -54,6 +55,37 @@ impl App {
             intent_id: started.intent_id,
             setup_client_secret: setup.client_secret,
             amount: started.amount.amount,
+        })
+    }
+
+    /// An agent's new-card charge of one invoice: all or `amount` of what is due, held to
+    /// `agreed_total` (the total the page showed), and a SetupIntent of its customer for the card.
+    pub fn start_new_card_charge(
+        &self,
+        tenant: &TenantId,
+        invoice: i64,
+        amount: Option<i64>,
+        agreed_total: Option<i64>,
+        initiator: Initiator,
+    ) -> Result<NewCardPayment, NewCardError> {
+        let i = self.db().invoice(tenant, invoice)?;
+        let request = ChargeRequest {
+            invoice,
+            amount,
+            paid_with: ChargeWith::NewDetails(PaymentMethodType::Card),
+            initiator,
+            agreed_total: agreed_total.map(|amount| Money {
+                amount,
+                currency: i.currency.clone(),
+            }),
+            return_url: None,
+        };
+        let started = self.start_charge(tenant, &request)?;
+        let setup = self.start_setup(tenant, i.customer_id, initiator)?;
+        Ok(NewCardPayment {
+            intent_id: started.intent_id,
+            setup_client_secret: setup.client_secret,
+            amount: started.total.amount,
         })
     }
 }

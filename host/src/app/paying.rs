@@ -3,8 +3,9 @@
 //! Stripe", and reconciliation of stuck payments.
 
 use super::{App, CallError};
+use crate::contract::charges::{ChargeQuote, ChargeRequest, ChargeStarted, ChargeWith};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
-use crate::contract::{Initiator, InvoicePayment, PaymentMethodType};
+use crate::contract::{ErrorKind, Initiator, InvoicePayment, PaymentMethodType, PluginError};
 use crate::tenant::TenantId;
 
 impl App {
@@ -37,6 +38,42 @@ impl App {
         let ctx = self.context(tenant, None)?;
         self.call_in(ctx, "payments.start-payment", &request, |p, s| {
             p.paydesk_stripe_payments().call_start_payment(s, request)
+        })
+    }
+
+    /// Price one charge of an invoice (all or `amount` of what is due) as `initiator` would make it.
+    pub fn quote_charge(
+        &self,
+        tenant: &TenantId,
+        invoice: i64,
+        amount: Option<i64>,
+        with: &ChargeWith,
+        initiator: Initiator,
+    ) -> Result<ChargeQuote, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(
+            ctx,
+            "charges.quote-charge",
+            &(invoice, amount, with, initiator),
+            |p, s| match p.paydesk_stripe_charges() {
+                Some(c) => c.call_quote_charge(s, invoice, amount, with, initiator),
+                None => Ok(Err(no_charges())),
+            },
+        )
+    }
+
+    /// Charge one invoice for all or part of its amount due, only for the total agreed.
+    pub fn start_charge(
+        &self,
+        tenant: &TenantId,
+        request: &ChargeRequest,
+    ) -> Result<ChargeStarted, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, "charges.start-charge", &request, |p, s| {
+            match p.paydesk_stripe_charges() {
+                Some(c) => c.call_start_charge(s, request),
+                None => Ok(Err(no_charges())),
+            }
         })
     }
 
@@ -97,5 +134,15 @@ impl App {
         self.call_in(ctx, "events.reconcile", &now, |p, s| {
             p.paydesk_stripe_events().call_reconcile(s, now)
         })
+    }
+}
+
+/// The answer for a component without the optional `charges` export.
+fn no_charges() -> PluginError {
+    PluginError {
+        kind: ErrorKind::Unsupported,
+        message: "the plugin version this tenant runs takes no part payments and no charges held to an agreed total; pay the whole amount due through payments".into(),
+        field_errors: Vec::new(),
+        stripe: None,
     }
 }

@@ -183,6 +183,16 @@ impl Host for HelpdeskCtx {
         })
     }
 
+    fn create_part_payment(
+        &mut self,
+        payment: NewPayment,
+        amount_due: i64,
+    ) -> wasmtime::Result<Result<InvoicePayment, HostError>> {
+        self.records("helpdesk.create-part-payment", |db, t| {
+            db.create_part_payment(t, &payment, amount_due)
+        })
+    }
+
     fn find_customers(
         &mut self,
         lookup: CustomerLookup,

@@ -270,12 +270,50 @@ pub trait InvoiceStore {
     fn invoices(&self, tenant: &TenantId, filter: &InvoiceFilter) -> DbResult<Vec<Invoice>>;
 }
 
+/// How much of its invoice a new payment record may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Exactly the amount due: an attempt for all of it.
+    Whole,
+    /// More than zero and at most the amount due, which must still be `amount_due` (what the payer
+    /// was shown): a part payment (or a whole one priced at that amount due).
+    Part { amount_due: i64 },
+}
+
 /// Payment records and their effect on the invoice (`db/payments.rs`).
 pub trait PaymentStore {
+    /// The records of an attempt, each for all its invoice's amount due (`Claim::Whole`).
     fn create_payments(
         &self,
         tenant: &TenantId,
         new: &[NewPayment],
+    ) -> DbResult<Vec<InvoicePayment>> {
+        self.claim_payments(tenant, new, Claim::Whole)
+    }
+    /// The record of a payment of part (or all) of one invoice, while its amount due is still
+    /// `amount_due`.
+    fn create_part_payment(
+        &self,
+        tenant: &TenantId,
+        new: &NewPayment,
+        amount_due: i64,
+    ) -> DbResult<InvoicePayment> {
+        self.claim_payments(
+            tenant,
+            std::slice::from_ref(new),
+            Claim::Part { amount_due },
+        )?
+        .pop()
+        .ok_or_else(|| DbError::NotFound("payment".into()))
+    }
+    /// Write an attempt's records — the claim of their invoices — all or none, each only while
+    /// its invoice is payable for the record's amount as `claim` says, in one transaction with the
+    /// unique index on open records.
+    fn claim_payments(
+        &self,
+        tenant: &TenantId,
+        new: &[NewPayment],
+        claim: Claim,
     ) -> DbResult<Vec<InvoicePayment>>;
     fn update_payment(
         &self,

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::invoices::*;
 use super::names::*;
 use super::sqlite::{SqliteDb, conflict_on_unique};
-use super::{DbError, DbResult, now};
+use super::{Claim, DbError, DbResult, now};
 use crate::contract::{
     Initiator, Invoice, InvoicePayment, InvoiceStatus, Money, NewPayment, PaymentFilter,
     PaymentStatus, PaymentUpdate,
@@ -65,9 +65,10 @@ pub(super) fn payment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvoicePaym
 }
 
 /// May a new attempt pay `invoice` for `payment`'s amount? Checked inside the transaction that
-/// writes the attempt's record: awaiting payment, something due, and exactly the amount due in the
-/// invoice's currency (an attempt is always for the whole amount still due).
-pub(super) fn check_payable(invoice: &Invoice, payment: &NewPayment) -> DbResult<()> {
+/// writes the attempt's record: awaiting payment, something due, in the invoice's currency, and
+/// the amount `claim` allows — exactly the amount due (`Whole`), or more than zero and at most an
+/// amount due that is still what was priced (`Part`).
+pub(super) fn check_payable(invoice: &Invoice, payment: &NewPayment, claim: Claim) -> DbResult<()> {
     match invoice.status {
         InvoiceStatus::Paid => {
             return Err(DbError::Conflict(format!(
@@ -89,7 +90,27 @@ pub(super) fn check_payable(invoice: &Invoice, payment: &NewPayment) -> DbResult
             invoice.number
         )));
     }
-    if payment.amount.amount != invoice.amount_due
+    let expected_due = match claim {
+        Claim::Whole => payment.amount.amount,
+        Claim::Part { amount_due } => amount_due,
+    };
+    let amount_allowed = match claim {
+        Claim::Whole => true,
+        Claim::Part { amount_due } => {
+            payment.amount.amount > 0 && payment.amount.amount <= amount_due
+        }
+    };
+    if !amount_allowed {
+        return Err(DbError::Invalid(format!(
+            "a payment of invoice {} takes more than zero and at most the {} {} due, not {} {}",
+            invoice.number,
+            invoice.amount_due,
+            invoice.currency,
+            payment.amount.amount,
+            payment.amount.currency
+        )));
+    }
+    if expected_due != invoice.amount_due
         || !payment
             .amount
             .currency
@@ -100,7 +121,7 @@ pub(super) fn check_payable(invoice: &Invoice, payment: &NewPayment) -> DbResult
             invoice.number,
             invoice.amount_due,
             invoice.currency,
-            payment.amount.amount,
+            expected_due,
             payment.amount.currency
         )));
     }
@@ -142,10 +163,11 @@ pub(super) fn settle(
 }
 
 impl super::PaymentStore for SqliteDb {
-    fn create_payments(
+    fn claim_payments(
         &self,
         tenant: &TenantId,
         new: &[NewPayment],
+        claim: Claim,
     ) -> DbResult<Vec<InvoicePayment>> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -155,7 +177,7 @@ impl super::PaymentStore for SqliteDb {
             // write lock is taken first (IMMEDIATE), and the unique index on open records
             // (schema_7) refuses a second open attempt whatever the caller checked before.
             let invoice = load_invoice(&tx, tenant.as_str(), p.invoice_id)?;
-            check_payable(&invoice, p)?;
+            check_payable(&invoice, p, claim)?;
             let (kind, initiator_id) = initiator_columns(&p.initiator);
             let at = now();
             tx.prepare_cached("INSERT INTO invoice_payments (tenant_id, invoice_id, group_id, intent_id, status, method, method_type,

@@ -4,13 +4,14 @@
 //! calls with the current types, so callers don't care which line a component speaks: a 0.1
 //! instance's arguments are converted to 0.1's types and its answers back ([`v0_1::convert`]), and
 //! an argument 0.1 cannot carry (a payment method type it has no case for) is answered as the
-//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`)
+//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`)
 //! are looked up apart, so a component without them still loads.
 
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::CallState;
+use crate::contract::charges::{Charges, ChargesIndices};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
 use crate::contract::reminders::{Reminders, RemindersIndices};
 use crate::contract::v0_1::{self, convert};
@@ -68,17 +69,19 @@ pub enum VersionedPre {
 }
 
 /// A pre-instantiated component of the current line: its `plugin` exports and, when it has them,
-/// the optional ones (`reminders`, since 0.2.0).
+/// the optional ones (`reminders` and `charges`, since 0.2.0).
 pub struct CurrentPre {
     pre: InstancePre<CallState>,
     plugin: crate::contract::PluginIndices,
     reminders: Option<RemindersIndices>,
+    charges: Option<ChargesIndices>,
 }
 
 /// An instance of the current line: `plugin`'s exports (by `Deref`) and the optional ones.
 pub struct Current {
     plugin: crate::contract::Plugin,
     reminders: Option<Reminders>,
+    charges: Option<Charges>,
 }
 
 impl std::ops::Deref for Current {
@@ -97,6 +100,8 @@ impl VersionedPre {
                 plugin: crate::contract::PluginIndices::new(&pre)?,
                 // Optional: a 0.2 component without it loads, and its reminders are not sent.
                 reminders: RemindersIndices::new(&pre).ok(),
+                // Optional too: without it, agents take whole payments only.
+                charges: ChargesIndices::new(&pre).ok(),
                 pre,
             }),
         })
@@ -119,6 +124,10 @@ impl VersionedPre {
                     plugin: pre.plugin.load(&mut *store, &instance)?,
                     reminders: match &pre.reminders {
                         Some(r) => Some(r.load(&mut *store, &instance)?),
+                        None => None,
+                    },
+                    charges: match &pre.charges {
+                        Some(c) => Some(c.load(&mut *store, &instance)?),
                         None => None,
                     },
                 })
@@ -161,6 +170,14 @@ impl Plugin {
     pub fn paydesk_stripe_reminders(&self) -> Option<&Reminders> {
         match self {
             Plugin::V0_2(p) => p.reminders.as_ref(),
+            Plugin::V0_1(_) => None,
+        }
+    }
+
+    /// The optional `charges` export, when the component has it (0.1 components never do).
+    pub fn paydesk_stripe_charges(&self) -> Option<&Charges> {
+        match self {
+            Plugin::V0_2(p) => p.charges.as_ref(),
             Plugin::V0_1(_) => None,
         }
     }

@@ -10,8 +10,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::api::{
-    agents, autopay, customers, email_templates, invoices, mappings, payments, recurring_invoices,
-    settings, tokens, users, webhook_endpoint,
+    agents, autopay, charges, customers, email_templates, invoices, mappings, payments,
+    recurring_invoices, settings, tokens, users, webhook_endpoint,
 };
 
 struct BearerAuth;
@@ -138,6 +138,8 @@ impl Modify for StripeLimits {
         for path in [
             "/api/v1/tenants/{tenant}/payments/quote",
             "/api/v1/tenants/{tenant}/payments",
+            "/api/v1/tenants/{tenant}/invoices/{id}/charges/quote",
+            "/api/v1/tenants/{tenant}/invoices/{id}/charges",
         ] {
             if let Some(post) = openapi
                 .paths
@@ -181,6 +183,8 @@ impl Modify for StripeLimits {
         invoices::get_one,
         payments::quote,
         payments::pay,
+        charges::quote,
+        charges::charge,
         payments::refresh,
         webhook_endpoint::ensure_webhooks,
         email_templates::get_template,

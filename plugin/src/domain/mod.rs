@@ -13,6 +13,7 @@ pub mod lease;
 pub mod limits;
 pub mod mapping;
 pub mod money;
+pub mod parts;
 pub mod payment_state;
 pub mod settings;
 pub mod settlement;

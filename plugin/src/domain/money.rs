@@ -47,6 +47,12 @@ pub enum MoneyError {
     NotStripeRepresentable { currency: String, amount: i64 },
     #[error("amount is too large to compute with")]
     Overflow,
+    #[error("`{text}` is not an amount of {currency} (write it like {example})")]
+    NotAnAmount {
+        text: String,
+        currency: String,
+        example: String,
+    },
 }
 
 impl Currency {
@@ -153,6 +159,45 @@ impl Money {
     }
 }
 
+impl Currency {
+    /// An amount as people write it (`50`, `50.5`, `1,050.00`; digits with at most this currency's
+    /// decimals, optional thousands commas), in minor units. Exact: no floats.
+    pub fn parse_amount(self, text: &str) -> Result<MinorUnits, MoneyError> {
+        let refused = || MoneyError::NotAnAmount {
+            text: text.trim().chars().take(40).collect(),
+            currency: self.to_string(),
+            example: Money::new(1050 * 10i64.pow(u32::from(self.exponent)), self)
+                .to_string()
+                .split_once(' ')
+                .map(|(_, a)| a.to_string())
+                .unwrap_or_default(),
+        };
+        let cleaned: String = text.trim().chars().filter(|c| *c != ',').collect();
+        let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if whole.is_empty()
+            || !digits(whole)
+            || !digits(fraction)
+            || fraction.len() > usize::from(self.exponent)
+            || whole.len() > 15
+        {
+            return Err(refused());
+        }
+        let exp = u32::from(self.exponent);
+        let whole: i64 = whole.parse().map_err(|_| refused())?;
+        let fraction_value: i64 = if fraction.is_empty() {
+            0
+        } else {
+            fraction.parse::<i64>().map_err(|_| refused())? * 10i64.pow(exp - fraction.len() as u32)
+        };
+        whole
+            .checked_mul(10i64.pow(exp))
+            .and_then(|w| w.checked_add(fraction_value))
+            .map(MinorUnits)
+            .ok_or(MoneyError::Overflow)
+    }
+}
+
 impl fmt::Display for Money {
     /// `USD 10.50`, `JPY 1050`, `KWD 1.050`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -179,6 +224,27 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_as_people_write_them_are_exact_minor_units() {
+        let usd = Currency::parse("usd").unwrap();
+        let jpy = Currency::parse("jpy").unwrap();
+        let kwd = Currency::parse("kwd").unwrap();
+        assert_eq!(usd.parse_amount("50").unwrap(), MinorUnits(5000));
+        assert_eq!(usd.parse_amount(" 50.5 ").unwrap(), MinorUnits(5050));
+        assert_eq!(usd.parse_amount("1,050.07").unwrap(), MinorUnits(105007));
+        assert_eq!(jpy.parse_amount("1050").unwrap(), MinorUnits(1050));
+        assert_eq!(kwd.parse_amount("1.25").unwrap(), MinorUnits(1250));
+        for bad in ["", "abc", "50.123", "-5", "1e3", ".5", "5.5.5", "0x10"] {
+            assert!(
+                matches!(usd.parse_amount(bad), Err(MoneyError::NotAnAmount { .. })),
+                "{bad}"
+            );
+        }
+        assert!(jpy.parse_amount("10.5").is_err());
+        let e = usd.parse_amount("12.345").unwrap_err().to_string();
+        assert!(e.contains("USD") && e.contains("1050.00"), "{e}");
+    }
 
     #[test]
     fn currencies_have_stripes_exponents() {

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod autopay;
+pub mod charges;
 pub mod confirm;
 pub mod customers;
 pub mod emails;

@@ -56,7 +56,7 @@ pub fn quote_invoices(
 }
 
 /// A group id: unique per payment, from the clock and the invoices.
-fn new_group_id(invoices: &[Invoice]) -> String {
+pub(super) fn new_group_id(invoices: &[Invoice]) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -81,74 +81,9 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
     }
     let payable = payable::payable(&request.invoices, &request.initiator, true)?;
     let customer = &payable.customer;
-    let stripe_customer = customer.stripe_customer_id.clone().ok_or_else(|| {
-        error(
-            ErrorKind::NotConfigured,
-            format!(
-                "{} is not mapped to a Stripe customer; an administrator must add the mapping",
-                customer.name
-            ),
-        )
-    })?;
-    let is_portal = matches!(request.initiator, Initiator::PortalUser(_));
-    if is_portal && customer.stripe_payment_method_id.is_none() {
-        return Err(error(
-            ErrorKind::NotConfigured,
-            "invoices can be paid in the portal once an automatic payment method is set up for your organisation",
-        ));
-    }
-    let allowed = allowed_manual_types(&settings);
+    let stripe_customer = stripe_customer_of(customer, &request.initiator)?;
     let policy = fee_policy(&settings)?;
-    let (method_types, saved): (Vec<vocab::PaymentMethodType>, Option<PaymentMethod>) =
-        match &request.pay_with {
-            PayWith::SavedMethod => {
-                let pm_id = customer.stripe_payment_method_id.clone().ok_or_else(|| {
-                    error(
-                        ErrorKind::NotConfigured,
-                        format!("{} has no saved payment method", customer.name),
-                    )
-                })?;
-                let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
-                let t = pm
-                    .known_type()
-                    .filter(|t| allowed.contains(t))
-                    .ok_or_else(|| {
-                        error(
-                            ErrorKind::InvalidInput,
-                            format!(
-                                "the saved method ({}) is not allowed for manual payments",
-                                pm.display_name()
-                            ),
-                        )
-                    })?;
-                (vec![t], Some(pm))
-            }
-            PayWith::NewDetails(types) => {
-                let types: Vec<vocab::PaymentMethodType> = if types.is_empty() {
-                    allowed.clone()
-                } else {
-                    types
-                        .iter()
-                        .cloned()
-                        .map(known_type)
-                        .collect::<Result<_>>()?
-                };
-                if let Some(t) = types.iter().find(|t| !allowed.contains(t)) {
-                    // The tenant's settings refuse it, not the request's shape: 409, not 422.
-                    return Err(error(
-                        ErrorKind::NotConfigured,
-                        format!("{} is not allowed for manual payments", (*t)),
-                    ));
-                }
-                if types.is_empty() {
-                    return Err(error(
-                        ErrorKind::NotConfigured,
-                        "no payment method types are allowed for manual payments",
-                    ));
-                }
-                (types, None)
-            }
-        };
+    let (method_types, saved) = charge_methods(customer, &request.pay_with, &settings)?;
     // One amount for the intent: every offered type must give the same fees.
     let quote = quote_for(&payable.invoices, method_types[0], &policy)?;
     for t in &method_types[1..] {
@@ -171,11 +106,104 @@ pub fn start_payment(request: PaymentRequest) -> Result<PaymentStarted> {
         &stripe_customer,
         &group,
         &currency,
+        Claim::Whole,
     )
 }
 
+/// How an attempt's records claim its invoices.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Claim {
+    /// Each invoice for all that is due (`helpdesk.create-payments`).
+    Whole,
+    /// One invoice for part (or all) of what is due, while that is still `amount_due`
+    /// (`helpdesk.create-part-payment`). Only `charges` makes these, which 0.1 builds don't export.
+    #[cfg_attr(feature = "contract-v0_1", allow(dead_code))]
+    Part { amount_due: i64 },
+}
+
+/// The Stripe customer `customer` pays as, refused when it has none, or when a portal user would
+/// pay before an automatic payment method is set up for the organisation.
+pub(super) fn stripe_customer_of(customer: &Customer, initiator: &Initiator) -> Result<String> {
+    let stripe_customer = customer.stripe_customer_id.clone().ok_or_else(|| {
+        error(
+            ErrorKind::NotConfigured,
+            format!(
+                "{} is not mapped to a Stripe customer; an administrator must add the mapping",
+                customer.name
+            ),
+        )
+    })?;
+    let is_portal = matches!(initiator, Initiator::PortalUser(_));
+    if is_portal && customer.stripe_payment_method_id.is_none() {
+        return Err(error(
+            ErrorKind::NotConfigured,
+            "invoices can be paid in the portal once an automatic payment method is set up for your organisation",
+        ));
+    }
+    Ok(stripe_customer)
+}
+
+/// The types a payment may be made with, and the saved method when it is paid with that: the
+/// customer's automatic method (read from Stripe for its type) or new details of allowed types.
+pub(super) fn charge_methods(
+    customer: &Customer,
+    pay_with: &PayWith,
+    settings: &Settings,
+) -> Result<(Vec<vocab::PaymentMethodType>, Option<PaymentMethod>)> {
+    let allowed = allowed_manual_types(settings);
+    Ok(match pay_with {
+        PayWith::SavedMethod => {
+            let pm_id = customer.stripe_payment_method_id.clone().ok_or_else(|| {
+                error(
+                    ErrorKind::NotConfigured,
+                    format!("{} has no saved payment method", customer.name),
+                )
+            })?;
+            let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(&pm_id))?;
+            let t = pm
+                .known_type()
+                .filter(|t| allowed.contains(t))
+                .ok_or_else(|| {
+                    error(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "the saved method ({}) is not allowed for manual payments",
+                            pm.display_name()
+                        ),
+                    )
+                })?;
+            (vec![t], Some(pm))
+        }
+        PayWith::NewDetails(types) => {
+            let types: Vec<vocab::PaymentMethodType> = if types.is_empty() {
+                allowed.clone()
+            } else {
+                types
+                    .iter()
+                    .cloned()
+                    .map(known_type)
+                    .collect::<Result<_>>()?
+            };
+            if let Some(t) = types.iter().find(|t| !allowed.contains(t)) {
+                // The tenant's settings refuse it, not the request's shape: 409, not 422.
+                return Err(error(
+                    ErrorKind::NotConfigured,
+                    format!("{} is not allowed for manual payments", (*t)),
+                ));
+            }
+            if types.is_empty() {
+                return Err(error(
+                    ErrorKind::NotConfigured,
+                    "no payment method types are allowed for manual payments",
+                ));
+            }
+            (types, None)
+        }
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
-fn create_and_confirm(
+pub(super) fn create_and_confirm(
     request: &PaymentRequest,
     payable: &Payable,
     settings: &Settings,
@@ -185,30 +213,41 @@ fn create_and_confirm(
     stripe_customer: &str,
     group: &str,
     currency: &str,
+    claim: Claim,
 ) -> Result<PaymentStarted> {
     let money = |amount: i64| Money {
         amount,
         currency: currency.to_string(),
     };
     let method_name = saved.map(PaymentMethod::display_name);
-    helpdesk::create_payments(
-        &quote
-            .lines
-            .iter()
-            .map(|l| NewPayment {
-                invoice_id: l.invoice_id,
-                group_id: group.to_string(),
-                intent_id: None,
-                status: PaymentStatus::RequiresPaymentMethod,
-                method: method_name.clone(),
-                method_type: (method_types.len() == 1).then(|| method_types[0].into()),
-                amount: money(l.amount_due.amount.0),
-                fee: money(l.fee.amount.0),
-                initiator: request.initiator,
-                attempt: 0,
-            })
-            .collect::<Vec<_>>(),
-    )
+    let records: Vec<NewPayment> = quote
+        .lines
+        .iter()
+        .map(|l| NewPayment {
+            invoice_id: l.invoice_id,
+            group_id: group.to_string(),
+            intent_id: None,
+            status: PaymentStatus::RequiresPaymentMethod,
+            method: method_name.clone(),
+            method_type: (method_types.len() == 1).then(|| method_types[0].into()),
+            amount: money(l.amount_due.amount.0),
+            fee: money(l.fee.amount.0),
+            initiator: request.initiator,
+            attempt: 0,
+        })
+        .collect();
+    match claim {
+        Claim::Whole => helpdesk::create_payments(&records).map(drop),
+        Claim::Part { amount_due } => match records.as_slice() {
+            [one] => helpdesk::create_part_payment(one, amount_due).map(drop),
+            _ => {
+                return Err(error(
+                    ErrorKind::Internal,
+                    "a part payment is of one invoice",
+                ));
+            }
+        },
+    }
     .map_err(super::claim_refused)?;
 
     let receipt_email = (settings.stripe_send_recipient_email

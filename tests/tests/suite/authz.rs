@@ -229,9 +229,15 @@ const PAGES: &[PageCase] = &[
         [R, R, R, R, A],
     ),
     page(
+        "GET",
+        "/app/invoices/{open}/charge",
+        Body::None,
+        [R, R, R, R, R],
+    ),
+    page(
         "POST",
         "/app/invoices/{open}/pay-saved",
-        Body::Form(&[]),
+        Body::Form(&[("agreed_total", "1")]),
         [R, NOT_CHARGED, R, R, NOT_CHARGED],
     ),
     page(
@@ -427,7 +433,8 @@ fn access(method: &str, template: &str) -> Access {
         ("GET", "/invoices") => Access::OwnList,
         ("GET", "/invoices/{id}" | "/invoices/{id}/document")
         | ("POST", "/payments/{intent}/refresh") => Access::Viewer,
-        ("POST", "/payments" | "/payments/quote") => Access::Payer,
+        ("POST", "/payments" | "/payments/quote")
+        | ("POST", "/invoices/{id}/charges" | "/invoices/{id}/charges/quote") => Access::Payer,
         ("POST", "/invoices")
         | (
             _,
@@ -737,6 +744,10 @@ impl World {
                 "lines": [{"description": "Forged", "amount": 100}]}),
             ("POST", "/payments") => json!({"invoice_ids": [open], "pay_with": "saved_method"}),
             ("POST", "/payments/quote") => json!({"invoice_ids": [open], "method_type": "card"}),
+            ("POST", "/invoices/{id}/charges") => {
+                json!({"pay_with": "saved_method", "amount": 100})
+            }
+            ("POST", "/invoices/{id}/charges/quote") => json!({"pay_with": "saved_method"}),
             ("POST", "/webhooks/stripe-endpoint") => {
                 json!({"url": "https://intruder.invalid/webhooks"})
             }

@@ -240,11 +240,39 @@ fn receive_payment_is_for_agents_with_the_permission() {
         b.sign_in(shop.tenant.as_str(), CASHIER, PASSWORD, true)
             .await?;
         b.goto(&format!("/app/invoices/{invoice}")).await?;
-        b.wait_for_text("Receive Payment (Manual)", paydesk_tests::EVENT_WAIT)
+        let page = b
+            .wait_for_text("Receive Payment (Manual)", paydesk_tests::EVENT_WAIT)
             .await?;
+        assert!(
+            page.contains("No payments yet"),
+            "an invoice without payments says so:\n{page}"
+        );
         b.screenshot("agent-invoice").await?;
+        let button = b.client.find(Locator::Id("pay-saved")).await?;
+        let label = button.text().await?;
+        // USD 80.00 and its 2.9% fee of USD 2.32.
+        assert!(
+            label.contains("USD 82.32") && label.contains("Visa ending 4242"),
+            "the button shows the total with its fee and the method: {label}"
+        );
+        button.click().await?;
+        // One click charges nothing: the confirmation names the amount, the fee and the method.
+        let confirm = b
+            .wait_for_text("Confirm the charge", paydesk_tests::EVENT_WAIT)
+            .await?;
+        for said in ["USD 82.32", "USD 80.00", "USD 2.32", "Visa ending 4242"] {
+            assert!(
+                confirm.contains(said),
+                "the confirmation says {said}:\n{confirm}"
+            );
+        }
+        assert!(
+            shop.intent_creations().is_empty(),
+            "nothing is charged before the agent confirms"
+        );
+        b.screenshot("agent-confirm-charge").await?;
         b.client
-            .find(Locator::Id("pay-saved"))
+            .find(Locator::Id("confirm-pay-saved"))
             .await?
             .click()
             .await?;

@@ -1,7 +1,8 @@
 //! Money moves once, whoever clicks at the same moment: payers racing on one invoice through the
 //! JSON API against localstripe, released together by a barrier, round after round — two portal
 //! users of one customer, one user four times, an agent and a portal user, two overlapping
-//! "Pay all" requests ({1,2} and {2,3}), and the daily run charging an invoice a portal user is
+//! "Pay all" requests ({1,2} and {2,3}), an agent's charge of one invoice and a portal user
+//! paying it, two agents' part charges that together exceed what is due, and the daily run charging an invoice a portal user is
 //! paying, and two daily runs taking over one abandoned attempt. The racers are spread over three
 //! hosts on one database (the shop's and two peers, each serving): on PostgreSQL
 //! (`PAYDESK_TEST_DB=postgres`) that is three hosts on one server. (Two `paydesk serve` processes
@@ -572,4 +573,114 @@ fn two_runs_taking_over_one_abandoned_attempt_at_once_charge_it_once() {
     }
     println!("{ROUNDS} rounds, every invoice paid once; {took_over} runs stood back");
     check_paid_once(&shop, &all, &BTreeMap::new());
+}
+
+/// An agent's charge of all of one invoice (`/invoices/{id}/charges`) with the saved card.
+fn charge<'a>(client: ApiClient, path: String, amount: Option<i64>) -> Racer<'a> {
+    Box::new(move || {
+        let mut body = json!({"pay_with": "saved_method"});
+        if let Some(a) = amount {
+            body["amount"] = a.into();
+        }
+        told(client.post(&path, body))
+    })
+}
+
+#[test]
+fn an_agents_charge_and_a_portal_user_paying_at_once_charge_once() {
+    let shop = shop("race-charge-user", "usd", |_| {});
+    let agent = shop
+        .admin
+        .with_token(&shop.host.agent_token(&shop.tenant, false, true));
+    let path = shop.path("/payments");
+    let hosts = hosts(&shop);
+    rounds(&shop, 1, &|inv| {
+        vec![
+            charge(
+                hosts.on(1, &agent),
+                shop.path(&format!("/invoices/{}/charges", inv[0])),
+                None,
+            ),
+            pay(hosts.on(2, &shop.user), &path, inv.to_vec()),
+        ]
+    });
+}
+
+#[test]
+fn two_part_charges_that_together_exceed_what_is_due_never_both_go_through() {
+    let shop = shop("race-two-parts", "usd", |_| {});
+    let agents: Vec<ApiClient> = (0..2)
+        .map(|_| {
+            shop.admin
+                .with_token(&shop.host.agent_token(&shop.tenant, false, true))
+        })
+        .collect();
+    let hosts = hosts(&shop);
+    let mut invoices = Vec::new();
+    for round in 0..ROUNDS / 2 {
+        let invoice = shop.invoice("usd", 10_000);
+        let path = shop.path(&format!("/invoices/{invoice}/charges"));
+        // Each asks for 60%: both together would be more than the invoice.
+        let answers: Vec<Answer> = {
+            let gate = Barrier::new(2);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = agents
+                    .iter()
+                    .enumerate()
+                    .map(|(k, agent)| {
+                        let (gate, client, path) = (&gate, hosts.on(k + 1, agent), path.clone());
+                        scope.spawn(move || {
+                            gate.wait();
+                            client.post(&path, json!({"pay_with": "saved_method", "amount": 6_000}))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        };
+        let won = answers.iter().filter(|a| a.status == 201).count();
+        assert_eq!(
+            won,
+            1,
+            "round {round}: {:?}",
+            answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+        );
+        for a in answers.iter().filter(|a| a.status != 201) {
+            // Refused while the other was open, claimed after the other took its part, or priced
+            // after it.
+            assert!(
+                (a.status == 409
+                    && (a.text.contains("in progress") || a.text.contains("price it again")))
+                    || (a.status == 422 && a.text.contains("more than the 4000 due")),
+                "round {round}: {}",
+                a.text
+            );
+        }
+        invoices.push(invoice);
+    }
+    let mut succeeded: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for pi in all_intents(&shop) {
+        if pi["status"] == "succeeded"
+            && let Some(id) = pi["metadata"]["paydesk_invoice_ids"]
+                .as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+        {
+            succeeded
+                .entry(id)
+                .or_default()
+                .push(pi["amount"].as_i64().unwrap());
+        }
+    }
+    for invoice in &invoices {
+        assert_eq!(
+            succeeded.get(invoice),
+            Some(&vec![6_174]),
+            "invoice {invoice}: one part of 60% and its fee, at Stripe"
+        );
+        let view = shop.invoice_view(*invoice);
+        assert_eq!(view["status"], "awaiting_payment", "{view}");
+        assert_eq!(view["amount_due"], 4_000, "{view}");
+        assert_eq!(fee_lines(&view), vec![174], "{view}");
+    }
+    drop(hosts);
 }

@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod openapi;
+mod part_payments;
 mod payments;
 mod plugin_registry;
 mod restricted_keys;

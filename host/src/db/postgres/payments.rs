@@ -12,7 +12,7 @@ use crate::contract::{
 };
 use crate::db::names::{method_type_name, payment_status, payment_status_name};
 use crate::db::payments::{check_payable, initiator_columns};
-use crate::db::{DbError, DbResult, PaymentStore, now};
+use crate::db::{Claim, DbError, DbResult, PaymentStore, now};
 use crate::settings::method_type;
 use crate::tenant::TenantId;
 
@@ -95,10 +95,11 @@ pub(super) fn settle(
 }
 
 impl PaymentStore for PgDb {
-    fn create_payments(
+    fn claim_payments(
         &self,
         tenant: &TenantId,
         new: &[NewPayment],
+        claim: Claim,
     ) -> DbResult<Vec<InvoicePayment>> {
         self.tx(Begin::Write, |tx| {
             // The invoices are locked first, in id order (two pay-alls never wait on each other
@@ -114,7 +115,7 @@ impl PaymentStore for PgDb {
             let mut created = Vec::with_capacity(new.len());
             for p in new {
                 let invoice = load_invoice(tx, tenant.as_str(), p.invoice_id)?;
-                check_payable(&invoice, p)?;
+                check_payable(&invoice, p, claim)?;
                 let (kind, initiator_id) = initiator_columns(&p.initiator);
                 let at = now();
                 let row = tx

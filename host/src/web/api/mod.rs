@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod autopay;
 pub mod caller;
+pub mod charges;
 pub mod checks;
 pub mod customers;
 pub mod email_templates;
@@ -84,6 +85,14 @@ pub fn routes() -> Router<AppState> {
             get(invoices::list).post(invoices::create),
         )
         .route(&format!("{t}/invoices/{{id}}"), get(invoices::get_one))
+        .route(
+            &format!("{t}/invoices/{{id}}/charges"),
+            post(charges::charge),
+        )
+        .route(
+            &format!("{t}/invoices/{{id}}/charges/quote"),
+            post(charges::quote),
+        )
         .route(&format!("{t}/payments"), post(payments::pay))
         .route(&format!("{t}/payments/quote"), post(payments::quote))
         .route(

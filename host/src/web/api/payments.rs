@@ -87,7 +87,7 @@ impl From<InvoicePayment> for PaymentView {
     }
 }
 
-fn initiator(principal: &Principal) -> Initiator {
+pub(super) fn initiator(principal: &Principal) -> Initiator {
     match principal {
         Principal::Agent(a) => Initiator::Agent(a.id),
         Principal::User(u) => Initiator::PortalUser(u.id),
@@ -147,7 +147,7 @@ impl From<Quotation> for QuoteView {
     }
 }
 
-fn parse_type(name: &str) -> Result<crate::contract::PaymentMethodType, ApiError> {
+pub(super) fn parse_type(name: &str) -> Result<crate::contract::PaymentMethodType, ApiError> {
     vocabulary::PaymentMethodType::from_wire_name(name)
         .map(Into::into)
         .ok_or_else(|| {

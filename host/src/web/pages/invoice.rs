@@ -10,11 +10,13 @@ use axum::response::Response;
 
 use super::error::PageError;
 use super::payment;
-use super::respond::{Flash, finish, page, told};
+use super::respond::{Flash, Next, finish, page, told};
 use super::session::Viewer;
 use super::words::{at, money};
-use crate::contract::{Initiator, PaymentFilter, PaymentMethodType};
+use crate::contract::charges::{ChargeRequest, ChargeWith};
+use crate::contract::{Initiator, Money, PaymentFilter, PaymentMethodType};
 use crate::web::state::AppState;
+use paydesk_plugin::domain::money::Currency;
 use paydesk_plugin::domain::vocabulary;
 
 #[derive(Template)]
@@ -41,10 +43,37 @@ struct InvoicePage {
     can_pay: bool,
     /// Why a payment of it would be refused now (empty: it can be paid).
     refused: String,
+    /// The amount to receive as the agent typed it, or all that is due.
+    amount_input: String,
+    /// The part to receive in minor units, when it is not all that is due (empty: all of it).
+    part: String,
+    /// The part priced, for people (`USD 50.00 of USD 100.00 due`); empty when all is paid.
+    part_label: String,
     saved: String,
+    /// What charging the saved method costs (amount and fee), or why it can't be charged.
+    saved_total: String,
+    saved_refused: String,
     total: String,
+    /// `total` in minor units: the total the new-card payment is held to.
+    agreed_total: i64,
     publishable_key: String,
     stripe_js: String,
+}
+
+/// `?amount=` of the invoice page: the part an agent wants to receive, as people write amounts.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PartQuery {
+    #[serde(default)]
+    pub amount: String,
+}
+
+/// The amount of `m` without its currency: `100.00`.
+fn bare_amount(amount: i64, currency: &str) -> String {
+    let shown = money(amount, currency);
+    shown
+        .split_once(' ')
+        .map(|(_, a)| a.to_string())
+        .unwrap_or(shown)
 }
 
 /// The outbox rows of the emails about `payments` (keyed `payment/{intent or group}/{outcome}`):
@@ -97,6 +126,7 @@ pub async fn invoice(
     viewer: Viewer,
     Path(id): Path<i64>,
     Query(flash): Query<Flash>,
+    Query(part): Query<PartQuery>,
 ) -> Result<Response, PageError> {
     let a = viewer.agent()?.clone();
     let stripe_js = state.stripe_js_url.clone();
@@ -120,21 +150,51 @@ pub async fn invoice(
             && payable
             && c.stripe_customer_id.is_some()
             && settings.enabled;
-        // The charge as paying would price it; when it would be refused (Stripe's amount limits,
-        // a payment in progress) the page says why instead of offering a payment that cannot go.
-        let (total, refused) = if can_pay {
-            match app.quote_invoices(
-                &viewer.tenant,
-                &[id],
-                PaymentMethodType::Card,
-                Initiator::Agent(a.id),
-            ) {
-                Ok(q) => (money(q.total.amount, &q.total.currency), String::new()),
-                Err(e) => (String::new(), PageError::from(e).message),
-            }
-        } else {
-            (String::new(), String::new())
+        // The part to receive, when the agent asked for one; a bad amount is said, nothing priced.
+        let (asked, amount_error) = match part.amount.trim() {
+            "" => (None, String::new()),
+            text => match Currency::parse(&i.currency).and_then(|c| c.parse_amount(text)) {
+                Ok(m) => (Some(m.0), String::new()),
+                Err(e) => (None, e.to_string()),
+            },
         };
+        // The charge as paying would price it, for a new card and for the saved method; when it
+        // would be refused (Stripe's amount limits, a payment in progress, a bad amount) the page
+        // says why instead of offering a payment that cannot go.
+        let mut priced = (String::new(), 0, String::new(), String::new());
+        let (mut saved_total, mut saved_refused) = (String::new(), String::new());
+        if can_pay && !amount_error.is_empty() {
+            priced.2 = amount_error;
+        } else if can_pay {
+            let agent = Initiator::Agent(a.id);
+            match app.quote_charge(
+                &viewer.tenant,
+                id,
+                asked,
+                &ChargeWith::NewDetails(PaymentMethodType::Card),
+                agent,
+            ) {
+                Ok(q) => {
+                    if q.amount.amount != q.amount_due.amount {
+                        priced.3 = format!(
+                            "{} of the {} due",
+                            money(q.amount.amount, &q.amount.currency),
+                            money(q.amount_due.amount, &q.amount_due.currency)
+                        );
+                    }
+                    priced.0 = money(q.total.amount, &q.total.currency);
+                    priced.1 = q.total.amount;
+                }
+                Err(e) => priced.2 = PageError::from(e).message,
+            }
+            if priced.2.is_empty() && c.stripe_payment_method_id.is_some() {
+                match app.quote_charge(&viewer.tenant, id, asked, &ChargeWith::SavedMethod, agent) {
+                    Ok(q) => saved_total = money(q.total.amount, &q.total.currency),
+                    Err(e) => saved_refused = PageError::from(e).message,
+                }
+            }
+        }
+        let (total, agreed_total, refused, part_label) = priced;
         Ok(InvoicePage {
             flash: flash.text(app, &viewer),
             csrf: viewer.csrf.clone(),
@@ -176,8 +236,18 @@ pub async fn invoice(
             emails,
             can_pay,
             refused,
+            amount_input: if part.amount.trim().is_empty() {
+                bare_amount(i.amount_due, &i.currency)
+            } else {
+                part.amount.trim().chars().take(40).collect()
+            },
+            part: asked.map(|a| a.to_string()).unwrap_or_default(),
+            part_label,
             saved: c.stripe_payment_method_name.unwrap_or_default(),
+            saved_total,
+            saved_refused,
             total,
+            agreed_total,
             publishable_key: settings.stripe_public_key.unwrap_or_default(),
             stripe_js,
             number: i.number,
@@ -186,6 +256,82 @@ pub async fn invoice(
     .await
 }
 
+#[derive(Template)]
+#[template(path = "charge_confirm.html")]
+struct ConfirmPage {
+    flash: String,
+    csrf: String,
+    is_admin: bool,
+    id: i64,
+    number: String,
+    method: String,
+    total: String,
+    amount: String,
+    amount_due: String,
+    fee: String,
+    fee_description: String,
+    part: String,
+    agreed_total: i64,
+}
+
+/// `?amount=` of the confirmation: the part in minor units (none: all that is due).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ConfirmQuery {
+    pub amount: Option<i64>,
+}
+
+/// `/app/invoices/{id}/charge`: what charging the saved method will take — total, the part of
+/// the amount due, the fee and the method — for the agent to confirm before anything is charged.
+pub async fn confirm_saved(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Query(q): Query<ConfirmQuery>,
+) -> Result<Response, PageError> {
+    let a = viewer.agent()?.clone();
+    page(&state, move |app| {
+        let quote = app.quote_charge(
+            &viewer.tenant,
+            id,
+            q.amount,
+            &ChargeWith::SavedMethod,
+            Initiator::Agent(a.id),
+        )?;
+        Ok(ConfirmPage {
+            flash: String::new(),
+            csrf: viewer.csrf.clone(),
+            is_admin: viewer.is_admin(),
+            id,
+            number: quote.invoice_number,
+            method: quote.method.unwrap_or_default(),
+            total: money(quote.total.amount, &quote.total.currency),
+            amount: money(quote.amount.amount, &quote.amount.currency),
+            amount_due: money(quote.amount_due.amount, &quote.amount_due.currency),
+            fee: if quote.fee.amount == 0 {
+                String::new()
+            } else {
+                money(quote.fee.amount, &quote.fee.currency)
+            },
+            fee_description: quote.fee_description,
+            part: q.amount.map(|a| a.to_string()).unwrap_or_default(),
+            agreed_total: quote.total.amount,
+        })
+    })
+    .await
+}
+
+/// A whole number of a form field, when given.
+fn minor_units(form: &super::form::Form, field: &str) -> Result<Option<i64>, String> {
+    match form.field(field).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{field} is not a whole number of minor units")),
+    }
+}
+
+/// The confirmed charge of the saved method: exactly the total the agent confirmed, or nothing.
 pub async fn pay_saved(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -193,19 +339,52 @@ pub async fn pay_saved(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let a = viewer.agent()?.clone();
-    viewer.form(&body)?;
+    let form = viewer.form(&body)?;
     finish(
         &state,
         viewer,
         format!("/app/invoices/{id}"),
         move |app, viewer| {
+            let (amount, agreed) = match (
+                minor_units(&form, "amount"),
+                minor_units(&form, "agreed_total"),
+            ) {
+                (Ok(amount), Ok(Some(agreed))) => (amount, agreed),
+                (Err(e), _) | (_, Err(e)) => return Ok(Next::Back(format!("Not charged: {e}"))),
+                (_, Ok(None)) => {
+                    return Ok(Next::Back(
+                        "Not charged: confirm the charge's amount and method first".into(),
+                    ));
+                }
+            };
+            let currency = match app.db().invoice(&viewer.tenant, id) {
+                Ok(i) => i.currency,
+                Err(e) => {
+                    return Ok(Next::Back(format!(
+                        "Not charged: {}",
+                        PageError::from(e).message
+                    )));
+                }
+            };
+            let request = ChargeRequest {
+                invoice: id,
+                amount,
+                paid_with: ChargeWith::SavedMethod,
+                initiator: Initiator::Agent(a.id),
+                agreed_total: Some(Money {
+                    amount: agreed,
+                    currency,
+                }),
+                return_url: None,
+            };
             Ok(told(
-                payment::start_saved(app, viewer, vec![id], Initiator::Agent(a.id)),
+                app.start_charge(&viewer.tenant, &request),
                 "Not charged",
                 |p| {
                     format!(
-                        "Payment {}: {}.",
+                        "Payment {} of {}: {}.",
                         p.intent_id,
+                        money(p.total.amount, &p.total.currency),
                         vocabulary::PaymentStatus::from(p.status).label()
                     )
                 },
@@ -221,8 +400,17 @@ pub async fn pay_new(
     viewer: Viewer,
     headers: HeaderMap,
     Path(id): Path<i64>,
+    Query(q): Query<NewCardQuery>,
 ) -> Result<Response, PageError> {
     let a = viewer.agent()?.clone();
     viewer.check_csrf_header(&headers)?;
-    payment::start_new_card(&state, viewer, vec![id], Initiator::Agent(a.id)).await
+    payment::start_new_card_charge(&state, viewer, id, q.amount, q.agreed_total, a.id).await
+}
+
+/// `?amount=&agreed_total=` of a new-card charge: the part (minor units; none: all that is due)
+/// and the total the page showed, which the charge is held to.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NewCardQuery {
+    pub amount: Option<i64>,
+    pub agreed_total: Option<i64>,
 }

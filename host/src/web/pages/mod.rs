@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
             post(customer::set_autopay_cap),
         )
         .route("/app/invoices/{id}", get(invoice::invoice))
+        .route("/app/invoices/{id}/charge", get(invoice::confirm_saved))
         .route("/app/invoices/{id}/pay-saved", post(invoice::pay_saved))
         .route("/app/invoices/{id}/pay-new", post(invoice::pay_new))
         .route("/app/invoices/{id}/pdf", get(pdf::agent_pdf))

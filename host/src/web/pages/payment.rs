@@ -38,6 +38,29 @@ pub async fn start_new_card(
     .await
 }
 
+/// An agent's new-card charge of one invoice (all or `amount` of what is due, held to
+/// `agreed_total`), for the script: the intent, the SetupIntent's client secret and the amount.
+pub async fn start_new_card_charge(
+    state: &AppState,
+    viewer: Viewer,
+    invoice: i64,
+    amount: Option<i64>,
+    agreed_total: Option<i64>,
+    agent: i64,
+) -> Result<Response, PageError> {
+    json_answer(state, viewer, move |app, viewer| {
+        let p = app.start_new_card_charge(
+            &viewer.tenant,
+            invoice,
+            amount,
+            agreed_total,
+            Initiator::Agent(agent),
+        )?;
+        Ok(json!({"intent_id": p.intent_id, "setup_client_secret": p.setup_client_secret, "amount": p.amount}))
+    })
+    .await
+}
+
 /// Pay `invoices` with their customer's automatic payment method as `initiator`, confirmed at once.
 pub fn start_saved(
     app: &App,

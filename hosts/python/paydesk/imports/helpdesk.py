@@ -39,7 +39,7 @@ FUNCTIONS = {
     **{name: _records(name.replace("-", "_")) for name in (
         "get-customer", "list-customers", "set-stripe-customer-id", "set-automatic-payment-method",
         "set-stripe-sync-error", "get-user", "get-agent", "get-invoice", "list-invoices",
-        "create-payments", "update-payment", "list-payments", "get-email-template", "audit",
+        "create-payments", "create-part-payment", "update-payment", "list-payments", "get-email-template", "audit",
         "find-customers", "observe-automatic-payment-method",
     )},
 }

@@ -219,19 +219,38 @@ class Records:
         with self.db.transaction() as c:
             for p in payments:
                 self.get_invoice(tenant, p["invoice_id"], c)
-                initiator = p["initiator"]
-                kind, who = (initiator, None) if isinstance(initiator, str) else next(iter(initiator.items()))
-                at = now()
-                pid = c.execute(
-                    "INSERT INTO invoice_payments (tenant_id, invoice_id, group_id, intent_id, status, method, "
-                    "method_type, amount, fee, currency, initiator_kind, initiator_id, attempt, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (tenant, p["invoice_id"], p["group_id"], p["intent_id"], p["status"], p["method"],
-                     p["method_type"], p["amount"]["amount"], p["fee"]["amount"], p["amount"]["currency"],
-                     kind, who, p["attempt"], at, at),
-                ).lastrowid
-                created.append(self._payment(c, tenant, pid))
+                created.append(self._insert_payment(c, tenant, p))
         return created
+
+    def _insert_payment(self, c, tenant: str, p: dict) -> Any:
+        initiator = p["initiator"]
+        kind, who = (initiator, None) if isinstance(initiator, str) else next(iter(initiator.items()))
+        at = now()
+        pid = c.execute(
+            "INSERT INTO invoice_payments (tenant_id, invoice_id, group_id, intent_id, status, method, "
+            "method_type, amount, fee, currency, initiator_kind, initiator_id, attempt, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (tenant, p["invoice_id"], p["group_id"], p["intent_id"], p["status"], p["method"],
+             p["method_type"], p["amount"]["amount"], p["fee"]["amount"], p["amount"]["currency"],
+             kind, who, p["attempt"], at, at),
+        ).lastrowid
+        return self._payment(c, tenant, pid)
+
+    def create_part_payment(self, tenant: str, payment: dict, amount_due: int) -> Any:
+        """The record of a payment of part (or all) of one invoice, written only while the invoice
+        awaits payment with `amount_due` still due in the record's currency and the record takes
+        more than zero and at most that; one transaction with the open-record index."""
+        with self.db.transaction() as c:
+            invoice = self.get_invoice(tenant, payment["invoice_id"], c)
+            due, amount = getattr(invoice, "amount-due"), payment["amount"]["amount"]
+            if invoice.status != "awaiting-payment" or due != amount_due \
+                    or invoice.currency != payment["amount"]["currency"]:
+                raise Conflict(f"invoice {invoice.number} now has {due} {invoice.currency} due, "
+                               f"not the {amount_due} this payment was priced for; price it again")
+            if not 0 < amount <= amount_due:
+                raise Conflict(f"a payment of invoice {invoice.number} takes more than zero and at most "
+                               f"the {amount_due} due, not {amount}")
+            return self._insert_payment(c, tenant, payment)
 
     def _payment(self, conn, tenant: str, id: int) -> Any:
         return _payment(_one(conn.execute(
