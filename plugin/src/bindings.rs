@@ -118,6 +118,56 @@ pub mod paydesk {
             pub fn list_disputes(_invoice: i64) -> Result<Vec<Dispute>, super::types::HostError> {
                 Ok(Vec::new())
             }
+
+            /// 0.2's `customer-lookup`.
+            pub enum CustomerLookup {
+                StripeCustomer(String),
+                AutomaticPaymentMethod(String),
+            }
+
+            /// 0.2's `find-customers`: a 0.1 host has no lookup, so its customers are read page by
+            /// page (at most 100 found, as 0.2 bounds it).
+            pub fn find_customers(
+                lookup: &CustomerLookup,
+            ) -> Result<Vec<Customer>, super::types::HostError> {
+                let mut found = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = list_customers(after, 500)?;
+                    let Some(last) = page.last() else {
+                        return Ok(found);
+                    };
+                    after = Some(last.id);
+                    found.extend(page.into_iter().filter(|c| match lookup {
+                        CustomerLookup::StripeCustomer(id) => {
+                            c.stripe_customer_id.as_ref() == Some(id)
+                        }
+                        CustomerLookup::AutomaticPaymentMethod(pm) => {
+                            c.stripe_payment_method_id.as_ref() == Some(pm)
+                        }
+                    }));
+                    if found.len() >= 100 {
+                        found.truncate(100);
+                        return Ok(found);
+                    }
+                }
+            }
+
+            /// 0.2's `observe-automatic-payment-method`: a 0.1 host keeps no observation times, so
+            /// the write holds `only-if` by reading first and orders nothing.
+            pub fn observe_automatic_payment_method(
+                id: i64,
+                method: Option<(&str, &str)>,
+                _observed_at: i64,
+                only_if: Option<&str>,
+            ) -> Result<bool, super::types::HostError> {
+                if let Some(pm) = only_if
+                    && get_customer(id)?.stripe_payment_method_id.as_deref() != Some(pm)
+                {
+                    return Ok(false);
+                }
+                set_automatic_payment_method(id, method).map(|()| true)
+            }
         }
 
         pub mod http {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{Observer, host_error};
-use crate::contract::paydesk::stripe::helpdesk::Host;
+use crate::contract::paydesk::stripe::helpdesk::{CustomerLookup, Host};
 use crate::contract::{
     Agent, AuditEntry, Customer, Dispute, DisputeObservation, EmailTemplate, HostError, Invoice,
     InvoiceFilter, InvoicePayment, Money, NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
@@ -25,6 +25,8 @@ pub struct HelpdeskCtx {
 
 /// Most rows one list call returns.
 const MAX_PAGE: u32 = 1000;
+/// Most customers `find-customers` returns (the contract's bound).
+const MAX_FOUND: u32 = 100;
 
 impl HelpdeskCtx {
     /// Run `op` on the calling tenant's records; the answer is what import `name` returns.
@@ -205,6 +207,40 @@ impl Host for HelpdeskCtx {
             // Not found for an invoice not the tenant's, as every other read of one.
             db.invoice(t, invoice)?;
             db.disputes(t, invoice)
+        })
+    }
+
+    fn find_customers(
+        &mut self,
+        lookup: CustomerLookup,
+    ) -> wasmtime::Result<Result<Vec<Customer>, HostError>> {
+        self.records("helpdesk.find-customers", |db, t| match &lookup {
+            CustomerLookup::StripeCustomer(id) => {
+                Ok(db.customer_by_stripe_id(t, id)?.into_iter().collect())
+            }
+            CustomerLookup::AutomaticPaymentMethod(pm) => {
+                db.customers_by_automatic_method(t, pm, MAX_FOUND)
+            }
+        })
+    }
+
+    fn observe_automatic_payment_method(
+        &mut self,
+        id: i64,
+        method: Option<(String, String)>,
+        observed_at: i64,
+        only_if: Option<String>,
+    ) -> wasmtime::Result<Result<bool, HostError>> {
+        self.records("helpdesk.observe-automatic-payment-method", |db, t| {
+            db.observe_automatic_payment_method(
+                t,
+                id,
+                method
+                    .as_ref()
+                    .map(|(id, name)| (id.as_str(), name.as_str())),
+                observed_at,
+                only_if.as_deref(),
+            )
         })
     }
 }

@@ -191,4 +191,73 @@ impl super::CustomerStore for SqliteDb {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
+
+    fn customer_by_stripe_id(
+        &self,
+        tenant: &TenantId,
+        stripe_id: &str,
+    ) -> DbResult<Option<Customer>> {
+        Ok(self
+            .conn()?
+            .prepare_cached(&format!(
+                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = ?1 AND stripe_customer_id = ?2"
+            ))?
+            .query_row(params![tenant.as_str(), stripe_id], customer_row)
+            .optional()?)
+    }
+
+    fn customers_by_automatic_method(
+        &self,
+        tenant: &TenantId,
+        pm_id: &str,
+        limit: u32,
+    ) -> DbResult<Vec<Customer>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers
+             WHERE tenant_id = ?1 AND stripe_payment_method_id = ?2 ORDER BY id LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params![tenant.as_str(), pm_id, limit.min(1000)],
+                customer_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn observe_automatic_payment_method(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        method: Option<(&str, &str)>,
+        observed_at: i64,
+        only_if: Option<&str>,
+    ) -> DbResult<bool> {
+        let conn = self.conn()?;
+        let changed = conn
+            .prepare_cached(
+                "UPDATE customers SET stripe_payment_method_id = ?3, stripe_payment_method_name = ?4,
+                     stripe_payment_method_observed_at = ?5
+                 WHERE tenant_id = ?1 AND id = ?2
+                   AND (stripe_payment_method_observed_at IS NULL OR stripe_payment_method_observed_at <= ?5)
+                   AND (?6 IS NULL OR stripe_payment_method_id = ?6)",
+            )?
+            .execute(params![
+                tenant.as_str(),
+                id,
+                method.map(|m| m.0),
+                method.map(|m| m.1),
+                observed_at,
+                only_if
+            ])?;
+        if changed == 0 {
+            // Not applied: say whether the customer exists at all.
+            conn.prepare_cached("SELECT 1 FROM customers WHERE tenant_id = ?1 AND id = ?2")?
+                .query_row(params![tenant.as_str(), id], |_| Ok(()))
+                .optional()?
+                .ok_or_else(|| DbError::NotFound(format!("customer {id}")))?;
+        }
+        Ok(changed > 0)
+    }
 }

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_11_plugins.sql"),
     include_str!("schema_12_autopay_caps.sql"),
     include_str!("schema_13_disputes.sql"),
+    include_str!("schema_14_observed_method.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

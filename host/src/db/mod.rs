@@ -206,6 +206,32 @@ pub trait CustomerStore {
     fn autopay_cap(&self, tenant: &TenantId, id: i64) -> DbResult<Option<i64>>;
     /// Set (or clear) the customer's cap; the schema holds it to 1–99999999.
     fn set_autopay_cap(&self, tenant: &TenantId, id: i64, cap: Option<i64>) -> DbResult<()>;
+    /// The customer mapped to Stripe customer `stripe_id` (the mapping is unique per tenant).
+    fn customer_by_stripe_id(
+        &self,
+        tenant: &TenantId,
+        stripe_id: &str,
+    ) -> DbResult<Option<Customer>>;
+    /// The customers whose automatic payment method is `pm_id`, by id, at most `limit` (an index
+    /// on tenant and method finds them).
+    fn customers_by_automatic_method(
+        &self,
+        tenant: &TenantId,
+        pm_id: &str,
+        limit: u32,
+    ) -> DbResult<Vec<Customer>>;
+    /// Set (or clear) the automatic method as Stripe showed it at `observed_at` (Stripe's clock),
+    /// in one statement: only when the customer's recorded observation is not later and, with
+    /// `only_if`, only while its method is still that one. Whether it was applied; not found when
+    /// the customer isn't the tenant's.
+    fn observe_automatic_payment_method(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        method: Option<(&str, &str)>,
+        observed_at: i64,
+        only_if: Option<&str>,
+    ) -> DbResult<bool>;
     /// The caps of the tenant's customers with ids in `(after, through]` that have one, by id.
     fn autopay_caps(
         &self,

@@ -117,6 +117,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "charge.dispute.created",
     "charge.dispute.updated",
     "charge.dispute.closed",
+    "payment_method.detached",
+    "payment_method.updated",
+    "customer.updated",
 ];
 
 /// `event_type` as a label value: one of [`EVENT_TYPES`] or `other`.

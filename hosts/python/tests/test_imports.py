@@ -138,6 +138,28 @@ class HelpdeskTest(Host):
         self.assertEqual(helpdesk.FUNCTIONS["list-disputes"](self.ctx("a"), self.invoice), [])
         self.assertEqual(helpdesk.FUNCTIONS["list-disputes"](self.ctx("b"), self.invoice).tag, "not-found")
 
+    def test_customers_are_found_by_stripe_ids_within_the_tenant(self):
+        r = self.services.records
+        r.set_stripe_customer_id("a", self.customer, "cus_1")
+        r.set_automatic_payment_method("a", self.customer, ("pm_1", "Visa ending 4242"))
+        find = helpdesk.FUNCTIONS["find-customers"]
+        self.assertEqual([c.id for c in find(self.ctx("a"), Variant("stripe-customer", "cus_1"))], [self.customer])
+        self.assertEqual([c.id for c in find(self.ctx("a"), Variant("automatic-payment-method", "pm_1"))],
+                         [self.customer])
+        self.assertEqual(find(self.ctx("a"), Variant("automatic-payment-method", "pm_2")), [])
+        self.assertEqual(find(self.ctx("b"), Variant("stripe-customer", "cus_1")), [])
+
+    def test_an_older_observation_of_the_method_changes_nothing(self):
+        observe = helpdesk.FUNCTIONS["observe-automatic-payment-method"]
+        a = self.ctx("a")
+        self.assertTrue(observe(a, self.customer, ("pm_2", "Visa ending 1111"), 200, None))
+        self.assertFalse(observe(a, self.customer, ("pm_1", "Visa ending 4242"), 100, None))
+        self.assertFalse(observe(a, self.customer, None, 300, "pm_1"))
+        self.assertEqual(getattr(self.services.records.get_customer("a", self.customer), "stripe-payment-method-id"), "pm_2")
+        self.assertTrue(observe(a, self.customer, None, 300, "pm_2"))
+        self.assertIsNone(getattr(self.services.records.get_customer("a", self.customer), "stripe-payment-method-id"))
+        self.assertEqual(observe(self.ctx("b"), self.customer, None, 400, None).tag, "not-found")
+
     def test_success_adds_the_fee_line_and_pays_the_invoice_once_under_the_version(self):
         r = self.services.records
         update, version = self.update(self.payment.version)

@@ -18,6 +18,7 @@ pub mod parts;
 pub mod payment_state;
 pub mod settings;
 pub mod settlement;
+pub mod stripe_side;
 // `#[macro_use]`: `wit_vocabulary!` is in scope, by name, for the modules declared after `domain`.
 #[macro_use]
 pub mod vocabulary;

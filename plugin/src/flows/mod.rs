@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod records;
 pub mod reminders;
 pub mod setup;
+pub mod stripe_side;
 pub mod templates;
 pub mod webhooks;
 

@@ -1,8 +1,10 @@
 //! The customer's automatic payment method: only a method attached to the
 //! customer in Stripe, of an imported type. Stored on the helpdesk customer (id + display name)
 //! and set as the Stripe customer's default payment method for invoices. A method's type and
-//! display name, which Stripe never changes for an id, are kept in the tenant's storage so a
-//! charge needn't ask Stripe for them each time.
+//! display name are kept in the tenant's storage so a charge needn't ask Stripe for them each
+//! time (Stripe never changes a method's type; a new expiry, `payment_method.updated`, makes the
+//! kept name be forgotten). The choice is written with the `Date` of Stripe's answer, so changes
+//! made on Stripe's side (`stripe_side`) are ordered against it.
 
 use super::admin::mapped_stripe_customer;
 use super::{Result, error, host_error, stripe_call};
@@ -20,8 +22,7 @@ pub fn set_automatic_payment_method(
     let (c, stripe_id) = mapped_stripe_customer(customer)?;
     let Some(pm_id) = payment_method.map(str::trim).filter(|p| !p.is_empty()) else {
         stripe_call::<Customer>(&customers::set_default_payment_method(&stripe_id, None))?;
-        helpdesk::set_automatic_payment_method(customer, None)
-            .map_err(|e| host_error("customer", e))?;
+        record_choice(customer, None)?;
         return Ok(None);
     };
     let pm: PaymentMethod = stripe_call(&payment_methods::retrieve(pm_id)).map_err(|mut e| {
@@ -59,9 +60,24 @@ pub fn set_automatic_payment_method(
         &stripe_id,
         Some(pm_id),
     ))?;
-    helpdesk::set_automatic_payment_method(customer, Some((pm_id, name.as_str())))
-        .map_err(|e| host_error("customer", e))?;
+    record_choice(customer, Some((pm_id, name.as_str())))?;
     Ok(Some(name))
+}
+
+/// Write the choice on the customer as observed when Stripe answered its default's update (on
+/// Stripe's clock), so that an older change made on Stripe's side never replaces it; a newer one
+/// already recorded wins, and the agent is told.
+fn record_choice(customer: i64, method: Option<(&str, &str)>) -> Result<()> {
+    let applied =
+        helpdesk::observe_automatic_payment_method(customer, method, super::stripe_now(), None)
+            .map_err(|e| host_error("customer", e))?;
+    if !applied {
+        return Err(error(
+            ErrorKind::Conflict,
+            "the customer's payment method was changed in Stripe meanwhile; reload and choose again",
+        ));
+    }
+    Ok(())
 }
 
 fn described_key(pm_id: &str) -> String {
@@ -69,9 +85,15 @@ fn described_key(pm_id: &str) -> String {
 }
 
 /// Keep `pm`'s type and display name for [`describe`] (best effort: a miss only costs a request).
-fn remember(pm_id: &str, pm: &PaymentMethod) {
+pub(super) fn remember(pm_id: &str, pm: &PaymentMethod) {
     let value = format!("{}\n{}", pm.method_type, pm.display_name());
     let _ = storage::put_new(&described_key(pm_id), value.as_bytes());
+}
+
+/// Forget what [`remember`] kept of `pm_id` (its display name changed at Stripe); the next
+/// [`describe`] reads it again. Best effort, as keeping it is.
+pub(super) fn forget_described(pm_id: &str) {
+    let _ = storage::delete(&described_key(pm_id), None);
 }
 
 /// Payment method `pm_id`'s type (card when Stripe names one we don't know) and display name:

@@ -56,6 +56,9 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     if payment_state::is_dispute_event(&parsed.event_type) {
         return super::disputes::received(&parsed, &event.body);
     }
+    if super::stripe_side::handles(&parsed.event_type) {
+        return super::stripe_side::received(&parsed.event_type, &event);
+    }
     let Some(status) = payment_state::from_event(&parsed.event_type) else {
         return Ok(EventOutcome::Ignored(format!(
             "{} is not an event paydesk acts on",

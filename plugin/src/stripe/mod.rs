@@ -2,6 +2,7 @@
 //! response transformers turn Stripe's JSON into typed values or a [`StripeFailure`]. The one place
 //! that sends a request is `flows::stripe_send`, over the host's `http` import.
 
+pub mod changes;
 pub mod customers;
 pub mod disputes;
 pub mod events;

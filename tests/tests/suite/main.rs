@@ -15,6 +15,7 @@ mod disputes;
 mod documents;
 mod faults;
 mod fees;
+mod flowback;
 mod harness;
 mod isolation;
 mod lifecycle;

@@ -187,4 +187,75 @@ impl CustomerStore for PgDb {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
+
+    fn customer_by_stripe_id(
+        &self,
+        tenant: &TenantId,
+        stripe_id: &str,
+    ) -> DbResult<Option<Customer>> {
+        self.conn()?
+            .query_opt(
+                &format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND stripe_customer_id = $2"
+                ),
+                &[&tenant.as_str(), &stripe_id],
+            )?
+            .as_ref()
+            .map(customer_row)
+            .transpose()
+    }
+
+    fn customers_by_automatic_method(
+        &self,
+        tenant: &TenantId,
+        pm_id: &str,
+        limit: u32,
+    ) -> DbResult<Vec<Customer>> {
+        self.conn()?
+            .query(
+                &format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers
+                     WHERE tenant_id = $1 AND stripe_payment_method_id = $2 ORDER BY id LIMIT $3"
+                ),
+                &[&tenant.as_str(), &pm_id, &i64::from(limit.min(1000))],
+            )?
+            .iter()
+            .map(customer_row)
+            .collect()
+    }
+
+    fn observe_automatic_payment_method(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        method: Option<(&str, &str)>,
+        observed_at: i64,
+        only_if: Option<&str>,
+    ) -> DbResult<bool> {
+        let mut conn = self.conn()?;
+        let changed = conn.execute(
+            "UPDATE customers SET stripe_payment_method_id = $3, stripe_payment_method_name = $4,
+                 stripe_payment_method_observed_at = $5
+             WHERE tenant_id = $1 AND id = $2
+               AND (stripe_payment_method_observed_at IS NULL OR stripe_payment_method_observed_at <= $5)
+               AND ($6::TEXT IS NULL OR stripe_payment_method_id = $6)",
+            &[
+                &tenant.as_str(),
+                &id,
+                &method.map(|m| m.0),
+                &method.map(|m| m.1),
+                &observed_at,
+                &only_if,
+            ],
+        )?;
+        if changed == 0 {
+            // Not applied: say whether the customer exists at all.
+            conn.query_opt(
+                "SELECT 1 FROM customers WHERE tenant_id = $1 AND id = $2",
+                &[&tenant.as_str(), &id],
+            )?
+            .ok_or_else(|| DbError::NotFound(format!("customer {id}")))?;
+        }
+        Ok(changed > 0)
+    }
 }

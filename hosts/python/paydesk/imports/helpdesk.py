@@ -63,5 +63,6 @@ FUNCTIONS = {
         "get-customer", "list-customers", "set-stripe-customer-id", "set-automatic-payment-method",
         "set-stripe-sync-error", "get-user", "get-agent", "get-invoice", "list-invoices",
         "create-payments", "create-part-payment", "update-payment", "list-payments", "get-email-template", "audit",
+        "find-customers", "observe-automatic-payment-method",
     )},
 }

@@ -129,6 +129,37 @@ class Records:
         self._update_customer(tenant, id, "stripe_payment_method_id = ?, stripe_payment_method_name = ?",
                               (pm_id, name))
 
+    def find_customers(self, tenant: str, lookup: Any) -> list:
+        """`lookup` is `{"stripe-customer": id}` or `{"automatic-payment-method": id}`; at most 100."""
+        ((case, value),) = lookup.items()
+        column = {"stripe-customer": "stripe_customer_id",
+                  "automatic-payment-method": "stripe_payment_method_id"}[case]
+        rows = self.db.conn().execute(
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = ? AND {column} = ? ORDER BY id LIMIT 100",
+            (tenant, value),
+        ).fetchall()
+        return [_customer(r) for r in rows]
+
+    def observe_automatic_payment_method(self, tenant: str, id: int, method: Optional[tuple[str, str]],
+                                         observed_at: int, only_if: Optional[str]) -> bool:
+        """Set the method as Stripe showed it at `observed_at`, unless a later observation is
+        recorded or (with `only_if`) the method is no longer that one; decided in one transaction."""
+        pm_id, name = method if method else (None, None)
+        with self.db.transaction() as c:
+            row = _one(c.execute("SELECT stripe_payment_method_id FROM customers WHERE tenant_id = ? AND id = ?",
+                                 (tenant, id)).fetchone(), f"customer {id}")
+            seen = c.execute("SELECT observed_at FROM customer_method_observed WHERE tenant_id = ? AND customer_id = ?",
+                             (tenant, id)).fetchone()
+            if (seen is not None and seen["observed_at"] > observed_at) or (
+                    only_if is not None and row["stripe_payment_method_id"] != only_if):
+                return False
+            c.execute("UPDATE customers SET stripe_payment_method_id = ?, stripe_payment_method_name = ? "
+                      "WHERE tenant_id = ? AND id = ?", (pm_id, name, tenant, id))
+            c.execute("INSERT INTO customer_method_observed (tenant_id, customer_id, observed_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT (tenant_id, customer_id) DO UPDATE SET observed_at = excluded.observed_at",
+                      (tenant, id, observed_at))
+        return True
+
     def set_stripe_sync_error(self, tenant: str, id: int, error: Optional[str]) -> None:
         self._update_customer(tenant, id, "stripe_sync_error = ?", (error,))
 

@@ -23,6 +23,17 @@ CREATE TABLE IF NOT EXISTS customers (
     UNIQUE (tenant_id, stripe_customer_id)
 );
 
+-- When Stripe showed a customer's automatic payment method as it is now (Stripe's clock), so that
+-- an older change made on Stripe's side never replaces a newer one; and the index that finds the
+-- customers whose automatic method is a given payment method.
+CREATE TABLE IF NOT EXISTS customer_method_observed (
+    tenant_id    TEXT NOT NULL,
+    customer_id  INTEGER NOT NULL REFERENCES customers(id),
+    observed_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id)
+);
+CREATE INDEX IF NOT EXISTS customers_automatic_method ON customers (tenant_id, stripe_payment_method_id);
+
 CREATE TABLE IF NOT EXISTS users (
     id                    INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id             TEXT NOT NULL REFERENCES tenants(id),
