@@ -44,6 +44,23 @@ pub mod charges {
     };
 }
 
+/// The optional `refunds` export (additive in 0.2.0), bound apart like `reminders`.
+pub mod refunds {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "refunds-export",
+        with: {
+            "paydesk:stripe/types": super::paydesk::stripe::types,
+            "paydesk:stripe/helpdesk": super::paydesk::stripe::helpdesk,
+        },
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+    });
+
+    pub use exports::paydesk::stripe::refunds::{
+        Guest as Refunds, GuestIndices as RefundsIndices, RefundQuote, RefundRequest,
+    };
+}
+
 /// The frozen 0.1 line (`wit/since_v0.1/`), which the host still serves. Its types are converted to
 /// and from the current ones by structure ([`v0_1::convert`]): Rust names are the same in both lines,
 /// so only what changed between them (`settings`) is converted by hand.
@@ -178,7 +195,8 @@ pub mod v0_1 {
 pub use paydesk::stripe::helpdesk::{
     Agent, AuditEntry, Customer, Dispute, DisputeObservation, DisputeStatus, EmailTemplate,
     Initiator, Invoice, InvoiceAccessLevel, InvoiceFilter, InvoiceLine, InvoicePayment,
-    InvoiceStatus, NewPayment, PaymentFilter, PaymentStatus, PaymentUpdate, User,
+    InvoiceStatus, NewPayment, NewRefund, PaymentFilter, PaymentStatus, PaymentUpdate, Refund,
+    RefundObservation, RefundStatus, User,
 };
 pub use paydesk::stripe::types::{
     ErrorKind, FeeRule, HostError, KeyInfo, KeyKind, KeyMode, Money, PaymentMethodType,
@@ -191,6 +209,7 @@ paydesk_plugin::wit_vocabulary! {
     PaymentStatus => PaymentStatus,
     InvoiceStatus => InvoiceStatus,
     InvoiceAccessLevel => InvoiceAccessLevel,
+    RefundStatus => RefundStatus,
 }
 
 // The open vocabulary (`other(string)` for a type the contract's line doesn't list): `From` the

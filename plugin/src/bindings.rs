@@ -119,6 +119,39 @@ pub mod paydesk {
                 Ok(Vec::new())
             }
 
+            /// 0.2's `refund-status`.
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub enum RefundStatus {
+                Pending,
+                RequiresAction,
+                Succeeded,
+                Failed,
+                Canceled,
+            }
+
+            /// 0.2's `refund`.
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct Refund {
+                pub id: i64,
+                pub payment_id: i64,
+                pub invoice_id: i64,
+                pub refund_id: Option<String>,
+                pub intent_id: Option<String>,
+                pub status: RefundStatus,
+                pub amount: super::types::Money,
+                pub fee_part: super::types::Money,
+                pub failure_reason: Option<String>,
+                pub agent_id: Option<i64>,
+                pub observed_at: Option<i64>,
+                pub created_at: i64,
+                pub updated_at: i64,
+            }
+
+            /// 0.2's `list-refunds`: a 0.1 host keeps none.
+            pub fn list_refunds(_invoice: i64) -> Result<Vec<Refund>, super::types::HostError> {
+                Ok(Vec::new())
+            }
+
             /// 0.2's `customer-lookup`.
             pub enum CustomerLookup {
                 StripeCustomer(String),
@@ -213,6 +246,7 @@ wit_vocabulary! {
     PaymentStatus => paydesk::stripe::helpdesk::PaymentStatus,
     InvoiceStatus => paydesk::stripe::helpdesk::InvoiceStatus,
     InvoiceAccessLevel => paydesk::stripe::helpdesk::InvoiceAccessLevel,
+    RefundStatus => paydesk::stripe::helpdesk::RefundStatus,
 }
 
 wit_open_vocabulary! {

@@ -347,6 +347,41 @@ pub trait DisputeStore {
     fn disputes(&self, tenant: &TenantId, invoice_id: i64) -> DbResult<Vec<Dispute>>;
 }
 
+/// Refunds of payment records and their effect on the invoice (`db/refunds.rs`).
+pub trait RefundStore {
+    /// Claim a refund (the contract's `helpdesk.claim-refund`): written `pending` only if the
+    /// payment record is the tenant's and succeeded, the amount is in its currency and more than
+    /// zero, the fee part at most the amount and at most the record's fee, and the record's refunds
+    /// that did not fail or get canceled, with this one, stay within what it paid (amount plus
+    /// fee); the check and the write are one transaction (on PostgreSQL the payment row is locked
+    /// first), so two hosts refunding one payment at once never give back more than it paid.
+    /// `Conflict` when it would exceed what is refundable (saying how much is), `Invalid` for a
+    /// malformed amount, `NotFound` for a payment not the tenant's.
+    fn claim_refund(&self, tenant: &TenantId, new: &NewRefund) -> DbResult<Refund>;
+    /// Record what Stripe says of a refund (`helpdesk.record-refund`), found by `record_id` when
+    /// given (it must be of `payment_id`), else by Stripe's id and payment record, else made anew
+    /// (a refund from Stripe's dashboard: written only within what the record paid, its fee part
+    /// what exceeds the record's amount not yet refunded). Applied by
+    /// `payment_state::refund_should_apply` (Stripe's clock), in the transaction that writes it;
+    /// a refund it makes succeeded puts a paid invoice with something due back to awaiting payment
+    /// (the amount due adds succeeded refunds less their fee parts), and a succeeded one it makes
+    /// failed or canceled makes an awaiting invoice with nothing due paid again. Whether it was
+    /// applied, and the refund as held after.
+    fn record_refund(
+        &self,
+        tenant: &TenantId,
+        observation: &RefundObservation,
+    ) -> DbResult<(bool, Refund)>;
+    /// One refund record of the tenant.
+    fn refund(&self, tenant: &TenantId, id: i64) -> DbResult<Refund>;
+    /// The refunds of an invoice's payments, oldest first (at most 1000).
+    fn refunds(&self, tenant: &TenantId, invoice_id: i64) -> DbResult<Vec<Refund>>;
+    /// Whether the agent has "Can Refund Stripe Payments" (`NotFound`: not the tenant's agent).
+    fn can_refund(&self, tenant: &TenantId, agent_id: i64) -> DbResult<bool>;
+    /// Give or take "Can Refund Stripe Payments".
+    fn set_can_refund(&self, tenant: &TenantId, agent_id: i64, can: bool) -> DbResult<()>;
+}
+
 /// The tenant's email templates (`db/templates.rs`).
 pub trait TemplateStore {
     fn email_template(&self, tenant: &TenantId, id: u32) -> DbResult<EmailTemplate>;
@@ -363,7 +398,14 @@ pub trait AuditStore {
 
 /// The helpdesk records, every kind: what the `helpdesk` capability reads and writes.
 pub trait HelpdeskStore:
-    CustomerStore + UserStore + InvoiceStore + PaymentStore + DisputeStore + TemplateStore + AuditStore
+    CustomerStore
+    + UserStore
+    + InvoiceStore
+    + PaymentStore
+    + DisputeStore
+    + RefundStore
+    + TemplateStore
+    + AuditStore
 {
 }
 
@@ -373,6 +415,7 @@ impl<T> HelpdeskStore for T where
         + InvoiceStore
         + PaymentStore
         + DisputeStore
+        + RefundStore
         + TemplateStore
         + AuditStore
 {
@@ -383,7 +426,7 @@ pub mod stores {
     pub use super::{
         AuditStore, AuthStore, CustomerStore, Database, DisputeStore, HelpdeskStore, HostsStore,
         InvoiceStore, KvStore, LimitsStore, OutboxStore, PaymentStore, PeopleStore, RecurringStore,
-        SignInStore, TemplateStore, TenantStore, UserStore,
+        RefundStore, SignInStore, TemplateStore, TenantStore, UserStore,
     };
 }
 

@@ -9,7 +9,7 @@
 //! event time, then the status's rank) replaces the held one. A status Stripe adds later (one this
 //! vocabulary has no row for) counts as open, below every known one.
 
-use super::vocabulary::{DisputeStatus, PaymentStatus};
+use super::vocabulary::{DisputeStatus, PaymentStatus, RefundStatus};
 
 /// The state machine's view of a status (the statuses themselves are in `domain::vocabulary`).
 impl PaymentStatus {
@@ -151,6 +151,51 @@ pub fn dispute_should_apply(
 /// owed again; won, open and inquiry ones leave the invoice as the payment left it.
 pub fn dispute_owes_again(status: Option<DisputeStatus>) -> bool {
     status == Some(DisputeStatus::Lost)
+}
+
+impl RefundStatus {
+    /// Nothing was (or will be) given back, for good: failed or canceled.
+    pub fn is_void(self) -> bool {
+        matches!(self, RefundStatus::Failed | RefundStatus::Canceled)
+    }
+
+    /// Order among statuses observed at the same instant: pending, waiting for the customer, then
+    /// an outcome.
+    fn rank(self) -> u8 {
+        match self {
+            RefundStatus::Pending => 1,
+            RefundStatus::RequiresAction => 2,
+            RefundStatus::Succeeded | RefundStatus::Failed | RefundStatus::Canceled => 3,
+        }
+    }
+}
+
+/// Whether an observation of a refund in `new` at `new_at` replaces the one held, `held` (its
+/// status and when Stripe was last seen saying it; `None` for the time: claimed by paydesk, Stripe
+/// has said nothing yet), if any. Stripe's clock orders them: a later observation wins, at the
+/// same instant only a later state does. Failed and canceled are final; a succeeded refund can
+/// still fail (Stripe reports a refund the customer's bank returned), never go back to pending.
+/// The host applies exactly this rule inside the transaction that writes the refund.
+pub fn refund_should_apply(
+    held: Option<(RefundStatus, Option<i64>)>,
+    new: RefundStatus,
+    new_at: i64,
+) -> bool {
+    match held {
+        None => true,
+        Some((current, _)) if current.is_void() => false,
+        Some((RefundStatus::Succeeded, _)) if !new.is_void() => false,
+        Some((_, None)) => true,
+        Some((current, Some(at))) => (new_at, new.rank()) > (at, current.rank()),
+    }
+}
+
+/// Whether a refund moving from `held` to `new` changes what the invoice owes: `Some(true)` when
+/// it now owes the refund again (it succeeded), `Some(false)` when a succeeded refund is undone.
+pub fn refund_owes_again(held: Option<RefundStatus>, new: RefundStatus) -> Option<bool> {
+    let was = held == Some(RefundStatus::Succeeded);
+    let is = new == RefundStatus::Succeeded;
+    (was != is).then_some(is)
 }
 
 #[cfg(test)]
@@ -381,6 +426,50 @@ mod tests {
                 PaymentStatus::Failed,
                 2
             ));
+        }
+    }
+
+    mod refunds {
+        use super::super::*;
+        use RefundStatus::*;
+
+        /// Apply observations in order from a fresh claim, as the record would.
+        fn run(events: &[(RefundStatus, i64)]) -> RefundStatus {
+            let mut held = (Pending, None);
+            for (s, at) in events {
+                if refund_should_apply(Some(held), *s, *at) {
+                    held = (*s, Some(*at));
+                }
+            }
+            held.0
+        }
+
+        #[test]
+        fn a_later_observation_wins_and_outcomes_hold() {
+            assert_eq!(run(&[(Pending, 10), (Succeeded, 11)]), Succeeded);
+            // A stale pending never undoes the outcome.
+            assert_eq!(run(&[(Succeeded, 11), (Pending, 10)]), Succeeded);
+            assert_eq!(run(&[(Succeeded, 11), (Pending, 12)]), Succeeded);
+            // At the same instant the later state wins, whichever arrives first.
+            assert_eq!(run(&[(Succeeded, 10), (Pending, 10)]), Succeeded);
+            assert_eq!(run(&[(RequiresAction, 10), (Pending, 10)]), RequiresAction);
+            // A succeeded refund can still fail; failed and canceled are final.
+            assert_eq!(run(&[(Succeeded, 10), (Failed, 20)]), Failed);
+            assert_eq!(run(&[(Failed, 20), (Succeeded, 30)]), Failed);
+            assert_eq!(run(&[(Canceled, 5), (Succeeded, 30)]), Canceled);
+            // A claim Stripe has said nothing of takes any first observation, even an old one.
+            assert!(refund_should_apply(Some((Pending, None)), Pending, 1));
+            assert!(refund_should_apply(None, Failed, 1));
+        }
+
+        #[test]
+        fn only_moves_into_or_out_of_succeeded_change_what_is_owed() {
+            assert_eq!(refund_owes_again(Some(Pending), Succeeded), Some(true));
+            assert_eq!(refund_owes_again(None, Succeeded), Some(true));
+            assert_eq!(refund_owes_again(Some(Succeeded), Failed), Some(false));
+            assert_eq!(refund_owes_again(Some(Succeeded), Succeeded), None);
+            assert_eq!(refund_owes_again(Some(Pending), Failed), None);
+            assert_eq!(refund_owes_again(None, Pending), None);
         }
     }
 }

@@ -65,6 +65,19 @@ macro_rules! __vocabulary_rows {
             }
         }
     };
+    (RefundStatus, $then:ident!($($args:tt)*)) => {
+        $crate::$then! { ($($args)*)
+            /// Where a refund of a payment stands (Stripe's Refund `status`), as
+            /// `domain::payment_state` moves it. The wire name is Stripe's.
+            RefundStatus {
+                Pending = "pending", "pending";
+                RequiresAction = "requires_action", "waiting for the customer";
+                Succeeded = "succeeded", "refunded";
+                Failed = "failed", "failed";
+                Canceled = "canceled", "canceled";
+            }
+        }
+    };
     (InvoiceStatus, $then:ident!($($args:tt)*)) => {
         $crate::$then! { ($($args)*)
             /// An invoice's status.
@@ -252,6 +265,7 @@ macro_rules! __vocabulary_wit_open {
 __vocabulary_rows!(PaymentMethodType, __vocabulary_enum!());
 __vocabulary_rows!(PaymentStatus, __vocabulary_enum!());
 __vocabulary_rows!(DisputeStatus, __vocabulary_enum!());
+__vocabulary_rows!(RefundStatus, __vocabulary_enum!());
 __vocabulary_rows!(InvoiceStatus, __vocabulary_enum!());
 __vocabulary_rows!(InvoiceAccessLevel, __vocabulary_enum!());
 
@@ -297,6 +311,11 @@ mod tests {
             &DisputeStatus::ALL,
             DisputeStatus::wire_name,
             DisputeStatus::from_wire_name,
+        );
+        round_trips(
+            &RefundStatus::ALL,
+            RefundStatus::wire_name,
+            RefundStatus::from_wire_name,
         );
         round_trips(
             &InvoiceStatus::ALL,
