@@ -237,6 +237,31 @@ mod glue {
     }
 
     #[cfg(not(feature = "contract-v0_1"))]
+    impl bindings::exports::paydesk::stripe::refunds::Guest for Plugin {
+        fn quote_refund(
+            invoice: InvoiceId,
+            payment: i64,
+            agent: i64,
+        ) -> Result<bindings::exports::paydesk::stripe::refunds::RefundQuote, PluginError> {
+            flows::refunds::quote_refund(invoice, payment, agent)
+        }
+
+        fn refund_payment(
+            request: bindings::exports::paydesk::stripe::refunds::RefundRequest,
+        ) -> Result<bindings::paydesk::stripe::helpdesk::Refund, PluginError> {
+            flows::refunds::refund_payment(request)
+        }
+
+        fn resume_refund(
+            invoice: InvoiceId,
+            refund: i64,
+            agent: i64,
+        ) -> Result<bindings::paydesk::stripe::helpdesk::Refund, PluginError> {
+            flows::refunds::resume_refund(invoice, refund, agent)
+        }
+    }
+
+    #[cfg(not(feature = "contract-v0_1"))]
     bindings::export!(Plugin with_types_in bindings);
     #[cfg(feature = "contract-v0_1")]
     bindings::generated::export!(Plugin with_types_in bindings::generated);

@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod money;
 pub mod parts;
 pub mod payment_state;
+pub mod refunds;
 pub mod settings;
 pub mod settlement;
 pub mod stripe_side;

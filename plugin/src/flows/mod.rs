@@ -18,6 +18,7 @@ pub mod payments;
 pub mod quote;
 pub mod reconcile;
 pub mod records;
+pub mod refunds;
 pub mod reminders;
 pub mod setup;
 pub mod stripe_side;

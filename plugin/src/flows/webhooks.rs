@@ -59,6 +59,10 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     if super::stripe_side::handles(&parsed.event_type) {
         return super::stripe_side::received(&parsed.event_type, &event);
     }
+    #[cfg(not(feature = "contract-v0_1"))]
+    if super::refunds::handles(&parsed.event_type) {
+        return super::refunds::received(&parsed, &event.body);
+    }
     let Some(status) = payment_state::from_event(&parsed.event_type) else {
         return Ok(EventOutcome::Ignored(format!(
             "{} is not an event paydesk acts on",

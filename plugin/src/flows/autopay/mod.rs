@@ -14,8 +14,8 @@
 //! is skipped before any claim, with the reason in the plan and the audit trail: it is no attempt.
 //! So is a charge above the tenant's or the customer's autopay cap (`domain::caps`), and the
 //! notification address is told of it once per invoice (the outbox's unique dedup key). An
-//! invoice whose payment was lost in a dispute is owed again but never charged automatically
-//! again (`domain::autopay`): the plan and the audit trail say why.
+//! invoice whose payment was lost in a dispute, or was refunded, is owed again but never charged
+//! automatically again (`domain::autopay`): the plan and the audit trail say why.
 //!
 //! By job: `plan` (the daily run's plan), `charge` (one invoice for a run), `resume` (an attempt
 //! whose run died), `attempt` (making a claimed attempt and settling it), `claims` (the claims in
@@ -33,6 +33,7 @@ use crate::bindings::exports::paydesk::stripe::events::AutopayResult;
 use crate::bindings::paydesk::stripe::email::{self, Message};
 use crate::bindings::paydesk::stripe::helpdesk::{
     self, AuditEntry, Customer, DisputeStatus, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
+    RefundStatus,
 };
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
@@ -69,6 +70,16 @@ fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<S
         .into_iter()
         .find(|d| d.status == DisputeStatus::Lost)
         .map(|d| d.id);
+    // Only a payment that succeeded can have been refunded: no read for invoices never paid.
+    let refunded = if payments.iter().any(|p| p.status == PaymentStatus::Succeeded) {
+        helpdesk::list_refunds(invoice.id)
+            .map_err(|e| host_error("refunds", e))?
+            .into_iter()
+            .find(|r| r.status == RefundStatus::Succeeded)
+            .map(|r| r.refund_id.unwrap_or_else(|| format!("refund {}", r.id)))
+    } else {
+        None
+    };
     let claims = attempts(invoice.id)?;
     Ok((
         Candidate {
@@ -81,6 +92,7 @@ fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<S
             has_method: customer.stripe_payment_method_id.is_some(),
             in_flight,
             lost_dispute,
+            refunded,
             attempts: claims.iter().map(|(a, _, _)| a.clone()).collect(),
         },
         claims,
