@@ -51,6 +51,8 @@ pub struct TenantSettings {
     pub stripe_customer_portal_enabled: bool,
     pub stripe_send_recipient_email: bool,
     pub use_stripe_receipt_emails: bool,
+    /// A full refund gives back the processing fee the customer paid too (Stripe keeps its own).
+    pub stripe_refund_processing_fee: bool,
     pub stripenotificationemail: Option<String>,
     pub enablehalostripewebhooks: bool,
     pub stripe_webhook_endpoint_id: Option<String>,
@@ -83,6 +85,7 @@ impl Default for TenantSettings {
             stripe_customer_portal_enabled: false,
             stripe_send_recipient_email: false,
             use_stripe_receipt_emails: false,
+            stripe_refund_processing_fee: true,
             stripenotificationemail: None,
             enablehalostripewebhooks: false,
             stripe_webhook_endpoint_id: None,
@@ -207,6 +210,10 @@ impl TenantSettings {
                 V::Flag(self.use_stripe_receipt_emails),
             ),
             (
+                "stripe_refund_processing_fee",
+                V::Flag(self.stripe_refund_processing_fee),
+            ),
+            (
                 "enablehalostripewebhooks",
                 V::Flag(self.enablehalostripewebhooks),
             ),
@@ -295,6 +302,7 @@ mod tests {
             "show_auto_payment_on_portal",
             "stripe_send_recipient_email",
             "use_stripe_receipt_emails",
+            "stripe_refund_processing_fee",
             "stripenotificationemail",
             "enablehalostripewebhooks",
         ] {

@@ -287,6 +287,32 @@ impl TestHost {
         self.agent_token(tenant, true, true)
     }
 
+    /// An agent of `tenant` with "Can Refund Stripe Payments" (and no other permission), and an
+    /// API token for it.
+    pub fn refund_agent_token(&self, tenant: &TenantId) -> String {
+        let n = self.db().tenants().map(|t| t.len()).unwrap_or(0) + rand_suffix();
+        let agent = self
+            .db()
+            .create_agent(
+                tenant,
+                &NewAgent {
+                    name: format!("Refunder {n}"),
+                    email: format!("refunder{n}@{tenant}.paydesk.test"),
+                    can_receive_manual_stripe_payments: false,
+                    is_admin: false,
+                },
+            )
+            .expect("create agent");
+        self.db()
+            .set_can_refund(tenant, agent.id, true)
+            .expect("grant refunds");
+        self.db()
+            .create_token(tenant, &Principal::Agent(agent), "test")
+            .expect("token")
+            .expose()
+            .to_string()
+    }
+
     /// An agent of `tenant` with the given permissions, and an API token for it.
     pub fn agent_token(&self, tenant: &TenantId, is_admin: bool, can_receive: bool) -> String {
         let n = self.db().tenants().map(|t| t.len()).unwrap_or(0) + rand_suffix();

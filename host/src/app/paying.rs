@@ -4,8 +4,11 @@
 
 use super::{App, CallError};
 use crate::contract::charges::{ChargeQuote, ChargeRequest, ChargeStarted, ChargeWith};
+use crate::contract::refunds::{RefundQuote, RefundRequest};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
-use crate::contract::{ErrorKind, Initiator, InvoicePayment, PaymentMethodType, PluginError};
+use crate::contract::{
+    ErrorKind, Initiator, InvoicePayment, PaymentMethodType, PluginError, Refund,
+};
 use crate::tenant::TenantId;
 
 impl App {
@@ -77,6 +80,61 @@ impl App {
         })
     }
 
+    /// What can still be refunded of payment `payment` of `invoice`, for `agent`.
+    pub fn quote_refund(
+        &self,
+        tenant: &TenantId,
+        invoice: i64,
+        payment: i64,
+        agent: i64,
+    ) -> Result<RefundQuote, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(
+            ctx,
+            "refunds.quote-refund",
+            &(invoice, payment, agent),
+            |p, s| match p.paydesk_stripe_refunds() {
+                Some(r) => r.call_quote_refund(s, invoice, payment, agent),
+                None => Ok(Err(no_refunds())),
+            },
+        )
+    }
+
+    /// Refund a payment in full or in part: claimed, then asked of Stripe, never twice.
+    pub fn refund_payment(
+        &self,
+        tenant: &TenantId,
+        request: &RefundRequest,
+    ) -> Result<Refund, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(ctx, "refunds.refund-payment", &request, |p, s| {
+            match p.paydesk_stripe_refunds() {
+                Some(r) => r.call_refund_payment(s, request.clone()),
+                None => Ok(Err(no_refunds())),
+            }
+        })
+    }
+
+    /// Ask Stripe again for a claimed refund whose answer was lost (read back first).
+    pub fn resume_refund(
+        &self,
+        tenant: &TenantId,
+        invoice: i64,
+        refund: i64,
+        agent: i64,
+    ) -> Result<Refund, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(
+            ctx,
+            "refunds.resume-refund",
+            &(invoice, refund, agent),
+            |p, s| match p.paydesk_stripe_refunds() {
+                Some(r) => r.call_resume_refund(s, invoice, refund, agent),
+                None => Ok(Err(no_refunds())),
+            },
+        )
+    }
+
     /// Re-read an intent and update its records.
     pub fn refresh_payment(
         &self,
@@ -134,6 +192,16 @@ impl App {
         self.call_in(ctx, "events.reconcile", &now, |p, s| {
             p.paydesk_stripe_events().call_reconcile(s, now)
         })
+    }
+}
+
+/// The answer for a component without the optional `refunds` export.
+fn no_refunds() -> PluginError {
+    PluginError {
+        kind: ErrorKind::Unsupported,
+        message: "the plugin version this tenant runs makes no refunds; refund the payment in Stripe's dashboard (its events then show it here)".into(),
+        field_errors: Vec::new(),
+        stripe: None,
     }
 }
 

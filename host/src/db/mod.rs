@@ -35,8 +35,8 @@ pub use sqlite::SqliteDb;
 
 use crate::contract::{
     Agent, AuditEntry, Customer, Dispute, DisputeObservation, EmailTemplate, Invoice,
-    InvoiceAccessLevel, InvoiceFilter, InvoicePayment, NewPayment, PaymentFilter, PaymentUpdate,
-    User,
+    InvoiceAccessLevel, InvoiceFilter, InvoicePayment, NewPayment, NewRefund, PaymentFilter,
+    PaymentUpdate, Refund, RefundObservation, User,
 };
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};

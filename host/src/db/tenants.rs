@@ -10,10 +10,11 @@ use super::{
 use crate::limits::{LimitKind, TenantLimits};
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
-use paydesk_plugin::domain::card_expiry;
+use paydesk_plugin::domain::{card_expiry, refunds};
 
-/// The templates every tenant starts with (the guide's ids, and the expiring card reminder's 286;
-/// tenants made before it got it from the schema's version 12).
+/// The templates every tenant starts with (the guide's ids, the expiring card reminder's 286 and
+/// the refund confirmation's 287; tenants made before them got them from the schema's versions 12
+/// and 15).
 pub(super) const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
     (
         264,
@@ -34,6 +35,12 @@ pub(super) const SEEDED_TEMPLATES: &[(u32, &str, &str, &str)] = &[
         card_expiry::TEMPLATE_NAME,
         card_expiry::TEMPLATE_SUBJECT,
         card_expiry::TEMPLATE_BODY,
+    ),
+    (
+        refunds::TEMPLATE_ID,
+        refunds::TEMPLATE_NAME,
+        refunds::TEMPLATE_SUBJECT,
+        refunds::TEMPLATE_BODY,
     ),
 ];
 

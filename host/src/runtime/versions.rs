@@ -4,7 +4,7 @@
 //! calls with the current types, so callers don't care which line a component speaks: a 0.1
 //! instance's arguments are converted to 0.1's types and its answers back ([`v0_1::convert`]), and
 //! an argument 0.1 cannot carry (a payment method type it has no case for) is answered as the
-//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`)
+//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`, `refunds`)
 //! are looked up apart, so a component without them still loads.
 
 use wasmtime::Store;
@@ -12,6 +12,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::CallState;
 use crate::contract::charges::{Charges, ChargesIndices};
+use crate::contract::refunds::{Refunds, RefundsIndices};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
 use crate::contract::reminders::{Reminders, RemindersIndices};
 use crate::contract::v0_1::{self, convert};
@@ -69,12 +70,13 @@ pub enum VersionedPre {
 }
 
 /// A pre-instantiated component of the current line: its `plugin` exports and, when it has them,
-/// the optional ones (`reminders` and `charges`, since 0.2.0).
+/// the optional ones (`reminders`, `charges` and `refunds`, since 0.2.0).
 pub struct CurrentPre {
     pre: InstancePre<CallState>,
     plugin: crate::contract::PluginIndices,
     reminders: Option<RemindersIndices>,
     charges: Option<ChargesIndices>,
+    refunds: Option<RefundsIndices>,
 }
 
 /// An instance of the current line: `plugin`'s exports (by `Deref`) and the optional ones.
@@ -82,6 +84,7 @@ pub struct Current {
     plugin: crate::contract::Plugin,
     reminders: Option<Reminders>,
     charges: Option<Charges>,
+    refunds: Option<Refunds>,
 }
 
 impl std::ops::Deref for Current {
@@ -102,6 +105,8 @@ impl VersionedPre {
                 reminders: RemindersIndices::new(&pre).ok(),
                 // Optional too: without it, agents take whole payments only.
                 charges: ChargesIndices::new(&pre).ok(),
+                // And this one: without it, payments are refunded in Stripe's dashboard only.
+                refunds: RefundsIndices::new(&pre).ok(),
                 pre,
             }),
         })
@@ -128,6 +133,10 @@ impl VersionedPre {
                     },
                     charges: match &pre.charges {
                         Some(c) => Some(c.load(&mut *store, &instance)?),
+                        None => None,
+                    },
+                    refunds: match &pre.refunds {
+                        Some(r) => Some(r.load(&mut *store, &instance)?),
                         None => None,
                     },
                 })
@@ -178,6 +187,14 @@ impl Plugin {
     pub fn paydesk_stripe_charges(&self) -> Option<&Charges> {
         match self {
             Plugin::V0_2(p) => p.charges.as_ref(),
+            Plugin::V0_1(_) => None,
+        }
+    }
+
+    /// The optional `refunds` export, when the component has it (0.1 components never do).
+    pub fn paydesk_stripe_refunds(&self) -> Option<&Refunds> {
+        match self {
+            Plugin::V0_2(p) => p.refunds.as_ref(),
             Plugin::V0_1(_) => None,
         }
     }

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::api::{
     agents, autopay, charges, customers, email_templates, invoices, mappings, payments,
-    recurring_invoices, settings, tokens, users, webhook_endpoint,
+    recurring_invoices, refunds, settings, tokens, users, webhook_endpoint,
 };
 
 struct BearerAuth;
@@ -185,6 +185,9 @@ impl Modify for StripeLimits {
         payments::pay,
         charges::quote,
         charges::charge,
+        refunds::quote,
+        refunds::refund,
+        refunds::retry,
         payments::refresh,
         webhook_endpoint::ensure_webhooks,
         email_templates::get_template,

@@ -138,6 +138,19 @@ class HelpdeskTest(Host):
         self.assertEqual(helpdesk.FUNCTIONS["list-disputes"](self.ctx("a"), self.invoice), [])
         self.assertEqual(helpdesk.FUNCTIONS["list-disputes"](self.ctx("b"), self.invoice).tag, "not-found")
 
+    def test_this_host_keeps_no_refunds_grants_none_and_scopes_the_question_to_the_tenant(self):
+        money = {"amount": 1000, "currency": "usd"}
+        claim = {"payment_id": self.payment.id, "amount": money,
+                 "fee_part": {"amount": 0, "currency": "usd"}, "agent_id": 1}
+        observation = {"refund_id": "re_1", "record_id": None, "payment_id": self.payment.id,
+                       "intent_id": "pi_1", "status": "succeeded", "amount": money,
+                       "failure_reason": None, "observed_at": 2}
+        for name, arg in (("claim-refund", claim), ("record-refund", observation)):
+            self.assertEqual(helpdesk.FUNCTIONS[name](self.ctx("a"), arg).tag, "denied")
+            self.assertEqual(helpdesk.FUNCTIONS[name](self.ctx("b"), arg).tag, "not-found")
+        self.assertEqual(helpdesk.FUNCTIONS["list-refunds"](self.ctx("a"), self.invoice), [])
+        self.assertEqual(helpdesk.FUNCTIONS["list-refunds"](self.ctx("b"), self.invoice).tag, "not-found")
+
     def test_customers_are_found_by_stripe_ids_within_the_tenant(self):
         r = self.services.records
         r.set_stripe_customer_id("a", self.customer, "cus_1")

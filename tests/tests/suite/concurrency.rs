@@ -3,7 +3,8 @@
 //! users of one customer, one user four times, an agent and a portal user, two overlapping
 //! "Pay all" requests ({1,2} and {2,3}), an agent's charge of one invoice and a portal user
 //! paying it, two agents' part charges that together exceed what is due, and the daily run charging an invoice a portal user is
-//! paying, and two daily runs taking over one abandoned attempt. The racers are spread over three
+//! paying, two daily runs taking over one abandoned attempt, and two agents refunding most of one
+//! payment at once (money back moves once too). The racers are spread over three
 //! hosts on one database (the shop's and two peers, each serving): on PostgreSQL
 //! (`PAYDESK_TEST_DB=postgres`) that is three hosts on one server. (Two `paydesk serve` processes
 //! on one database race in `host/tests/serve_processes.rs`, three on PostgreSQL in
@@ -681,6 +682,77 @@ fn two_part_charges_that_together_exceed_what_is_due_never_both_go_through() {
         assert_eq!(view["status"], "awaiting_payment", "{view}");
         assert_eq!(view["amount_due"], 4_000, "{view}");
         assert_eq!(fee_lines(&view), vec![174], "{view}");
+    }
+    drop(hosts);
+}
+
+#[test]
+fn two_agents_refunding_most_of_one_payment_at_once_refund_it_once() {
+    let shop = shop("race-refunds", "usd", |_| {});
+    let agents: Vec<ApiClient> = (0..2)
+        .map(|_| shop.admin.with_token(&shop.host.refund_agent_token(&shop.tenant)))
+        .collect();
+    let hosts = hosts(&shop);
+    for round in 0..ROUNDS / 2 {
+        let invoice = shop.invoice("usd", 10_000);
+        let paid = shop.user.post(
+            &shop.path("/payments"),
+            json!({"invoice_ids": [invoice], "pay_with": "saved_method"}),
+        );
+        assert_eq!(paid.status, 201, "{}", paid.text);
+        let intent = paid.body["intent_id"].as_str().unwrap().to_string();
+        let payment = paid.body["payments"][0]["id"].as_i64().unwrap();
+        let path = shop.path(&format!("/invoices/{invoice}/payments/{payment}/refunds"));
+        // Each asks for 60% of what was paid: both together would be more than it paid.
+        let answers: Vec<Answer> = {
+            let gate = Barrier::new(2);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = agents
+                    .iter()
+                    .enumerate()
+                    .map(|(k, agent)| {
+                        let (gate, client, path) = (&gate, hosts.on(k + 1, agent), path.clone());
+                        scope.spawn(move || {
+                            gate.wait();
+                            client.post(&path, json!({"amount": 6_174}))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        };
+        let won = answers.iter().filter(|a| a.status == 201).count();
+        assert_eq!(
+            won,
+            1,
+            "round {round}: {:?}",
+            answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+        );
+        for a in answers.iter().filter(|a| a.status != 201) {
+            // Refused by the claim's rule in the database, or priced after the other's claim.
+            assert!(
+                (a.status == 409 && a.text.contains("can still be refunded"))
+                    || (a.status == 422 && a.text.contains("can still be refunded")),
+                "round {round}: {}",
+                a.text
+            );
+        }
+        // From localstripe's side: one refund of 60%, never two.
+        let list = stripe_request(
+            &shop.stripe,
+            "GET",
+            &format!("/v1/refunds?payment_intent={intent}"),
+            &[],
+        );
+        let amounts: Vec<i64> = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount"].as_i64().unwrap())
+            .collect();
+        assert_eq!(amounts, vec![6_174], "round {round}: one refund at Stripe");
+        let view = shop.invoice_view(invoice);
+        assert_eq!(view["amount_due"], 6_174, "{view}");
     }
     drop(hosts);
 }

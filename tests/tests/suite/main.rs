@@ -25,6 +25,7 @@ mod openapi;
 mod part_payments;
 mod payments;
 mod plugin_registry;
+mod refunds;
 mod restricted_keys;
 mod sandbox;
 mod settle;

@@ -1,5 +1,6 @@
 //! `/email-templates`: the email templates (264 "Stripe Payment Confirmation", 285
-//! "Stripe Payment Failure", 286 "Stripe Card Expiring"), read and changed by administrators.
+//! "Stripe Payment Failure", 286 "Stripe Card Expiring", 287 "Stripe Refund Confirmation"), read
+//! and changed by administrators.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,18 +13,19 @@ use crate::web::error::{ApiError, ErrorBody, FieldProblem};
 use crate::web::state::{AppState, blocking};
 
 /// An email template (264 "Stripe Payment Confirmation", 285 "Stripe Payment Failure", 286
-/// "Stripe Card Expiring").
+/// "Stripe Card Expiring", 287 "Stripe Refund Confirmation").
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateView {
-    /// 264, 285 or 286 (ignored when sent: the path names the template).
+    /// 264, 285, 286 or 287 (ignored when sent: the path names the template).
     #[serde(default)]
     pub id: u32,
     #[schema(max_length = 200)]
     pub name: String,
     /// Variables: `$INVOICENUMBER`, `$CUSTOMERNAME`, `$AMOUNT`, `$FEE`, `$TOTAL`, `$PAYMENTMETHOD`,
     /// `$FAILUREREASON`, `$PORTALLINK`; 286 has `$CUSTOMERNAME`, `$PAYMENTMETHOD`, `$EXPIRY`
-    /// (`MM/YYYY`) and `$PORTALLINK`. Not only white space.
+    /// (`MM/YYYY`) and `$PORTALLINK`; in 287 `$TOTAL` is what was refunded, `$FEE` its processing
+    /// fee part and `$AMOUNT` the rest. Not only white space.
     #[schema(
         min_length = 1,
         max_length = 500,

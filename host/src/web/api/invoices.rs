@@ -51,6 +51,10 @@ pub struct InvoiceView {
     /// A lost one's amount is owed again (it is in `amount_due`) and the invoice is not charged
     /// automatically again. Agents only: always empty for portal users.
     pub disputes: Vec<DisputeView>,
+    /// Refunds of this invoice's payments, oldest first: a succeeded one's amount, less its fee
+    /// part, is owed again (it is in `amount_due`), and the invoice is not charged automatically
+    /// again.
+    pub refunds: Vec<super::refunds::RefundView>,
 }
 
 /// A dispute of a payment, as Stripe last described it.
@@ -125,6 +129,12 @@ fn invoice_view(
             .collect(),
         Principal::User(_) => Vec::new(),
     };
+    let refunds = app
+        .db()
+        .refunds(tenant, i.id)?
+        .into_iter()
+        .map(|r| super::refunds::RefundView::of(r, principal))
+        .collect();
     let anomalies = match principal {
         Principal::Agent(_) => app
             .db()
@@ -161,6 +171,7 @@ fn invoice_view(
         payments: payments.into_iter().map(Into::into).collect(),
         anomalies,
         disputes,
+        refunds,
     })
 }
 

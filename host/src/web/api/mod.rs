@@ -18,6 +18,7 @@ pub mod mappings;
 pub mod payments;
 mod people;
 pub mod recurring_invoices;
+pub mod refunds;
 pub mod settings;
 pub mod tokens;
 pub mod users;
@@ -92,6 +93,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             &format!("{t}/invoices/{{id}}/charges/quote"),
             post(charges::quote),
+        )
+        .route(
+            &format!("{t}/invoices/{{id}}/payments/{{payment}}/refunds"),
+            post(refunds::refund),
+        )
+        .route(
+            &format!("{t}/invoices/{{id}}/payments/{{payment}}/refunds/quote"),
+            post(refunds::quote),
+        )
+        .route(
+            &format!("{t}/invoices/{{id}}/refunds/{{refund}}/retry"),
+            post(refunds::retry),
         )
         .route(&format!("{t}/payments"), post(payments::pay))
         .route(&format!("{t}/payments/quote"), post(payments::quote))

@@ -1,7 +1,7 @@
-//! `/app/invoices/{id}`, an invoice for agents: its lines, payments, disputes, anomalies and
-//! payment emails,
-//! and "Receive Payment (Manual)" with the saved method or a new card, for agents with the
-//! permission.
+//! `/app/invoices/{id}`, an invoice for agents: its lines, payments, refunds, disputes, anomalies
+//! and payment emails, "Receive Payment (Manual)" with the saved method or a new card for agents
+//! with that permission, and refunds of its succeeded payments for agents with "Can Refund Stripe
+//! Payments".
 
 use askama::Template;
 use axum::body::Bytes;
@@ -15,6 +15,7 @@ use super::respond::{Flash, Next, finish, page, told};
 use super::session::Viewer;
 use super::words::{at, money};
 use crate::contract::charges::{ChargeRequest, ChargeWith};
+use crate::contract::refunds::RefundRequest;
 use crate::contract::{Initiator, Money, PaymentFilter, PaymentMethodType};
 use crate::web::state::AppState;
 use paydesk_plugin::domain::money::Currency;
@@ -43,6 +44,13 @@ struct InvoicePage {
     disputes: Vec<DisputeRow>,
     /// One of them was lost: the amount is owed again and not charged automatically.
     dispute_lost: bool,
+    /// Refunds of its payments, oldest first.
+    refunds: Vec<RefundRow>,
+    /// The agent has "Can Refund Stripe Payments" (and the integration is on).
+    can_refund: bool,
+    /// What can still be refunded of each succeeded payment: (payment id, method, the amount as
+    /// the field shows it, in words with its fee part).
+    refundable: Vec<(i64, String, String, String)>,
     /// The payment emails: (outcome, recipients, outbox status, why it failed).
     emails: Vec<(String, String, String, String)>,
     can_pay: bool,
@@ -109,6 +117,92 @@ impl From<crate::contract::Dispute> for DisputeRow {
             opened: at(d.opened_at),
         }
     }
+}
+
+/// A refund of one of the invoice's payments, for people.
+struct RefundRow {
+    id: i64,
+    /// Stripe's status name (for the badge's class and tests).
+    status: &'static str,
+    label: &'static str,
+    amount: String,
+    /// Its processing fee part (empty: none).
+    fee_part: String,
+    refund_id: String,
+    by: String,
+    note: String,
+    /// Claimed, and Stripe's answer never came: the agent may ask again (read back first).
+    retry: bool,
+}
+
+impl From<crate::contract::Refund> for RefundRow {
+    fn from(r: crate::contract::Refund) -> Self {
+        let status = vocabulary::RefundStatus::from(r.status);
+        RefundRow {
+            id: r.id,
+            status: status.wire_name(),
+            label: status.label(),
+            amount: money(r.amount.amount, &r.amount.currency),
+            fee_part: if r.fee_part.amount == 0 {
+                String::new()
+            } else {
+                money(r.fee_part.amount, &r.fee_part.currency)
+            },
+            retry: r.refund_id.is_none() && status == vocabulary::RefundStatus::Pending,
+            refund_id: r.refund_id.unwrap_or_default(),
+            by: r.agent_id.map_or_else(
+                || "Stripe's dashboard".to_string(),
+                |id| format!("agent #{id}"),
+            ),
+            note: r.failure_reason.unwrap_or_default(),
+        }
+    }
+}
+
+/// What can still be refunded of each succeeded payment of the invoice, by the same rule the
+/// plugin refunds with (`domain::refunds`): (payment id, method, the field's amount, in words).
+fn refundable_payments(
+    payments: &[crate::contract::InvoicePayment],
+    refunds: &[crate::contract::Refund],
+    fee_back: bool,
+) -> Vec<(i64, String, String, String)> {
+    use paydesk_plugin::domain::refunds::refundable;
+    payments
+        .iter()
+        .filter(|p| p.status == crate::contract::PaymentStatus::Succeeded)
+        .filter_map(|p| {
+            let live: Vec<(i64, i64)> = refunds
+                .iter()
+                .filter(|r| r.payment_id == p.id)
+                .filter(|r| {
+                    !vocabulary::RefundStatus::from(r.status)
+                        .eq(&vocabulary::RefundStatus::Failed)
+                        && !vocabulary::RefundStatus::from(r.status)
+                            .eq(&vocabulary::RefundStatus::Canceled)
+                })
+                .map(|r| (r.amount.amount, r.fee_part.amount))
+                .collect();
+            let r = refundable(p.amount.amount, p.fee.amount, &live, fee_back).ok()?;
+            (r.refundable > 0).then(|| {
+                let c = &p.amount.currency;
+                let words = if r.fee_part > 0 {
+                    format!(
+                        "up to {}, of which {} is the processing fee",
+                        money(r.refundable, c),
+                        money(r.fee_part, c)
+                    )
+                } else {
+                    format!("up to {}", money(r.refundable, c))
+                };
+                (
+                    p.id,
+                    p.method.clone().unwrap_or_else(|| "Stripe".into()),
+                    bare_amount(r.refundable, c),
+                    words,
+                )
+            })
+        })
+        .collect()
 }
 
 /// The outbox rows of the emails about `payments` (keyed `payment/{intent or group}/{outcome}`):
@@ -186,6 +280,18 @@ pub async fn invoice(
             .map(Into::into)
             .collect();
         let dispute_lost = disputes.iter().any(|d| d.status == "lost");
+        let held_refunds = app.db().refunds(&viewer.tenant, id)?;
+        let can_refund = settings.enabled && app.db().can_refund(&viewer.tenant, a.id)?;
+        let refundable = if can_refund {
+            refundable_payments(
+                &payments,
+                &held_refunds,
+                settings.stripe_refund_processing_fee,
+            )
+        } else {
+            Vec::new()
+        };
+        let refunds: Vec<RefundRow> = held_refunds.into_iter().map(Into::into).collect();
         let payable =
             i.status == crate::contract::InvoiceStatus::AwaitingPayment && i.amount_due > 0;
         let can_pay = a.can_receive_manual_stripe_payments
@@ -277,6 +383,9 @@ pub async fn invoice(
             anomalies,
             disputes,
             dispute_lost,
+            refunds,
+            can_refund,
+            refundable,
             emails,
             can_pay,
             refused,
@@ -430,6 +539,96 @@ pub async fn pay_saved(
                         p.intent_id,
                         money(p.total.amount, &p.total.currency),
                         vocabulary::PaymentStatus::from(p.status).label()
+                    )
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// An amount as people write it, in the invoice's currency (empty: none).
+fn typed_amount(form: &super::form::Form, currency: &str) -> Result<Option<i64>, String> {
+    match form.field("amount").map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => Currency::parse(currency)
+            .and_then(|c| c.parse_amount(text))
+            .map(|m| Some(m.0))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Refund one succeeded payment of the invoice, in full (the amount left as offered) or in part.
+pub async fn refund_payment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, payment)): Path<(i64, i64)>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let a = viewer.agent()?.clone();
+    let form = viewer.form(&body)?;
+    finish(
+        &state,
+        viewer,
+        format!("/app/invoices/{id}"),
+        move |app, viewer| {
+            let currency = match app.db().invoice(&viewer.tenant, id) {
+                Ok(i) => i.currency,
+                Err(e) => {
+                    return Ok(Next::Back(format!(
+                        "Not refunded: {}",
+                        PageError::from(e).message
+                    )));
+                }
+            };
+            let amount = match typed_amount(&form, &currency) {
+                Ok(a) => a,
+                Err(e) => return Ok(Next::Back(format!("Not refunded: {e}"))),
+            };
+            let request = RefundRequest {
+                invoice: id,
+                payment,
+                amount,
+                agent: a.id,
+            };
+            Ok(told(
+                app.refund_payment(&viewer.tenant, &request),
+                "Not refunded",
+                |r| {
+                    format!(
+                        "Refund of {}: {}.",
+                        money(r.amount.amount, &r.amount.currency),
+                        vocabulary::RefundStatus::from(r.status).label()
+                    )
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// Ask Stripe again for a refund whose answer was lost (read back first: never made twice).
+pub async fn retry_refund(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, refund)): Path<(i64, i64)>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let a = viewer.agent()?.clone();
+    let _form = viewer.form(&body)?;
+    finish(
+        &state,
+        viewer,
+        format!("/app/invoices/{id}"),
+        move |app, viewer| {
+            Ok(told(
+                app.resume_refund(&viewer.tenant, id, refund, a.id),
+                "Refund still pending",
+                |r| {
+                    format!(
+                        "Refund of {}: {}.",
+                        money(r.amount.amount, &r.amount.currency),
+                        vocabulary::RefundStatus::from(r.status).label()
                     )
                 },
             ))

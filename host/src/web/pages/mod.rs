@@ -66,6 +66,14 @@ pub fn routes() -> Router<AppState> {
         .route("/app/invoices/{id}", get(invoice::invoice))
         .route("/app/invoices/{id}/charge", get(invoice::confirm_saved))
         .route("/app/invoices/{id}/pay-saved", post(invoice::pay_saved))
+        .route(
+            "/app/invoices/{id}/payments/{payment}/refund",
+            post(invoice::refund_payment),
+        )
+        .route(
+            "/app/invoices/{id}/refunds/{refund}/retry",
+            post(invoice::retry_refund),
+        )
         .route("/app/invoices/{id}/pay-new", post(invoice::pay_new))
         .route("/app/invoices/{id}/pdf", get(pdf::agent_pdf))
         .route("/app/payments/confirm", post(payment::confirm))

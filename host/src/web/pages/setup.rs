@@ -209,6 +209,7 @@ fn settings_from_form(
     s.portal_base_url = text("portal_base_url");
     s.stripe_send_recipient_email = on("stripe_send_recipient_email");
     s.use_stripe_receipt_emails = on("use_stripe_receipt_emails");
+    s.stripe_refund_processing_fee = on("stripe_refund_processing_fee");
     s.stripenotificationemail = text("stripenotificationemail");
     (s, errors)
 }

@@ -53,12 +53,49 @@ def list_disputes(ctx, invoice):
     return answer(ctx, lambda: ctx.services.records.get_invoice(ctx.tenant, invoice) and [])
 
 
+def claim_refund(ctx, refund):
+    """Refunds: this host keeps none and grants no agent "Can Refund Stripe Payments", so `denied`
+    for a payment of the tenant and `not-found` for another tenant's; payments are refunded in
+    Stripe's dashboard."""
+    return _no_refunds(ctx, plain(refund)["payment_id"])
+
+
+def record_refund(ctx, observation):
+    """What Stripe says of a refund: this host keeps no refunds, so `denied` for a payment of the
+    tenant (the plugin then leaves the event aside, saying so) and `not-found` for another's."""
+    return _no_refunds(ctx, plain(observation)["payment_id"])
+
+
+def _no_refunds(ctx, payment):
+    records = ctx.services.records
+
+    def refuse():
+        records._payment(records.db.conn(), ctx.tenant, payment)
+        return Variant("denied", "this helpdesk keeps no refunds of payments")
+
+    return answer(ctx, refuse)
+
+
+def list_refunds(ctx, invoice):
+    """The refunds of an invoice's payments: none here, for an invoice of the tenant."""
+    return answer(ctx, lambda: ctx.services.records.get_invoice(ctx.tenant, invoice) and [])
+
+
+def can_refund(ctx, agent):
+    """No agent of this host may refund (it keeps no refunds); `not-found` for another's agent."""
+    return answer(ctx, lambda: ctx.services.records.get_agent(ctx.tenant, agent) and False)
+
+
 FUNCTIONS = {
     "get-settings": get_settings,
     "tenant-ref": tenant_ref,
     "get-autopay-cap": get_autopay_cap,
     "record-dispute": record_dispute,
     "list-disputes": list_disputes,
+    "claim-refund": claim_refund,
+    "record-refund": record_refund,
+    "list-refunds": list_refunds,
+    "can-refund": can_refund,
     **{name: _records(name.replace("-", "_")) for name in (
         "get-customer", "list-customers", "set-stripe-customer-id", "set-automatic-payment-method",
         "set-stripe-sync-error", "get-user", "get-agent", "get-invoice", "list-invoices",
