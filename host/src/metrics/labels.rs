@@ -120,6 +120,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment_method.detached",
     "payment_method.updated",
     "customer.updated",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
 ];
 
 /// `event_type` as a label value: one of [`EVENT_TYPES`] or `other`.
@@ -151,6 +155,7 @@ const OPERATIONS: &[&str] = &[
     "/v1/payment_methods/{id}",
     "/v1/payment_methods/{id}/attach",
     "/v1/payment_methods/{id}/detach",
+    "/v1/refunds",
     "/v1/setup_intents",
     "/v1/setup_intents/{id}",
     "/v1/setup_intents/{id}/confirm",
