@@ -100,6 +100,8 @@ const NOT_CHARGED: Expect = Expect::Bounced("Not charged");
 const NOT_CHANGED: Expect = Expect::Bounced("Not changed");
 const NOT_PAID: Expect = Expect::Bounced("Not paid");
 const NOT_MAPPED: Expect = Expect::Bounced("Mapping not added");
+const NOT_REFUNDED: Expect = Expect::Bounced("Not refunded");
+const NOT_RETRIED: Expect = Expect::Bounced("Not asked again");
 
 /// A page request's body; `{placeholders}` are filled with the victim's ids.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +139,7 @@ const CONFIRM: &str = r#"{"intent_id": "{intent}", "payment_method": "pm_card_vi
 /// Every page route of `host/src/web/pages/mod.rs`, by hand. Columns: anonymous, another tenant's
 /// admin, another customer's portal user, the `none` portal user, the agent without permission.
 /// Placeholders: `{customer}` the victim customer, `{invoice}` its invoice with a payment,
-/// `{open}` its unpaid invoice, `{intent}` that payment's PaymentIntent, `{clerk}` the agent
+/// `{open}` its unpaid invoice, `{intent}` that payment's PaymentIntent (`{payment}` its record), `{clerk}` the agent
 /// without permission, `{no_access}` the `none` portal user, `{token}` an API token of the victim's.
 const PAGES: &[PageCase] = &[
     page("GET", "/", Body::None, [O, O, O, O, O]),
@@ -239,6 +241,18 @@ const PAGES: &[PageCase] = &[
         "/app/invoices/{open}/pay-saved",
         Body::Form(&[("agreed_total", "1")]),
         [R, NOT_CHARGED, R, R, NOT_CHARGED],
+    ),
+    page(
+        "POST",
+        "/app/invoices/{invoice}/payments/{payment}/refund",
+        Body::Form(&[("amount", "1.00")]),
+        [R, NOT_REFUNDED, R, R, NOT_REFUNDED],
+    ),
+    page(
+        "POST",
+        "/app/invoices/{invoice}/refunds/{refund}/retry",
+        Body::Form(&[]),
+        [R, NOT_RETRIED, R, R, NOT_RETRIED],
     ),
     page(
         "POST",
@@ -425,6 +439,8 @@ enum Access {
     Payer,
     /// Agents see every invoice; portal users a list filtered to what they may see.
     OwnList,
+    /// Agents with "Can Refund Stripe Payments" only.
+    Refunder,
 }
 
 fn access(method: &str, template: &str) -> Access {
@@ -435,6 +451,12 @@ fn access(method: &str, template: &str) -> Access {
         | ("POST", "/payments/{intent}/refresh") => Access::Viewer,
         ("POST", "/payments" | "/payments/quote")
         | ("POST", "/invoices/{id}/charges" | "/invoices/{id}/charges/quote") => Access::Payer,
+        (
+            "POST",
+            "/invoices/{id}/payments/{payment}/refunds"
+            | "/invoices/{id}/payments/{payment}/refunds/quote"
+            | "/invoices/{id}/refunds/{refund}/retry",
+        ) => Access::Refunder,
         ("POST", "/invoices")
         | (
             _,
@@ -460,7 +482,9 @@ fn api_expectation(caller: Caller, method: &str, template: &str) -> Expect {
         // No invoice access: the invoice list itself is refused, as the portal page is.
         (Caller::NoAccessUser, Access::OwnList) => Expect::Refused(&[403]),
         (Caller::OtherCustomersUser | Caller::NoAccessUser, _) => Expect::Refused(&[403, 404]),
-        (Caller::AgentWithoutPermission, Access::Admin | Access::Payer) => Expect::Refused(&[403]),
+        (Caller::AgentWithoutPermission, Access::Admin | Access::Payer | Access::Refunder) => {
+            Expect::Refused(&[403])
+        }
         (Caller::AgentWithoutPermission, _) if method == "GET" => Expect::Allowed,
         (Caller::AgentWithoutPermission, _) => Expect::Skip,
     }
@@ -477,6 +501,8 @@ struct World {
     invoice: i64,
     open_invoice: i64,
     intent: String,
+    /// The payment record of the started payment.
+    payment: i64,
     victim_user: i64,
     no_access_user: i64,
     clerk: i64,
@@ -551,6 +577,7 @@ fn world(name: &str) -> World {
     );
     assert_eq!(started.status, 201, "{}", started.text);
     let intent = started.body["intent_id"].as_str().unwrap().to_string();
+    let payment = started.body["payments"][0]["id"].as_i64().unwrap();
 
     let bystander = created_id(
         &shop.admin.post(
@@ -650,6 +677,7 @@ fn world(name: &str) -> World {
         invoice,
         open_invoice,
         intent,
+        payment,
         victim_user: victim_user.id,
         no_access_user,
         clerk,
@@ -714,6 +742,7 @@ impl World {
                         "{template}: which of the victim's ids fits `{other}/{{id}}`? Add it to the authorization matrix"
                     ),
                 },
+                "{payment}" | "{refund}" => self.payment.to_string(),
                 s if s.starts_with('{') => panic!(
                     "{template}: the authorization matrix has no value for {s}; add one"
                 ),
@@ -771,6 +800,9 @@ impl World {
             .replace("{invoice}", &self.invoice.to_string())
             .replace("{open}", &self.open_invoice.to_string())
             .replace("{intent}", &self.intent)
+            .replace("{payment}", &self.payment.to_string())
+            // No refund is the victim's: a payment record's id stands in (refused before lookup).
+            .replace("{refund}", &self.payment.to_string())
             .replace("{clerk}", &self.clerk.to_string())
             .replace("{no_access}", &self.no_access_user.to_string())
             .replace("{token}", &self.victim_token.to_string())

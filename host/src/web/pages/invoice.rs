@@ -623,7 +623,7 @@ pub async fn retry_refund(
         move |app, viewer| {
             Ok(told(
                 app.resume_refund(&viewer.tenant, id, refund, a.id),
-                "Refund still pending",
+                "Not asked again",
                 |r| {
                     format!(
                         "Refund of {}: {}.",
