@@ -8,7 +8,8 @@ use super::{Observer, host_error};
 use crate::contract::paydesk::stripe::helpdesk::{CustomerLookup, Host};
 use crate::contract::{
     Agent, AuditEntry, Customer, Dispute, DisputeObservation, EmailTemplate, HostError, Invoice,
-    InvoiceFilter, InvoicePayment, Money, NewPayment, PaymentFilter, PaymentUpdate, Settings, User,
+    InvoiceFilter, InvoicePayment, Money, NewPayment, NewRefund, PaymentFilter, PaymentUpdate,
+    Refund, RefundObservation, Settings, User,
 };
 use crate::db::DbResult;
 use crate::tenant::TenantContext;
@@ -208,6 +209,31 @@ impl Host for HelpdeskCtx {
             db.invoice(t, invoice)?;
             db.disputes(t, invoice)
         })
+    }
+
+    fn claim_refund(&mut self, refund: NewRefund) -> wasmtime::Result<Result<Refund, HostError>> {
+        self.records("helpdesk.claim-refund", |db, t| db.claim_refund(t, &refund))
+    }
+
+    fn record_refund(
+        &mut self,
+        observation: RefundObservation,
+    ) -> wasmtime::Result<Result<(bool, Refund), HostError>> {
+        self.records("helpdesk.record-refund", |db, t| {
+            db.record_refund(t, &observation)
+        })
+    }
+
+    fn list_refunds(&mut self, invoice: i64) -> wasmtime::Result<Result<Vec<Refund>, HostError>> {
+        self.records("helpdesk.list-refunds", |db, t| {
+            // Not found for an invoice not the tenant's, as every other read of one.
+            db.invoice(t, invoice)?;
+            db.refunds(t, invoice)
+        })
+    }
+
+    fn can_refund(&mut self, agent: i64) -> wasmtime::Result<Result<bool, HostError>> {
+        self.records("helpdesk.can-refund", |db, t| db.can_refund(t, agent))
     }
 
     fn find_customers(

@@ -18,6 +18,7 @@ mod plugins;
 pub mod postgres;
 mod records;
 mod recurring;
+mod refunds;
 mod signin;
 mod sqlite;
 mod templates;
@@ -35,8 +36,8 @@ pub use sqlite::SqliteDb;
 
 use crate::contract::{
     Agent, AuditEntry, Customer, Dispute, DisputeObservation, EmailTemplate, Invoice,
-    InvoiceAccessLevel, InvoiceFilter, InvoicePayment, NewPayment, PaymentFilter, PaymentUpdate,
-    User,
+    InvoiceAccessLevel, InvoiceFilter, InvoicePayment, NewPayment, NewRefund, PaymentFilter,
+    PaymentUpdate, Refund, RefundObservation, User,
 };
 use crate::settings::TenantSettings;
 use crate::tenant::{Secret, TenantId};
