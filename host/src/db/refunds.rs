@@ -77,19 +77,26 @@ fn paid(payment: &InvoicePayment) -> DbResult<MinorUnits> {
         })
 }
 
-/// The sums of `live` (amount, fee part) refunds: all of them, and their parts that are not fee.
+/// The sums of `live` (amount, fee part) refunds: all of them, and their parts that are not fee,
+/// checked.
 fn sums(payment: &InvoicePayment, live: &[(i64, i64)]) -> DbResult<(MinorUnits, MinorUnits)> {
-    let overflow = |_| {
-        DbError::Invalid(format!(
-            "payment {}: its refunds add up beyond what can be computed",
-            payment.id
-        ))
-    };
-    let total =
-        MinorUnits::checked_sum(live.iter().map(|(a, _)| MinorUnits(*a))).map_err(overflow)?;
-    let not_fee =
-        MinorUnits::checked_sum(live.iter().map(|(a, f)| MinorUnits(a - f))).map_err(overflow)?;
-    Ok((total, not_fee))
+    live.iter()
+        .try_fold(
+            (MinorUnits(0), MinorUnits(0)),
+            |(total, not_fee), (a, f)| {
+                let part = MinorUnits(*a).checked_sub(MinorUnits(*f))?;
+                Ok((
+                    total.checked_add(MinorUnits(*a))?,
+                    not_fee.checked_add(part)?,
+                ))
+            },
+        )
+        .map_err(|_: paydesk_plugin::domain::money::MoneyError| {
+            DbError::Invalid(format!(
+                "payment {}: its refunds add up beyond what can be computed",
+                payment.id
+            ))
+        })
 }
 
 /// What `payment` can still give back, given its `live` refunds (never below zero).
@@ -527,7 +534,7 @@ impl super::RefundStore for SqliteDb {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {REFUND_COLUMNS} FROM payment_refunds
-             WHERE tenant_id = ?1 AND invoice_id = ?2 ORDER BY created_at, id LIMIT 1000"
+             WHERE tenant_id = ?1 AND invoice_id = ?2 ORDER BY id LIMIT 1000"
         ))?;
         let mut rows = stmt.query(params![tenant.as_str(), invoice_id])?;
         let mut all = Vec::new();

@@ -266,7 +266,7 @@ impl RefundStore for PgDb {
         conn.query(
             &format!(
                 "SELECT {REFUND_COLUMNS} FROM payment_refunds
-                 WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY created_at, id LIMIT 1000"
+                 WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY id LIMIT 1000"
             ),
             &[&tenant.as_str(), &invoice_id],
         )?
