@@ -374,6 +374,34 @@ fn check(db: &dyn Database, other_host: &dyn Database) {
         due(db, &t, invoice),
         (InvoiceStatus::AwaitingPayment, 3_000)
     );
+    // The fee is given back once at most, and only as the fee.
+    let refused = conflict(db.claim_refund(&t, &claim(payment, 7_290, 0, agent)));
+    assert!(
+        refused.contains(
+            "only USD 70.00 of this payment can still be refunded besides its processing fee"
+        ),
+        "{refused}"
+    );
+    let fee_once = db
+        .claim_refund(&t, &claim(payment, 290, 290, agent))
+        .unwrap();
+    let refused = conflict(db.claim_refund(&t, &claim(payment, 1, 1, agent)));
+    assert!(
+        refused.contains("only USD 0.00 of this payment's processing fee"),
+        "{refused}"
+    );
+    db.record_refund(
+        &t,
+        &seen(
+            Some(fee_once.id),
+            "re_fee",
+            payment,
+            RefundStatus::Canceled,
+            290,
+            111,
+        ),
+    )
+    .unwrap();
     // All that is left, with the fee: then nothing more.
     let r3 = db
         .claim_refund(&t, &claim(payment, 7_290, 290, agent))
@@ -403,7 +431,7 @@ fn check(db: &dyn Database, other_host: &dyn Database) {
         .iter()
         .map(|r| r.id)
         .collect();
-    assert_eq!(listed, vec![r1.id, r2.id, r3.id]);
+    assert_eq!(listed, vec![r1.id, r2.id, fee_once.id, r3.id]);
     assert!(db.refunds(&other, invoice).unwrap().is_empty());
     assert!(matches!(
         db.refund(&other, r1.id),

@@ -182,6 +182,23 @@ pub(super) fn check_claim(
     if new.amount.amount > left.0 {
         return Err(too_much(payment, left));
     }
+    // The fee is given back at most once: the fee parts of all its refunds within it.
+    let (total, not_fee) = sums(payment, live)?;
+    let fee_left = payment.fee.amount - (total.0 - not_fee.0);
+    if new.fee_part.amount > fee_left {
+        return Err(DbError::Conflict(format!(
+            "only {} of this payment's processing fee can still be refunded",
+            crate::access::money(fee_left.max(0), &payment.amount.currency)
+        )));
+    }
+    // And the rest within the payment's amount: what is owed again never exceeds what it paid.
+    let amount_left = payment.amount.amount - not_fee.0;
+    if new.amount.amount - new.fee_part.amount > amount_left {
+        return Err(DbError::Conflict(format!(
+            "only {} of this payment can still be refunded besides its processing fee",
+            crate::access::money(amount_left.max(0), &payment.amount.currency)
+        )));
+    }
     Ok(())
 }
 
