@@ -69,6 +69,9 @@ pub(super) fn load_invoice(
         .collect::<Result<Vec<_>, _>>()?;
     // A lost dispute's amount left again: owed again.
     let lost = super::disputes::lost_amounts(conn, tenant, id)?;
+    // A succeeded refund gave money back: owed again, less the part that refunded the fee.
+    let refunded =
+        crate::db::refunds::owed_again(&super::refunds::succeeded_amounts(conn, tenant, id)?);
     let total = MinorUnits::checked_sum(invoice.lines.iter().map(|l| MinorUnits(l.amount)));
     let paid = MinorUnits::checked_sum(
         paid.into_iter()
@@ -78,6 +81,8 @@ pub(super) fn load_invoice(
     invoice.amount_due = total
         .and_then(|total| paid.and_then(|paid| total.checked_sub(paid)))
         .and_then(|due| lost.and_then(|lost| due.checked_add(lost)))
+        .map_err(|_| ())
+        .and_then(|due| refunded.and_then(|refunded| due.checked_add(refunded).map_err(|_| ())))
         .map_err(|_| {
             DbError::Invalid(format!(
                 "invoice {}: its lines and payments add up beyond what can be computed; it cannot be paid",

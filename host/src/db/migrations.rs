@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_12_autopay_caps.sql"),
     include_str!("schema_13_disputes.sql"),
     include_str!("schema_14_observed_method.sql"),
+    include_str!("schema_15_refunds.sql"),
 ];
 
 /// Bring `conn`'s database up to the latest schema. The version is read inside an immediate

@@ -18,6 +18,7 @@ mod plugins;
 pub mod postgres;
 mod records;
 mod recurring;
+mod refunds;
 mod signin;
 mod sqlite;
 mod templates;

@@ -6,6 +6,7 @@ use paydesk_plugin::domain::vocabulary as v;
 
 use crate::contract::{
     DisputeStatus, InvoiceAccessLevel, InvoiceStatus, PaymentMethodType, PaymentStatus,
+    RefundStatus,
 };
 
 pub fn access_level_name(l: InvoiceAccessLevel) -> &'static str {
@@ -60,4 +61,14 @@ pub fn dispute_status(s: &str) -> DisputeStatus {
 /// The vocabulary's view of a dispute status (`None` for one it has no row for).
 pub fn dispute_vocab(s: &DisputeStatus) -> Option<v::DisputeStatus> {
     v::DisputeStatus::try_from(s.clone()).ok()
+}
+
+pub fn refund_status_name(s: RefundStatus) -> &'static str {
+    v::RefundStatus::from(s).wire_name()
+}
+
+/// A stored refund status; one this vocabulary has no row for (none is ever written) reads as
+/// pending, which the state rule lets any observation replace.
+pub fn refund_status(s: &str) -> RefundStatus {
+    v::RefundStatus::from_wire_name(s).map_or(RefundStatus::Pending, Into::into)
 }

@@ -117,7 +117,7 @@ impl Story<'_> {
         Ok(db.customer(self.tenant, customer.id)?)
     }
 
-    /// The agent who takes payments (an administrator) and a portal user of the customer who sees
+    /// The agent who takes payments and refunds them (an administrator) and a portal user of the customer who sees
     /// all of its invoices, both with one new password.
     fn people(&self, customer: &Customer) -> anyhow::Result<People> {
         let db = self.app.db();
@@ -139,6 +139,8 @@ impl Story<'_> {
                 },
             )?,
         };
+        // The demo refunds a payment too: Ada may.
+        db.set_can_refund(self.tenant, agent.id, true)?;
         db.set_password(self.tenant, &Principal::Agent(agent.clone()), &password)?;
         let user = db.create_user(
             self.tenant,

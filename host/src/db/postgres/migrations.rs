@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema_5_autopay_caps.sql"),
     include_str!("schema_6_disputes.sql"),
     include_str!("schema_7_observed_method.sql"),
+    include_str!("schema_8_refunds.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant of ours; "paydesk" in ASCII).

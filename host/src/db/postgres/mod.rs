@@ -25,6 +25,7 @@ mod payments;
 mod people;
 mod plugins;
 mod recurring;
+mod refunds;
 mod signin;
 mod templates;
 mod tenants;

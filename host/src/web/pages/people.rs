@@ -29,8 +29,8 @@ struct PeoplePage {
     flash: String,
     csrf: String,
     is_admin: bool,
-    /// id, name and email, can receive, admin, disabled.
-    agents: Vec<(i64, String, bool, bool, bool)>,
+    /// id, name and email, can receive, admin, disabled, can refund.
+    agents: Vec<(i64, String, bool, bool, bool, bool)>,
     /// id, name and email, customer, access level, disabled.
     users: Vec<(i64, String, String, &'static str, bool)>,
     tokens: Vec<TokenRow>,
@@ -83,15 +83,16 @@ pub async fn people(
                 .agents(&viewer.tenant)?
                 .into_iter()
                 .map(|a| {
-                    (
+                    Ok((
                         a.id,
                         format!("{} <{}>", a.name, a.email),
                         a.can_receive_manual_stripe_payments,
                         a.is_admin,
                         disabled.contains(&Person::Agent(a.id)),
-                    )
+                        app.db().can_refund(&viewer.tenant, a.id)?,
+                    ))
                 })
-                .collect(),
+                .collect::<Result<_, crate::db::DbError>>()?,
             users: app
                 .db()
                 .users(&viewer.tenant)?
@@ -120,13 +121,18 @@ pub async fn save_agent(
 ) -> Result<Response, PageError> {
     let me = viewer.admin()?.id;
     let form = viewer.form(&body)?;
-    let (can_receive, is_admin) = (form.on("can_receive"), form.on("is_admin"));
+    let (can_receive, is_admin, can_refund) = (
+        form.on("can_receive"),
+        form.on("is_admin"),
+        form.on("can_refund"),
+    );
     finish(&state, viewer, PEOPLE, move |app, viewer| {
         if id == me && !is_admin {
             return Ok("You can't take away your own administrator rights.".into());
         }
         app.db()
             .set_agent_permissions(&viewer.tenant, id, can_receive, is_admin)?;
+        app.db().set_can_refund(&viewer.tenant, id, can_refund)?;
         Ok("Agent saved.".into())
     })
     .await
