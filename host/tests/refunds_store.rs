@@ -122,7 +122,7 @@ fn seen(
     at: i64,
 ) -> RefundObservation {
     RefundObservation {
-        refund_id: refund_id.into(),
+        refund_id: Some(refund_id.into()),
         record_id: record,
         payment_id: payment,
         intent_id: None,

@@ -269,29 +269,4 @@ impl Host for HelpdeskCtx {
             )
         })
     }
-
-    fn claim_refund(&mut self, refund: NewRefund) -> wasmtime::Result<Result<Refund, HostError>> {
-        self.records("helpdesk.claim-refund", |db, t| db.claim_refund(t, &refund))
-    }
-
-    fn record_refund(
-        &mut self,
-        observation: RefundObservation,
-    ) -> wasmtime::Result<Result<(bool, Refund), HostError>> {
-        self.records("helpdesk.record-refund", |db, t| {
-            db.record_refund(t, &observation)
-        })
-    }
-
-    fn list_refunds(&mut self, invoice: i64) -> wasmtime::Result<Result<Vec<Refund>, HostError>> {
-        self.records("helpdesk.list-refunds", |db, t| {
-            // Not found for an invoice not the tenant's, as every other read of one.
-            db.invoice(t, invoice)?;
-            db.refunds(t, invoice)
-        })
-    }
-
-    fn can_refund(&mut self, agent: i64) -> wasmtime::Result<Result<bool, HostError>> {
-        self.records("helpdesk.can-refund", |db, t| db.can_refund(t, agent))
-    }
 }

@@ -202,24 +202,38 @@ pub(super) fn check_claim(
     Ok(())
 }
 
+/// Stripe's refund id of `o` for messages (none: Stripe refused to make it).
+pub(super) fn stripe_id(o: &RefundObservation) -> &str {
+    o.refund_id.as_deref().unwrap_or("(not made by Stripe)")
+}
+
 /// May `o` be recorded against `payment` at all: Stripe's ids bounded, the amount in the
 /// payment's currency, more than zero and at most what it paid.
 pub(super) fn check_observation(payment: &InvoicePayment, o: &RefundObservation) -> DbResult<()> {
-    if o.refund_id.is_empty() || o.refund_id.len() > MAX_ID {
-        return Err(DbError::Invalid(format!(
-            "a refund's id must be 1 to {MAX_ID} characters"
-        )));
+    match &o.refund_id {
+        Some(id) if id.is_empty() || id.len() > MAX_ID => {
+            return Err(DbError::Invalid(format!(
+                "a refund's id must be 1 to {MAX_ID} characters"
+            )));
+        }
+        // Stripe refused to make it: only paydesk's own claim can be told so.
+        None if o.record_id.is_none() => {
+            return Err(DbError::Invalid(
+                "an observation without Stripe's refund id must name the refund record".into(),
+            ));
+        }
+        _ => {}
     }
     if o.intent_id.as_ref().is_some_and(|i| i.len() > MAX_ID) {
         return Err(DbError::Invalid(format!(
             "a refund's payment intent id must be at most {MAX_ID} characters"
         )));
     }
-    same_currency(payment, &format!("refund {}", o.refund_id), &o.amount)?;
+    same_currency(payment, &format!("refund {}", stripe_id(o)), &o.amount)?;
     if o.amount.amount <= 0 || o.amount.amount > paid(payment)?.0 {
         return Err(DbError::Invalid(format!(
             "refund {} of {} is not within the {} payment {} paid",
-            o.refund_id,
+            stripe_id(o),
             o.amount.amount,
             paid(payment)?.0,
             payment.id
@@ -237,18 +251,22 @@ pub(super) fn check_held(held: &Refund, o: &RefundObservation) -> DbResult<()> {
             held.id, held.payment_id, o.payment_id
         )));
     }
-    if let Some(known) = &held.refund_id
-        && *known != o.refund_id
+    if let (Some(known), Some(said)) = (&held.refund_id, &o.refund_id)
+        && known != said
     {
         return Err(DbError::Invalid(format!(
             "refund record {} is Stripe's {known}, not {}",
-            held.id, o.refund_id
+            held.id,
+            stripe_id(o)
         )));
     }
     if held.amount.amount != o.amount.amount {
         return Err(DbError::Invalid(format!(
             "refund record {} is of {}, Stripe's {} of {}",
-            held.id, held.amount.amount, o.refund_id, o.amount.amount
+            held.id,
+            held.amount.amount,
+            stripe_id(o),
+            o.amount.amount
         )));
     }
     Ok(())
@@ -396,7 +414,8 @@ pub(super) fn succeeded_amounts(
 pub(super) fn taken(o: &RefundObservation) -> String {
     format!(
         "Stripe's refund {} is already recorded for payment {} as another refund record",
-        o.refund_id, o.payment_id
+        stripe_id(o),
+        o.payment_id
     )
 }
 
@@ -467,7 +486,7 @@ impl super::RefundStore for SqliteDb {
             Some(id) => {
                 Some(load(&tx, t, id)?.ok_or_else(|| DbError::NotFound(format!("refund {id}")))?)
             }
-            None => load_by_stripe_id(&tx, t, o.payment_id, &o.refund_id)?,
+            None => load_by_stripe_id(&tx, t, o.payment_id, stripe_id(o))?,
         };
         if held.is_none() {
             // Made elsewhere (Stripe's dashboard): a new record, within what the payment paid.
@@ -504,9 +523,9 @@ impl super::RefundStore for SqliteDb {
                 return Ok((true, refund));
             }
             // Recorded meanwhile: decided below like any held refund.
-            held = load_by_stripe_id(&tx, t, o.payment_id, &o.refund_id)?;
+            held = load_by_stripe_id(&tx, t, o.payment_id, stripe_id(o))?;
         }
-        let held = held.ok_or_else(|| DbError::NotFound(format!("refund {}", o.refund_id)))?;
+        let held = held.ok_or_else(|| DbError::NotFound(format!("refund {}", stripe_id(o))))?;
         check_held(&held, o)?;
         let applied = applies(Some(&held), o);
         if applied {

@@ -15,7 +15,7 @@ use crate::contract::{NewRefund, Refund, RefundObservation, RefundStatus};
 use crate::db::names::refund_status_name;
 use crate::db::refunds::{
     LIVE, REFUND_COLUMNS, applies, check_claim, check_held, check_observation, invoice_move,
-    may_move, observed_fee_part, reason, refund_of, taken,
+    may_move, observed_fee_part, reason, refund_of, stripe_id, taken,
 };
 use crate::db::{DbError, DbResult, RefundStore, now};
 use crate::tenant::TenantId;
@@ -178,7 +178,7 @@ impl RefundStore for PgDb {
                 Some(id) => {
                     Some(load(tx, t, id)?.ok_or_else(|| DbError::NotFound(format!("refund {id}")))?)
                 }
-                None => load_by_stripe_id(tx, t, o.payment_id, &o.refund_id)?,
+                None => load_by_stripe_id(tx, t, o.payment_id, stripe_id(o))?,
             };
             if held.is_none() {
                 // Made elsewhere (Stripe's dashboard): a new record, within what the payment paid.
@@ -217,9 +217,9 @@ impl RefundStore for PgDb {
                     return Ok((true, refund));
                 }
                 // Another host inserted it first: decided below like any held refund.
-                held = load_by_stripe_id(tx, t, o.payment_id, &o.refund_id)?;
+                held = load_by_stripe_id(tx, t, o.payment_id, stripe_id(o))?;
             }
-            let held = held.ok_or_else(|| DbError::NotFound(format!("refund {}", o.refund_id)))?;
+            let held = held.ok_or_else(|| DbError::NotFound(format!("refund {}", stripe_id(o))))?;
             check_held(&held, o)?;
             let applied = applies(Some(&held), o);
             if applied {
