@@ -141,6 +141,31 @@ mod tests {
             .unwrap();
         assert_eq!(got, (seeded.1.into(), seeded.2.into(), seeded.3.into()));
     }
+    #[test]
+    fn a_tenant_made_before_the_refund_template_gets_it_as_new_tenants_do() {
+        let position = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("Stripe Refund Confirmation"))
+            .unwrap();
+        let mut conn = at_version(position);
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name, settings, invoice_mailbox, created_at) VALUES ('t', 'T', '{}', 'a@t.test', 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let got: (String, String, String) = conn
+            .query_row(
+                "SELECT name, subject, body FROM email_templates WHERE tenant_id = 't' AND id = 287",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        let seeded = super::super::tenants::SEEDED_TEMPLATES
+            .iter()
+            .find(|t| t.0 == 287)
+            .unwrap();
+        assert_eq!(got, (seeded.1.into(), seeded.2.into(), seeded.3.into()));
+    }
 
     #[test]
     fn migrating_twice_changes_nothing() {

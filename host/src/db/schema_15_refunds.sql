@@ -29,3 +29,9 @@ CREATE TABLE payment_refunds (
 CREATE UNIQUE INDEX payment_refunds_stripe_id ON payment_refunds (tenant_id, payment_id, refund_id);
 CREATE INDEX payment_refunds_invoice ON payment_refunds (tenant_id, invoice_id);
 ALTER TABLE agents ADD COLUMN can_refund_stripe_payments INTEGER NOT NULL DEFAULT 0;
+
+-- And the refund confirmation's email template (287 "Stripe Refund Confirmation") for every tenant
+-- made before it; new tenants are seeded with it (`SEEDED_TEMPLATES`).
+INSERT INTO email_templates (tenant_id, id, name, subject, body)
+SELECT id, 287, 'Stripe Refund Confirmation', 'Refund for invoice $INVOICENUMBER', '<p>Dear $CUSTOMERNAME,</p>' || char(10) || '<p>We refunded $TOTAL of your payment for invoice $INVOICENUMBER, paid with $PAYMENTMETHOD. It may take a few days to appear on your statement.</p>' FROM tenants WHERE true
+ON CONFLICT (tenant_id, id) DO NOTHING;
