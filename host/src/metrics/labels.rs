@@ -121,6 +121,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment_method.updated",
     "customer.updated",
     "charge.refunded",
+    "charge.refund.updated",
     "refund.created",
     "refund.updated",
     "refund.failed",

@@ -15,10 +15,23 @@ pub const TEMPLATE_BODY: &str = "<p>Dear $CUSTOMERNAME,</p>\n<p>We refunded $TOT
      for invoice $INVOICENUMBER, paid with $PAYMENTMETHOD. It may take a few days to appear on your \
      statement.</p>";
 
-/// The refund events paydesk applies: Stripe's own refund events, and `charge.refunded` for
-/// refunds made in Stripe's dashboard (the endpoint subscribes to them all).
-pub const EVENT_TYPES: [&str; 4] = [
+/// The refund events the endpoint subscribes to: `charge.refunded` (a refund made, in Stripe's
+/// dashboard too), and the Refund's own `refund.created` / `refund.updated` with its older name
+/// `charge.refund.updated` (a refund that fails after all is an update to `failed`). All are in
+/// the API version paydesk speaks (Stripe's OpenAPI description lists them as endpoint events).
+pub const SUBSCRIBED: [&str; 4] = [
     "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+];
+
+/// Every refund event paydesk applies: the subscribed ones, and `refund.failed`, which newer API
+/// versions send to an endpoint that asks for it (the API version paydesk speaks has no such
+/// event to subscribe to, so it is applied when it comes, never asked for).
+pub const EVENT_TYPES: [&str; 5] = [
+    "charge.refunded",
+    "charge.refund.updated",
     "refund.created",
     "refund.updated",
     "refund.failed",

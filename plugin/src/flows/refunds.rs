@@ -7,8 +7,8 @@
 //! Refund's metadata. So a refund is never made twice: two agents at once get one claim each only
 //! if both fit, a retried request is the same request, and an answer that was lost is found again
 //! by reading the PaymentIntent's refunds back before asking again. What Stripe says of a refund —
-//! its answer, the read-back, `refund.created` / `.updated` / `.failed`, and `charge.refunded` for
-//! refunds made in Stripe's dashboard — is recorded by the host on Stripe's clock
+//! its answer, the read-back, `refund.created` / `.updated` (and `charge.refund.updated`,
+//! `refund.failed`), and `charge.refunded` for refunds made in Stripe's dashboard — is recorded by the host on Stripe's clock
 //! (`payment_state::refund_should_apply`), which also makes what it gave back of the invoice owed
 //! again. The customer is told of a succeeded refund once (template 287, dedup key per refund and
 //! record), unless Stripe sends its own receipts.

@@ -24,7 +24,7 @@ pub fn events() -> impl Iterator<Item = &'static str> {
         .into_iter()
         .chain(DISPUTE_EVENTS)
         .chain(crate::domain::stripe_side::EVENT_TYPES)
-        .chain(crate::domain::refunds::EVENT_TYPES)
+        .chain(crate::domain::refunds::SUBSCRIBED)
 }
 
 /// The fields of a webhook endpoint we use.

@@ -431,6 +431,10 @@ fn updating_an_endpoint_made_by_an_older_version_subscribes_it_to_every_event_ha
         "payment_method.detached",
         "payment_method.updated",
         "customer.updated",
+        "charge.refunded",
+        "charge.refund.updated",
+        "refund.created",
+        "refund.updated",
     ];
     for event in every {
         assert!(enabled.contains(&event), "{event} missing: {enabled:?}");
