@@ -4,8 +4,8 @@
 
 use super::{App, CallError};
 use crate::contract::charges::{ChargeQuote, ChargeRequest, ChargeStarted, ChargeWith};
-use crate::contract::refunds::{RefundQuote, RefundRequest};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
+use crate::contract::refunds::{RefundQuote, RefundRequest};
 use crate::contract::{
     ErrorKind, Initiator, InvoicePayment, PaymentMethodType, PluginError, Refund,
 };
@@ -109,7 +109,7 @@ impl App {
         let ctx = self.context(tenant, None)?;
         self.call_in(ctx, "refunds.refund-payment", &request, |p, s| {
             match p.paydesk_stripe_refunds() {
-                Some(r) => r.call_refund_payment(s, request.clone()),
+                Some(r) => r.call_refund_payment(s, *request),
                 None => Ok(Err(no_refunds())),
             }
         })

@@ -12,8 +12,8 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::CallState;
 use crate::contract::charges::{Charges, ChargesIndices};
-use crate::contract::refunds::{Refunds, RefundsIndices};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
+use crate::contract::refunds::{Refunds, RefundsIndices};
 use crate::contract::reminders::{Reminders, RemindersIndices};
 use crate::contract::v0_1::{self, convert};
 use crate::contract::{ErrorKind, Initiator, PaymentMethodType, PluginError, Settings};

@@ -74,7 +74,9 @@ pub fn refundable(
     Ok(Refundable {
         paid: paid.0,
         refunded: refunded.0,
-        refundable: MinorUnits(invoice_part).checked_add(MinorUnits(fee_part))?.0,
+        refundable: MinorUnits(invoice_part)
+            .checked_add(MinorUnits(fee_part))?
+            .0,
         fee_part,
         invoice_part,
     })
@@ -87,7 +89,9 @@ pub enum RefundRefused {
     NotPositive,
     #[error("nothing of this payment is left to refund")]
     NothingLeft,
-    #[error("the amount to refund ({asked}) is more than the {refundable} that can still be refunded")]
+    #[error(
+        "the amount to refund ({asked}) is more than the {refundable} that can still be refunded"
+    )]
     MoreThanRefundable { asked: i64, refundable: i64 },
 }
 

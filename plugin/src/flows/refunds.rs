@@ -25,7 +25,9 @@ use crate::bindings::paydesk::stripe::helpdesk::{
 };
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::storage;
-use crate::bindings::paydesk::stripe::types::{ErrorKind, FieldError, HostError, Money, PluginError};
+use crate::bindings::paydesk::stripe::types::{
+    ErrorKind, FieldError, HostError, Money, PluginError,
+};
 use crate::domain::emails::{Variables, escape_html, recipients, render, text_of};
 use crate::domain::money::{Currency, Money as Amount};
 use crate::domain::payment_state::refund_owes_again;
@@ -229,13 +231,8 @@ fn ask_stripe(record: &InvoicePayment, claim: Refund, asked_before: bool) -> Res
     if asked_before && let Some(found) = read_back(&intent, claim.id)? {
         return observe(record, Some(claim.id), &found, stripe_now());
     }
-    let request = stripe_refunds::create(
-        &intent,
-        claim.amount.amount,
-        &tenant,
-        claim.id,
-        record.id,
-    );
+    let request =
+        stripe_refunds::create(&intent, claim.amount.amount, &tenant, claim.id, record.id);
     let response = match stripe_send(&request) {
         Ok(response) => response,
         Err(e) if e.kind == ErrorKind::OutcomeUnknown => {
@@ -243,12 +240,12 @@ fn ask_stripe(record: &InvoicePayment, claim: Refund, asked_before: bool) -> Res
             return match read_back(&intent, claim.id) {
                 Ok(Some(found)) => observe(record, Some(claim.id), &found, stripe_now()),
                 _ => Err(error(
-                        ErrorKind::OutcomeUnknown,
-                        format!(
-                            "no answer from Stripe for the refund of {}; it is kept as pending and is never made twice: Stripe's events settle it, or retry it from the invoice (the same request)",
-                            shown(&claim.amount)
-                        ),
-                    )),
+                    ErrorKind::OutcomeUnknown,
+                    format!(
+                        "no answer from Stripe for the refund of {}; it is kept as pending and is never made twice: Stripe's events settle it, or retry it from the invoice (the same request)",
+                        shown(&claim.amount)
+                    ),
+                )),
             };
         }
         Err(e) => {
@@ -285,7 +282,11 @@ fn ask_stripe(record: &InvoicePayment, claim: Refund, asked_before: bool) -> Res
             audit(
                 record,
                 "refund-failed",
-                format!("Stripe refused the refund of {}: {}", shown(&claim.amount), refused.message),
+                format!(
+                    "Stripe refused the refund of {}: {}",
+                    shown(&claim.amount),
+                    refused.message
+                ),
                 Some(claim.amount.clone()),
             );
             Err(refused)
@@ -323,7 +324,7 @@ fn observe_share(
         .map_err(|e| host_error("refunds", e))?
         .into_iter()
         .find(|r| {
-            record_id.map_or(false, |id| r.id == id)
+            record_id == Some(r.id)
                 || (r.payment_id == record.id && r.refund_id.as_deref() == Some(made.id.as_str()))
         })
         .map(|r| r.status);
@@ -415,8 +416,8 @@ fn tell_customer(record: &InvoicePayment, held: &Refund) {
     let sent = (|| -> Result<()> {
         let invoice =
             helpdesk::get_invoice(record.invoice_id).map_err(|e| host_error("invoice", e))?;
-        let customer = helpdesk::get_customer(invoice.customer_id)
-            .map_err(|e| host_error("customer", e))?;
+        let customer =
+            helpdesk::get_customer(invoice.customer_id).map_err(|e| host_error("customer", e))?;
         let Some((to, cc)) = recipients(
             settings.stripenotificationemail.as_deref(),
             customer.accounts_email.as_deref(),
@@ -425,7 +426,10 @@ fn tell_customer(record: &InvoicePayment, held: &Refund) {
         ) else {
             log(
                 Level::Warn,
-                &format!("no address to send the refund email for {} to", invoice.number),
+                &format!(
+                    "no address to send the refund email for {} to",
+                    invoice.number
+                ),
             );
             return Ok(());
         };

@@ -104,7 +104,10 @@ mod tests {
         let r = create("pi_1", 2_500, "t-ref", 42, 7);
         assert_eq!(r.method, Method::Post);
         assert_eq!(r.path, "/v1/refunds");
-        assert_eq!(r.idempotency_key.as_deref(), Some("paydesk-refund-t-ref-42"));
+        assert_eq!(
+            r.idempotency_key.as_deref(),
+            Some("paydesk-refund-t-ref-42")
+        );
         let has = |k: &str, v: &str| r.form.iter().any(|(a, b)| a == k && b == v);
         assert!(has("payment_intent", "pi_1"));
         assert!(has("amount", "2500"));
@@ -132,6 +135,9 @@ mod tests {
         .unwrap();
         assert_eq!(bare.claim_of("t-ref"), None);
         assert_eq!(bare.payment_intent, None);
-        assert_eq!(bare.failure_reason.as_deref(), Some("expired_or_canceled_card"));
+        assert_eq!(
+            bare.failure_reason.as_deref(),
+            Some("expired_or_canceled_card")
+        );
     }
 }

@@ -690,7 +690,10 @@ fn two_part_charges_that_together_exceed_what_is_due_never_both_go_through() {
 fn two_agents_refunding_most_of_one_payment_at_once_refund_it_once() {
     let shop = shop("race-refunds", "usd", |_| {});
     let agents: Vec<ApiClient> = (0..2)
-        .map(|_| shop.admin.with_token(&shop.host.refund_agent_token(&shop.tenant)))
+        .map(|_| {
+            shop.admin
+                .with_token(&shop.host.refund_agent_token(&shop.tenant))
+        })
         .collect();
     let hosts = hosts(&shop);
     for round in 0..ROUNDS / 2 {

@@ -21,7 +21,10 @@ fn pay(shop: &Shop, invoice: i64) -> (String, i64) {
     assert_eq!(paid.status, 201, "{}", paid.text);
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.text);
     let payment = paid.body["payments"][0]["id"].as_i64().unwrap();
-    (paid.body["intent_id"].as_str().unwrap().to_string(), payment)
+    (
+        paid.body["intent_id"].as_str().unwrap().to_string(),
+        payment,
+    )
 }
 
 /// localstripe's Refunds of `intent`, newest first.
@@ -77,7 +80,10 @@ fn a_part_then_the_rest_with_the_fee_is_refunded_once_each_and_the_invoice_owes_
     );
     let view = shop.invoice_view(invoice);
     assert_eq!(view["status"], "awaiting_payment", "{view}");
-    assert_eq!(view["amount_due"], 4_000, "what was given back is owed again");
+    assert_eq!(
+        view["amount_due"], 4_000,
+        "what was given back is owed again"
+    );
     assert_eq!(view["refunds"][0]["amount"], 4_000);
     assert_eq!(view["refunds"][0]["status"], "succeeded");
 
@@ -88,7 +94,10 @@ fn a_part_then_the_rest_with_the_fee_is_refunded_once_each_and_the_invoice_owes_
     assert_eq!(rest.body["fee_part"], 290);
     let at_stripe = refunds_at_stripe(&shop, &intent);
     assert_eq!(at_stripe.len(), 2);
-    let total: i64 = at_stripe.iter().map(|r| r["amount"].as_i64().unwrap()).sum();
+    let total: i64 = at_stripe
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum();
     assert_eq!(total, 10_290, "exactly what the customer paid, no more");
     let view = shop.invoice_view(invoice);
     assert_eq!(view["amount_due"], 10_000, "{view}");
@@ -97,7 +106,11 @@ fn a_part_then_the_rest_with_the_fee_is_refunded_once_each_and_the_invoice_owes_
     // Nothing is left: refused, and nothing more at Stripe.
     let more = agent.post(&refunds, json!({}));
     assert_eq!(more.status, 422, "{}", more.text);
-    assert!(more.text.contains("nothing of this payment is left"), "{}", more.text);
+    assert!(
+        more.text.contains("nothing of this payment is left"),
+        "{}",
+        more.text
+    );
     assert_eq!(refunds_at_stripe(&shop, &intent).len(), 2);
 
     // Every refund request carried the key derived from its claim, and was valid for Stripe.
@@ -122,14 +135,19 @@ fn a_part_then_the_rest_with_the_fee_is_refunded_once_each_and_the_invoice_owes_
         .smtp
         .wait_for(2, paydesk_tests::EVENT_WAIT)
         .into_iter()
-        .filter(|m| m.header("Subject").is_some_and(|s| s.starts_with("Refund for invoice")))
+        .filter(|m| {
+            m.header("Subject")
+                .is_some_and(|s| s.starts_with("Refund for invoice"))
+        })
         .count();
     assert_eq!(mails, 2);
 }
 
 #[test]
 fn with_the_fee_kept_a_full_refund_gives_back_the_invoice_part_only() {
-    let shop = shop("refundkeep", "usd", |s| s.stripe_refund_processing_fee = false);
+    let shop = shop("refundkeep", "usd", |s| {
+        s.stripe_refund_processing_fee = false
+    });
     let invoice = shop.invoice("usd", 10_000);
     let (intent, payment) = pay(&shop, invoice);
     let agent = refunder(&shop);
@@ -155,7 +173,11 @@ fn only_agents_with_the_permission_refund_and_never_more_than_is_left() {
     // The shop's admin may receive payments but has not "Can Refund Stripe Payments".
     let admin = shop.admin.post(&refunds, json!({}));
     assert_eq!(admin.status, 403, "{}", admin.text);
-    assert!(admin.text.contains("Can Refund Stripe Payments"), "{}", admin.text);
+    assert!(
+        admin.text.contains("Can Refund Stripe Payments"),
+        "{}",
+        admin.text
+    );
     let user = shop.user.post(&refunds, json!({}));
     assert_eq!(user.status, 403, "{}", user.text);
 
@@ -174,7 +196,10 @@ fn only_agents_with_the_permission_refund_and_never_more_than_is_left() {
     let other = shop.invoice("usd", 500);
     let wrong = agent.post(&refunds_path(&shop, other, payment), json!({}));
     assert_eq!(wrong.status, 404, "{}", wrong.text);
-    assert!(refunds_at_stripe(&shop, &intent).is_empty(), "nothing refunded");
+    assert!(
+        refunds_at_stripe(&shop, &intent).is_empty(),
+        "nothing refunded"
+    );
 }
 
 #[test]
@@ -219,7 +244,10 @@ fn a_lost_answer_is_found_again_and_a_refund_that_never_arrived_is_sent_once_on_
 
     // Retried: Stripe's refunds are read back (not there), then the same request, once.
     let retry = agent.post(
-        &shop.path(&format!("/invoices/{invoice}/refunds/{}/retry", pending["id"])),
+        &shop.path(&format!(
+            "/invoices/{invoice}/refunds/{}/retry",
+            pending["id"]
+        )),
         json!({}),
     );
     assert_eq!(retry.status, 200, "{}", retry.text);
@@ -227,7 +255,10 @@ fn a_lost_answer_is_found_again_and_a_refund_that_never_arrived_is_sent_once_on_
     assert_eq!(retry.body["amount"], 2_000);
     // Asked again: already answered, nothing sent.
     let again = agent.post(
-        &shop.path(&format!("/invoices/{invoice}/refunds/{}/retry", pending["id"])),
+        &shop.path(&format!(
+            "/invoices/{invoice}/refunds/{}/retry",
+            pending["id"]
+        )),
         json!({}),
     );
     assert_eq!(again.status, 200, "{}", again.text);
@@ -270,7 +301,12 @@ fn a_refund_made_in_stripes_dashboard_arrives_by_webhook_and_its_failure_later_u
     let created = paydesk_host::db::now();
     let charge = json!({"id": charge_id, "object": "charge", "payment_intent": intent,
                         "amount": 10_290, "amount_refunded": 2_500, "refunded": false});
-    let (status, body) = shop.send_event(&event("evt_ch_ref", "charge.refunded", created, charge.clone()));
+    let (status, body) = shop.send_event(&event(
+        "evt_ch_ref",
+        "charge.refunded",
+        created,
+        charge.clone(),
+    ));
     assert_eq!(status, 200, "{body}");
     let view = shop.invoice_view(invoice);
     assert_eq!(view["refunds"].as_array().unwrap().len(), 1, "{view}");
@@ -286,23 +322,43 @@ fn a_refund_made_in_stripes_dashboard_arrives_by_webhook_and_its_failure_later_u
     let object = json!({"id": refund_id, "object": "refund", "amount": 2_500, "currency": "usd",
                         "charge": charge_id, "payment_intent": intent, "status": "succeeded",
                         "created": created - 5, "metadata": {}});
-    let (status, _) = shop.send_event(&event("evt_r_upd", "refund.updated", created + 1, object.clone()));
+    let (status, _) = shop.send_event(&event(
+        "evt_r_upd",
+        "refund.updated",
+        created + 1,
+        object.clone(),
+    ));
     assert_eq!(status, 200);
-    assert_eq!(shop.invoice_view(invoice)["refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        shop.invoice_view(invoice)["refunds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Its bank returns it: failed, on Stripe's clock after the success; the invoice is paid again.
     let mut failed = object.clone();
     failed["status"] = json!("failed");
     failed["failure_reason"] = json!("expired_or_canceled_card");
-    let (status, body) = shop.send_event(&event("evt_r_fail", "refund.failed", created + 60, failed));
+    let (status, body) =
+        shop.send_event(&event("evt_r_fail", "refund.failed", created + 60, failed));
     assert_eq!(status, 200, "{body}");
     let view = shop.invoice_view(invoice);
     assert_eq!(view["refunds"][0]["status"], "failed", "{view}");
-    assert_eq!(view["refunds"][0]["failure_reason"], "expired or canceled card");
+    assert_eq!(
+        view["refunds"][0]["failure_reason"],
+        "expired or canceled card"
+    );
     assert_eq!(view["amount_due"], 0);
     assert_eq!(view["status"], "paid");
     // A stale success (observed before the failure) does not bring it back.
-    let (status, _) = shop.send_event(&event("evt_r_stale", "refund.updated", created + 30, object));
+    let (status, _) = shop.send_event(&event(
+        "evt_r_stale",
+        "refund.updated",
+        created + 30,
+        object,
+    ));
     assert_eq!(status, 200);
     let view = shop.invoice_view(invoice);
     assert_eq!(view["refunds"][0]["status"], "failed");

@@ -175,8 +175,7 @@ fn refundable_payments(
                 .iter()
                 .filter(|r| r.payment_id == p.id)
                 .filter(|r| {
-                    !vocabulary::RefundStatus::from(r.status)
-                        .eq(&vocabulary::RefundStatus::Failed)
+                    !vocabulary::RefundStatus::from(r.status).eq(&vocabulary::RefundStatus::Failed)
                         && !vocabulary::RefundStatus::from(r.status)
                             .eq(&vocabulary::RefundStatus::Canceled)
                 })
@@ -549,7 +548,11 @@ pub async fn pay_saved(
 
 /// An amount as people write it, in the invoice's currency (empty: none).
 fn typed_amount(form: &super::form::Form, currency: &str) -> Result<Option<i64>, String> {
-    match form.field("amount").map(str::trim).filter(|v| !v.is_empty()) {
+    match form
+        .field("amount")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
         None => Ok(None),
         Some(text) => Currency::parse(currency)
             .and_then(|c| c.parse_amount(text))

@@ -32,8 +32,8 @@ mod resume;
 use crate::bindings::exports::paydesk::stripe::events::AutopayResult;
 use crate::bindings::paydesk::stripe::email::{self, Message};
 use crate::bindings::paydesk::stripe::helpdesk::{
-    self, AuditEntry, Customer, DisputeStatus, Invoice, InvoiceStatus, PaymentFilter, PaymentStatus,
-    RefundStatus,
+    self, AuditEntry, Customer, DisputeStatus, Invoice, InvoiceStatus, PaymentFilter,
+    PaymentStatus, RefundStatus,
 };
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
@@ -71,7 +71,10 @@ fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<S
         .find(|d| d.status == DisputeStatus::Lost)
         .map(|d| d.id);
     // Only a payment that succeeded can have been refunded: no read for invoices never paid.
-    let refunded = if payments.iter().any(|p| p.status == PaymentStatus::Succeeded) {
+    let refunded = if payments
+        .iter()
+        .any(|p| p.status == PaymentStatus::Succeeded)
+    {
         helpdesk::list_refunds(invoice.id)
             .map_err(|e| host_error("refunds", e))?
             .into_iter()
