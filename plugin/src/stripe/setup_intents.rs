@@ -14,6 +14,12 @@ pub struct SetupIntent {
     pub client_secret: Option<String>,
     pub customer: Option<IdOrObject>,
     pub payment_method: Option<IdOrObject>,
+    /// The multi-use mandate the SetupIntent made (bank debits), once confirmed.
+    #[serde(default)]
+    pub mandate: Option<IdOrObject>,
+    /// Why the last confirmation failed.
+    #[serde(default)]
+    pub last_setup_error: Option<super::payment_intents::PaymentError>,
 }
 
 /// `POST /v1/setup_intents`: save a method for off-session use by `customer`.
@@ -24,6 +30,45 @@ pub fn create(customer: &str, types: &[PaymentMethodType]) -> Request {
             .field("customer", customer)
             .field("usage", "off_session")
             .list("payment_method_types", types.iter().map(|t| t.wire_name())),
+    )
+}
+
+/// The payer's acceptance of a mandate, online, as their browser request showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance<'a> {
+    pub ip_address: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// `POST /v1/setup_intents/{id}/confirm` with the payer's method and, for a bank debit, the
+/// mandate they accepted (`mandate_data[customer_acceptance]`, type `online`).
+pub fn confirm(id: &str, payment_method: &str, mandate: Option<&Acceptance<'_>>) -> Request {
+    let mut form = Form::new().field("payment_method", payment_method);
+    if let Some(a) = mandate {
+        form = form
+            .field("mandate_data[customer_acceptance][type]", "online")
+            .field(
+                "mandate_data[customer_acceptance][online][ip_address]",
+                a.ip_address,
+            )
+            .field(
+                "mandate_data[customer_acceptance][online][user_agent]",
+                a.user_agent,
+            );
+    }
+    Request::post(format!("/v1/setup_intents/{id}/confirm"), form)
+        .with_idempotency_key(format!("paydesk-si-confirm-{id}-{payment_method}"))
+}
+
+/// `GET /v1/setup_intents?customer=…&payment_method=…`: the SetupIntents that saved a method (to
+/// find its mandate when paydesk did not save it).
+pub fn list_for_method(customer: &str, payment_method: &str) -> Request {
+    Request::get(
+        "/v1/setup_intents",
+        Form::new()
+            .field("customer", customer)
+            .field("payment_method", payment_method)
+            .field("limit", "100"),
     )
 }
 
