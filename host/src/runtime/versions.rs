@@ -4,7 +4,7 @@
 //! calls with the current types, so callers don't care which line a component speaks: a 0.1
 //! instance's arguments are converted to 0.1's types and its answers back ([`v0_1::convert`]), and
 //! an argument 0.1 cannot carry (a payment method type it has no case for) is answered as the
-//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`)
+//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`, `debits`)
 //! are looked up apart, so a component without them still loads.
 
 use wasmtime::Store;
@@ -12,6 +12,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::CallState;
 use crate::contract::charges::{Charges, ChargesIndices};
+use crate::contract::debits::{Debits, DebitsIndices};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
 use crate::contract::reminders::{Reminders, RemindersIndices};
 use crate::contract::v0_1::{self, convert};
@@ -75,6 +76,7 @@ pub struct CurrentPre {
     plugin: crate::contract::PluginIndices,
     reminders: Option<RemindersIndices>,
     charges: Option<ChargesIndices>,
+    debits: Option<DebitsIndices>,
 }
 
 /// An instance of the current line: `plugin`'s exports (by `Deref`) and the optional ones.
@@ -82,6 +84,7 @@ pub struct Current {
     plugin: crate::contract::Plugin,
     reminders: Option<Reminders>,
     charges: Option<Charges>,
+    debits: Option<Debits>,
 }
 
 impl std::ops::Deref for Current {
@@ -102,6 +105,8 @@ impl VersionedPre {
                 reminders: RemindersIndices::new(&pre).ok(),
                 // Optional too: without it, agents take whole payments only.
                 charges: ChargesIndices::new(&pre).ok(),
+                // Optional too: without it, methods are saved by SetupIntents confirmed in the browser.
+                debits: DebitsIndices::new(&pre).ok(),
                 pre,
             }),
         })
@@ -128,6 +133,10 @@ impl VersionedPre {
                     },
                     charges: match &pre.charges {
                         Some(c) => Some(c.load(&mut *store, &instance)?),
+                        None => None,
+                    },
+                    debits: match &pre.debits {
+                        Some(d) => Some(d.load(&mut *store, &instance)?),
                         None => None,
                     },
                 })
@@ -170,6 +179,14 @@ impl Plugin {
     pub fn paydesk_stripe_reminders(&self) -> Option<&Reminders> {
         match self {
             Plugin::V0_2(p) => p.reminders.as_ref(),
+            Plugin::V0_1(_) => None,
+        }
+    }
+
+    /// The optional `debits` export, when the component has it (0.1 components never do).
+    pub fn paydesk_stripe_debits(&self) -> Option<&Debits> {
+        match self {
+            Plugin::V0_2(p) => p.debits.as_ref(),
             Plugin::V0_1(_) => None,
         }
     }
