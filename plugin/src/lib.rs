@@ -244,7 +244,8 @@ mod glue {
             payment_method_id: String,
             acceptance: bindings::exports::paydesk::stripe::debits::MandateAcceptance,
             initiator: payments::Initiator,
-        ) -> Result<bindings::exports::paydesk::stripe::debits::SetupConfirmed, PluginError> {
+        ) -> Result<bindings::exports::paydesk::stripe::debits::SetupConfirmed, PluginError>
+        {
             flows::debits::confirm_setup(
                 customer,
                 &setup_intent_id,

@@ -4,8 +4,8 @@
 use super::{App, CallError};
 use crate::contract::Initiator;
 use crate::contract::debits::{MandateAcceptance, SetupConfirmed};
-use crate::contract::paydesk::stripe::types::{ErrorKind, PluginError};
 use crate::contract::exports::paydesk::stripe::payments;
+use crate::contract::paydesk::stripe::types::{ErrorKind, PluginError};
 use crate::tenant::TenantId;
 
 impl App {
@@ -88,7 +88,13 @@ impl App {
         self.call_in(
             ctx,
             "debits.confirm-setup",
-            &(customer, setup_intent, payment_method, acceptance, initiator),
+            &(
+                customer,
+                setup_intent,
+                payment_method,
+                acceptance,
+                initiator,
+            ),
             |p, s| match p.paydesk_stripe_debits() {
                 Some(d) => d.call_confirm_setup(
                     s,

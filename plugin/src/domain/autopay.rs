@@ -376,7 +376,10 @@ mod tests {
                 ..processing.clone()
             }];
             // Returned on 2026-12-06: the next run after the interval makes attempt 2.
-            assert!(is_charge(&decide(&c, &policy(), "2026-12-06"), 2), "{code:?}");
+            assert!(
+                is_charge(&decide(&c, &policy(), "2026-12-06"), 2),
+                "{code:?}"
+            );
         }
     }
 

@@ -109,7 +109,12 @@ pub fn confirm_setup(
             )
         })?;
     let ip = acceptance.ip_address.trim();
-    let agent: String = acceptance.user_agent.trim().chars().take(USER_AGENT_MAX).collect();
+    let agent: String = acceptance
+        .user_agent
+        .trim()
+        .chars()
+        .take(USER_AGENT_MAX)
+        .collect();
     if method_type.is_bank_debit() && (ip.is_empty() || agent.is_empty()) {
         return Err(error(
             ErrorKind::InvalidInput,
