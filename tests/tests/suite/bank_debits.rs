@@ -26,6 +26,8 @@ pub(crate) const CUSTOMER: &str = "cus_bankdebit";
 pub(crate) const METHOD: &str = "pm_sepadebit";
 pub(crate) const MANDATE: &str = "mandate_sepadebit";
 const SETUP: &str = "seti_bankdebit";
+/// The mandate of the method when it was saved elsewhere (Stripe's customer portal).
+const ELSEWHERE: &str = "mandate_savedelsewhere";
 const ACCOUNTS: &str = "ap@acme-gmbh.test";
 
 /// What the stand-in holds: the SetupIntent, the PaymentIntents (by id) and which idempotency
@@ -76,6 +78,11 @@ fn answer(held: &Mutex<Held>, r: &Seen) -> (u16, String) {
             found(&held.setup)
         }
         ("GET", p) if p == format!("/v1/setup_intents/{SETUP}") => found(&held.setup),
+        // The SetupIntent that saved the method elsewhere (Stripe's customer portal).
+        ("GET", "/v1/setup_intents") => found(&json!({"object": "list", "has_more": false,
+            "data": [{"id": "seti_elsewhere", "object": "setup_intent", "status": "succeeded",
+                      "client_secret": "seti_elsewhere_secret_x", "customer": CUSTOMER,
+                      "payment_method": METHOD, "mandate": ELSEWHERE}]})),
         ("POST", p) if p == format!("/v1/setup_intents/{SETUP}/confirm") => {
             held.setup["status"] = "succeeded".into();
             held.setup["payment_method"] = METHOD.into();
@@ -521,6 +528,87 @@ fn a_debit_returned_after_processing_reopens_the_invoice_emails_the_failure_and_
     let view = bank.invoice(invoice);
     assert_eq!(view["payments"][1]["status"], "processing", "{view}");
     assert_eq!(view["status"], "awaiting_payment");
+    bank.assert_valid_for_stripe();
+}
+
+#[test]
+fn a_portal_payment_and_an_agents_charge_of_the_saved_debit_carry_its_mandate() {
+    let bank = bank("debit-manual");
+    bank.save_debit();
+    let invoice = |number: &str| {
+        let created = bank.admin.post(
+            &bank.path("/invoices"),
+            json!({"number": number, "customer_id": bank.customer_id, "currency": "eur",
+                   "issue_date": "2026-11-01", "due_date": "2026-11-30",
+                   "lines": [{"description": "Consulting", "amount": 12_000}]}),
+        );
+        assert_eq!(created.status, 201, "{}", created.text);
+        created.body["id"].as_i64().unwrap()
+    };
+    // The payer, on the portal's API: on-session, under the mandate.
+    let first = invoice("M-0001");
+    let paid = bank.user.post(
+        &bank.path("/payments"),
+        json!({"invoice_ids": [first], "pay_with": "saved_method"}),
+    );
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(paid.body["status"], "processing");
+    // An agent: off-session, under the mandate.
+    let second = invoice("M-0002");
+    let charged = bank.admin.post(
+        &bank.path(&format!("/invoices/{second}/charges")),
+        json!({"pay_with": "saved_method"}),
+    );
+    assert_eq!(charged.status, 201, "{}", charged.text);
+    assert_eq!(charged.body["status"], "processing");
+    let created = bank.creations();
+    assert_eq!(created.len(), 2);
+    for c in &created {
+        assert_eq!(value(c, "mandate"), Some(MANDATE));
+        assert_eq!(value(c, "payment_method"), Some(METHOD));
+    }
+    assert_eq!(value(&created[0], "off_session"), None);
+    assert_eq!(value(&created[1], "off_session"), Some("true"));
+    for id in [first, second] {
+        let view = bank.invoice(id);
+        assert_eq!(view["status"], "awaiting_payment");
+        assert_eq!(view["payments"][0]["status"], "processing", "{view}");
+    }
+    bank.assert_valid_for_stripe();
+}
+
+#[test]
+fn a_debit_saved_elsewhere_is_charged_under_the_mandate_of_the_setup_that_saved_it() {
+    let bank = bank("debit-elsewhere");
+    // Chosen by an agent among the customer's methods, not saved through paydesk.
+    let set = bank.admin.put(
+        &bank.path(&format!(
+            "/customers/{}/automatic-payment-method",
+            bank.customer_id
+        )),
+        json!({"payment_method_id": METHOD}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let first = bank.due_invoice("E-0001", 1_500);
+    run(&bank, "2026-12-01");
+    let second = bank.due_invoice("E-0002", 1_600);
+    run(&bank, "2026-12-01");
+    let created = bank.creations();
+    assert_eq!(created.len(), 2);
+    for c in &created {
+        assert_eq!(value(c, "mandate"), Some(ELSEWHERE));
+    }
+    // Looked up once, then kept.
+    let lookups = bank
+        .stripe
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v1/setup_intents?"))
+        .count();
+    assert_eq!(lookups, 1);
+    for id in [first, second] {
+        assert_eq!(bank.invoice(id)["payments"][0]["status"], "processing");
+    }
     bank.assert_valid_for_stripe();
 }
 

@@ -693,8 +693,7 @@ fn two_part_charges_that_together_exceed_what_is_due_never_both_go_through() {
 /// while that debit is processing, and all are refused or stand back. Each invoice has exactly one
 /// PaymentIntent at the stand-in, and stays awaiting payment.
 #[test]
-fn a_processing_bank_debit_with_a_portal_payment_an_agents_charge_and_the_daily_run_charges_once()
-{
+fn a_processing_bank_debit_with_a_portal_payment_an_agents_charge_and_the_daily_run_charges_once() {
     let bank = crate::bank_debits::bank("race-debit");
     bank.save_debit();
     let peers: Vec<TestHost> = (0..2).map(|_| bank.host.peer()).collect();
