@@ -32,11 +32,22 @@ fn mandate_key(pm_id: &str) -> String {
     format!("mandate/{pm_id}")
 }
 
-/// Keep the mandate a SetupIntent made for its method.
+/// Keep the mandate a SetupIntent made for its method (the newest: a method saved again has a new
+/// mandate).
 pub fn remember_mandate(si: &SetupIntent) {
-    if let (Some(pm), Some(mandate)) = (&si.payment_method, &si.mandate) {
-        let _ = storage::put_new(&mandate_key(pm.id()), mandate.id().as_bytes());
-    }
+    let (Some(pm), Some(mandate)) = (&si.payment_method, &si.mandate) else {
+        return;
+    };
+    let key = mandate_key(pm.id());
+    let _ = match storage::lookup(&key) {
+        Ok(storage::LookupResult { entry: Some(e) }) if e.value == mandate.id().as_bytes() => {
+            return;
+        }
+        Ok(storage::LookupResult { entry: Some(e) }) => {
+            storage::compare_and_swap(&key, e.version, mandate.id().as_bytes())
+        }
+        _ => storage::put_new(&key, mandate.id().as_bytes()),
+    };
 }
 
 /// The mandate to charge bank-debit method `pm_id` of Stripe customer `customer` with: the one

@@ -92,3 +92,51 @@ pub fn portal_session(customer: &str, return_url: &str) -> Request {
             .field("return_url", return_url),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<'a>(req: &'a Request, key: &str) -> Option<&'a str> {
+        req.form
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_bank_debit_is_confirmed_with_the_mandate_accepted_online() {
+        let acceptance = Acceptance {
+            ip_address: "203.0.113.7",
+            user_agent: "Mozilla/5.0",
+        };
+        let req = confirm("seti_1", "pm_1", Some(&acceptance));
+        assert_eq!(value(&req, "payment_method"), Some("pm_1"));
+        assert_eq!(
+            value(&req, "mandate_data[customer_acceptance][type]"),
+            Some("online")
+        );
+        assert_eq!(
+            value(
+                &req,
+                "mandate_data[customer_acceptance][online][ip_address]"
+            ),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            value(
+                &req,
+                "mandate_data[customer_acceptance][online][user_agent]"
+            ),
+            Some("Mozilla/5.0")
+        );
+        // A card has no mandate to accept.
+        let card = confirm("seti_1", "pm_2", None);
+        assert!(
+            card.form
+                .iter()
+                .all(|(k, _)| !k.starts_with("mandate_data"))
+        );
+        assert_ne!(card.idempotency_key, req.idempotency_key);
+    }
+}
