@@ -356,6 +356,36 @@ impl Bank {
         }
     }
 
+    /// `path` as a signed-in portal user (`agent: false`) or agent sees it.
+    fn page(&self, path: &str, agent: bool) -> String {
+        const PASSWORD: &str = "debit pages password";
+        let email = if agent {
+            self.host.agent_with_password(
+                &self.tenant,
+                "ada@acme-gmbh.test",
+                PASSWORD,
+                false,
+                true,
+            );
+            "ada@acme-gmbh.test"
+        } else {
+            self.host
+                .user_password(&self.tenant, "payer@acme-gmbh.test", PASSWORD);
+            "payer@acme-gmbh.test"
+        };
+        let base = self.admin.base.clone();
+        let cookie = paydesk_tests::signin::session_cookie(
+            &base,
+            self.tenant.as_str(),
+            email,
+            PASSWORD,
+            agent,
+        );
+        let page = paydesk_tests::signin::send(&base, "GET", path, &[cookie], &[], None);
+        assert_eq!(page.status, 200, "{}", page.text);
+        page.text
+    }
+
     /// Every request the plugin sent to the stand-in is valid for Stripe's API 2023-08-16.
     pub(crate) fn assert_valid_for_stripe(&self) {
         let seen = self.stripe.seen();
@@ -456,6 +486,18 @@ fn a_sepa_debit_saved_with_its_mandate_is_charged_under_it_and_paid_only_on_succ
     assert_eq!(agent.status, 409, "{}", agent.text);
     assert_eq!(bank.creations().len(), 1, "charged once");
     assert_eq!(bank.invoice(invoice)["status"], "awaiting_payment");
+    // The pages say so: the portal's row has no Pay but "Payment processing", the agent's invoice
+    // page lists the payment as processing.
+    let portal = bank.page("/portal", false);
+    let row = &portal[portal.find(r#"data-invoice="D-0001""#).expect("the row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("Payment processing"), "{row}");
+    assert!(!row.contains("pay-one"), "{row}");
+    let agent_page = bank.page(&format!("/app/invoices/{invoice}"), true);
+    assert!(
+        agent_page.contains(r#"<span class="badge processing">processing</span>"#),
+        "{agent_page}"
+    );
 
     // Days later the money arrives: paid.
     bank.tell("payment_intent.succeeded", &pi, t0 + 4 * DAY, |pi| {

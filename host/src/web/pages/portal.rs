@@ -39,6 +39,8 @@ pub struct PortalRow {
     pub status: &'static str,
     pub status_label: &'static str,
     pub payable: bool,
+    /// A payment of it is `processing` (a bank debit takes days): said instead of "Pay".
+    pub processing: bool,
 }
 
 #[derive(Template)]
@@ -102,7 +104,11 @@ pub async fn invoices(
                     actions.push((intent.clone(), i.number.clone()));
                 }
             }
+            let processing = payments
+                .iter()
+                .any(|p| p.status == PaymentStatus::Processing);
             rows.push(PortalRow {
+                processing,
                 id: i.id,
                 payable: i.status == InvoiceStatus::AwaitingPayment
                     && i.amount_due > 0
