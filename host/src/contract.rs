@@ -61,6 +61,23 @@ pub mod refunds {
     };
 }
 
+/// The optional `debits` export (additive in 0.2.0), bound apart like `charges`.
+pub mod debits {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "debits-export",
+        with: {
+            "paydesk:stripe/types": super::paydesk::stripe::types,
+            "paydesk:stripe/helpdesk": super::paydesk::stripe::helpdesk,
+        },
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+    });
+
+    pub use exports::paydesk::stripe::debits::{
+        Guest as Debits, GuestIndices as DebitsIndices, MandateAcceptance, SetupConfirmed,
+    };
+}
+
 /// The frozen 0.1 line (`wit/since_v0.1/`), which the host still serves. Its types are converted to
 /// and from the current ones by structure ([`v0_1::convert`]): Rust names are the same in both lines,
 /// so only what changed between them (`settings`) is converted by hand.

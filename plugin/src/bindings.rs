@@ -5,7 +5,7 @@
 //! glue and [`crate::settings`] use it, and it uses nothing of the crate but the vocabulary.
 //!
 //! By default the bindings are of the current contract, `paydesk:stripe@0.2.0` (`wit/`), world
-//! `plugin-with-extras` (the plugin's exports and the optional `reminders` and `charges`). With the
+//! `plugin-with-extras` (the plugin's exports and the optional `reminders`, `charges` and `debits`). With the
 //! feature `contract-v0_1` they are of the frozen 0.1 line (`wit/since_v0.1/`), with the imports
 //! 0.2 added written here on top of 0.1's (`http.send-dated` answers without Stripe's `Date`,
 //! `storage.lookup` is `storage.get`, `helpdesk.get-autopay-cap` is none,

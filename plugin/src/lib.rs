@@ -262,6 +262,26 @@ mod glue {
     }
 
     #[cfg(not(feature = "contract-v0_1"))]
+    impl bindings::exports::paydesk::stripe::debits::Guest for Plugin {
+        fn confirm_setup(
+            customer: CustomerId,
+            setup_intent_id: String,
+            payment_method_id: String,
+            acceptance: bindings::exports::paydesk::stripe::debits::MandateAcceptance,
+            initiator: payments::Initiator,
+        ) -> Result<bindings::exports::paydesk::stripe::debits::SetupConfirmed, PluginError>
+        {
+            flows::debits::confirm_setup(
+                customer,
+                &setup_intent_id,
+                &payment_method_id,
+                &acceptance,
+                &initiator,
+            )
+        }
+    }
+
+    #[cfg(not(feature = "contract-v0_1"))]
     bindings::export!(Plugin with_types_in bindings);
     #[cfg(feature = "contract-v0_1")]
     bindings::generated::export!(Plugin with_types_in bindings::generated);

@@ -3,7 +3,9 @@
 
 use super::{App, CallError};
 use crate::contract::Initiator;
+use crate::contract::debits::{MandateAcceptance, SetupConfirmed};
 use crate::contract::exports::paydesk::stripe::payments;
+use crate::contract::paydesk::stripe::types::{ErrorKind, PluginError};
 use crate::tenant::TenantId;
 
 impl App {
@@ -71,6 +73,42 @@ impl App {
         )
     }
 
+    /// Confirm a SetupIntent with the payer's method and, for a bank debit, the mandate they
+    /// accepted in the request the host took `acceptance` from (the optional `debits` export).
+    pub fn confirm_setup(
+        &self,
+        tenant: &TenantId,
+        customer: i64,
+        setup_intent: &str,
+        payment_method: &str,
+        acceptance: &MandateAcceptance,
+        initiator: Initiator,
+    ) -> Result<SetupConfirmed, CallError> {
+        let ctx = self.context(tenant, None)?;
+        self.call_in(
+            ctx,
+            "debits.confirm-setup",
+            &(
+                customer,
+                setup_intent,
+                payment_method,
+                acceptance,
+                initiator,
+            ),
+            |p, s| match p.paydesk_stripe_debits() {
+                Some(d) => d.call_confirm_setup(
+                    s,
+                    customer,
+                    setup_intent,
+                    payment_method,
+                    acceptance,
+                    initiator,
+                ),
+                None => Ok(Err(no_debits())),
+            },
+        )
+    }
+
     /// The SetupIntent succeeded: its method becomes the automatic one; its display name.
     pub fn complete_setup(
         &self,
@@ -107,5 +145,15 @@ impl App {
                     .call_customer_portal_session(s, customer, return_url)
             },
         )
+    }
+}
+
+/// The answer for a component without the optional `debits` export.
+fn no_debits() -> PluginError {
+    PluginError {
+        kind: ErrorKind::Unsupported,
+        message: "the plugin version this tenant runs saves no bank debits with a mandate; add the method in Stripe.js and complete the setup".into(),
+        field_errors: Vec::new(),
+        stripe: None,
     }
 }

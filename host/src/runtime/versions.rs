@@ -4,7 +4,7 @@
 //! calls with the current types, so callers don't care which line a component speaks: a 0.1
 //! instance's arguments are converted to 0.1's types and its answers back ([`v0_1::convert`]), and
 //! an argument 0.1 cannot carry (a payment method type it has no case for) is answered as the
-//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`, `refunds`)
+//! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`, `refunds`, `debits`)
 //! are looked up apart, so a component without them still loads.
 
 use wasmtime::Store;
@@ -12,6 +12,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::CallState;
 use crate::contract::charges::{Charges, ChargesIndices};
+use crate::contract::debits::{Debits, DebitsIndices};
 use crate::contract::exports::paydesk::stripe::{admin, events, payments};
 use crate::contract::refunds::{Refunds, RefundsIndices};
 use crate::contract::reminders::{Reminders, RemindersIndices};
@@ -77,6 +78,7 @@ pub struct CurrentPre {
     reminders: Option<RemindersIndices>,
     charges: Option<ChargesIndices>,
     refunds: Option<RefundsIndices>,
+    debits: Option<DebitsIndices>,
 }
 
 /// An instance of the current line: `plugin`'s exports (by `Deref`) and the optional ones.
@@ -85,6 +87,7 @@ pub struct Current {
     reminders: Option<Reminders>,
     charges: Option<Charges>,
     refunds: Option<Refunds>,
+    debits: Option<Debits>,
 }
 
 impl std::ops::Deref for Current {
@@ -107,6 +110,8 @@ impl VersionedPre {
                 charges: ChargesIndices::new(&pre).ok(),
                 // And this one: without it, payments are refunded in Stripe's dashboard only.
                 refunds: RefundsIndices::new(&pre).ok(),
+                // Optional too: without it, methods are saved by SetupIntents confirmed in the browser.
+                debits: DebitsIndices::new(&pre).ok(),
                 pre,
             }),
         })
@@ -137,6 +142,10 @@ impl VersionedPre {
                     },
                     refunds: match &pre.refunds {
                         Some(r) => Some(r.load(&mut *store, &instance)?),
+                        None => None,
+                    },
+                    debits: match &pre.debits {
+                        Some(d) => Some(d.load(&mut *store, &instance)?),
                         None => None,
                     },
                 })
@@ -195,6 +204,14 @@ impl Plugin {
     pub fn paydesk_stripe_refunds(&self) -> Option<&Refunds> {
         match self {
             Plugin::V0_2(p) => p.refunds.as_ref(),
+            Plugin::V0_1(_) => None,
+        }
+    }
+
+    /// The optional `debits` export, when the component has it (0.1 components never do).
+    pub fn paydesk_stripe_debits(&self) -> Option<&Debits> {
+        match self {
+            Plugin::V0_2(p) => p.debits.as_ref(),
             Plugin::V0_1(_) => None,
         }
     }

@@ -28,6 +28,31 @@ pub fn address(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
         .unwrap_or(peer)
 }
 
+/// A mandate's acceptance as the request that accepted it shows it: the client's address (as
+/// [`address`] finds it) and its `User-Agent`. For the payer's own browser requests only (the
+/// portal's, or a portal user's API token): Stripe keeps them as the proof of the mandate.
+pub struct Acceptance(pub crate::contract::debits::MandateAcceptance);
+
+impl axum::extract::FromRequestParts<crate::web::state::AppState> for Acceptance {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::web::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Acceptance(crate::contract::debits::MandateAcceptance {
+            ip_address: address(parts, state.trust_forwarded_for).to_string(),
+            user_agent,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

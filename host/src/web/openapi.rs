@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::api::{
     agents, autopay, charges, customers, email_templates, invoices, mappings, payments,
-    recurring_invoices, refunds, settings, tokens, users, webhook_endpoint,
+    recurring_invoices, refunds, settings, setup, tokens, users, webhook_endpoint,
 };
 
 struct BearerAuth;
@@ -173,6 +173,8 @@ impl Modify for StripeLimits {
         customers::set_automatic_payment_method,
         customers::set_autopay_cap,
         customers::expiring_card,
+        setup::start,
+        setup::confirm,
         mappings::mappings,
         mappings::add_mapping,
         mappings::remove_mapping,

@@ -260,6 +260,36 @@ mod tests {
         all_orders_end_in(&[(Processing, 1), (Failed, 5)], Failed);
     }
 
+    /// A bank debit (issue 17 item 4) sits in `processing` for days — read again by reconciliation
+    /// and told again by Stripe — before its outcome; whatever the order, the outcome stands.
+    #[test]
+    fn a_bank_debit_processing_for_days_ends_in_its_outcome_in_every_order() {
+        const DAY: i64 = 86_400;
+        all_orders_end_in(
+            &[
+                (Processing, 1),
+                (Processing, 2 * DAY),
+                (Processing, 3 * DAY),
+                (Succeeded, 4 * DAY),
+            ],
+            Succeeded,
+        );
+        // Returned by the bank after days: failed, and the invoice is payable again.
+        all_orders_end_in(
+            &[(Processing, 1), (Processing, 2 * DAY), (Failed, 5 * DAY)],
+            Failed,
+        );
+        // A processing record is in flight (nothing else charges the invoice); failed is not.
+        assert!(Processing.is_in_flight());
+        assert!(!Failed.is_in_flight());
+        assert!(!Failed.is_final());
+        // Neither an older processing nor one of the same instant undoes the failure.
+        assert!(!should_apply(Failed, Some(5 * DAY), Processing, 2 * DAY));
+        assert!(!should_apply(Failed, Some(5 * DAY), Processing, 5 * DAY));
+        assert_eq!(from_intent("processing", false), Some(Processing));
+        assert_eq!(from_event("payment_intent.processing"), Some(Processing));
+    }
+
     #[test]
     fn a_retry_after_failure_can_still_succeed() {
         all_orders_end_in(

@@ -8,6 +8,7 @@ pub mod autopay;
 pub mod charges;
 pub mod confirm;
 pub mod customers;
+pub mod debits;
 pub mod disputes;
 pub mod emails;
 pub mod intents;

@@ -220,6 +220,11 @@ pub(super) fn create_and_confirm(
         currency: currency.to_string(),
     };
     let method_name = saved.map(PaymentMethod::display_name);
+    // A saved bank debit is charged under the mandate it was saved with.
+    let mandate = match (saved, method_types) {
+        (Some(pm), [t]) => super::debits::mandate_of_saved(*t, &pm.id, stripe_customer)?,
+        _ => None,
+    };
     let records: Vec<NewPayment> = quote
         .lines
         .iter()
@@ -272,6 +277,7 @@ pub(super) fn create_and_confirm(
         receipt_email: receipt_email.as_deref(),
         return_url: request.return_url.as_deref(),
         attempt: 0,
+        mandate: mandate.as_deref(),
     });
     let intent = match create_once(&create, stripe_customer, group) {
         Created::Intent(pi) => pi,

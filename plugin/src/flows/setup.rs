@@ -12,7 +12,7 @@ use crate::settings::PortalPaymentMethodAccess;
 use crate::stripe::setup_intents::{self, PortalSession, SetupIntent};
 
 /// May the portal add / change this customer's automatic method?
-fn check_portal_access(customer: &helpdesk::Customer) -> Result<()> {
+pub(super) fn check_portal_access(customer: &helpdesk::Customer) -> Result<()> {
     let settings = crate::settings::get();
     let allowed = match settings.show_auto_payment_on_portal {
         PortalPaymentMethodAccess::Hide => false,
@@ -29,8 +29,9 @@ fn check_portal_access(customer: &helpdesk::Customer) -> Result<()> {
     }
 }
 
-/// Start a SetupIntent for the customer, for a portal user of it or an agent who may take payments.
-pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted> {
+/// May `initiator` save a method for the customer: a portal user of it or an agent who may take
+/// payments (never autopay)?
+pub(super) fn check_initiator(customer: i64, initiator: &Initiator) -> Result<()> {
     match initiator {
         Initiator::PortalUser(id) => {
             let u = helpdesk::get_user(*id).map_err(|e| host_error("user", e))?;
@@ -60,6 +61,12 @@ pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted>
             ));
         }
     }
+    Ok(())
+}
+
+/// Start a SetupIntent for the customer, for a portal user of it or an agent who may take payments.
+pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted> {
+    check_initiator(customer, initiator)?;
     let (_, stripe_id) = mapped_stripe_customer(customer)?;
     let imported: Vec<PaymentMethodType> = crate::settings::get()
         .stripepaymentmethodoptions
@@ -86,8 +93,15 @@ pub fn start_setup(customer: i64, initiator: &Initiator) -> Result<SetupStarted>
 
 /// The SetupIntent succeeded in the browser: its method becomes the automatic one.
 pub fn complete_setup(customer: i64, setup_intent: &str) -> Result<String> {
-    let (c, stripe_id) = mapped_stripe_customer(customer)?;
+    let (c, _) = mapped_stripe_customer(customer)?;
     check_portal_access(&c)?;
+    save_setup(customer, setup_intent)
+}
+
+/// The SetupIntent succeeded: its method (and a bank debit's mandate) is kept and becomes the
+/// automatic one. The caller has checked who may.
+pub(super) fn save_setup(customer: i64, setup_intent: &str) -> Result<String> {
+    let (_, stripe_id) = mapped_stripe_customer(customer)?;
     let si: SetupIntent = stripe_call(&setup_intents::retrieve(setup_intent))?;
     if si.customer.as_ref().map(|c| c.id()) != Some(stripe_id.as_str()) {
         return Err(error(
@@ -104,6 +118,7 @@ pub fn complete_setup(customer: i64, setup_intent: &str) -> Result<String> {
             ),
         ));
     }
+    super::debits::remember_mandate(&si);
     let pm = si
         .payment_method
         .ok_or_else(|| error(ErrorKind::Conflict, "the setup has no payment method"))?;

@@ -34,6 +34,8 @@ pub struct NewIntent<'a> {
     pub return_url: Option<&'a str>,
     /// 0 for manual payments; the attempt number for autopay.
     pub attempt: u32,
+    /// The mandate a saved bank-debit method was set up with, sent with its confirmation.
+    pub mandate: Option<&'a str>,
 }
 
 /// A comma-separated list cut to fit a metadata value, saying how many were left out.
@@ -76,7 +78,10 @@ pub fn create(n: &NewIntent<'_>) -> Request {
         form = form.metadata("paydesk_attempt", n.attempt.to_string());
     }
     if let Some(pm) = n.payment_method {
-        form = form.field("payment_method", pm).field("confirm", "true");
+        form = form
+            .field("payment_method", pm)
+            .field("confirm", "true")
+            .opt("mandate", n.mandate);
         if n.off_session {
             form = form.field("off_session", "true");
         } else if let Some(url) = n.return_url {
@@ -224,6 +229,7 @@ mod tests {
             receipt_email: None,
             return_url: None,
             attempt: 0,
+            mandate: None,
         });
         let metadata: Vec<_> = req
             .form
@@ -259,6 +265,7 @@ mod tests {
             receipt_email: Some("ap@acme.test"),
             return_url: None,
             attempt: 0,
+            mandate: None,
         });
         for pair in [
             ("confirm", "true"),

@@ -379,6 +379,12 @@ const PAGES: &[PageCase] = &[
     ),
     page(
         "POST",
+        "/portal/payment-method/confirm",
+        Body::Json(r#"{"setup_intent_id": "seti_intruder", "payment_method": "pm_intruder"}"#),
+        [R, R, O, R, R],
+    ),
+    page(
+        "POST",
         "/portal/stripe-portal",
         Body::Form(&[]),
         [R, R, O, R, R],
@@ -450,7 +456,8 @@ fn access(method: &str, template: &str) -> Access {
         ("GET", "/invoices/{id}" | "/invoices/{id}/document")
         | ("POST", "/payments/{intent}/refresh") => Access::Viewer,
         ("POST", "/payments" | "/payments/quote")
-        | ("POST", "/invoices/{id}/charges" | "/invoices/{id}/charges/quote") => Access::Payer,
+        | ("POST", "/invoices/{id}/charges" | "/invoices/{id}/charges/quote")
+        | ("POST", "/customers/{id}/setup" | "/customers/{id}/setup/confirm") => Access::Payer,
         (
             "POST",
             "/invoices/{id}/payments/{payment}/refunds"
@@ -777,6 +784,10 @@ impl World {
                 json!({"pay_with": "saved_method", "amount": 100})
             }
             ("POST", "/invoices/{id}/charges/quote") => json!({"pay_with": "saved_method"}),
+            ("POST", "/customers/{id}/setup") => json!({}),
+            ("POST", "/customers/{id}/setup/confirm") => {
+                json!({"setup_intent_id": "seti_intruder", "payment_method_id": "pm_intruder"})
+            }
             ("POST", "/webhooks/stripe-endpoint") => {
                 json!({"url": "https://intruder.invalid/webhooks"})
             }

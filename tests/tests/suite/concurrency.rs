@@ -759,3 +759,92 @@ fn two_agents_refunding_most_of_one_payment_at_once_refund_it_once() {
     }
     drop(hosts);
 }
+
+/// A bank debit (issue 17 item 4) is `processing` for days: nothing may charge its invoice again.
+/// Against the Stripe stand-in (`bank_debits::bank`: a SEPA Debit saved with its mandate), round
+/// after round on a fresh recurring invoice, the daily run, a portal user paying with the saved
+/// debit and an agent charging it race on three hosts: exactly one of them makes a PaymentIntent
+/// (it stays `processing`) and the others are refused or stand back; then the three race again
+/// while that debit is processing, and all are refused or stand back. Each invoice has exactly one
+/// PaymentIntent at the stand-in, and stays awaiting payment.
+#[test]
+fn a_processing_bank_debit_with_a_portal_payment_an_agents_charge_and_the_daily_run_charges_once() {
+    let bank = crate::bank_debits::bank("race-debit");
+    bank.save_debit();
+    let peers: Vec<TestHost> = (0..2).map(|_| bank.host.peer()).collect();
+    let bases: Vec<String> = std::iter::once(bank.admin.base.clone())
+        .chain(peers.iter().map(|p| p.serve().base))
+        .collect();
+    let on = |k: usize, client: &ApiClient| ApiClient {
+        base: bases[k % bases.len()].clone(),
+        token: client.token.clone(),
+    };
+    let path = bank.path("/payments");
+    let mut won_by: BTreeMap<&str, usize> = BTreeMap::new();
+    let rounds = ROUNDS / 5;
+    let mut invoices = Vec::new();
+    for round in 0..rounds {
+        let invoice = bank.due_invoice(&format!("DR-{round:03}"), 3_000 + round as i64);
+        invoices.push(invoice);
+        for phase in ["fresh", "processing"] {
+            let app = &peers[round % 2].app;
+            let tenant = &bank.tenant;
+            let charges = bank.path(&format!("/invoices/{invoice}/charges"));
+            let answers = race(vec![
+                Box::new(move || {
+                    let r = app
+                        .autopay_charge(tenant, invoice, "2026-12-01")
+                        .expect("the run's charge answers");
+                    match r.status {
+                        Some(status) => Told::RunCharged(status),
+                        None => Told::RunStoodBack(r.message),
+                    }
+                }),
+                pay(on(round, &bank.user), &path, vec![invoice]),
+                charge(on(round + 1, &bank.admin), charges, None),
+            ]);
+            let winners: Vec<&Told> = answers
+                .iter()
+                .filter(|t| matches!(t, Told::Paid { .. } | Told::RunCharged(_)))
+                .collect();
+            match (phase, &winners[..]) {
+                ("fresh", [Told::RunCharged(PaymentStatus::Processing)]) => {
+                    *won_by.entry("the daily run").or_default() += 1
+                }
+                ("fresh", [Told::Paid { status, .. }]) if status == "processing" => {
+                    *won_by.entry("a payer").or_default() += 1
+                }
+                ("processing", []) => {}
+                _ => panic!("round {round}, {phase}: {answers:?}"),
+            }
+            for t in &answers {
+                if let Told::Refused(m) | Told::RunStoodBack(m) = t {
+                    assert!(
+                        m.contains("in progress") || m.contains("pending"),
+                        "round {round}, {phase}: {m}"
+                    );
+                }
+            }
+        }
+    }
+    println!("{rounds} rounds, every debit made once; first made by {won_by:?}");
+    let mut made: BTreeMap<i64, usize> = BTreeMap::new();
+    for pi in bank.intents() {
+        let ids = pi["metadata"]["paydesk_invoice_ids"].as_str().unwrap_or("");
+        for id in ids.split(',').filter_map(|s| s.parse::<i64>().ok()) {
+            *made.entry(id).or_default() += 1;
+        }
+    }
+    for invoice in invoices {
+        assert_eq!(made.get(&invoice), Some(&1), "invoice {invoice}: {made:?}");
+        let view = bank.invoice(invoice);
+        assert_eq!(view["status"], "awaiting_payment", "{view}");
+        let open: Vec<&Value> = view["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["status"] == "processing")
+            .collect();
+        assert_eq!(open.len(), 1, "{view}");
+    }
+}

@@ -5,6 +5,7 @@
 mod authz;
 mod autopay;
 mod autopay_caps;
+mod bank_debits;
 mod browser;
 mod card_reminders;
 mod clock;

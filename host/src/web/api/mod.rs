@@ -20,6 +20,7 @@ mod people;
 pub mod recurring_invoices;
 pub mod refunds;
 pub mod settings;
+pub mod setup;
 pub mod tokens;
 pub mod users;
 pub mod webhook_endpoint;
@@ -56,6 +57,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             &format!("{t}/customers/{{id}}/automatic-payment-method"),
             put(customers::set_automatic_payment_method),
+        )
+        .route(&format!("{t}/customers/{{id}}/setup"), post(setup::start))
+        .route(
+            &format!("{t}/customers/{{id}}/setup/confirm"),
+            post(setup::confirm),
         )
         .route(
             &format!("{t}/customers/{{id}}/autopay-cap"),

@@ -105,6 +105,10 @@ pub fn routes() -> Router<AppState> {
             "/portal/payment-method/complete",
             post(portal::complete_method),
         )
+        .route(
+            "/portal/payment-method/confirm",
+            post(portal::confirm_method),
+        )
         .route("/portal/stripe-portal", post(portal::stripe_portal))
         .route("/portal/invoices/{id}/pdf", get(pdf::portal_pdf))
 }

@@ -39,6 +39,8 @@ pub struct PortalRow {
     pub status: &'static str,
     pub status_label: &'static str,
     pub payable: bool,
+    /// A payment of it is `processing` (a bank debit takes days): said instead of "Pay".
+    pub processing: bool,
 }
 
 #[derive(Template)]
@@ -102,7 +104,11 @@ pub async fn invoices(
                     actions.push((intent.clone(), i.number.clone()));
                 }
             }
+            let processing = payments
+                .iter()
+                .any(|p| p.status == PaymentStatus::Processing);
             rows.push(PortalRow {
+                processing,
                 id: i.id,
                 payable: i.status == InvoiceStatus::AwaitingPayment
                     && i.amount_due > 0
@@ -331,6 +337,11 @@ struct MethodPage {
     csrf: String,
     publishable_key: String,
     stripe_js: String,
+    /// The imported types, comma-separated: with a bank debit among them the page renders Stripe.js's
+    /// Payment Element (every imported type, the mandate collected), else the card element.
+    method_types: String,
+    currency: String,
+    payment_element: bool,
 }
 
 /// Refused unless the setting offers "Add payment method" to the user's customer: the publishable key.
@@ -352,11 +363,19 @@ pub async fn method_page(
     let u = viewer.payer()?.clone();
     let stripe_js = state.stripe_js_url.clone();
     page(&state, move |app| {
+        let publishable_key = adding_allowed(app, &viewer, &u)?;
+        let settings = app.db().tenant(&viewer.tenant)?.settings;
+        let payment_element = settings.stripepaymentmethodoptions.iter().any(|t| {
+            vocabulary::PaymentMethodType::from_wire_name(t).is_some_and(|t| t.is_bank_debit())
+        });
         Ok(MethodPage {
             flash: String::new(),
             csrf: viewer.csrf.clone(),
-            publishable_key: adding_allowed(app, &viewer, &u)?,
+            publishable_key,
             stripe_js,
+            method_types: settings.stripepaymentmethodoptions.join(","),
+            currency: settings.stripe_currency.to_lowercase(),
+            payment_element,
         })
     })
     .await
@@ -393,6 +412,48 @@ pub async fn complete_method(
     json_answer(&state, viewer, move |app, viewer| {
         let name = app.complete_setup(&viewer.tenant, u.customer_id, &body.setup_intent_id)?;
         Ok(json!({"automatic_payment_method": name}))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmMethodBody {
+    setup_intent_id: String,
+    payment_method: String,
+}
+
+/// The Payment Element made the payer's method: confirm the SetupIntent with it and, for a bank
+/// debit, the mandate the payer accepted with this request (its address and user agent).
+pub async fn confirm_method(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    crate::web::client::Acceptance(acceptance): crate::web::client::Acceptance,
+    Json(body): Json<ConfirmMethodBody>,
+) -> Result<Response, PageError> {
+    let u = viewer.payer()?.clone();
+    viewer.check_csrf_header(&headers)?;
+    json_answer(&state, viewer, move |app, viewer| {
+        adding_allowed(app, viewer, &u)?;
+        use crate::contract::debits::SetupConfirmed;
+        Ok(
+            match app.confirm_setup(
+                &viewer.tenant,
+                u.customer_id,
+                &body.setup_intent_id,
+                &body.payment_method,
+                &acceptance,
+                Initiator::PortalUser(u.id),
+            )? {
+                SetupConfirmed::Saved(name) => {
+                    json!({"status": "succeeded", "automatic_payment_method": name})
+                }
+                SetupConfirmed::RequiresAction(secret) => {
+                    json!({"status": "requires_action", "client_secret": secret})
+                }
+                SetupConfirmed::Processing => json!({"status": "processing"}),
+            },
+        )
     })
     .await
 }

@@ -42,6 +42,8 @@ pub(super) fn attempt_charge(
         )
     })?;
     let (method_type, method_name) = crate::flows::payment_methods::describe(&pm_id)?;
+    // A bank debit is charged under the mandate it was saved with.
+    let mandate = crate::flows::debits::mandate_of_saved(method_type, &pm_id, &stripe_customer)?;
     let q = crate::flows::quote::chargeable(
         &[quote::item(invoice)],
         method_type,
@@ -93,6 +95,7 @@ pub(super) fn attempt_charge(
         receipt_email: receipt_email.as_deref(),
         return_url: None,
         attempt,
+        mandate: mandate.as_deref(),
     });
     let records = match create_once(&request, &stripe_customer, &claim.group) {
         Created::Intent(pi) => apply_intent(&pi, Observation::read(stripe_now()))?,

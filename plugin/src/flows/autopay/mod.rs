@@ -37,7 +37,7 @@ use crate::bindings::paydesk::stripe::helpdesk::{
 };
 use crate::bindings::paydesk::stripe::log::Level;
 use crate::bindings::paydesk::stripe::types::{ErrorKind, Money};
-use crate::domain::autopay::{Candidate, Policy};
+use crate::domain::autopay::{self, Candidate, Policy};
 use crate::domain::caps;
 use crate::domain::emails::{escape_html, text_of};
 use crate::domain::fees;
@@ -96,10 +96,35 @@ fn candidate(invoice: &Invoice, customer: &Customer) -> Result<(Candidate, Vec<S
             in_flight,
             lost_dispute,
             refunded,
-            attempts: claims.iter().map(|(a, _, _)| a.clone()).collect(),
+            attempts: claims
+                .iter()
+                .map(|(a, claim, _)| as_it_stands(a, claim, &payments))
+                .collect(),
         },
         claims,
     ))
+}
+
+/// An attempt as its payment stands now. A claim is settled with what Stripe said when the attempt
+/// was made; a bank debit is `processing` then, and days later its payment record is `succeeded`
+/// or `failed` (a returned debit) by the webhook. The record says which, with the failure code:
+/// so a returned debit is retried by the policy like a soft decline, and never left pending.
+fn as_it_stands(
+    attempt: &autopay::Attempt,
+    claim: &claims::Claim,
+    payments: &[helpdesk::InvoicePayment],
+) -> autopay::Attempt {
+    let in_flight = vocab::PaymentStatus::from_wire_name(&attempt.status)
+        .is_some_and(vocab::PaymentStatus::is_in_flight);
+    let record = payments.iter().find(|p| p.group_id == claim.group);
+    match record {
+        Some(r) if in_flight => autopay::Attempt {
+            status: vocab::PaymentStatus::from(r.status).wire_name().to_string(),
+            failure_code: r.failure_code.clone(),
+            ..attempt.clone()
+        },
+        _ => attempt.clone(),
+    }
 }
 
 /// The total the invoice would be charged (amount due plus its card fee).
