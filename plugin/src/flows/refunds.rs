@@ -103,7 +103,7 @@ fn room(record: &InvoicePayment, refunds: &[Refund]) -> Result<Refundable> {
     let live: Vec<(i64, i64)> = refunds
         .iter()
         .filter(|r| r.payment_id == record.id)
-        .filter(|r| !matches!(r.status, RefundStatus::Failed | RefundStatus::Canceled))
+        .filter(|r| !vocab::RefundStatus::from(r.status).is_void())
         .map(|r| (r.amount.amount, r.fee_part.amount))
         .collect();
     refunds::refundable(

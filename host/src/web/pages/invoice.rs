@@ -174,11 +174,7 @@ fn refundable_payments(
             let live: Vec<(i64, i64)> = refunds
                 .iter()
                 .filter(|r| r.payment_id == p.id)
-                .filter(|r| {
-                    !vocabulary::RefundStatus::from(r.status).eq(&vocabulary::RefundStatus::Failed)
-                        && !vocabulary::RefundStatus::from(r.status)
-                            .eq(&vocabulary::RefundStatus::Canceled)
-                })
+                .filter(|r| !vocabulary::RefundStatus::from(r.status).is_void())
                 .map(|r| (r.amount.amount, r.fee_part.amount))
                 .collect();
             let r = refundable(p.amount.amount, p.fee.amount, &live, fee_back).ok()?;
