@@ -301,7 +301,7 @@ mod tests {
             WebhookOutcome::Applied,
             Some(4),
         );
-        m.record_webhook(Some("charge.refunded"), WebhookOutcome::Ignored, Some(-3));
+        m.record_webhook(Some("customer.created"), WebhookOutcome::Ignored, Some(-3));
         m.record_webhook(None, WebhookOutcome::Rejected, None);
         m.record_autopay_decision(true);
         m.record_autopay_result("succeeded");
