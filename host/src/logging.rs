@@ -48,9 +48,31 @@ pub fn install<W>(filter: EnvFilter, writer: W, ansi: bool)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::registry()
+    // The `log` crate's own maximum decides whether a `log::trace!` line is even formatted. The
+    // redaction filter gives no level hint, so the bridge would leave it at TRACE and every one of
+    // Cranelift's trace lines would cross into `tracing` to be dropped there: that made compiling
+    // the component about twice as slow. The `PAYDESK_LOG` filter's own hint is the real maximum.
+    let max = log_max_level(filter.max_level_hint());
+    if tracing_subscriber::registry()
         .with(layer(filter, writer, ansi))
-        .try_init();
+        .try_init()
+        .is_ok()
+    {
+        log::set_max_level(max);
+    }
+}
+
+/// `tracing`'s level hint as the `log` crate's maximum (no hint: everything).
+fn log_max_level(hint: Option<tracing_subscriber::filter::LevelFilter>) -> log::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match hint {
+        Some(LevelFilter::OFF) => log::LevelFilter::Off,
+        Some(LevelFilter::ERROR) => log::LevelFilter::Error,
+        Some(LevelFilter::WARN) => log::LevelFilter::Warn,
+        Some(LevelFilter::INFO) => log::LevelFilter::Info,
+        Some(LevelFilter::DEBUG) => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
 }
 
 #[cfg(test)]
@@ -69,6 +91,15 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_log_crates_maximum_is_the_filters_own() {
+        let max = |f: &str| log_max_level(EnvFilter::new(f).max_level_hint());
+        assert_eq!(max("info"), log::LevelFilter::Info);
+        assert_eq!(max("warn,paydesk_host=debug"), log::LevelFilter::Debug);
+        assert_eq!(max("cranelift_codegen=trace,info"), log::LevelFilter::Trace);
+        assert_eq!(max("off"), log::LevelFilter::Off);
     }
 
     #[test]
