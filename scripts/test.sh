@@ -25,14 +25,17 @@ cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 -
 sweep_dir="${PAYDESK_SECRET_SWEEP_DIR:-${CARGO_TARGET_DIR:-target}/secret-sweep}"
 rm -rf -- "$sweep_dir"
 cargo test
-cargo run -q -p paydesk-tests --bin secret-sweep
+# The sweep binary `cargo test` built (`cargo run -p paydesk-tests` resolves features for that
+# package alone, and so rebuilds crates the workspace build already has).
+sweep="${CARGO_TARGET_DIR:-target}/debug/secret-sweep"
+"$sweep"
 # The suite binary's next run replaces its own artifacts, so the first pass is swept above.
 PAYDESK_LOG=trace cargo test -p paydesk-tests --test suite -- connect:: payments::
-cargo run -q -p paydesk-tests --bin secret-sweep
+"$sweep"
 # The end-to-end suite again on PostgreSQL (a throwaway cluster the tests start), swept like the
 # passes above.
 PAYDESK_TEST_DB=postgres cargo test -p paydesk-tests --test suite
-cargo run -q -p paydesk-tests --bin secret-sweep
+"$sweep"
 "${PAYDESK_TEST_VENV:-.venv-test}/bin/python" -m unittest discover -s hosts/python/tests
 python3 conformance/run.py
 scripts/setup.sh model

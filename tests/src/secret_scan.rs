@@ -90,27 +90,34 @@ pub fn scan(text: &str, known: &[String]) -> Vec<Finding> {
             }
         }
     }
-    for secret in known {
-        let (prefix, bare) = PREFIXES
-            .iter()
-            .find_map(|(p, _)| secret.strip_prefix(p).map(|rest| (*p, rest)))
-            .unwrap_or(("", secret.as_str()));
-        if bare.len() < MIN_BARE_VALUE {
+    // Every registered value at once, in one pass over the text (the sweep reads tens of MB
+    // against a couple of hundred secrets), overlapping matches included.
+    let bares: Vec<(&str, &str)> = known
+        .iter()
+        .map(|secret| {
+            PREFIXES
+                .iter()
+                .find_map(|(p, _)| secret.strip_prefix(p).map(|rest| (*p, rest)))
+                .unwrap_or(("", secret.as_str()))
+        })
+        .filter(|(_, bare)| bare.len() >= MIN_BARE_VALUE)
+        .collect();
+    let values = aho_corasick::AhoCorasick::new(bares.iter().map(|(_, bare)| bare))
+        .expect("registered secrets make an automaton");
+    for found in values.find_overlapping_iter(text) {
+        let (prefix, bare) = bares[found.pattern().as_usize()];
+        let at = found.start();
+        // With its prefix it was found above.
+        if !prefix.is_empty() && text[..at].ends_with(prefix) {
             continue;
         }
-        for (at, _) in text.match_indices(bare) {
-            // With its prefix it was found above.
-            if !prefix.is_empty() && text[..at].ends_with(prefix) {
-                continue;
-            }
-            hits.push((
-                at,
-                format!(
-                    "a registered secret's value without its prefix ({} characters)",
-                    bare.len()
-                ),
-            ));
-        }
+        hits.push((
+            at,
+            format!(
+                "a registered secret's value without its prefix ({} characters)",
+                bare.len()
+            ),
+        ));
     }
     hits.sort();
     hits.into_iter()
