@@ -74,6 +74,15 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The same with every interface's exports looked up at instantiation, as the generated
+    // bindings did before an interface was loaded on first use.
+    c.bench_function("fresh_instance_every_interface_loaded", |b| {
+        b.iter(|| {
+            runtime
+                .call(&services, ctx.clone(), |p, s| p.load_every_interface(s))
+                .unwrap()
+        })
+    });
     // The floor: a fresh instance and the cheapest export (no host call, a tiny answer).
     c.bench_function("fresh_instance_variables_only", |b| {
         b.iter(|| {

@@ -91,7 +91,7 @@ impl App {
             ctx,
             "reminders.remind-expiring-cards",
             &date,
-            |p, s| match p.paydesk_stripe_reminders() {
+            |p, s| match p.paydesk_stripe_reminders(s)? {
                 Some(r) => r.call_remind_expiring_cards(s, date),
                 None => Ok(Ok(Vec::new())),
             },

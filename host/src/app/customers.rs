@@ -150,7 +150,7 @@ impl App {
             ctx,
             "reminders.automatic-card-expiring",
             &(customer, &date),
-            |p, s| match p.paydesk_stripe_reminders() {
+            |p, s| match p.paydesk_stripe_reminders(s)? {
                 Some(r) => r.call_automatic_card_expiring(s, customer, &date),
                 None => Ok(Ok(None)),
             },

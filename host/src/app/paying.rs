@@ -58,7 +58,7 @@ impl App {
             ctx,
             "charges.quote-charge",
             &(invoice, amount, with, initiator),
-            |p, s| match p.paydesk_stripe_charges() {
+            |p, s| match p.paydesk_stripe_charges(s)? {
                 Some(c) => c.call_quote_charge(s, invoice, amount, with, initiator),
                 None => Ok(Err(no_charges())),
             },
@@ -73,7 +73,7 @@ impl App {
     ) -> Result<ChargeStarted, CallError> {
         let ctx = self.context(tenant, None)?;
         self.call_in(ctx, "charges.start-charge", &request, |p, s| {
-            match p.paydesk_stripe_charges() {
+            match p.paydesk_stripe_charges(s)? {
                 Some(c) => c.call_start_charge(s, request),
                 None => Ok(Err(no_charges())),
             }
@@ -93,7 +93,7 @@ impl App {
             ctx,
             "refunds.quote-refund",
             &(invoice, payment, agent),
-            |p, s| match p.paydesk_stripe_refunds() {
+            |p, s| match p.paydesk_stripe_refunds(s)? {
                 Some(r) => r.call_quote_refund(s, invoice, payment, agent),
                 None => Ok(Err(no_refunds())),
             },
@@ -108,7 +108,7 @@ impl App {
     ) -> Result<Refund, CallError> {
         let ctx = self.context(tenant, None)?;
         self.call_in(ctx, "refunds.refund-payment", &request, |p, s| {
-            match p.paydesk_stripe_refunds() {
+            match p.paydesk_stripe_refunds(s)? {
                 Some(r) => r.call_refund_payment(s, *request),
                 None => Ok(Err(no_refunds())),
             }
@@ -128,7 +128,7 @@ impl App {
             ctx,
             "refunds.resume-refund",
             &(invoice, refund, agent),
-            |p, s| match p.paydesk_stripe_refunds() {
+            |p, s| match p.paydesk_stripe_refunds(s)? {
                 Some(r) => r.call_resume_refund(s, invoice, refund, agent),
                 None => Ok(Err(no_refunds())),
             },

@@ -95,7 +95,7 @@ impl App {
                 acceptance,
                 initiator,
             ),
-            |p, s| match p.paydesk_stripe_debits() {
+            |p, s| match p.paydesk_stripe_debits(s)? {
                 Some(d) => d.call_confirm_setup(
                     s,
                     customer,

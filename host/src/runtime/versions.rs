@@ -7,13 +7,16 @@
 //! plugin's `unsupported` error, not a trap. A current component's optional exports (`reminders`, `charges`, `refunds`, `debits`)
 //! are looked up apart, so a component without them still loads.
 
+use std::cell::OnceCell;
+use std::sync::Arc;
+
 use wasmtime::Store;
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, Instance, InstancePre};
 
 use super::CallState;
 use crate::contract::charges::{Charges, ChargesIndices};
 use crate::contract::debits::{Debits, DebitsIndices};
-use crate::contract::exports::paydesk::stripe::{admin, events, payments};
+use crate::contract::exports::paydesk::stripe::{admin, events, payments, templates};
 use crate::contract::refunds::{Refunds, RefundsIndices};
 use crate::contract::reminders::{Reminders, RemindersIndices};
 use crate::contract::v0_1::{self, convert};
@@ -67,34 +70,82 @@ pub fn exported_version(engine: &wasmtime::Engine, component: &Component) -> Opt
 /// A pre-instantiated component of one line.
 pub enum VersionedPre {
     V0_1(v0_1::PluginPre<CallState>),
-    V0_2(CurrentPre),
+    V0_2(Arc<CurrentPre>),
 }
 
-/// A pre-instantiated component of the current line: its `plugin` exports and, when it has them,
-/// the optional ones (`reminders`, `charges` and `refunds`, since 0.2.0).
+/// A pre-instantiated component of the current line: where each interface's exports are, found
+/// once when the component is loaded; the optional interfaces when the component has them.
 pub struct CurrentPre {
     pre: InstancePre<CallState>,
-    plugin: crate::contract::PluginIndices,
+    admin: admin::GuestIndices,
+    events: events::GuestIndices,
+    payments: payments::GuestIndices,
+    templates: templates::GuestIndices,
     reminders: Option<RemindersIndices>,
     charges: Option<ChargesIndices>,
     refunds: Option<RefundsIndices>,
     debits: Option<DebitsIndices>,
 }
 
-/// An instance of the current line: `plugin`'s exports (by `Deref`) and the optional ones.
+/// An instance of the current line. An interface's functions are looked up and type-checked the
+/// first time the call uses it, not at instantiation: a call uses one interface of eight, and
+/// loading all of them was a quarter of a fresh instance's cost.
 pub struct Current {
-    plugin: crate::contract::Plugin,
-    reminders: Option<Reminders>,
-    charges: Option<Charges>,
-    refunds: Option<Refunds>,
-    debits: Option<Debits>,
+    pre: Arc<CurrentPre>,
+    instance: Instance,
+    admin: OnceCell<admin::Guest>,
+    events: OnceCell<events::Guest>,
+    payments: OnceCell<payments::Guest>,
+    templates: OnceCell<templates::Guest>,
+    reminders: OnceCell<Option<Reminders>>,
+    charges: OnceCell<Option<Charges>>,
+    refunds: OnceCell<Option<Refunds>>,
+    debits: OnceCell<Option<Debits>>,
 }
 
-impl std::ops::Deref for Current {
-    type Target = crate::contract::Plugin;
-    fn deref(&self) -> &Self::Target {
-        &self.plugin
+/// What `cell` holds, loaded by `load` the first time.
+fn loaded<'a, G>(
+    cell: &'a OnceCell<G>,
+    load: impl FnOnce() -> wasmtime::Result<G>,
+) -> wasmtime::Result<&'a G> {
+    if let Some(loaded) = cell.get() {
+        return Ok(loaded);
     }
+    let loaded = load()?;
+    Ok(cell.get_or_init(|| loaded))
+}
+
+/// The accessor of a required interface of the current line.
+macro_rules! required {
+    ($name:ident: $ty:ty) => {
+        pub fn $name(&self, s: &mut Store<CallState>) -> wasmtime::Result<&$ty> {
+            loaded(&self.$name, || self.pre.$name.load(&mut *s, &self.instance))
+        }
+    };
+}
+
+/// The accessor of an optional interface of the current line: `None` when the component has none.
+macro_rules! optional {
+    ($name:ident: $ty:ty) => {
+        pub fn $name(&self, s: &mut Store<CallState>) -> wasmtime::Result<Option<&$ty>> {
+            loaded(&self.$name, || match &self.pre.$name {
+                Some(indices) => indices.load(&mut *s, &self.instance).map(Some),
+                None => Ok(None),
+            })
+            .map(Option::as_ref)
+        }
+    };
+}
+
+impl Current {
+    required!(admin: admin::Guest);
+    required!(events: events::Guest);
+    required!(payments: payments::Guest);
+    required!(templates: templates::Guest);
+    optional!(reminders: Reminders);
+    optional!(charges: Charges);
+    optional!(refunds: Refunds);
+    optional!(debits: Debits);
 }
 
 impl VersionedPre {
@@ -102,8 +153,11 @@ impl VersionedPre {
     pub fn new(line: ContractLine, pre: InstancePre<CallState>) -> wasmtime::Result<VersionedPre> {
         Ok(match line {
             ContractLine::V0_1 => VersionedPre::V0_1(v0_1::PluginPre::new(pre)?),
-            ContractLine::V0_2 => VersionedPre::V0_2(CurrentPre {
-                plugin: crate::contract::PluginIndices::new(&pre)?,
+            ContractLine::V0_2 => VersionedPre::V0_2(Arc::new(CurrentPre {
+                admin: admin::GuestIndices::new(&pre)?,
+                events: events::GuestIndices::new(&pre)?,
+                payments: payments::GuestIndices::new(&pre)?,
+                templates: templates::GuestIndices::new(&pre)?,
                 // Optional: a 0.2 component without it loads, and its reminders are not sent.
                 reminders: RemindersIndices::new(&pre).ok(),
                 // Optional too: without it, agents take whole payments only.
@@ -113,7 +167,7 @@ impl VersionedPre {
                 // Optional too: without it, methods are saved by SetupIntents confirmed in the browser.
                 debits: DebitsIndices::new(&pre).ok(),
                 pre,
-            }),
+            })),
         })
     }
 
@@ -128,28 +182,18 @@ impl VersionedPre {
     pub fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Plugin> {
         Ok(match self {
             VersionedPre::V0_1(pre) => Plugin::V0_1(pre.instantiate(store)?),
-            VersionedPre::V0_2(pre) => {
-                let instance = pre.pre.instantiate(&mut *store)?;
-                Plugin::V0_2(Current {
-                    plugin: pre.plugin.load(&mut *store, &instance)?,
-                    reminders: match &pre.reminders {
-                        Some(r) => Some(r.load(&mut *store, &instance)?),
-                        None => None,
-                    },
-                    charges: match &pre.charges {
-                        Some(c) => Some(c.load(&mut *store, &instance)?),
-                        None => None,
-                    },
-                    refunds: match &pre.refunds {
-                        Some(r) => Some(r.load(&mut *store, &instance)?),
-                        None => None,
-                    },
-                    debits: match &pre.debits {
-                        Some(d) => Some(d.load(&mut *store, &instance)?),
-                        None => None,
-                    },
-                })
-            }
+            VersionedPre::V0_2(pre) => Plugin::V0_2(Current {
+                instance: pre.pre.instantiate(&mut *store)?,
+                pre: Arc::clone(pre),
+                admin: OnceCell::new(),
+                events: OnceCell::new(),
+                payments: OnceCell::new(),
+                templates: OnceCell::new(),
+                reminders: OnceCell::new(),
+                charges: OnceCell::new(),
+                refunds: OnceCell::new(),
+                debits: OnceCell::new(),
+            }),
         })
     }
 }
@@ -184,35 +228,63 @@ impl Plugin {
         Templates(self)
     }
 
+    /// Look up every interface's exports now, as instantiation did before they were loaded on
+    /// first use (0.1 instances always load them at once): what a benchmark compares against.
+    pub fn load_every_interface(&self, s: &mut Store<CallState>) -> wasmtime::Result<()> {
+        if let Plugin::V0_2(p) = self {
+            p.admin(s)?;
+            p.events(s)?;
+            p.payments(s)?;
+            p.templates(s)?;
+            p.reminders(s)?;
+            p.charges(s)?;
+            p.refunds(s)?;
+            p.debits(s)?;
+        }
+        Ok(())
+    }
+
     /// The optional `reminders` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_reminders(&self) -> Option<&Reminders> {
+    pub fn paydesk_stripe_reminders(
+        &self,
+        s: &mut Store<CallState>,
+    ) -> wasmtime::Result<Option<&Reminders>> {
         match self {
-            Plugin::V0_2(p) => p.reminders.as_ref(),
-            Plugin::V0_1(_) => None,
+            Plugin::V0_2(p) => p.reminders(s),
+            Plugin::V0_1(_) => Ok(None),
         }
     }
 
     /// The optional `charges` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_charges(&self) -> Option<&Charges> {
+    pub fn paydesk_stripe_charges(
+        &self,
+        s: &mut Store<CallState>,
+    ) -> wasmtime::Result<Option<&Charges>> {
         match self {
-            Plugin::V0_2(p) => p.charges.as_ref(),
-            Plugin::V0_1(_) => None,
+            Plugin::V0_2(p) => p.charges(s),
+            Plugin::V0_1(_) => Ok(None),
         }
     }
 
     /// The optional `refunds` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_refunds(&self) -> Option<&Refunds> {
+    pub fn paydesk_stripe_refunds(
+        &self,
+        s: &mut Store<CallState>,
+    ) -> wasmtime::Result<Option<&Refunds>> {
         match self {
-            Plugin::V0_2(p) => p.refunds.as_ref(),
-            Plugin::V0_1(_) => None,
+            Plugin::V0_2(p) => p.refunds(s),
+            Plugin::V0_1(_) => Ok(None),
         }
     }
 
     /// The optional `debits` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_debits(&self) -> Option<&Debits> {
+    pub fn paydesk_stripe_debits(
+        &self,
+        s: &mut Store<CallState>,
+    ) -> wasmtime::Result<Option<&Debits>> {
         match self {
-            Plugin::V0_2(p) => p.debits.as_ref(),
-            Plugin::V0_1(_) => None,
+            Plugin::V0_2(p) => p.debits(s),
+            Plugin::V0_1(_) => Ok(None),
         }
     }
 }
@@ -248,11 +320,11 @@ fn answer<O: serde::Serialize, T: serde::de::DeserializeOwned>(
 /// Export calls whose arguments have the same Rust types in every line (numbers, strings): the
 /// call is the same, only the answer is converted.
 macro_rules! same_arguments {
-    ($accessor:ident; $( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+    ($current:ident, $accessor:ident; $( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
         $(
             pub fn $name(&self, s: &mut Store<CallState>, $($arg: $ty),*) -> wasmtime::Result<$ret> {
                 match self.0 {
-                    Plugin::V0_2(p) => p.$accessor().$name(s, $($arg),*),
+                    Plugin::V0_2(p) => p.$current(s)?.$name(s, $($arg),*),
                     Plugin::V0_1(p) => convert(&p.$accessor().$name(s, $($arg),*)?),
                 }
             }
@@ -270,16 +342,14 @@ impl Admin<'_> {
         candidate: &Settings,
     ) -> Answer<()> {
         match self.0 {
-            Plugin::V0_2(p) => p
-                .paydesk_stripe_admin()
-                .call_validate_settings(s, candidate),
+            Plugin::V0_2(p) => p.admin(s)?.call_validate_settings(s, candidate),
             Plugin::V0_1(p) => answer(Ok(p
                 .paydesk_stripe_admin()
                 .call_validate_settings(s, &v0_1::settings(candidate)))),
         }
     }
 
-    same_arguments! { paydesk_stripe_admin;
+    same_arguments! { admin, paydesk_stripe_admin;
         fn call_test_connection() -> Result<admin::AccountSummary, PluginError>;
         fn call_list_stripe_customers(starting_after: Option<&str>, limit: u32) -> Result<admin::StripeCustomerPage, PluginError>;
         fn call_add_mapping(customer: i64, stripe_customer_id: &str) -> Result<(), PluginError>;
@@ -299,7 +369,7 @@ impl Events<'_> {
         event: &events::StripeEvent,
     ) -> Answer<events::EventOutcome> {
         match self.0 {
-            Plugin::V0_2(p) => p.paydesk_stripe_events().call_webhook_received(s, event),
+            Plugin::V0_2(p) => p.events(s)?.call_webhook_received(s, event),
             Plugin::V0_1(p) => answer((|| {
                 let event: v0_1::exports::paydesk::stripe::events::StripeEvent = arg(event)?;
                 Ok(p.paydesk_stripe_events().call_webhook_received(s, &event))
@@ -307,7 +377,7 @@ impl Events<'_> {
         }
     }
 
-    same_arguments! { paydesk_stripe_events;
+    same_arguments! { events, paydesk_stripe_events;
         fn call_invoice_created(invoice: i64) -> Result<events::InvoiceCreatedOutcome, PluginError>;
         fn call_customer_saved(customer: i64) -> Result<events::SyncOutcome, PluginError>;
         fn call_autopay_plan(date: &str) -> Result<Vec<events::AutopayDecision>, PluginError>;
@@ -331,9 +401,7 @@ impl Payments<'_> {
         method_type: &PaymentMethodType,
     ) -> Answer<payments::Quotation> {
         match self.0 {
-            Plugin::V0_2(p) => p
-                .paydesk_stripe_payments()
-                .call_quote(s, items, method_type),
+            Plugin::V0_2(p) => p.payments(s)?.call_quote(s, items, method_type),
             Plugin::V0_1(p) => answer((|| {
                 let items: Vec<old_payments::QuoteItem> = arg(items)?;
                 let method_type: OldMethodType = arg(method_type)?;
@@ -352,7 +420,7 @@ impl Payments<'_> {
     ) -> Answer<payments::Quotation> {
         match self.0 {
             Plugin::V0_2(p) => {
-                p.paydesk_stripe_payments()
+                p.payments(s)?
                     .call_quote_invoices(s, invoices, method_type, initiator)
             }
             Plugin::V0_1(p) => answer((|| {
@@ -374,7 +442,7 @@ impl Payments<'_> {
         request: &payments::PaymentRequest,
     ) -> Answer<payments::PaymentStarted> {
         match self.0 {
-            Plugin::V0_2(p) => p.paydesk_stripe_payments().call_start_payment(s, request),
+            Plugin::V0_2(p) => p.payments(s)?.call_start_payment(s, request),
             Plugin::V0_1(p) => answer((|| {
                 let request: old_payments::PaymentRequest = arg(request)?;
                 Ok(p.paydesk_stripe_payments().call_start_payment(s, &request))
@@ -391,7 +459,7 @@ impl Payments<'_> {
         return_url: Option<&str>,
     ) -> Answer<payments::PaymentStarted> {
         match self.0 {
-            Plugin::V0_2(p) => p.paydesk_stripe_payments().call_confirm_payment(
+            Plugin::V0_2(p) => p.payments(s)?.call_confirm_payment(
                 s,
                 intent_id,
                 payment_method_id,
@@ -419,7 +487,7 @@ impl Payments<'_> {
     ) -> Answer<String> {
         match self.0 {
             Plugin::V0_2(p) => p
-                .paydesk_stripe_payments()
+                .payments(s)?
                 .call_authentication_secret(s, intent_id, initiator),
             Plugin::V0_1(p) => answer((|| {
                 let initiator: OldInitiator = arg(&initiator)?;
@@ -436,9 +504,7 @@ impl Payments<'_> {
         initiator: Initiator,
     ) -> Answer<payments::SetupStarted> {
         match self.0 {
-            Plugin::V0_2(p) => p
-                .paydesk_stripe_payments()
-                .call_start_setup(s, customer, initiator),
+            Plugin::V0_2(p) => p.payments(s)?.call_start_setup(s, customer, initiator),
             Plugin::V0_1(p) => answer((|| {
                 let initiator: OldInitiator = arg(&initiator)?;
                 Ok(p.paydesk_stripe_payments()
@@ -447,7 +513,7 @@ impl Payments<'_> {
         }
     }
 
-    same_arguments! { paydesk_stripe_payments;
+    same_arguments! { payments, paydesk_stripe_payments;
         fn call_refresh_payment(intent_id: &str) -> Result<Vec<payments::InvoicePayment>, PluginError>;
         fn call_set_automatic_payment_method(customer: i64, payment_method_id: Option<&str>) -> Result<Option<String>, PluginError>;
         fn call_complete_setup(customer: i64, setup_intent_id: &str) -> Result<String, PluginError>;
@@ -459,7 +525,7 @@ impl Payments<'_> {
 pub struct Templates<'a>(&'a Plugin);
 
 impl Templates<'_> {
-    same_arguments! { paydesk_stripe_templates;
+    same_arguments! { templates, paydesk_stripe_templates;
         fn call_variables() -> Vec<String>;
         fn call_render_variable(name: &str, customer: i64) -> Result<Option<String>, PluginError>;
     }
