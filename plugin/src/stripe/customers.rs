@@ -1,17 +1,16 @@
 //! Stripe customers: requests to create, update, read and list them, and the customer object.
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::{Form, Request};
 use crate::domain::hash::fnv1a;
 
 /// The fields of a Stripe customer we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
     pub id: String,
     pub name: Option<String>,
     pub email: Option<String>,
-    #[serde(default)]
     pub deleted: bool,
 }
 
@@ -80,6 +79,18 @@ pub fn list(starting_after: Option<&str>, limit: u32) -> Request {
             .field("limit", limit.clamp(1, 100).to_string())
             .opt("starting_after", starting_after),
     )
+}
+
+impl FromJson for Customer {
+    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+        let o = v.object("a Customer")?;
+        Ok(Customer {
+            id: o.req("id")?,
+            name: o.opt("name")?,
+            email: o.opt("email")?,
+            deleted: o.or_default("deleted")?,
+        })
+    }
 }
 
 #[cfg(test)]

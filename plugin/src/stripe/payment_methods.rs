@@ -1,13 +1,13 @@
 //! Stripe payment methods: listing a customer's methods of one type, reading one, and turning one
 //! into a display name.
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::{Form, IdOrObject, Request};
 use crate::domain::display::{self, MethodDetails};
 use crate::domain::vocabulary::PaymentMethodType;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CardDetails {
     pub brand: Option<String>,
     pub last4: Option<String>,
@@ -15,22 +15,21 @@ pub struct CardDetails {
     pub exp_year: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BankDetails {
     pub bank_name: Option<String>,
     pub last4: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkDetails {
     pub email: Option<String>,
 }
 
 /// The fields of a Stripe payment method we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentMethod {
     pub id: String,
-    #[serde(rename = "type")]
     pub method_type: String,
     /// The customer it is attached to: an id, or the customer object when expanded.
     pub customer: Option<IdOrObject>,
@@ -109,6 +108,54 @@ pub fn retrieve(id: &str) -> Request {
     Request::get(format!("/v1/payment_methods/{id}"), Form::new())
 }
 
+impl FromJson for CardDetails {
+    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+        let o = v.object("card details")?;
+        Ok(CardDetails {
+            brand: o.opt("brand")?,
+            last4: o.opt("last4")?,
+            exp_month: o.opt("exp_month")?,
+            exp_year: o.opt("exp_year")?,
+        })
+    }
+}
+
+impl FromJson for BankDetails {
+    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+        let o = v.object("bank details")?;
+        Ok(BankDetails {
+            bank_name: o.opt("bank_name")?,
+            last4: o.opt("last4")?,
+        })
+    }
+}
+
+impl FromJson for LinkDetails {
+    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+        Ok(LinkDetails {
+            email: v.object("Link details")?.opt("email")?,
+        })
+    }
+}
+
+impl FromJson for PaymentMethod {
+    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+        let o = v.object("a PaymentMethod")?;
+        Ok(PaymentMethod {
+            id: o.req("id")?,
+            method_type: o.req("type")?,
+            customer: o.opt("customer")?,
+            card: o.opt("card")?,
+            sepa_debit: o.opt("sepa_debit")?,
+            us_bank_account: o.opt("us_bank_account")?,
+            acss_debit: o.opt("acss_debit")?,
+            bacs_debit: o.opt("bacs_debit")?,
+            au_becs_debit: o.opt("au_becs_debit")?,
+            link: o.opt("link")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +165,7 @@ mod tests {
         let json = r#"{"id":"pm_1","object":"payment_method","type":"card","customer":"cus_1",
             "card":{"brand":"visa","last4":"4242","exp_month":8,"exp_year":2030,"funding":"credit"},
             "billing_details":{},"livemode":false}"#;
-        let pm: PaymentMethod = serde_json::from_str(json).unwrap();
+        let pm: PaymentMethod = json::from_str(json).unwrap();
         assert_eq!(pm.customer_id(), Some("cus_1"));
         assert_eq!(pm.display_name(), "Visa ending 4242, expires 08/2030");
     }
@@ -127,7 +174,7 @@ mod tests {
     fn sepa_debit_is_named_by_its_last4() {
         let json = r#"{"id":"pm_2","type":"sepa_debit","customer":{"id":"cus_2"},
             "sepa_debit":{"last4":"3000","bank_code":"37040044"}}"#;
-        let pm: PaymentMethod = serde_json::from_str(json).unwrap();
+        let pm: PaymentMethod = json::from_str(json).unwrap();
         assert_eq!(pm.customer_id(), Some("cus_2"));
         assert_eq!(pm.display_name(), "SEPA Debit ending 3000");
     }
