@@ -237,11 +237,13 @@ impl FromJson for IdOrObject {
 
 /// Read a 2xx answer as `T`, or Stripe's error.
 pub fn parse<T: FromJson>(response: &Response) -> Result<T, StripeFailure> {
+    T::from_json(&answer(response)?).map_err(|e| malformed(response, e))
+}
+
+/// A 2xx answer's JSON, or Stripe's error (not generic: one copy for every type read).
+fn answer(response: &Response) -> Result<Json<'_>, StripeFailure> {
     if (200..300).contains(&response.status) {
-        json::from_str(&response.body).map_err(|e| StripeFailure::Malformed {
-            detail: e.to_string(),
-            request_id: response.request_id.clone(),
-        })
+        json::parse(&response.body).map_err(|e| malformed(response, e))
     } else {
         let error = Box::new(error_of(&response.body).unwrap_or_default());
         Err(StripeFailure::Api {
@@ -249,6 +251,13 @@ pub fn parse<T: FromJson>(response: &Response) -> Result<T, StripeFailure> {
             error,
             request_id: response.request_id.clone(),
         })
+    }
+}
+
+fn malformed(response: &Response, e: json::Error) -> StripeFailure {
+    StripeFailure::Malformed {
+        detail: e.to_string(),
+        request_id: response.request_id.clone(),
     }
 }
 
