@@ -116,6 +116,59 @@ impl<'j, 'a> Object<'j, 'a> {
     }
 }
 
+/// Reads a struct's fields one after another and keeps the first error: one way out of the
+/// struct's reader instead of an early return (dropping the fields read so far) after each field,
+/// which was most of the readers' code.
+pub struct Fields<'j, 'a> {
+    object: Object<'j, 'a>,
+    error: Option<Error>,
+}
+
+impl Json<'_> {
+    /// The members of an object, to read a struct's fields from.
+    pub fn fields(&self, expected: &str) -> Result<Fields<'_, '_>, Error> {
+        Ok(Fields {
+            object: self.object(expected)?,
+            error: None,
+        })
+    }
+}
+
+impl Fields<'_, '_> {
+    fn keep<T: Default>(&mut self, read: Result<T, Error>) -> T {
+        read.unwrap_or_else(|e| {
+            self.error.get_or_insert(e);
+            T::default()
+        })
+    }
+
+    /// [`Object::req`].
+    pub fn req<T: FromJson + Default>(&mut self, name: &str) -> T {
+        let read = self.object.req(name);
+        self.keep(read)
+    }
+
+    /// [`Object::opt`].
+    pub fn opt<T: FromJson>(&mut self, name: &str) -> Option<T> {
+        let read = self.object.opt(name);
+        self.keep(read)
+    }
+
+    /// [`Object::or_default`].
+    pub fn or_default<T: FromJson + Default>(&mut self, name: &str) -> T {
+        let read = self.object.or_default(name);
+        self.keep(read)
+    }
+
+    /// The struct read, or the first error met reading it.
+    pub fn done<T>(self, read: T) -> Result<T, Error> {
+        match self.error {
+            None => Ok(read),
+            Some(e) => Err(e),
+        }
+    }
+}
+
 /// A type read out of a JSON value.
 pub trait FromJson: Sized {
     fn from_json(value: &Json<'_>) -> Result<Self, Error>;

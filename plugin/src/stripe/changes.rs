@@ -8,21 +8,21 @@ use crate::json::{self, FromJson, Json};
 use super::IdOrObject;
 
 /// A `customer.updated` event: the customer now, and which of its fields changed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CustomerUpdated {
     pub id: String,
     pub created: i64,
     pub data: CustomerUpdatedData,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CustomerUpdatedData {
     pub object: CustomerNow,
     pub previous_attributes: Option<PreviousCustomer>,
 }
 
 /// The fields of the updated customer we use.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CustomerNow {
     pub id: String,
     pub invoice_settings: Option<InvoiceSettings>,
@@ -52,32 +52,35 @@ pub struct IgnoredValue;
 
 impl FromJson for CustomerUpdated {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Stripe event")?;
-        Ok(CustomerUpdated {
-            id: o.req("id")?,
-            created: o.req("created")?,
-            data: o.req("data")?,
-        })
+        let mut f = v.fields("a Stripe event")?;
+        let read = CustomerUpdated {
+            id: f.req("id"),
+            created: f.req("created"),
+            data: f.req("data"),
+        };
+        f.done(read)
     }
 }
 
 impl FromJson for CustomerUpdatedData {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("an event's data")?;
-        Ok(CustomerUpdatedData {
-            object: o.req("object")?,
-            previous_attributes: o.opt("previous_attributes")?,
-        })
+        let mut f = v.fields("an event's data")?;
+        let read = CustomerUpdatedData {
+            object: f.req("object"),
+            previous_attributes: f.opt("previous_attributes"),
+        };
+        f.done(read)
     }
 }
 
 impl FromJson for CustomerNow {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Customer")?;
-        Ok(CustomerNow {
-            id: o.req("id")?,
-            invoice_settings: o.opt("invoice_settings")?,
-        })
+        let mut f = v.fields("a Customer")?;
+        let read = CustomerNow {
+            id: f.req("id"),
+            invoice_settings: f.opt("invoice_settings"),
+        };
+        f.done(read)
     }
 }
 

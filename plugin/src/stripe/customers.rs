@@ -83,13 +83,14 @@ pub fn list(starting_after: Option<&str>, limit: u32) -> Request {
 
 impl FromJson for Customer {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Customer")?;
-        Ok(Customer {
-            id: o.req("id")?,
-            name: o.opt("name")?,
-            email: o.opt("email")?,
-            deleted: o.or_default("deleted")?,
-        })
+        let mut f = v.fields("a Customer")?;
+        let read = Customer {
+            id: f.req("id"),
+            name: f.opt("name"),
+            email: f.opt("email"),
+            deleted: f.or_default("deleted"),
+        };
+        f.done(read)
     }
 }
 

@@ -39,18 +39,19 @@ impl Dispute {
 
 impl FromJson for Dispute {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Dispute")?;
-        Ok(Dispute {
-            id: o.req("id")?,
-            charge: o.req("charge")?,
-            payment_intent: o.opt("payment_intent")?,
-            amount: o.req("amount")?,
-            currency: o.req("currency")?,
-            reason: o.req("reason")?,
-            status: o.req("status")?,
-            evidence_details: o.opt("evidence_details")?,
-            created: o.req("created")?,
-        })
+        let mut f = v.fields("a Dispute")?;
+        let read = Dispute {
+            id: f.req("id"),
+            charge: f.req("charge"),
+            payment_intent: f.opt("payment_intent"),
+            amount: f.req("amount"),
+            currency: f.req("currency"),
+            reason: f.req("reason"),
+            status: f.req("status"),
+            evidence_details: f.opt("evidence_details"),
+            created: f.req("created"),
+        };
+        f.done(read)
     }
 }
 

@@ -83,14 +83,15 @@ pub struct ErrorBody {
 
 impl FromJson for ErrorBody {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("Stripe's error")?;
-        Ok(ErrorBody {
-            error_type: o.opt("type")?,
-            code: o.opt("code")?,
-            decline_code: o.opt("decline_code")?,
-            message: o.opt("message")?,
-            param: o.opt("param")?,
-        })
+        let mut f = v.fields("Stripe's error")?;
+        let read = ErrorBody {
+            error_type: f.opt("type"),
+            code: f.opt("code"),
+            decline_code: f.opt("decline_code"),
+            message: f.opt("message"),
+            param: f.opt("param"),
+        };
+        f.done(read)
     }
 }
 
@@ -197,11 +198,12 @@ pub struct List<T> {
 
 impl<T: FromJson> FromJson for List<T> {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Stripe list")?;
-        Ok(List {
-            data: o.req("data")?,
-            has_more: o.or_default("has_more")?,
-        })
+        let mut f = v.fields("a Stripe list")?;
+        let read = List {
+            data: f.req("data"),
+            has_more: f.or_default("has_more"),
+        };
+        f.done(read)
     }
 }
 
@@ -214,6 +216,13 @@ impl<T: FromJson> FromJson for List<T> {
 pub enum IdOrObject {
     Id(String),
     Object { id: String },
+}
+
+/// An empty id: only a placeholder while a struct is read (see [`json::Fields`]).
+impl Default for IdOrObject {
+    fn default() -> Self {
+        IdOrObject::Id(String::new())
+    }
 }
 
 impl IdOrObject {

@@ -188,31 +188,33 @@ impl PaymentIntent {
 /// Stripe's error body for a refused confirmation: `{"error": {"payment_intent": {...}, ...}}`.
 impl FromJson for PaymentError {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a payment error")?;
-        Ok(PaymentError {
-            code: o.opt("code")?,
-            decline_code: o.opt("decline_code")?,
-            message: o.opt("message")?,
-        })
+        let mut f = v.fields("a payment error")?;
+        let read = PaymentError {
+            code: f.opt("code"),
+            decline_code: f.opt("decline_code"),
+            message: f.opt("message"),
+        };
+        f.done(read)
     }
 }
 
 impl FromJson for PaymentIntent {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a PaymentIntent")?;
-        Ok(PaymentIntent {
-            id: o.req("id")?,
-            status: o.req("status")?,
-            amount: o.req("amount")?,
-            amount_received: o.or_default("amount_received")?,
-            currency: o.req("currency")?,
-            customer: o.opt("customer")?,
-            client_secret: o.opt("client_secret")?,
-            last_payment_error: o.opt("last_payment_error")?,
-            payment_method: o.opt("payment_method")?,
-            latest_charge: o.opt("latest_charge")?,
-            metadata: o.or_default("metadata")?,
-        })
+        let mut f = v.fields("a PaymentIntent")?;
+        let read = PaymentIntent {
+            id: f.req("id"),
+            status: f.req("status"),
+            amount: f.req("amount"),
+            amount_received: f.or_default("amount_received"),
+            currency: f.req("currency"),
+            customer: f.opt("customer"),
+            client_secret: f.opt("client_secret"),
+            last_payment_error: f.opt("last_payment_error"),
+            payment_method: f.opt("payment_method"),
+            latest_charge: f.opt("latest_charge"),
+            metadata: f.or_default("metadata"),
+        };
+        f.done(read)
     }
 }
 

@@ -110,23 +110,25 @@ pub fn retrieve(id: &str) -> Request {
 
 impl FromJson for CardDetails {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("card details")?;
-        Ok(CardDetails {
-            brand: o.opt("brand")?,
-            last4: o.opt("last4")?,
-            exp_month: o.opt("exp_month")?,
-            exp_year: o.opt("exp_year")?,
-        })
+        let mut f = v.fields("card details")?;
+        let read = CardDetails {
+            brand: f.opt("brand"),
+            last4: f.opt("last4"),
+            exp_month: f.opt("exp_month"),
+            exp_year: f.opt("exp_year"),
+        };
+        f.done(read)
     }
 }
 
 impl FromJson for BankDetails {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("bank details")?;
-        Ok(BankDetails {
-            bank_name: o.opt("bank_name")?,
-            last4: o.opt("last4")?,
-        })
+        let mut f = v.fields("bank details")?;
+        let read = BankDetails {
+            bank_name: f.opt("bank_name"),
+            last4: f.opt("last4"),
+        };
+        f.done(read)
     }
 }
 
@@ -140,19 +142,20 @@ impl FromJson for LinkDetails {
 
 impl FromJson for PaymentMethod {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a PaymentMethod")?;
-        Ok(PaymentMethod {
-            id: o.req("id")?,
-            method_type: o.req("type")?,
-            customer: o.opt("customer")?,
-            card: o.opt("card")?,
-            sepa_debit: o.opt("sepa_debit")?,
-            us_bank_account: o.opt("us_bank_account")?,
-            acss_debit: o.opt("acss_debit")?,
-            bacs_debit: o.opt("bacs_debit")?,
-            au_becs_debit: o.opt("au_becs_debit")?,
-            link: o.opt("link")?,
-        })
+        let mut f = v.fields("a PaymentMethod")?;
+        let read = PaymentMethod {
+            id: f.req("id"),
+            method_type: f.req("type"),
+            customer: f.opt("customer"),
+            card: f.opt("card"),
+            sepa_debit: f.opt("sepa_debit"),
+            us_bank_account: f.opt("us_bank_account"),
+            acss_debit: f.opt("acss_debit"),
+            bacs_debit: f.opt("bacs_debit"),
+            au_becs_debit: f.opt("au_becs_debit"),
+            link: f.opt("link"),
+        };
+        f.done(read)
     }
 }
 

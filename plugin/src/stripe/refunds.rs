@@ -89,28 +89,30 @@ pub struct Charge {
 
 impl FromJson for Refund {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Refund")?;
-        Ok(Refund {
-            id: o.req("id")?,
-            amount: o.req("amount")?,
-            currency: o.req("currency")?,
-            charge: o.opt("charge")?,
-            payment_intent: o.opt("payment_intent")?,
-            status: o.opt("status")?,
-            failure_reason: o.opt("failure_reason")?,
-            metadata: o.or_default("metadata")?,
-            created: o.req("created")?,
-        })
+        let mut f = v.fields("a Refund")?;
+        let read = Refund {
+            id: f.req("id"),
+            amount: f.req("amount"),
+            currency: f.req("currency"),
+            charge: f.opt("charge"),
+            payment_intent: f.opt("payment_intent"),
+            status: f.opt("status"),
+            failure_reason: f.opt("failure_reason"),
+            metadata: f.or_default("metadata"),
+            created: f.req("created"),
+        };
+        f.done(read)
     }
 }
 
 impl FromJson for Charge {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Charge")?;
-        Ok(Charge {
-            id: o.req("id")?,
-            payment_intent: o.opt("payment_intent")?,
-        })
+        let mut f = v.fields("a Charge")?;
+        let read = Charge {
+            id: f.req("id"),
+            payment_intent: f.opt("payment_intent"),
+        };
+        f.done(read)
     }
 }
 

@@ -93,16 +93,17 @@ pub fn portal_session(customer: &str, return_url: &str) -> Request {
 
 impl FromJson for SetupIntent {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a SetupIntent")?;
-        Ok(SetupIntent {
-            id: o.req("id")?,
-            status: o.req("status")?,
-            client_secret: o.opt("client_secret")?,
-            customer: o.opt("customer")?,
-            payment_method: o.opt("payment_method")?,
-            mandate: o.opt("mandate")?,
-            last_setup_error: o.opt("last_setup_error")?,
-        })
+        let mut f = v.fields("a SetupIntent")?;
+        let read = SetupIntent {
+            id: f.req("id"),
+            status: f.req("status"),
+            client_secret: f.opt("client_secret"),
+            customer: f.opt("customer"),
+            payment_method: f.opt("payment_method"),
+            mandate: f.opt("mandate"),
+            last_setup_error: f.opt("last_setup_error"),
+        };
+        f.done(read)
     }
 }
 

@@ -60,12 +60,13 @@ pub fn update(id: &str, url: &str) -> Request {
 
 impl FromJson for WebhookEndpoint {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a webhook endpoint")?;
-        Ok(WebhookEndpoint {
-            id: o.req("id")?,
-            url: o.req("url")?,
-            enabled_events: o.or_default("enabled_events")?,
-        })
+        let mut f = v.fields("a webhook endpoint")?;
+        let read = WebhookEndpoint {
+            id: f.req("id"),
+            url: f.req("url"),
+            enabled_events: f.or_default("enabled_events"),
+        };
+        f.done(read)
     }
 }
 

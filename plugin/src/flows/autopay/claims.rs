@@ -63,13 +63,14 @@ pub(super) fn encode(claim: &Claim) -> Result<Vec<u8>> {
 
 impl FromJson for Claim {
     fn from_json(v: &Json<'_>) -> std::result::Result<Self, json::Error> {
-        let o = v.object("a claim")?;
-        Ok(Claim {
-            state: o.req("state")?,
-            date: o.req("date")?,
-            group: o.req("group")?,
-            lease_until: o.req("lease_until")?,
-            failure_code: o.opt("failure_code")?,
-        })
+        let mut f = v.fields("a claim")?;
+        let read = Claim {
+            state: f.req("state"),
+            date: f.req("date"),
+            group: f.req("group"),
+            lease_until: f.req("lease_until"),
+            failure_code: f.opt("failure_code"),
+        };
+        f.done(read)
     }
 }
