@@ -17,12 +17,12 @@ use std::fmt;
 pub struct Error(String);
 
 impl Error {
-    fn new(message: impl Into<String>) -> Error {
+    pub fn new(message: impl Into<String>) -> Error {
         Error(message.into())
     }
 
     /// The same error, said of a field (`data.object.id: missing field ...`).
-    fn at(self, field: &str) -> Error {
+    pub fn at(self, field: &str) -> Error {
         Error(format!("{field}: {}", self.0))
     }
 }

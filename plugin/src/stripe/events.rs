@@ -20,22 +20,32 @@ pub struct EventData<T> {
 
 impl<T: FromJson> FromJson for Event<T> {
     fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        let o = v.object("a Stripe event")?;
+        let (id, event_type, created, object) = envelope(v)?;
+        let object = T::from_json(object).map_err(|e| e.at("data.object"))?;
         Ok(Event {
-            id: o.req("id")?,
-            event_type: o.req("type")?,
-            created: o.req("created")?,
-            data: o.req("data")?,
+            id,
+            event_type,
+            created,
+            data: EventData { object },
         })
     }
 }
 
-impl<T: FromJson> FromJson for EventData<T> {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
-        Ok(EventData {
-            object: v.object("an event's data")?.req("object")?,
-        })
-    }
+/// An event's id, type, `created` and `data.object` (not generic: one copy for every object type).
+fn envelope<'j>(v: &'j Json<'_>) -> Result<(String, String, i64, &'j Json<'j>), json::Error> {
+    let o = v.object("a Stripe event")?;
+    let id = o.req("id")?;
+    let event_type = o.req("type")?;
+    let created = o.req("created")?;
+    let data = o
+        .get("data")?
+        .ok_or_else(|| json::Error::new("missing field `data`"))?;
+    let object = data
+        .object("an event's data")
+        .and_then(|d| d.get("object"))
+        .map_err(|e| e.at("data"))?
+        .ok_or_else(|| json::Error::new("data: missing field `object`"))?;
+    Ok((id, event_type, created, object))
 }
 
 #[cfg(test)]
