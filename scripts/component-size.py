@@ -681,6 +681,10 @@ def group_of(name):
     if crate != PLUGIN and PLUGIN + "::" in name and (crate in SERDE_CRATES or "serde" in name):
         ty = serde[0] if serde else OUR_TYPE.search(name).group(0)
         return "serde_json/serde generics instantiated for our types", ty
+    if "paydesk_plugin::json::" in name:
+        # The guest's JSON (plugin/src/json.rs) and every type's `FromJson` reader, whatever
+        # crate owns the type (`<Vec<T> as FromJson>`).
+        return "paydesk_plugin::json (reader + FromJson impls)", owner
     if " as zmij::" in name:
         return "zmij", owner
     if owner in PRIMITIVES:
