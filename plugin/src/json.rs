@@ -6,7 +6,7 @@
 //! serde's rules for the shapes used: a missing plain field, a `null` where a value is required, a
 //! field given twice, a number that is not an integer in range, or text after the value is an
 //! error; a missing or `null` optional field is `None`; unknown fields are skipped (but must be
-//! valid JSON). Nesting is limited to 128 levels, like serde_json's.
+//! valid JSON). Nesting is limited to 127 levels, as serde_json limits it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -271,7 +271,9 @@ impl FromJson for BTreeMap<String, String> {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const MAX_DEPTH: u32 = 128;
+/// serde_json's limit: its depth counter starts at 128 and refuses the array or object that
+/// brings it to 0.
+const MAX_DEPTH: u32 = 127;
 
 /// Read a whole JSON text (whitespace around it allowed, nothing else).
 pub fn parse(text: &str) -> Result<Json<'_>, Error> {
@@ -636,9 +638,9 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        let deep = "[".repeat(129) + &"]".repeat(129);
+        let deep = "[".repeat(128) + &"]".repeat(128);
         assert!(parse(&deep).is_err());
-        let ok = "[".repeat(128) + &"]".repeat(128);
+        let ok = "[".repeat(127) + &"]".repeat(127);
         assert!(parse(&ok).is_ok());
     }
 
