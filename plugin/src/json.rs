@@ -1,14 +1,19 @@
-//! The guest's JSON: a strict reader of RFC 8259 text into a borrowed tree, [`FromJson`] to take
+//! The guest's JSON: Stripe's text read into a tree by miniserde's parser, [`FromJson`] to take
 //! the few fields paydesk uses out of it, and a writer for the one object the plugin stores.
 //!
-//! Hand-written instead of serde and serde_json, which generated a parser per Stripe type (and
-//! brought float printing for their error messages): some 150 KiB of the component. Reading keeps
-//! serde's rules for the shapes used: a missing plain field, a `null` where a value is required, a
-//! field given twice, a number that is not an integer in range, or text after the value is an
-//! error; a missing or `null` optional field is `None`; unknown fields are skipped (but must be
-//! valid JSON). Nesting is limited to 127 levels, as serde_json limits it.
+//! Not serde and serde_json, which generated a parser per Stripe type (and brought float printing
+//! for their error messages): some 150 KiB of the component. miniserde's parser is one
+//! non-generic loop that drives a [`Visitor`]; ours builds a [`Json`] tree, and the Stripe types
+//! read their fields from it. Reading keeps serde's rules for the shapes used: a missing plain
+//! field, a `null` where a value is required, a field given twice, a number that is not an
+//! integer in range, or text after the value is an error; a missing or `null` optional field is
+//! `None`; unknown fields are skipped (but must be valid JSON). Nesting is limited to 127 levels,
+//! as serde_json limits it (miniserde has no limit; [`Slot`] keeps it). Where miniserde differs
+//! from serde_json: a parse error says neither where nor why; and a float is computed from its
+//! digits by powers of ten, not rounded exactly, so a text within a rounding of `f64::MAX` that
+//! serde_json refuses as out of range may read (as a float, which no field of ours accepts).
 
-use std::borrow::Cow;
+use miniserde::de::{Deserialize, Map, Seq, Visitor};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -33,23 +38,28 @@ impl fmt::Display for Error {
     }
 }
 
-/// A JSON value borrowing from the text it was read from; a number is kept as its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Json<'a> {
+/// A JSON value. A number is an integer when its text has no fraction or exponent (as serde_json
+/// tells them apart): `Int` when it fits an `i64`, `BigInt` above that up to `u64::MAX`; any
+/// other number is a `Float`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
     Null,
     Bool(bool),
-    Number(&'a str),
-    String(Cow<'a, str>),
-    Array(Vec<Json<'a>>),
-    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+    Int(i64),
+    BigInt(u64),
+    Float(f64),
+    String(String),
+    Array(Vec<Json>),
+    /// The members in order; a key given twice is kept twice.
+    Object(Vec<(String, Json)>),
 }
 
-impl Json<'_> {
+impl Json {
     fn kind(&self) -> &'static str {
         match self {
             Json::Null => "null",
             Json::Bool(_) => "a boolean",
-            Json::Number(_) => "a number",
+            Json::Int(_) | Json::BigInt(_) | Json::Float(_) => "a number",
             Json::String(_) => "a string",
             Json::Array(_) => "an array",
             Json::Object(_) => "an object",
@@ -64,7 +74,7 @@ impl Json<'_> {
     }
 
     /// The members of an object, or an error naming what was expected.
-    pub fn object(&self, expected: &str) -> Result<Object<'_, '_>, Error> {
+    pub fn object(&self, expected: &str) -> Result<Object<'_>, Error> {
         match self {
             Json::Object(members) => Ok(Object(members)),
             other => Err(other.unexpected(expected)),
@@ -74,11 +84,11 @@ impl Json<'_> {
 
 /// An object's members, to read fields from.
 #[derive(Clone, Copy)]
-pub struct Object<'j, 'a>(&'j [(Cow<'a, str>, Json<'a>)]);
+pub struct Object<'j>(&'j [(String, Json)]);
 
-impl<'j, 'a> Object<'j, 'a> {
+impl<'j> Object<'j> {
     /// The field's value; given twice is an error.
-    pub fn get(&self, name: &str) -> Result<Option<&'j Json<'a>>, Error> {
+    pub fn get(&self, name: &str) -> Result<Option<&'j Json>, Error> {
         let mut found = None;
         for (key, value) in self.0 {
             if key == name {
@@ -119,14 +129,14 @@ impl<'j, 'a> Object<'j, 'a> {
 /// Reads a struct's fields one after another and keeps the first error: one way out of the
 /// struct's reader instead of an early return (dropping the fields read so far) after each field,
 /// which was most of the readers' code.
-pub struct Fields<'j, 'a> {
-    object: Object<'j, 'a>,
+pub struct Fields<'j> {
+    object: Object<'j>,
     error: Option<Error>,
 }
 
-impl Json<'_> {
+impl Json {
     /// The members of an object, to read a struct's fields from.
-    pub fn fields(&self, expected: &str) -> Result<Fields<'_, '_>, Error> {
+    pub fn fields(&self, expected: &str) -> Result<Fields<'_>, Error> {
         Ok(Fields {
             object: self.object(expected)?,
             error: None,
@@ -134,7 +144,7 @@ impl Json<'_> {
     }
 }
 
-impl Fields<'_, '_> {
+impl Fields<'_> {
     fn keep<T: Default>(&mut self, read: Result<T, Error>) -> T {
         read.unwrap_or_else(|e| {
             self.error.get_or_insert(e);
@@ -171,7 +181,7 @@ impl Fields<'_, '_> {
 
 /// A type read out of a JSON value.
 pub trait FromJson: Sized {
-    fn from_json(value: &Json<'_>) -> Result<Self, Error>;
+    fn from_json(value: &Json) -> Result<Self, Error>;
 }
 
 /// Read `text` as `T`.
@@ -184,13 +194,13 @@ pub fn from_str<T: FromJson>(text: &str) -> Result<T, Error> {
 pub struct Any;
 
 impl FromJson for Any {
-    fn from_json(_: &Json<'_>) -> Result<Any, Error> {
+    fn from_json(_: &Json) -> Result<Any, Error> {
         Ok(Any)
     }
 }
 
 impl FromJson for String {
-    fn from_json(value: &Json<'_>) -> Result<String, Error> {
+    fn from_json(value: &Json) -> Result<String, Error> {
         match value {
             Json::String(s) => Ok(s.to_string()),
             other => Err(other.unexpected("a string")),
@@ -199,7 +209,7 @@ impl FromJson for String {
 }
 
 impl FromJson for bool {
-    fn from_json(value: &Json<'_>) -> Result<bool, Error> {
+    fn from_json(value: &Json) -> Result<bool, Error> {
         match value {
             Json::Bool(b) => Ok(*b),
             other => Err(other.unexpected("a boolean")),
@@ -208,26 +218,24 @@ impl FromJson for bool {
 }
 
 impl FromJson for i64 {
-    fn from_json(value: &Json<'_>) -> Result<i64, Error> {
+    fn from_json(value: &Json) -> Result<i64, Error> {
         match value {
-            // The reader checked the number's form: an integer is `-`? and digits.
-            Json::Number(n) if !n.contains(['.', 'e', 'E']) => n
-                .parse()
-                .map_err(|_| Error::new(format!("invalid value: {n}, expected an i64"))),
+            Json::Int(n) => Ok(*n),
+            Json::BigInt(n) => Err(Error::new(format!("invalid value: {n}, expected an i64"))),
             other => Err(other.unexpected("an integer")),
         }
     }
 }
 
 impl FromJson for u32 {
-    fn from_json(value: &Json<'_>) -> Result<u32, Error> {
+    fn from_json(value: &Json) -> Result<u32, Error> {
         let n = i64::from_json(value)?;
         u32::try_from(n).map_err(|_| Error::new(format!("invalid value: {n}, expected a u32")))
     }
 }
 
 impl<T: FromJson> FromJson for Option<T> {
-    fn from_json(value: &Json<'_>) -> Result<Option<T>, Error> {
+    fn from_json(value: &Json) -> Result<Option<T>, Error> {
         match value {
             Json::Null => Ok(None),
             v => T::from_json(v).map(Some),
@@ -236,7 +244,7 @@ impl<T: FromJson> FromJson for Option<T> {
 }
 
 impl<T: FromJson> FromJson for Vec<T> {
-    fn from_json(value: &Json<'_>) -> Result<Vec<T>, Error> {
+    fn from_json(value: &Json) -> Result<Vec<T>, Error> {
         match value {
             // A loop rather than `collect`, whose adapters were a few hundred bytes per type.
             Json::Array(items) => {
@@ -253,14 +261,14 @@ impl<T: FromJson> FromJson for Vec<T> {
 
 /// A map of strings (Stripe's `metadata`); a key given twice keeps its last value.
 impl FromJson for BTreeMap<String, String> {
-    fn from_json(value: &Json<'_>) -> Result<Self, Error> {
+    fn from_json(value: &Json) -> Result<Self, Error> {
         let Json::Object(members) = value else {
             return Err(value.unexpected("a map"));
         };
         let mut map = BTreeMap::new();
         for (key, value) in members {
             map.insert(
-                key.to_string(),
+                key.clone(),
                 String::from_json(value).map_err(|e| e.at(key))?,
             );
         }
@@ -272,244 +280,163 @@ impl FromJson for BTreeMap<String, String> {
 // Reading
 
 /// serde_json's limit: its depth counter starts at 128 and refuses the array or object that
-/// brings it to 0.
+/// brings it to 0. miniserde's parser has no limit of its own (it is not recursive); [`Slot`]
+/// keeps this one.
 const MAX_DEPTH: u32 = 127;
 
-/// Read a whole JSON text (whitespace around it allowed, nothing else).
-pub fn parse(text: &str) -> Result<Json<'_>, Error> {
-    let mut r = Reader {
-        text,
-        b: text.as_bytes(),
-        i: 0,
-        depth: 0,
-    };
-    let value = r.value()?;
-    r.ws();
-    if r.i < r.b.len() {
-        return Err(r.fail("trailing characters"));
-    }
-    Ok(value)
+/// Read a whole JSON text (whitespace around it allowed, nothing else) with miniserde's parser.
+/// Its error says nothing of where or why, so neither does ours.
+pub fn parse(text: &str) -> Result<Json, Error> {
+    miniserde::json::from_str::<Root>(text)
+        .ok()
+        .and_then(|root| root.0.value)
+        .ok_or_else(|| Error::new("not valid JSON"))
 }
 
-struct Reader<'a> {
-    text: &'a str,
-    b: &'a [u8],
-    i: usize,
+/// Where miniserde's parser writes one value, and how deep in arrays and objects that value is.
+struct Slot {
+    value: Option<Json>,
     depth: u32,
 }
 
-impl<'a> Reader<'a> {
-    fn fail(&self, what: &str) -> Error {
-        Error::new(format!("{what} at byte {}", self.i))
+/// The place of the whole text. A slot of its own rather than miniserde's `make_place!` (which
+/// writes straight into `Option<T>`), so that the top value has a depth like every other.
+struct Root(Slot);
+
+impl Deserialize for Root {
+    fn begin(out: &mut Option<Root>) -> &mut dyn Visitor {
+        &mut out
+            .insert(Root(Slot {
+                value: None,
+                depth: 0,
+            }))
+            .0
+    }
+}
+
+impl Slot {
+    fn put(&mut self, value: Json) -> miniserde::Result<()> {
+        self.value = Some(value);
+        Ok(())
     }
 
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
-            self.i += 1;
+    /// The slot of a value inside this one's array or object, refused past [`MAX_DEPTH`].
+    fn inner(&self) -> miniserde::Result<Slot> {
+        if self.depth >= MAX_DEPTH {
+            return Err(miniserde::Error);
         }
+        Ok(Slot {
+            value: None,
+            depth: self.depth + 1,
+        })
+    }
+}
+
+impl Visitor for Slot {
+    fn null(&mut self) -> miniserde::Result<()> {
+        self.put(Json::Null)
     }
 
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+    fn boolean(&mut self, b: bool) -> miniserde::Result<()> {
+        self.put(Json::Bool(b))
     }
 
-    fn eat(&mut self, c: u8) -> bool {
-        let found = self.peek() == Some(c);
-        if found {
-            self.i += 1;
-        }
-        found
+    fn string(&mut self, s: &str) -> miniserde::Result<()> {
+        self.put(Json::String(s.to_owned()))
     }
 
-    fn word(&mut self, w: &str, v: Json<'a>) -> Result<Json<'a>, Error> {
-        if self.b[self.i..].starts_with(w.as_bytes()) {
-            self.i += w.len();
-            Ok(v)
-        } else {
-            Err(self.fail("expected value"))
-        }
+    fn negative(&mut self, n: i64) -> miniserde::Result<()> {
+        self.put(Json::Int(n))
     }
 
-    fn value(&mut self) -> Result<Json<'a>, Error> {
-        self.ws();
-        match self.peek() {
-            None => Err(self.fail("EOF while parsing a value")),
-            Some(b'n') => self.word("null", Json::Null),
-            Some(b't') => self.word("true", Json::Bool(true)),
-            Some(b'f') => self.word("false", Json::Bool(false)),
-            Some(b'"') => self.string().map(Json::String),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(open @ (b'[' | b'{')) => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(self.fail("recursion limit exceeded"));
-                }
-                self.i += 1;
-                let v = if open == b'[' {
-                    self.array()
-                } else {
-                    self.members()
-                }?;
-                self.depth -= 1;
-                Ok(v)
-            }
-            Some(_) => Err(self.fail("expected value")),
-        }
+    fn nonnegative(&mut self, n: u64) -> miniserde::Result<()> {
+        self.put(match i64::try_from(n) {
+            Ok(n) => Json::Int(n),
+            Err(_) => Json::BigInt(n),
+        })
     }
 
-    fn array(&mut self) -> Result<Json<'a>, Error> {
-        let mut items = Vec::new();
-        self.ws();
-        if self.eat(b']') {
-            return Ok(Json::Array(items));
-        }
-        loop {
-            items.push(self.value()?);
-            self.ws();
-            if self.eat(b']') {
-                return Ok(Json::Array(items));
-            }
-            if !self.eat(b',') {
-                return Err(self.fail("expected `,` or `]`"));
-            }
-        }
+    fn float(&mut self, n: f64) -> miniserde::Result<()> {
+        self.put(Json::Float(n))
     }
 
-    fn members(&mut self) -> Result<Json<'a>, Error> {
-        let mut members = Vec::new();
-        self.ws();
-        if self.eat(b'}') {
-            return Ok(Json::Object(members));
-        }
-        loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.fail("key must be a string"));
-            }
-            let key = self.string()?;
-            self.ws();
-            if !self.eat(b':') {
-                return Err(self.fail("expected `:`"));
-            }
-            members.push((key, self.value()?));
-            self.ws();
-            if self.eat(b'}') {
-                return Ok(Json::Object(members));
-            }
-            if !self.eat(b',') {
-                return Err(self.fail("expected `,` or `}`"));
-            }
-        }
+    fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
+        let next = self.inner()?;
+        Ok(Box::new(Items {
+            out: &mut self.value,
+            items: Vec::new(),
+            next,
+        }))
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
+    fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
+        let next = self.inner()?;
+        Ok(Box::new(Members {
+            out: &mut self.value,
+            members: Vec::new(),
+            key: None,
+            next,
+        }))
+    }
+}
+
+/// An array being read: the parser asks for the next element's slot, then says it is done.
+struct Items<'p> {
+    out: &'p mut Option<Json>,
+    items: Vec<Json>,
+    next: Slot,
+}
+
+impl Items<'_> {
+    fn take(&mut self) {
+        if let Some(item) = self.next.value.take() {
+            self.items.push(item);
         }
-        self.i - start
+    }
+}
+
+impl Seq for Items<'_> {
+    fn element(&mut self) -> miniserde::Result<&mut dyn Visitor> {
+        self.take();
+        Ok(&mut self.next)
     }
 
-    fn number(&mut self) -> Result<Json<'a>, Error> {
-        let start = self.i;
-        self.eat(b'-');
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.fail("invalid number")),
+    fn finish(&mut self) -> miniserde::Result<()> {
+        self.take();
+        *self.out = Some(Json::Array(std::mem::take(&mut self.items)));
+        Ok(())
+    }
+}
+
+/// An object being read. Members are kept in order in a list, a key given twice included (where
+/// miniserde's own `Value` keeps a map, the last value winning), so that [`Object::get`] can
+/// refuse the field as serde did.
+struct Members<'p> {
+    out: &'p mut Option<Json>,
+    members: Vec<(String, Json)>,
+    key: Option<String>,
+    next: Slot,
+}
+
+impl Members<'_> {
+    fn take(&mut self) {
+        if let (Some(key), Some(value)) = (self.key.take(), self.next.value.take()) {
+            self.members.push((key, value));
         }
-        if self.eat(b'.') && self.digits() == 0 {
-            return Err(self.fail("invalid number"));
-        }
-        if self.eat(b'e') || self.eat(b'E') {
-            let _ = self.eat(b'+') || self.eat(b'-');
-            if self.digits() == 0 {
-                return Err(self.fail("invalid number"));
-            }
-        }
-        Ok(Json::Number(&self.text[start..self.i]))
+    }
+}
+
+impl Map for Members<'_> {
+    fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
+        self.take();
+        self.key = Some(k.to_owned());
+        Ok(&mut self.next)
     }
 
-    fn hex4(&mut self) -> Result<u32, Error> {
-        let digits = self
-            .b
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.fail("EOF in escape"))?;
-        let mut n = 0;
-        for &d in digits {
-            let v = (d as char)
-                .to_digit(16)
-                .ok_or_else(|| self.fail("invalid escape"))?;
-            n = n * 16 + v;
-        }
-        self.i += 4;
-        Ok(n)
-    }
-
-    /// A string, at its opening quote; borrowed when it has no escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, Error> {
-        self.i += 1;
-        let mut owned: Option<String> = None;
-        let mut run = self.i;
-        loop {
-            match self.peek() {
-                None => return Err(self.fail("EOF while parsing a string")),
-                Some(b'"') => {
-                    let tail = &self.text[run..self.i];
-                    self.i += 1;
-                    return Ok(match owned {
-                        None => Cow::Borrowed(tail),
-                        Some(mut s) => {
-                            s.push_str(tail);
-                            Cow::Owned(s)
-                        }
-                    });
-                }
-                Some(0..=0x1f) => return Err(self.fail("control character in string")),
-                Some(b'\\') => {
-                    let s = owned.get_or_insert_with(String::new);
-                    s.push_str(&self.text[run..self.i]);
-                    self.i += 1;
-                    let c = match self.peek() {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            self.i += 1;
-                            let mut n = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&n) {
-                                if !(self.eat(b'\\') && self.eat(b'u')) {
-                                    return Err(self.fail("lone leading surrogate"));
-                                }
-                                let low = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&low) {
-                                    return Err(self.fail("invalid surrogate pair"));
-                                }
-                                n = 0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00);
-                            }
-                            let c = char::from_u32(n).ok_or_else(|| self.fail("lone surrogate"))?;
-                            // `self.i` is past the escape already.
-                            s.push(c);
-                            run = self.i;
-                            continue;
-                        }
-                        _ => return Err(self.fail("invalid escape")),
-                    };
-                    s.push(c);
-                    self.i += 1;
-                    run = self.i;
-                }
-                // The text is UTF-8: a multi-byte character's bytes are all ≥ 0x80.
-                Some(_) => self.i += 1,
-            }
-        }
+    fn finish(&mut self) -> miniserde::Result<()> {
+        self.take();
+        *self.out = Some(Json::Object(std::mem::take(&mut self.members)));
+        Ok(())
     }
 }
 
@@ -594,8 +521,8 @@ mod tests {
         assert_eq!(
             a,
             &[
-                Json::Number("1"),
-                Json::Number("-2.5e3"),
+                Json::Int(1),
+                Json::Float(-2.5e3),
                 Json::Bool(true),
                 Json::Bool(false),
                 Json::Null
@@ -604,6 +531,39 @@ mod tests {
         assert_eq!(o.req::<String>("b").unwrap(), "x\"é😀\n");
         assert_eq!(o.get("c").unwrap(), Some(&Json::Object(vec![])));
         assert_eq!(o.get("d").unwrap(), None);
+        let n = parse("[0, -0, 9223372036854775807, 9223372036854775808, -9223372036854775808, 18446744073709551615, 18446744073709551616, -9223372036854775809, 1.0, 1e2, 1e-400]").unwrap();
+        assert_eq!(
+            n,
+            Json::Array(vec![
+                Json::Int(0),
+                Json::Int(0),
+                Json::Int(i64::MAX),
+                Json::BigInt(1 << 63),
+                Json::Int(i64::MIN),
+                Json::BigInt(u64::MAX),
+                Json::Float(18446744073709551616.0),
+                Json::Float(-9223372036854775809.0),
+                Json::Float(1.0),
+                Json::Float(100.0),
+                Json::Float(0.0),
+            ])
+        );
+    }
+
+    #[test]
+    fn keeps_a_key_given_twice() {
+        let v = parse(r#"{"a":1,"b":{"c":[]},"a":2}"#).unwrap();
+        assert_eq!(
+            v,
+            Json::Object(vec![
+                ("a".into(), Json::Int(1)),
+                (
+                    "b".into(),
+                    Json::Object(vec![("c".into(), Json::Array(vec![]))])
+                ),
+                ("a".into(), Json::Int(2)),
+            ])
+        );
     }
 
     #[test]
@@ -635,6 +595,13 @@ mod tests {
             "{} x",
             "'a'",
             "NaN",
+            "-01",
+            "1e400",
+            "-1e400",
+            "[1]]",
+            r#"{"a":1}}"#,
+            r#"{"a":1]"#,
+            "[1}",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -642,6 +609,11 @@ mod tests {
         assert!(parse(&deep).is_err());
         let ok = "[".repeat(127) + &"]".repeat(127);
         assert!(parse(&ok).is_ok());
+        let objects = |n| r#"{"a":"#.repeat(n) + "1" + &"}".repeat(n);
+        assert!(parse(&objects(128)).is_err());
+        assert!(parse(&objects(127)).is_ok());
+        let mixed = r#"[{"a":"#.repeat(64) + &"}]".repeat(64);
+        assert!(parse(&mixed).is_err());
     }
 
     #[test]

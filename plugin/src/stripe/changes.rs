@@ -51,7 +51,7 @@ pub struct PreviousInvoiceSettings {
 pub struct IgnoredValue;
 
 impl FromJson for CustomerUpdated {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Stripe event")?;
         let read = CustomerUpdated {
             id: f.req("id"),
@@ -63,7 +63,7 @@ impl FromJson for CustomerUpdated {
 }
 
 impl FromJson for CustomerUpdatedData {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("an event's data")?;
         let read = CustomerUpdatedData {
             object: f.req("object"),
@@ -74,7 +74,7 @@ impl FromJson for CustomerUpdatedData {
 }
 
 impl FromJson for CustomerNow {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Customer")?;
         let read = CustomerNow {
             id: f.req("id"),
@@ -85,7 +85,7 @@ impl FromJson for CustomerNow {
 }
 
 impl FromJson for InvoiceSettings {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         Ok(InvoiceSettings {
             default_payment_method: v
                 .object("invoice settings")?
@@ -95,7 +95,7 @@ impl FromJson for InvoiceSettings {
 }
 
 impl FromJson for PreviousCustomer {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         Ok(PreviousCustomer {
             invoice_settings: v.object("previous attributes")?.opt("invoice_settings")?,
         })
@@ -103,7 +103,7 @@ impl FromJson for PreviousCustomer {
 }
 
 impl FromJson for PreviousInvoiceSettings {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let o = v.object("previous invoice settings")?;
         Ok(PreviousInvoiceSettings {
             default_payment_method: o

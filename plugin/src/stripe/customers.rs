@@ -82,7 +82,7 @@ pub fn list(starting_after: Option<&str>, limit: u32) -> Request {
 }
 
 impl FromJson for Customer {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Customer")?;
         let read = Customer {
             id: f.req("id"),

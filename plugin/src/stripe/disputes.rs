@@ -38,7 +38,7 @@ impl Dispute {
 }
 
 impl FromJson for Dispute {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Dispute")?;
         let read = Dispute {
             id: f.req("id"),
@@ -56,7 +56,7 @@ impl FromJson for Dispute {
 }
 
 impl FromJson for EvidenceDetails {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         Ok(EvidenceDetails {
             due_by: v.object("evidence details")?.opt("due_by")?,
         })

@@ -19,7 +19,7 @@ pub struct EventData<T> {
 }
 
 impl<T: FromJson> FromJson for Event<T> {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let (id, event_type, created, object) = envelope(v)?;
         let object = T::from_json(object).map_err(|e| e.at("data.object"))?;
         Ok(Event {
@@ -32,7 +32,7 @@ impl<T: FromJson> FromJson for Event<T> {
 }
 
 /// An event's id, type, `created` and `data.object` (not generic: one copy for every object type).
-fn envelope<'j>(v: &'j Json<'_>) -> Result<(String, String, i64, &'j Json<'j>), json::Error> {
+fn envelope(v: &Json) -> Result<(String, String, i64, &Json), json::Error> {
     let o = v.object("a Stripe event")?;
     let id = o.req("id")?;
     let event_type = o.req("type")?;

@@ -82,7 +82,7 @@ pub struct ErrorBody {
 }
 
 impl FromJson for ErrorBody {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("Stripe's error")?;
         let read = ErrorBody {
             error_type: f.opt("type"),
@@ -197,7 +197,7 @@ pub struct List<T> {
 }
 
 impl<T: FromJson> FromJson for List<T> {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Stripe list")?;
         let read = List {
             data: f.req("data"),
@@ -234,7 +234,7 @@ impl IdOrObject {
 }
 
 impl FromJson for IdOrObject {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         match v {
             Json::String(id) => Ok(IdOrObject::Id(id.to_string())),
             v => Ok(IdOrObject::Object {
@@ -250,7 +250,7 @@ pub fn parse<T: FromJson>(response: &Response) -> Result<T, StripeFailure> {
 }
 
 /// A 2xx answer's JSON, or Stripe's error (not generic: one copy for every type read).
-fn answer(response: &Response) -> Result<Json<'_>, StripeFailure> {
+fn answer(response: &Response) -> Result<Json, StripeFailure> {
     if (200..300).contains(&response.status) {
         json::parse(&response.body).map_err(|e| malformed(response, e))
     } else {

@@ -187,7 +187,7 @@ impl PaymentIntent {
 
 /// Stripe's error body for a refused confirmation: `{"error": {"payment_intent": {...}, ...}}`.
 impl FromJson for PaymentError {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a payment error")?;
         let read = PaymentError {
             code: f.opt("code"),
@@ -199,7 +199,7 @@ impl FromJson for PaymentError {
 }
 
 impl FromJson for PaymentIntent {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a PaymentIntent")?;
         let read = PaymentIntent {
             id: f.req("id"),

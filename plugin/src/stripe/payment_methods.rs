@@ -109,7 +109,7 @@ pub fn retrieve(id: &str) -> Request {
 }
 
 impl FromJson for CardDetails {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("card details")?;
         let read = CardDetails {
             brand: f.opt("brand"),
@@ -122,7 +122,7 @@ impl FromJson for CardDetails {
 }
 
 impl FromJson for BankDetails {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("bank details")?;
         let read = BankDetails {
             bank_name: f.opt("bank_name"),
@@ -133,7 +133,7 @@ impl FromJson for BankDetails {
 }
 
 impl FromJson for LinkDetails {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         Ok(LinkDetails {
             email: v.object("Link details")?.opt("email")?,
         })
@@ -141,7 +141,7 @@ impl FromJson for LinkDetails {
 }
 
 impl FromJson for PaymentMethod {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a PaymentMethod")?;
         let read = PaymentMethod {
             id: f.req("id"),

@@ -88,7 +88,7 @@ pub struct Charge {
 }
 
 impl FromJson for Refund {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Refund")?;
         let read = Refund {
             id: f.req("id"),
@@ -106,7 +106,7 @@ impl FromJson for Refund {
 }
 
 impl FromJson for Charge {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a Charge")?;
         let read = Charge {
             id: f.req("id"),

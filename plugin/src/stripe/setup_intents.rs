@@ -92,7 +92,7 @@ pub fn portal_session(customer: &str, return_url: &str) -> Request {
 }
 
 impl FromJson for SetupIntent {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a SetupIntent")?;
         let read = SetupIntent {
             id: f.req("id"),
@@ -108,7 +108,7 @@ impl FromJson for SetupIntent {
 }
 
 impl FromJson for PortalSession {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         Ok(PortalSession {
             url: v.object("a portal session")?.req("url")?,
         })

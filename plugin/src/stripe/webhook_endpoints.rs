@@ -59,7 +59,7 @@ pub fn update(id: &str, url: &str) -> Request {
 }
 
 impl FromJson for WebhookEndpoint {
-    fn from_json(v: &Json<'_>) -> Result<Self, json::Error> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
         let mut f = v.fields("a webhook endpoint")?;
         let read = WebhookEndpoint {
             id: f.req("id"),

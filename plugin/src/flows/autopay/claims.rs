@@ -62,7 +62,7 @@ pub(super) fn encode(claim: &Claim) -> Result<Vec<u8>> {
 }
 
 impl FromJson for Claim {
-    fn from_json(v: &Json<'_>) -> std::result::Result<Self, json::Error> {
+    fn from_json(v: &Json) -> std::result::Result<Self, json::Error> {
         let mut f = v.fields("a claim")?;
         let read = Claim {
             state: f.req("state"),
