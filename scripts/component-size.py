@@ -721,8 +721,8 @@ def rollup_of(group):
     """The summary line a group belongs to."""
     if group.startswith("paydesk_plugin"):
         return "ours: paydesk_plugin (glue, flows, stripe, domain)"
-    if group == "miniserde":
-        return "miniserde (the JSON parser under plugin/src/json.rs)"
+    if group in ("miniserde", "zmij", "itoa"):
+        return "miniserde (JSON parser; claim writer, with its float printer zmij)"
     if "serde" in group:
         return "serde + serde_json (incl. instantiations for our types)"
     if group.startswith("wit-bindgen"):

@@ -1,5 +1,6 @@
-//! The guest's JSON: Stripe's text read into a tree by miniserde's parser, [`FromJson`] to take
-//! the few fields paydesk uses out of it, and a writer for the one object the plugin stores.
+//! The guest's JSON: Stripe's text read into a tree by miniserde's parser, and [`FromJson`] to
+//! take the few fields paydesk uses out of it. (The one object the plugin writes, an autopay
+//! claim, is written by miniserde: `domain::autopay::StoredClaim`.)
 //!
 //! Not serde and serde_json, which generated a parser per Stripe type (and brought float printing
 //! for their error messages): some 150 KiB of the component. miniserde's parser is one
@@ -440,70 +441,6 @@ impl Map for Members<'_> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-/// Writes a JSON object's members in order, as serde_json writes a struct (no spaces).
-pub struct Writer(String);
-
-impl Writer {
-    pub fn object() -> Writer {
-        Writer(String::from("{"))
-    }
-
-    fn key(&mut self, name: &str) {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        write_string(&mut self.0, name);
-        self.0.push(':');
-    }
-
-    pub fn string(mut self, name: &str, value: Option<&str>) -> Writer {
-        self.key(name);
-        match value {
-            Some(v) => write_string(&mut self.0, v),
-            None => self.0.push_str("null"),
-        }
-        self
-    }
-
-    pub fn int(mut self, name: &str, value: i64) -> Writer {
-        self.key(name);
-        self.0.push_str(&value.to_string());
-        self
-    }
-
-    pub fn finish(mut self) -> String {
-        self.0.push('}');
-        self.0
-    }
-}
-
-/// `s` as a JSON string, escaped as serde_json escapes it.
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 0xf] as char);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,21 +579,5 @@ mod tests {
         assert!(e.to_string().contains("duplicate field `dup`"), "{e}");
         let e = o.req::<String>("missing").unwrap_err();
         assert_eq!(e.to_string(), "missing field `missing`");
-    }
-
-    #[test]
-    fn writes_as_serde_json_did() {
-        let s = Writer::object()
-            .string("state", Some("a\"b\\c\n\u{1}é"))
-            .int("lease_until", -5)
-            .string("failure_code", None)
-            .finish();
-        assert_eq!(
-            s,
-            r#"{"state":"a\"b\\c\n\u0001é","lease_until":-5,"failure_code":null}"#
-        );
-        let back = parse(&s).unwrap();
-        let o = back.object("an object").unwrap();
-        assert_eq!(o.req::<String>("state").unwrap(), "a\"b\\c\n\u{1}é");
     }
 }

@@ -2,10 +2,10 @@
 //! create-only before Stripe is called, taken over by compare-and-swap when its lease has passed,
 //! settled with the attempt's outcome. The invoice's attempts are read back from their claims.
 
-use crate::json::{self, FromJson, Json, Writer};
+use crate::json::{self, FromJson, Json};
 
 use crate::bindings::paydesk::stripe::storage;
-use crate::domain::autopay::Attempt;
+use crate::domain::autopay::{Attempt, StoredClaim};
 use crate::flows::{Result, host_error};
 
 /// An attempt's claim, as stored.
@@ -49,15 +49,14 @@ pub(super) fn attempts(invoice: i64) -> Result<Vec<StoredAttempt>> {
 
 /// A claim as it is stored.
 pub(super) fn encode(claim: &Claim) -> Result<Vec<u8>> {
-    // The bytes serde_json wrote for it before (fields in order, `null` for no code), so claims
-    // stored by an earlier build and by this one read alike.
-    let text = Writer::object()
-        .string("state", Some(&claim.state))
-        .string("date", Some(&claim.date))
-        .string("group", Some(&claim.group))
-        .int("lease_until", claim.lease_until)
-        .string("failure_code", claim.failure_code.as_deref())
-        .finish();
+    let text = StoredClaim {
+        state: &claim.state,
+        date: &claim.date,
+        group: &claim.group,
+        lease_until: claim.lease_until,
+        failure_code: claim.failure_code.as_deref(),
+    }
+    .to_json();
     Ok(text.into_bytes())
 }
 
