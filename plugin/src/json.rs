@@ -9,10 +9,10 @@
 //! field, a `null` where a value is required, a field given twice, a number that is not an
 //! integer in range, or text after the value is an error; a missing or `null` optional field is
 //! `None`; unknown fields are skipped (but must be valid JSON). Nesting is limited to 127 levels,
-//! as serde_json limits it (miniserde has no limit; [`Slot`] keeps it). Where miniserde differs
-//! from serde_json: a parse error says neither where nor why; and a float is computed from its
-//! digits by powers of ten, not rounded exactly, so a text within a rounding of `f64::MAX` that
-//! serde_json refuses as out of range may read (as a float, which no field of ours accepts).
+//! as serde_json limits it (miniserde has no limit; `Slot` keeps it). Where miniserde differs
+//! from serde_json: a parse error says neither where nor why (miniserde's error has no detail);
+//! and a float's value is computed from its digits by powers of ten, not correctly rounded (no
+//! field of ours reads a float; one out of `f64`'s range is refused, as serde_json refuses it).
 
 use miniserde::de::{Deserialize, Map, Seq, Visitor};
 use std::collections::BTreeMap;
