@@ -627,8 +627,8 @@ PLUGIN = "paydesk_plugin"
 # `<paydesk_plugin::stripe::X as serde_core::de::Deserialize>` (v0 names) or
 # `_::<impl serde_core::de::Deserialize for paydesk_plugin::stripe::X>` (legacy names).
 SERDE_FOR = re.compile(
-    r"(paydesk_plugin::[\w:]+?) as serde(?:_core)?::(?:de::|ser::)?(Deserialize|Serialize)\b"
-    r"|impl serde(?:_core)?::(?:de::|ser::)?(Deserialize|Serialize)(?:<'de>)? for (paydesk_plugin::[\w:]+)"
+    r"(paydesk_plugin::[\w:]+?) as \bserde(?:_core)?::(?:de::|ser::)?(Deserialize|Serialize)\b"
+    r"|impl \bserde(?:_core)?::(?:de::|ser::)?(Deserialize|Serialize)(?:<'de>)? for (paydesk_plugin::[\w:]+)"
 )
 OUR_TYPE = re.compile(r"paydesk_plugin::[\w:]+")
 PRIMITIVES = {"str", "char", "[u8]", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32",
@@ -678,9 +678,13 @@ def group_of(name):
     serde = serde_type(name)
     if serde and crate == PLUGIN:
         return "serde derive impls (our types)", f"{serde[0]} ({serde[1]})"
-    if crate != PLUGIN and PLUGIN + "::" in name and (crate in SERDE_CRATES or "serde" in name):
+    if crate != PLUGIN and PLUGIN + "::" in name and (crate in SERDE_CRATES or re.search(r"\bserde", name)):
         ty = serde[0] if serde else OUR_TYPE.search(name).group(0)
         return "serde_json/serde generics instantiated for our types", ty
+    if "paydesk_plugin::json::" in name:
+        # The guest's JSON (plugin/src/json.rs) and every type's `FromJson` reader, whatever
+        # crate owns the type (`<Vec<T> as FromJson>`).
+        return "paydesk_plugin::json (reader + FromJson impls)", owner
     if " as zmij::" in name:
         return "zmij", owner
     if owner in PRIMITIVES:
@@ -717,6 +721,8 @@ def rollup_of(group):
     """The summary line a group belongs to."""
     if group.startswith("paydesk_plugin"):
         return "ours: paydesk_plugin (glue, flows, stripe, domain)"
+    if group in ("miniserde", "zmij", "itoa"):
+        return "miniserde (JSON parser; claim writer, with its float printer zmij)"
     if "serde" in group:
         return "serde + serde_json (incl. instantiations for our types)"
     if group.startswith("wit-bindgen"):

@@ -1,15 +1,17 @@
-//! Fuzzes reading what Stripe posts to the webhook receiver: bytes parsed as an `Event` (the
-//! envelope alone, then with its object read as a `PaymentIntent`, as the plugin does; and with the
-//! object as a JSON value) and as a `PaymentIntent`, mapped to payment states and fed to
-//! `should_apply`. Nothing may panic; a well-formed event around a well-formed intent always
-//! parses with its fields intact; and no observation, at any time, moves a final state
-//! (succeeded, canceled).
+//! Fuzzes reading what Stripe posts to the webhook receiver with the plugin's JSON reader
+//! (miniserde's parser building the plugin's tree): bytes parsed as a JSON tree (taken exactly
+//! when serde_json takes them), as an `Event` (the envelope alone, then with its object read as a
+//! `PaymentIntent`, as the plugin does) and as a `PaymentIntent`, mapped to payment states and fed
+//! to `should_apply`. Nothing may panic; a well-formed event around a well-formed intent (written
+//! by serde_json) always parses with its fields intact; and no observation, at any time, moves a
+//! final state (succeeded, canceled).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use paydesk_plugin::domain::payment_state::{from_event, from_intent, should_apply};
 use paydesk_plugin::domain::vocabulary::PaymentStatus as Status;
+use paydesk_plugin::json;
 use paydesk_plugin::stripe::events::Event;
 use paydesk_plugin::stripe::payment_intents::PaymentIntent;
 use serde_json::{Map, Value, json};
@@ -141,12 +143,16 @@ fn observe_intent(intent: &PaymentIntent, at: i64, history: &[(u8, i64)]) {
     }
 }
 
-fn observe_event(event: &Event<Value>, history: &[(u8, i64)]) {
-    if let Some(status) = from_event(&event.event_type) {
-        check_transitions(status, event.created, history);
-    }
-    if let Ok(intent) = serde_json::from_value::<PaymentIntent>(event.data.object.clone()) {
-        observe_intent(&intent, event.created, history);
+/// The event's type as a state; its object as an intent when it reads as one.
+fn observe_event(text: &str, history: &[(u8, i64)]) {
+    if let Ok(event) = json::from_str::<Event>(text) {
+        if let Some(status) = from_event(&event.event_type) {
+            check_transitions(status, event.created, history);
+        }
+        // The plugin's path: the envelope, then the object as an intent.
+        if let Ok(typed) = json::from_str::<Event<PaymentIntent>>(text) {
+            observe_intent(&typed.data.object, typed.created, history);
+        }
     }
 }
 
@@ -186,31 +192,32 @@ fuzz_target!(|case: Case<'_>| {
     let history = &case.history[..case.history.len().min(16)];
     match &case.input {
         Input::Raw(bytes) => {
-            if let Ok(event) = serde_json::from_slice::<Event<Value>>(bytes) {
-                observe_event(&event, history);
-            }
-            // The plugin's path: the envelope, then the object as an intent.
-            if serde_json::from_slice::<Event>(bytes).is_ok()
-                && let Ok(event) = serde_json::from_slice::<Event<PaymentIntent>>(bytes)
-            {
-                observe_intent(&event.data.object, event.created, history);
-            }
-            if let Ok(intent) = serde_json::from_slice::<PaymentIntent>(bytes) {
+            // The host hands the plugin text; bytes that are not UTF-8 never reach the reader.
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return;
+            };
+            // The plugin's reader takes a text exactly when serde_json does: never laxer, and no
+            // stricter (a key given twice, 127 levels of nesting, numbers out of range alike).
+            assert_eq!(
+                json::parse(text).is_ok(),
+                serde_json::from_str::<Value>(text).is_ok(),
+                "{text:?}"
+            );
+            observe_event(text, history);
+            if let Ok(intent) = json::from_str::<PaymentIntent>(text) {
                 observe_intent(&intent, 0, history);
             }
         }
         Input::Shaped(s) => {
             let (json, metadata) = shaped_json(s);
             let text = json.to_string();
-            let envelope: Event = serde_json::from_str(&text).expect("a well-formed event parses");
-            assert_eq!(envelope.id, s.id);
-            let typed: Event<PaymentIntent> =
-                serde_json::from_str(&text).expect("a well-formed intent in an event parses");
-            let event: Event<Value> = serde_json::from_str(&text).expect("a well-formed event parses");
+            let event: Event = json::from_str(&text).expect("a well-formed event parses");
             assert_eq!(event.id, s.id);
             assert_eq!(event.event_type, s.event_type.name_in(EVENT_TYPES));
             assert_eq!(event.created, s.created);
-            let intent: PaymentIntent = serde_json::from_value(event.data.object.clone())
+            let typed: Event<PaymentIntent> =
+                json::from_str(&text).expect("a well-formed intent in an event parses");
+            let intent: PaymentIntent = json::from_str(&json["data"]["object"].to_string())
                 .expect("a well-formed intent parses");
             assert_eq!(intent.id, s.intent_id);
             assert_eq!(intent.amount, s.amount);
@@ -229,7 +236,7 @@ fuzz_target!(|case: Case<'_>| {
             for (k, v) in &intent.metadata {
                 assert_eq!(metadata.get(k).and_then(Value::as_str), Some(v.as_str()));
             }
-            observe_event(&event, history);
+            observe_event(&text, history);
         }
     }
 });

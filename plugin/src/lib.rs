@@ -12,6 +12,7 @@
 
 #[macro_use]
 pub mod domain;
+pub mod json;
 pub mod stripe;
 
 // The glue exists only in the component: natively, WIT export names are not valid symbol names

@@ -49,6 +49,26 @@ pub struct Attempt {
     pub failure_code: Option<String>,
 }
 
+/// An attempt's claim as the plugin stores it (`autopay/{invoice}/{attempt}`), borrowed to be
+/// written. [`StoredClaim::to_json`] writes the bytes serde_json wrote for it before (fields in
+/// this order, no spaces, `null` for no code, strings escaped alike), so claims stored by an
+/// earlier build and by this one read alike.
+#[derive(miniserde::Serialize)]
+pub struct StoredClaim<'c> {
+    /// `claimed` until settled; then the attempt's payment status.
+    pub state: &'c str,
+    pub date: &'c str,
+    pub group: &'c str,
+    pub lease_until: i64,
+    pub failure_code: Option<&'c str>,
+}
+
+impl StoredClaim<'_> {
+    pub fn to_json(&self) -> String {
+        miniserde::json::to_string(self)
+    }
+}
+
 /// Everything the decision looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -220,6 +240,40 @@ pub fn decide(c: &Candidate, policy: &Policy, today: &str) -> Decision {
 
 #[cfg(test)]
 mod tests {
+    use crate::json;
+
+    #[test]
+    fn writes_a_claim_as_serde_json_did() {
+        let claim = StoredClaim {
+            state: "a\"b\\c\n\u{1}\u{1f}é",
+            date: "2026-01-31",
+            group: "grp_1",
+            lease_until: -5,
+            failure_code: None,
+        };
+        let text = claim.to_json();
+        assert_eq!(
+            text,
+            r#"{"state":"a\"b\\c\n\u0001\u001fé","date":"2026-01-31","group":"grp_1","lease_until":-5,"failure_code":null}"#
+        );
+        let back = json::parse(&text).unwrap();
+        let o = back.object("a claim").unwrap();
+        assert_eq!(o.req::<String>("state").unwrap(), claim.state);
+        assert_eq!(o.req::<i64>("lease_until").unwrap(), -5);
+        assert_eq!(o.opt::<String>("failure_code").unwrap(), None);
+        let coded = StoredClaim {
+            failure_code: Some("card_declined"),
+            ..claim
+        };
+        assert!(
+            coded
+                .to_json()
+                .ends_with(r#","failure_code":"card_declined"}"#),
+            "{}",
+            coded.to_json()
+        );
+    }
+
     use super::*;
 
     fn policy() -> Policy {

@@ -46,7 +46,7 @@ pub fn received(parsed: &Event, body: &str) -> Result<EventOutcome> {
     {
         return Ok(EventOutcome::Duplicate);
     }
-    let d: Dispute = serde_json::from_str::<Event<Dispute>>(body)
+    let d: Dispute = crate::json::from_str::<Event<Dispute>>(body)
         .map_err(|e| {
             error(
                 ErrorKind::InvalidInput,

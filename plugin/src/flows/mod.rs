@@ -129,7 +129,7 @@ pub fn stripe_send(req: &stripe::Request) -> Result<stripe::Response> {
 }
 
 /// Send a request and read the answer as `T`.
-pub fn stripe_call<T: serde::de::DeserializeOwned>(req: &stripe::Request) -> Result<T> {
+pub fn stripe_call<T: crate::json::FromJson>(req: &stripe::Request) -> Result<T> {
     let response = stripe_send(req)?;
     stripe::parse(&response).map_err(stripe_failure)
 }

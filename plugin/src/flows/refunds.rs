@@ -494,7 +494,7 @@ pub fn received(parsed: &Event, body: &str) -> Result<EventOutcome> {
     {
         return Ok(EventOutcome::Duplicate);
     }
-    let not_an_object = |what: &str, e: serde_json::Error| {
+    let not_an_object = |what: &str, e: crate::json::Error| {
         error(
             ErrorKind::InvalidInput,
             format!("the event's object is not a {what}: {e}"),
@@ -504,7 +504,7 @@ pub fn received(parsed: &Event, body: &str) -> Result<EventOutcome> {
     // carries the charge, whose refunds are read from Stripe (at the `Date` of that answer).
     let (intent, observed): (String, Vec<(stripe_refunds::Refund, i64)>) =
         if parsed.event_type == "charge.refunded" {
-            let charge: stripe_refunds::Charge = serde_json::from_str::<Event<_>>(body)
+            let charge: stripe_refunds::Charge = crate::json::from_str::<Event<_>>(body)
                 .map_err(|e| not_an_object("Charge", e))?
                 .data
                 .object;
@@ -522,7 +522,7 @@ pub fn received(parsed: &Event, body: &str) -> Result<EventOutcome> {
                 list.data.into_iter().map(|r| (r, at)).collect(),
             )
         } else {
-            let refund: stripe_refunds::Refund = serde_json::from_str::<Event<_>>(body)
+            let refund: stripe_refunds::Refund = crate::json::from_str::<Event<_>>(body)
                 .map_err(|e| not_an_object("Refund", e))?
                 .data
                 .object;

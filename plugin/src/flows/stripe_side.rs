@@ -54,8 +54,8 @@ pub fn received(event_type: &str, event: &StripeEvent) -> Result<EventOutcome> {
     Ok(outcome)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> Result<T> {
-    serde_json::from_str(body)
+fn parse<T: crate::json::FromJson>(body: &str, what: &str) -> Result<T> {
+    crate::json::from_str(body)
         .map_err(|e| error(ErrorKind::InvalidInput, format!("not {what}: {e}")))
 }
 

@@ -51,7 +51,7 @@ pub fn ensure_endpoint(url: &str) -> Result<WebhookEndpoint> {
 
 /// Apply a verified Stripe event.
 pub fn received(event: StripeEvent) -> Result<EventOutcome> {
-    let parsed: Event = serde_json::from_str(&event.body)
+    let parsed: Event = crate::json::from_str(&event.body)
         .map_err(|e| error(ErrorKind::InvalidInput, format!("not a Stripe event: {e}")))?;
     if payment_state::is_dispute_event(&parsed.event_type) {
         return super::disputes::received(&parsed, &event.body);
@@ -77,7 +77,7 @@ pub fn received(event: StripeEvent) -> Result<EventOutcome> {
     {
         return Ok(EventOutcome::Duplicate);
     }
-    let pi: PaymentIntent = serde_json::from_str::<Event<PaymentIntent>>(&event.body)
+    let pi: PaymentIntent = crate::json::from_str::<Event<PaymentIntent>>(&event.body)
         .map_err(|e| {
             error(
                 ErrorKind::InvalidInput,

@@ -3,51 +3,46 @@
 //! `payment_method.*` events carry a whole [`super::payment_methods::PaymentMethod`], read with
 //! [`super::events::Event`].
 
-use serde::{Deserialize, Deserializer};
+use crate::json::{self, FromJson, Json};
 
 use super::IdOrObject;
 
 /// A `customer.updated` event: the customer now, and which of its fields changed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct CustomerUpdated {
     pub id: String,
     pub created: i64,
     pub data: CustomerUpdatedData,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct CustomerUpdatedData {
     pub object: CustomerNow,
-    #[serde(default)]
     pub previous_attributes: Option<PreviousCustomer>,
 }
 
 /// The fields of the updated customer we use.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct CustomerNow {
     pub id: String,
-    #[serde(default)]
     pub invoice_settings: Option<InvoiceSettings>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct InvoiceSettings {
     /// An id, or the payment method when expanded; none when the customer has no default.
-    #[serde(default)]
     pub default_payment_method: Option<IdOrObject>,
 }
 
 /// What the changed fields were: only whether the default payment method is among them matters.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PreviousCustomer {
-    #[serde(default)]
     pub invoice_settings: Option<PreviousInvoiceSettings>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PreviousInvoiceSettings {
     /// Some when the key is there (whatever its value, `null` included): the default changed.
-    #[serde(default, deserialize_with = "present")]
     pub default_payment_method: Option<Option<IgnoredValue>>,
 }
 
@@ -55,15 +50,67 @@ pub struct PreviousInvoiceSettings {
 #[derive(Debug, Clone)]
 pub struct IgnoredValue;
 
-impl<'de> Deserialize<'de> for IgnoredValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| IgnoredValue)
+impl FromJson for CustomerUpdated {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a Stripe event")?;
+        let read = CustomerUpdated {
+            id: f.req("id"),
+            created: f.req("created"),
+            data: f.req("data"),
+        };
+        f.done(read)
     }
 }
 
-/// A field that is there, even as `null`, is `Some`; a missing one stays `None` (serde's default).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+impl FromJson for CustomerUpdatedData {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("an event's data")?;
+        let read = CustomerUpdatedData {
+            object: f.req("object"),
+            previous_attributes: f.opt("previous_attributes"),
+        };
+        f.done(read)
+    }
+}
+
+impl FromJson for CustomerNow {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a Customer")?;
+        let read = CustomerNow {
+            id: f.req("id"),
+            invoice_settings: f.opt("invoice_settings"),
+        };
+        f.done(read)
+    }
+}
+
+impl FromJson for InvoiceSettings {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        Ok(InvoiceSettings {
+            default_payment_method: v
+                .object("invoice settings")?
+                .opt("default_payment_method")?,
+        })
+    }
+}
+
+impl FromJson for PreviousCustomer {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        Ok(PreviousCustomer {
+            invoice_settings: v.object("previous attributes")?.opt("invoice_settings")?,
+        })
+    }
+}
+
+impl FromJson for PreviousInvoiceSettings {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let o = v.object("previous invoice settings")?;
+        Ok(PreviousInvoiceSettings {
+            default_payment_method: o
+                .get("default_payment_method")?
+                .map(|v| (*v != Json::Null).then_some(IgnoredValue)),
+        })
+    }
 }
 
 impl CustomerUpdated {
@@ -98,7 +145,7 @@ mod tests {
               "invoice_settings":{{"custom_fields":null,"default_payment_method":{default},"footer":null}}}},
               "previous_attributes":{previous}}}}}"#
         );
-        serde_json::from_str(&json).unwrap()
+        json::from_str(&json).unwrap()
     }
 
     #[test]
@@ -134,7 +181,7 @@ mod tests {
             assert!(!e.default_changed(), "{previous}");
         }
         let json = r#"{"id":"evt_2","created":5,"data":{"object":{"id":"cus_2"}}}"#;
-        let e: CustomerUpdated = serde_json::from_str(json).unwrap();
+        let e: CustomerUpdated = json::from_str(json).unwrap();
         assert!(!e.default_changed());
         assert_eq!(e.default_payment_method(), None);
     }

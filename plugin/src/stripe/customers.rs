@@ -1,17 +1,16 @@
 //! Stripe customers: requests to create, update, read and list them, and the customer object.
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::{Form, Request};
 use crate::domain::hash::fnv1a;
 
 /// The fields of a Stripe customer we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
     pub id: String,
     pub name: Option<String>,
     pub email: Option<String>,
-    #[serde(default)]
     pub deleted: bool,
 }
 
@@ -80,6 +79,19 @@ pub fn list(starting_after: Option<&str>, limit: u32) -> Request {
             .field("limit", limit.clamp(1, 100).to_string())
             .opt("starting_after", starting_after),
     )
+}
+
+impl FromJson for Customer {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a Customer")?;
+        let read = Customer {
+            id: f.req("id"),
+            name: f.opt("name"),
+            email: f.opt("email"),
+            deleted: f.or_default("deleted"),
+        };
+        f.done(read)
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,7 @@ pub mod refunds;
 pub mod setup_intents;
 pub mod webhook_endpoints;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use crate::json::{self, FromJson, Json};
 
 pub use form::Form;
 
@@ -73,9 +72,8 @@ pub struct Response {
 }
 
 /// Stripe's `{"error": {...}}` body.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorBody {
-    #[serde(rename = "type")]
     pub error_type: Option<String>,
     pub code: Option<String>,
     pub decline_code: Option<String>,
@@ -83,9 +81,25 @@ pub struct ErrorBody {
     pub param: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
+impl FromJson for ErrorBody {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("Stripe's error")?;
+        let read = ErrorBody {
+            error_type: f.opt("type"),
+            code: f.opt("code"),
+            decline_code: f.opt("decline_code"),
+            message: f.opt("message"),
+            param: f.opt("param"),
+        };
+        f.done(read)
+    }
+}
+
+/// Stripe's error body's `error`.
+fn error_of(body: &str) -> Result<ErrorBody, json::Error> {
+    json::parse(body)?
+        .object("Stripe's error body")?
+        .req("error")
 }
 
 /// Why a Stripe answer is not the object we asked for.
@@ -176,23 +190,39 @@ pub fn without_keys(message: &str) -> String {
 }
 
 /// A Stripe list object (`{"object":"list","data":[…],"has_more":…}`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct List<T> {
     pub data: Vec<T>,
-    #[serde(default)]
     pub has_more: bool,
+}
+
+impl<T: FromJson> FromJson for List<T> {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a Stripe list")?;
+        let read = List {
+            data: f.req("data"),
+            has_more: f.or_default("has_more"),
+        };
+        f.done(read)
+    }
 }
 
 /// An id, or the object when Stripe expanded it (`"cus_1"` or `{"id": "cus_1", ...}`; localstripe
 /// embeds `latest_charge`).
 ///
-/// Read by hand rather than with `#[serde(untagged)]`, which buffers the value into serde's
-/// `Content` and tries each variant: that machinery cost the component some 8 KiB. Accepted as
-/// before: a string, or a map with an `id` string (other keys ignored); anything else is an error.
+/// Accepted: a string, or a map with an `id` string (other keys ignored); anything else is an
+/// error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdOrObject {
     Id(String),
     Object { id: String },
+}
+
+/// An empty id: only a placeholder while a struct is read (see [`json::Fields`]).
+impl Default for IdOrObject {
+    fn default() -> Self {
+        IdOrObject::Id(String::new())
+    }
 }
 
 impl IdOrObject {
@@ -203,60 +233,40 @@ impl IdOrObject {
     }
 }
 
-impl<'de> Deserialize<'de> for IdOrObject {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::value::MapAccessDeserializer;
-        use serde::de::{Error, MapAccess, Visitor};
-
-        /// The object form: only its id is read.
-        #[derive(Deserialize)]
-        struct Object {
-            id: String,
+impl FromJson for IdOrObject {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        match v {
+            Json::String(id) => Ok(IdOrObject::Id(id.to_string())),
+            v => Ok(IdOrObject::Object {
+                id: v.object("a Stripe id or an object with an id")?.req("id")?,
+            }),
         }
-
-        struct IdOrObjectVisitor;
-
-        impl<'de> Visitor<'de> for IdOrObjectVisitor {
-            type Value = IdOrObject;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a Stripe id or an object with an id")
-            }
-
-            fn visit_str<E: Error>(self, v: &str) -> Result<IdOrObject, E> {
-                Ok(IdOrObject::Id(v.to_owned()))
-            }
-
-            fn visit_string<E: Error>(self, v: String) -> Result<IdOrObject, E> {
-                Ok(IdOrObject::Id(v))
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<IdOrObject, A::Error> {
-                let o = Object::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(IdOrObject::Object { id: o.id })
-            }
-        }
-
-        deserializer.deserialize_any(IdOrObjectVisitor)
     }
 }
 
 /// Read a 2xx answer as `T`, or Stripe's error.
-pub fn parse<T: DeserializeOwned>(response: &Response) -> Result<T, StripeFailure> {
+pub fn parse<T: FromJson>(response: &Response) -> Result<T, StripeFailure> {
+    T::from_json(&answer(response)?).map_err(|e| malformed(response, e))
+}
+
+/// A 2xx answer's JSON, or Stripe's error (not generic: one copy for every type read).
+fn answer(response: &Response) -> Result<Json, StripeFailure> {
     if (200..300).contains(&response.status) {
-        serde_json::from_str(&response.body).map_err(|e| StripeFailure::Malformed {
-            detail: e.to_string(),
-            request_id: response.request_id.clone(),
-        })
+        json::parse(&response.body).map_err(|e| malformed(response, e))
     } else {
-        let error = serde_json::from_str::<ErrorEnvelope>(&response.body)
-            .map(|e| Box::new(e.error))
-            .unwrap_or_default();
+        let error = Box::new(error_of(&response.body).unwrap_or_default());
         Err(StripeFailure::Api {
             status: response.status,
             error,
             request_id: response.request_id.clone(),
         })
+    }
+}
+
+fn malformed(response: &Response, e: json::Error) -> StripeFailure {
+    StripeFailure::Malformed {
+        detail: e.to_string(),
+        request_id: response.request_id.clone(),
     }
 }
 
@@ -276,7 +286,7 @@ mod tests {
     #[test]
     fn card_error_keeps_codes_and_request_id() {
         let body = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"lost_card","message":"Your card was declined."}}"#;
-        let err = parse::<serde_json::Value>(&response(402, body)).unwrap_err();
+        let err = parse::<json::Any>(&response(402, body)).unwrap_err();
         let StripeFailure::Api {
             status,
             error,
@@ -292,7 +302,7 @@ mod tests {
 
     #[test]
     fn an_id_or_an_expanded_object() {
-        let read = |json: &str| serde_json::from_str::<Option<IdOrObject>>(json);
+        let read = |json: &str| json::from_str::<Option<IdOrObject>>(json);
         assert_eq!(
             read(r#""ch_1""#).unwrap(),
             Some(IdOrObject::Id("ch_1".into()))
@@ -322,7 +332,7 @@ mod tests {
     #[test]
     fn a_missing_permission_is_named_without_the_key() {
         let body = r#"{"error":{"type":"invalid_request_error","message":"The provided key 'rk_test_51Abc*****************wxyz' does not have the required permissions for this endpoint on account 'acct_1Xyz'. Having the 'rak_charge_write' permission would allow this request to continue."}}"#;
-        let err = parse::<serde_json::Value>(&response(403, body)).unwrap_err();
+        let err = parse::<json::Any>(&response(403, body)).unwrap_err();
         assert_eq!(
             err.missing_permission().as_deref(),
             Some("rak_charge_write")
@@ -334,7 +344,7 @@ mod tests {
         );
         assert!(!message.contains("rk_test"), "{message}");
         // The same words with another status are not a permission refusal.
-        let err = parse::<serde_json::Value>(&response(400, body)).unwrap_err();
+        let err = parse::<json::Any>(&response(400, body)).unwrap_err();
         assert_eq!(err.missing_permission(), None);
         assert!(!err.message().contains("rk_test"), "{}", err.message());
         assert!(err.message().contains("'(the key)'"), "{}", err.message());
@@ -355,7 +365,7 @@ mod tests {
 
     #[test]
     fn non_json_error_body_still_reports_the_status() {
-        let err = parse::<serde_json::Value>(&response(404, "Not Found")).unwrap_err();
+        let err = parse::<json::Any>(&response(404, "Not Found")).unwrap_err();
         assert_eq!(err.message(), "Stripe answered HTTP 404");
     }
 }

@@ -3,7 +3,7 @@
 //! Metadata links the intent back to the tenant and the payment group, within Stripe's limits
 //! (50 keys, values ≤ 500 characters) however many invoices one payment covers.
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 pub use super::IdOrObject;
 use super::{Form, Request};
@@ -130,7 +130,7 @@ pub fn cancel(id: &str) -> Request {
 }
 
 /// Stripe's `last_payment_error`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PaymentError {
     pub code: Option<String>,
     pub decline_code: Option<String>,
@@ -138,23 +138,20 @@ pub struct PaymentError {
 }
 
 /// The fields of a PaymentIntent we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentIntent {
     pub id: String,
     pub status: String,
     pub amount: i64,
     /// What Stripe says arrived; an intent settles the records only when it covers them.
-    #[serde(default)]
     pub amount_received: i64,
     pub currency: String,
     /// The Stripe customer it charges.
-    #[serde(default)]
     pub customer: Option<IdOrObject>,
     pub client_secret: Option<String>,
     pub last_payment_error: Option<PaymentError>,
     pub payment_method: Option<IdOrObject>,
     pub latest_charge: Option<IdOrObject>,
-    #[serde(default)]
     pub metadata: std::collections::BTreeMap<String, String>,
 }
 
@@ -189,22 +186,44 @@ impl PaymentIntent {
 }
 
 /// Stripe's error body for a refused confirmation: `{"error": {"payment_intent": {...}, ...}}`.
-#[derive(Deserialize)]
-struct DeclinedEnvelope {
-    error: DeclinedError,
+impl FromJson for PaymentError {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a payment error")?;
+        let read = PaymentError {
+            code: f.opt("code"),
+            decline_code: f.opt("decline_code"),
+            message: f.opt("message"),
+        };
+        f.done(read)
+    }
 }
 
-#[derive(Deserialize)]
-struct DeclinedError {
-    payment_intent: Option<PaymentIntent>,
+impl FromJson for PaymentIntent {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a PaymentIntent")?;
+        let read = PaymentIntent {
+            id: f.req("id"),
+            status: f.req("status"),
+            amount: f.req("amount"),
+            amount_received: f.or_default("amount_received"),
+            currency: f.req("currency"),
+            customer: f.opt("customer"),
+            client_secret: f.opt("client_secret"),
+            last_payment_error: f.opt("last_payment_error"),
+            payment_method: f.opt("payment_method"),
+            latest_charge: f.opt("latest_charge"),
+            metadata: f.or_default("metadata"),
+        };
+        f.done(read)
+    }
 }
 
 /// The intent Stripe embeds in the error body of a declined create-and-confirm, if it is there
 /// and readable.
 pub fn declined_intent(body: &str) -> Option<PaymentIntent> {
-    serde_json::from_str::<DeclinedEnvelope>(body)
-        .ok()
-        .and_then(|e| e.error.payment_intent)
+    let body = json::parse(body).ok()?;
+    let error = body.object("").ok()?.get("error").ok()??;
+    error.object("").ok()?.opt("payment_intent").ok()?
 }
 
 #[cfg(test)]
@@ -313,7 +332,7 @@ mod tests {
     fn reads_an_intent_with_an_embedded_charge() {
         let json = r#"{"id":"pi_1","status":"succeeded","amount":1080,"currency":"usd","client_secret":"pi_1_secret_x",
             "payment_method":"pm_1","latest_charge":{"id":"ch_1","object":"charge"},"metadata":{"paydesk_group":"grp_1"}}"#;
-        let pi: PaymentIntent = serde_json::from_str(json).unwrap();
+        let pi: PaymentIntent = json::from_str(json).unwrap();
         assert_eq!(pi.latest_charge.unwrap().id(), "ch_1");
         assert_eq!(pi.metadata["paydesk_group"], "grp_1");
     }

@@ -1,13 +1,13 @@
 //! Stripe payment methods: listing a customer's methods of one type, reading one, and turning one
 //! into a display name.
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::{Form, IdOrObject, Request};
 use crate::domain::display::{self, MethodDetails};
 use crate::domain::vocabulary::PaymentMethodType;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CardDetails {
     pub brand: Option<String>,
     pub last4: Option<String>,
@@ -15,22 +15,21 @@ pub struct CardDetails {
     pub exp_year: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BankDetails {
     pub bank_name: Option<String>,
     pub last4: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkDetails {
     pub email: Option<String>,
 }
 
 /// The fields of a Stripe payment method we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentMethod {
     pub id: String,
-    #[serde(rename = "type")]
     pub method_type: String,
     /// The customer it is attached to: an id, or the customer object when expanded.
     pub customer: Option<IdOrObject>,
@@ -109,6 +108,57 @@ pub fn retrieve(id: &str) -> Request {
     Request::get(format!("/v1/payment_methods/{id}"), Form::new())
 }
 
+impl FromJson for CardDetails {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("card details")?;
+        let read = CardDetails {
+            brand: f.opt("brand"),
+            last4: f.opt("last4"),
+            exp_month: f.opt("exp_month"),
+            exp_year: f.opt("exp_year"),
+        };
+        f.done(read)
+    }
+}
+
+impl FromJson for BankDetails {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("bank details")?;
+        let read = BankDetails {
+            bank_name: f.opt("bank_name"),
+            last4: f.opt("last4"),
+        };
+        f.done(read)
+    }
+}
+
+impl FromJson for LinkDetails {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        Ok(LinkDetails {
+            email: v.object("Link details")?.opt("email")?,
+        })
+    }
+}
+
+impl FromJson for PaymentMethod {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a PaymentMethod")?;
+        let read = PaymentMethod {
+            id: f.req("id"),
+            method_type: f.req("type"),
+            customer: f.opt("customer"),
+            card: f.opt("card"),
+            sepa_debit: f.opt("sepa_debit"),
+            us_bank_account: f.opt("us_bank_account"),
+            acss_debit: f.opt("acss_debit"),
+            bacs_debit: f.opt("bacs_debit"),
+            au_becs_debit: f.opt("au_becs_debit"),
+            link: f.opt("link"),
+        };
+        f.done(read)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +168,7 @@ mod tests {
         let json = r#"{"id":"pm_1","object":"payment_method","type":"card","customer":"cus_1",
             "card":{"brand":"visa","last4":"4242","exp_month":8,"exp_year":2030,"funding":"credit"},
             "billing_details":{},"livemode":false}"#;
-        let pm: PaymentMethod = serde_json::from_str(json).unwrap();
+        let pm: PaymentMethod = json::from_str(json).unwrap();
         assert_eq!(pm.customer_id(), Some("cus_1"));
         assert_eq!(pm.display_name(), "Visa ending 4242, expires 08/2030");
     }
@@ -127,7 +177,7 @@ mod tests {
     fn sepa_debit_is_named_by_its_last4() {
         let json = r#"{"id":"pm_2","type":"sepa_debit","customer":{"id":"cus_2"},
             "sepa_debit":{"last4":"3000","bank_code":"37040044"}}"#;
-        let pm: PaymentMethod = serde_json::from_str(json).unwrap();
+        let pm: PaymentMethod = json::from_str(json).unwrap();
         assert_eq!(pm.customer_id(), Some("cus_2"));
         assert_eq!(pm.display_name(), "SEPA Debit ending 3000");
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::{Form, IdOrObject, Request};
 
@@ -52,22 +52,17 @@ pub fn of_intent(intent: &str) -> Request {
 }
 
 /// A Refund object (API 2023-08-16), the fields paydesk keeps.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
     pub id: String,
     pub amount: i64,
     pub currency: String,
-    #[serde(default)]
     pub charge: Option<IdOrObject>,
-    #[serde(default)]
     pub payment_intent: Option<IdOrObject>,
     /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
-    #[serde(default)]
     pub status: Option<String>,
     /// Why it failed (`lost_or_stolen_card`, `expired_or_canceled_card`, …).
-    #[serde(default)]
     pub failure_reason: Option<String>,
-    #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub created: i64,
 }
@@ -86,11 +81,39 @@ impl Refund {
 }
 
 /// The Charge inside `charge.refunded`: which PaymentIntent it belongs to.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
     pub id: String,
-    #[serde(default)]
     pub payment_intent: Option<IdOrObject>,
+}
+
+impl FromJson for Refund {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a Refund")?;
+        let read = Refund {
+            id: f.req("id"),
+            amount: f.req("amount"),
+            currency: f.req("currency"),
+            charge: f.opt("charge"),
+            payment_intent: f.opt("payment_intent"),
+            status: f.opt("status"),
+            failure_reason: f.opt("failure_reason"),
+            metadata: f.or_default("metadata"),
+            created: f.req("created"),
+        };
+        f.done(read)
+    }
+}
+
+impl FromJson for Charge {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a Charge")?;
+        let read = Charge {
+            id: f.req("id"),
+            payment_intent: f.opt("payment_intent"),
+        };
+        f.done(read)
+    }
 }
 
 #[cfg(test)]
@@ -123,12 +146,12 @@ mod tests {
             "charge":"ch_1","payment_intent":"pi_1","status":"succeeded","created":1700000000,
             "metadata":{"paydesk_tenant":"t-ref","paydesk_refund":"42","paydesk_payment":"7"},
             "balance_transaction":"txn_1","reason":null}}}"#;
-        let e: Event<Refund> = serde_json::from_str(json).unwrap();
+        let e: Event<Refund> = json::from_str(json).unwrap();
         let r = e.data.object;
         assert_eq!(r.claim_of("t-ref"), Some((42, 7)));
         // Another tenant's metadata, or none: not a claim of this tenant.
         assert_eq!(r.claim_of("other"), None);
-        let bare: Refund = serde_json::from_str(
+        let bare: Refund = json::from_str(
             r#"{"id":"re_2","amount":5,"currency":"usd","charge":{"id":"ch_2"},"created":1,
                "status":"failed","failure_reason":"expired_or_canceled_card"}"#,
         )

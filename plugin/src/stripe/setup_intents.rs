@@ -1,13 +1,13 @@
 //! Stripe SetupIntents (the portal's "Add payment method") and customer-portal sessions.
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::IdOrObject;
 use super::{Form, Request};
 use crate::domain::vocabulary::PaymentMethodType;
 
 /// The fields of a SetupIntent we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupIntent {
     pub id: String,
     pub status: String,
@@ -15,10 +15,8 @@ pub struct SetupIntent {
     pub customer: Option<IdOrObject>,
     pub payment_method: Option<IdOrObject>,
     /// The multi-use mandate the SetupIntent made (bank debits), once confirmed.
-    #[serde(default)]
     pub mandate: Option<IdOrObject>,
     /// Why the last confirmation failed.
-    #[serde(default)]
     pub last_setup_error: Option<super::payment_intents::PaymentError>,
 }
 
@@ -78,7 +76,7 @@ pub fn retrieve(id: &str) -> Request {
 }
 
 /// A customer-portal session.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortalSession {
     pub url: String,
 }
@@ -91,6 +89,30 @@ pub fn portal_session(customer: &str, return_url: &str) -> Request {
             .field("customer", customer)
             .field("return_url", return_url),
     )
+}
+
+impl FromJson for SetupIntent {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a SetupIntent")?;
+        let read = SetupIntent {
+            id: f.req("id"),
+            status: f.req("status"),
+            client_secret: f.opt("client_secret"),
+            customer: f.opt("customer"),
+            payment_method: f.opt("payment_method"),
+            mandate: f.opt("mandate"),
+            last_setup_error: f.opt("last_setup_error"),
+        };
+        f.done(read)
+    }
+}
+
+impl FromJson for PortalSession {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        Ok(PortalSession {
+            url: v.object("a portal session")?.req("url")?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Stripe webhook endpoints: create the tenant's endpoint for the events paydesk acts on, or
 //! update the one created before to them. (The host takes the signing secret out of the answer.)
 
-use serde::Deserialize;
+use crate::json::{self, FromJson, Json};
 
 use super::{Form, Request};
 use crate::domain::payment_state::DISPUTE_EVENTS;
@@ -28,11 +28,10 @@ pub fn events() -> impl Iterator<Item = &'static str> {
 }
 
 /// The fields of a webhook endpoint we use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     pub id: String,
     pub url: String,
-    #[serde(default)]
     pub enabled_events: Vec<String>,
 }
 
@@ -57,6 +56,18 @@ pub fn update(id: &str, url: &str) -> Request {
             .list("enabled_events", events())
             .field("disabled", "false"),
     )
+}
+
+impl FromJson for WebhookEndpoint {
+    fn from_json(v: &Json) -> Result<Self, json::Error> {
+        let mut f = v.fields("a webhook endpoint")?;
+        let read = WebhookEndpoint {
+            id: f.req("id"),
+            url: f.req("url"),
+            enabled_events: f.or_default("enabled_events"),
+        };
+        f.done(read)
+    }
 }
 
 #[cfg(test)]

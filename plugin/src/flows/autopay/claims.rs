@@ -2,22 +2,20 @@
 //! create-only before Stripe is called, taken over by compare-and-swap when its lease has passed,
 //! settled with the attempt's outcome. The invoice's attempts are read back from their claims.
 
-use serde::{Deserialize, Serialize};
+use crate::json::{self, FromJson, Json};
 
 use crate::bindings::paydesk::stripe::storage;
-use crate::bindings::paydesk::stripe::types::ErrorKind;
-use crate::domain::autopay::Attempt;
-use crate::flows::{Result, error, host_error};
+use crate::domain::autopay::{Attempt, StoredClaim};
+use crate::flows::{Result, host_error};
 
 /// An attempt's claim, as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub(super) struct Claim {
     /// `claimed` until settled; then the attempt's payment status.
     pub(super) state: String,
     pub(super) date: String,
     pub(super) group: String,
     pub(super) lease_until: i64,
-    #[serde(default)]
     pub(super) failure_code: Option<String>,
 }
 
@@ -36,9 +34,8 @@ pub(super) fn attempts(invoice: i64) -> Result<Vec<StoredAttempt>> {
         .into_iter()
         .filter_map(|e| {
             let number: u32 = e.key.rsplit('/').next()?.parse().ok()?;
-            // Claims are written by `serde_json::to_vec`, so UTF-8; reading them as text shares
-            // serde_json's `&str` parser with every Stripe answer (`from_slice` would add a copy).
-            let claim: Claim = serde_json::from_str(std::str::from_utf8(&e.value).ok()?).ok()?;
+            // Claims are written by `encode`, so UTF-8.
+            let claim: Claim = json::from_str(std::str::from_utf8(&e.value).ok()?).ok()?;
             let attempt = Attempt {
                 number,
                 date: claim.date.clone(),
@@ -52,5 +49,27 @@ pub(super) fn attempts(invoice: i64) -> Result<Vec<StoredAttempt>> {
 
 /// A claim as it is stored.
 pub(super) fn encode(claim: &Claim) -> Result<Vec<u8>> {
-    serde_json::to_vec(claim).map_err(|e| error(ErrorKind::Internal, e.to_string()))
+    let text = StoredClaim {
+        state: &claim.state,
+        date: &claim.date,
+        group: &claim.group,
+        lease_until: claim.lease_until,
+        failure_code: claim.failure_code.as_deref(),
+    }
+    .to_json();
+    Ok(text.into_bytes())
+}
+
+impl FromJson for Claim {
+    fn from_json(v: &Json) -> std::result::Result<Self, json::Error> {
+        let mut f = v.fields("a claim")?;
+        let read = Claim {
+            state: f.req("state"),
+            date: f.req("date"),
+            group: f.req("group"),
+            lease_until: f.req("lease_until"),
+            failure_code: f.opt("failure_code"),
+        };
+        f.done(read)
+    }
 }
