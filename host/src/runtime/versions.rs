@@ -69,7 +69,7 @@ pub fn exported_version(engine: &wasmtime::Engine, component: &Component) -> Opt
 
 /// A pre-instantiated component of one line.
 pub enum VersionedPre {
-    V0_1(v0_1::PluginPre<CallState>),
+    V0_1(Box<v0_1::PluginPre<CallState>>),
     V0_2(Arc<CurrentPre>),
 }
 
@@ -104,10 +104,10 @@ pub struct Current {
 }
 
 /// What `cell` holds, loaded by `load` the first time.
-fn loaded<'a, G>(
-    cell: &'a OnceCell<G>,
+fn loaded<G>(
+    cell: &OnceCell<G>,
     load: impl FnOnce() -> wasmtime::Result<G>,
-) -> wasmtime::Result<&'a G> {
+) -> wasmtime::Result<&G> {
     if let Some(loaded) = cell.get() {
         return Ok(loaded);
     }
@@ -152,7 +152,7 @@ impl VersionedPre {
     /// The binding of the line `component` speaks, with every import resolved by `pre`.
     pub fn new(line: ContractLine, pre: InstancePre<CallState>) -> wasmtime::Result<VersionedPre> {
         Ok(match line {
-            ContractLine::V0_1 => VersionedPre::V0_1(v0_1::PluginPre::new(pre)?),
+            ContractLine::V0_1 => VersionedPre::V0_1(Box::new(v0_1::PluginPre::new(pre)?)),
             ContractLine::V0_2 => VersionedPre::V0_2(Arc::new(CurrentPre {
                 admin: admin::GuestIndices::new(&pre)?,
                 events: events::GuestIndices::new(&pre)?,
@@ -199,6 +199,10 @@ impl VersionedPre {
 }
 
 /// An instance of the plugin, of whichever line its component speaks.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per call, on the stack: boxing would add an allocation to every call"
+)]
 pub enum Plugin {
     V0_1(v0_1::Plugin),
     V0_2(Current),

@@ -173,7 +173,7 @@ macro_rules! __vocabulary_first {
 /// `From` conversions both ways between the vocabulary's enums and the same-named enums of a set
 /// of generated WIT bindings (the plugin's and the host's): name each enum with the bindings' type.
 ///
-/// ```ignore
+/// ```text
 /// paydesk_plugin::wit_vocabulary! {
 ///     PaymentMethodType => crate::bindings::PaymentMethodType,
 ///     PaymentStatus => crate::bindings::PaymentStatus,
@@ -221,7 +221,7 @@ macro_rules! __vocabulary_wit {
 /// has no row (so the caller can name it in its refusal). A binding whose type is still a closed enum
 /// (an older line) gets the same conversions; its `TryFrom` then never fails.
 ///
-/// ```ignore
+/// ```text
 /// paydesk_plugin::wit_open_vocabulary! {
 ///     PaymentMethodType => crate::bindings::PaymentMethodType,
 /// }
