@@ -25,16 +25,17 @@ cargo clippy -p paydesk-plugin -p paydesk-abusive-guest --target wasm32-wasip2 -
 sweep_dir="${PAYDESK_SECRET_SWEEP_DIR:-${CARGO_TARGET_DIR:-target}/secret-sweep}"
 rm -rf -- "$sweep_dir"
 cargo test
-# The sweep binary `cargo test` built (`cargo run -p paydesk-tests` resolves features for that
-# package alone, and so rebuilds crates the workspace build already has).
+# The sweep binary `cargo test` built. No `-p` here or below: `-p paydesk-tests` resolves
+# features for that package alone and rebuilds crates the workspace's build already has (about
+# 90 s); `--test suite` without it picks the suite from the same default members.
 sweep="${CARGO_TARGET_DIR:-target}/debug/secret-sweep"
 "$sweep"
 # The suite binary's next run replaces its own artifacts, so the first pass is swept above.
-PAYDESK_LOG=trace cargo test -p paydesk-tests --test suite -- connect:: payments::
+PAYDESK_LOG=trace cargo test --test suite -- connect:: payments::
 "$sweep"
 # The end-to-end suite again on PostgreSQL (a throwaway cluster the tests start), swept like the
 # passes above.
-PAYDESK_TEST_DB=postgres cargo test -p paydesk-tests --test suite
+PAYDESK_TEST_DB=postgres cargo test --test suite
 "$sweep"
 "${PAYDESK_TEST_VENV:-.venv-test}/bin/python" -m unittest discover -s hosts/python/tests
 python3 conformance/run.py
