@@ -198,6 +198,22 @@ impl VersionedPre {
     }
 }
 
+/// `Plugin`'s accessors of the optional exports: the current line's, when the component has it;
+/// 0.1 components never do.
+macro_rules! optional_export {
+    ($($accessor:ident => $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[doc = concat!("The optional `", stringify!($name), "` export, when the component has it (0.1 components never do).")]
+            pub fn $accessor(&self, s: &mut Store<CallState>) -> wasmtime::Result<Option<&$ty>> {
+                match self {
+                    Plugin::V0_2(p) => p.$name(s),
+                    Plugin::V0_1(_) => Ok(None),
+                }
+            }
+        )*
+    };
+}
+
 /// An instance of the plugin, of whichever line its component speaks.
 #[allow(
     clippy::large_enum_variant,
@@ -248,48 +264,11 @@ impl Plugin {
         Ok(())
     }
 
-    /// The optional `reminders` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_reminders(
-        &self,
-        s: &mut Store<CallState>,
-    ) -> wasmtime::Result<Option<&Reminders>> {
-        match self {
-            Plugin::V0_2(p) => p.reminders(s),
-            Plugin::V0_1(_) => Ok(None),
-        }
-    }
-
-    /// The optional `charges` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_charges(
-        &self,
-        s: &mut Store<CallState>,
-    ) -> wasmtime::Result<Option<&Charges>> {
-        match self {
-            Plugin::V0_2(p) => p.charges(s),
-            Plugin::V0_1(_) => Ok(None),
-        }
-    }
-
-    /// The optional `refunds` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_refunds(
-        &self,
-        s: &mut Store<CallState>,
-    ) -> wasmtime::Result<Option<&Refunds>> {
-        match self {
-            Plugin::V0_2(p) => p.refunds(s),
-            Plugin::V0_1(_) => Ok(None),
-        }
-    }
-
-    /// The optional `debits` export, when the component has it (0.1 components never do).
-    pub fn paydesk_stripe_debits(
-        &self,
-        s: &mut Store<CallState>,
-    ) -> wasmtime::Result<Option<&Debits>> {
-        match self {
-            Plugin::V0_2(p) => p.debits(s),
-            Plugin::V0_1(_) => Ok(None),
-        }
+    optional_export! {
+        paydesk_stripe_reminders => reminders: Reminders,
+        paydesk_stripe_charges => charges: Charges,
+        paydesk_stripe_refunds => refunds: Refunds,
+        paydesk_stripe_debits => debits: Debits,
     }
 }
 
